@@ -1,0 +1,111 @@
+"""The MPC parameter table: the one source of truth for the 11 LLM-tunable parameters.
+
+The controller, the ROS parameter descriptors, the prompts, the parser and the grammar all read
+this table; nothing else lists parameter names, ranges or defaults.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Iterable, Mapping
+
+
+class ParamError(ValueError):
+    """An unknown parameter name or a value outside its allowed range."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    minimum: float
+    maximum: float
+    default: float
+    unit: str
+    meaning: str
+
+    def check(self, value: float) -> float:
+        """Return `value` as a float, or raise ParamError naming the allowed range."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamError(f"{self.name}: expected a number in [{self.minimum}, {self.maximum}], got {value!r}")
+        value = float(value)
+        if not math.isfinite(value) or not self.minimum <= value <= self.maximum:
+            raise ParamError(f"{self.name}={value} is outside the allowed range [{self.minimum}, {self.maximum}]")
+        return value
+
+    def clamp(self, value: float) -> float:
+        return min(self.maximum, max(self.minimum, float(value)))
+
+
+PARAM_TABLE: tuple[ParamSpec, ...] = (
+    ParamSpec("qv", 0.0, 100.0, 10.0, "-", "weight on the velocity-tracking error"),
+    ParamSpec("qn", 0.0, 100.0, 20.0, "-", "weight on the lateral deviation from the racing line"),
+    ParamSpec("qalpha", 0.0, 100.0, 7.0, "-", "weight on the heading error"),
+    ParamSpec("qac", 0.0, 1.0, 0.01, "-", "weight on the acceleration (smoothness)"),
+    ParamSpec("qddelta", 0.0, 100.0, 0.1, "-", "weight on the steering rate"),
+    ParamSpec("alat_max", 0.0, 20.0, 10.0, "m/s^2", "maximum lateral acceleration"),
+    ParamSpec("a_min", -20.0, 0.0, -10.0, "m/s^2", "minimum longitudinal acceleration (braking)"),
+    ParamSpec("a_max", 0.0, 20.0, 10.0, "m/s^2", "maximum longitudinal acceleration"),
+    ParamSpec("v_min", -2.0, 4.0, 1.0, "m/s", "minimum speed; negative allows reversing"),
+    ParamSpec("v_max", -1.0, 15.0, 12.0, "m/s", "maximum speed; negative forces reversing"),
+    ParamSpec("track_safety_margin", 0.0, 1.0, 0.3, "m", "inflation of the track boundary"),
+)
+PARAM_SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAM_TABLE}
+PARAM_NAMES: tuple[str, ...] = tuple(PARAM_SPECS)
+
+
+def _default(name: str) -> float:
+    return PARAM_SPECS[name].default
+
+
+@dataclass(frozen=True)
+class MpcParams:
+    """One complete, validated set of the 11 MPC parameters (defaults from PARAM_TABLE)."""
+
+    qv: float = _default("qv")
+    qn: float = _default("qn")
+    qalpha: float = _default("qalpha")
+    qac: float = _default("qac")
+    qddelta: float = _default("qddelta")
+    alat_max: float = _default("alat_max")
+    a_min: float = _default("a_min")
+    a_max: float = _default("a_max")
+    v_min: float = _default("v_min")
+    v_max: float = _default("v_max")
+    track_safety_margin: float = _default("track_safety_margin")
+
+    def __post_init__(self) -> None:
+        for spec in PARAM_TABLE:
+            object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
+        if self.v_max < self.v_min:
+            raise ParamError(f"v_max={self.v_max} must be >= v_min={self.v_min}")
+
+    def updated(self, changes: Mapping[str, float]) -> "MpcParams":
+        """A copy with `changes` applied; unknown names or out-of-range values raise ParamError."""
+        unknown = sorted(set(changes) - set(PARAM_SPECS))
+        if unknown:
+            raise ParamError(f"unknown MPC parameter(s) {unknown}; known: {list(PARAM_NAMES)}")
+        return replace(self, **dict(changes))
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in PARAM_NAMES}
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, float]:
+    """Parse `name=value` strings (as given on a command line) into a dict; errors name the item."""
+    changes: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ParamError(f"expected name=value, got {item!r}")
+        if name not in PARAM_SPECS:
+            raise ParamError(f"unknown MPC parameter {name!r}; known: {list(PARAM_NAMES)}")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ParamError(f"{name}: {text!r} is not a number") from None
+        changes[name] = PARAM_SPECS[name].check(value)
+    return changes
+
+
+assert tuple(f.name for f in fields(MpcParams)) == PARAM_NAMES, "MpcParams must mirror PARAM_TABLE"

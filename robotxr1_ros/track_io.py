@@ -1,0 +1,103 @@
+"""Read and write the common raceline CSV layouts.
+
+- Track layout (comma separated): `x_m, y_m, w_tr_right_m, w_tr_left_m`, one centre-line point per row.
+- Racing-line layout (TUM, semicolon separated): `s_m; x_m; y_m; psi_rad; kappa_radpm; vx_mps[; ax_mps2]`,
+  where psi is zero pointing north (add pi/2 for the usual heading convention).
+Lines starting with '#' are comments. Errors name the file and the line.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .track import ClosedPath, Track
+
+
+class TrackFileError(ValueError):
+    """A track or racing-line file that cannot be read, with its file and line."""
+
+
+def _read_rows(path: Path, delimiter: str, min_columns: int) -> np.ndarray:
+    if not path.is_file():
+        raise TrackFileError(f"{path}: no such track file")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        cells = [cell.strip() for cell in text.split(delimiter)]
+        if len(cells) < min_columns:
+            raise TrackFileError(f"{path}:{number}: expected {min_columns} '{delimiter}'-separated columns, got {len(cells)}")
+        try:
+            values = [float(cell) for cell in cells]
+        except ValueError:
+            raise TrackFileError(f"{path}:{number}: not a number in {text!r}") from None
+        if not all(np.isfinite(values)):
+            raise TrackFileError(f"{path}:{number}: values must be finite, got {text!r}")
+        rows.append(values)
+    if len(rows) < 4:
+        raise TrackFileError(f"{path}: needs at least 4 data rows, has {len(rows)}")
+    return np.array(rows)
+
+
+def load_track(path: str | Path, raceline_path: str | Path | None = None) -> Track:
+    """A Track from a track-layout CSV; the racing line is read from `raceline_path` or computed."""
+    from .raceline import speed_profile
+    from .track_library import make_track
+
+    path = Path(path)
+    rows = _read_rows(path, ",", 4)
+    if np.any(rows[:, 2:4] <= 0):
+        bad = int(np.argmax(np.any(rows[:, 2:4] <= 0, axis=1)))
+        raise TrackFileError(f"{path}: data row {bad + 1}: track widths must be positive")
+    try:
+        centre = ClosedPath(rows[:, 0], rows[:, 1])
+    except ValueError as error:
+        raise TrackFileError(f"{path}: {error}") from None
+    # Widths are given per file row; carry them to the dense table by each row's arc length.
+    s_rows, _ = centre.project(rows[:, 0], rows[:, 1])
+    order = np.argsort(s_rows)
+    width_right = np.interp(centre.s_table, s_rows[order], rows[order, 2], period=centre.length)
+    width_left = np.interp(centre.s_table, s_rows[order], rows[order, 3], period=centre.length)
+    name = path.stem
+    if raceline_path is None:
+        return make_track(name, centre, width_left, width_right)
+    raceline, speeds_at_rows, s_race_rows = load_raceline(raceline_path)
+    speed = np.interp(raceline.s_table, s_race_rows, speeds_at_rows, period=raceline.length)
+    if np.all(speed <= 0):
+        speed = speed_profile(raceline)
+    return Track(name, centre, width_left, width_right, raceline, speed)
+
+
+def load_raceline(path: str | Path) -> tuple[ClosedPath, np.ndarray, np.ndarray]:
+    """(path, speed per file row, arc length of each file row) from a TUM racing-line CSV."""
+    path = Path(path)
+    rows = _read_rows(path, ";", 6)
+    try:
+        raceline = ClosedPath(rows[:, 1], rows[:, 2])
+    except ValueError as error:
+        raise TrackFileError(f"{path}: {error}") from None
+    s_rows, _ = raceline.project(rows[:, 1], rows[:, 2])
+    return raceline, rows[:, 5], s_rows
+
+
+def save_track(track: Track, path: str | Path, step: float = 0.5) -> None:
+    """Write the centre line and widths in the track layout."""
+    s = track.centre.sample(step)
+    x, y = track.centre.position(s)
+    w_left, w_right = track.centre_widths(s)
+    rows = np.column_stack([x, y, w_right, w_left])
+    np.savetxt(path, rows, delimiter=",", fmt="%.4f", header="x_m,y_m,w_tr_right_m,w_tr_left_m")
+
+
+def save_raceline(track: Track, path: str | Path, step: float = 0.25) -> None:
+    """Write the racing line in the TUM layout (psi zero pointing north)."""
+    line = track.raceline
+    s = line.sample(step)
+    x, y = line.position(s)
+    psi = np.mod(line.heading(s) - np.pi / 2 + np.pi, 2 * np.pi) - np.pi
+    vx = track.speed_at(s)
+    ax = np.gradient(vx**2 / 2.0, s)
+    rows = np.column_stack([s, x, y, psi, line.curvature(s), vx, ax])
+    np.savetxt(path, rows, delimiter=";", fmt="%.5f", header="s_m;x_m;y_m;psi_rad;kappa_radpm;vx_mps;ax_mps2")

@@ -1,0 +1,61 @@
+"""Built-in tracks: a circle (the paper trains on one) and an evaluation circuit.
+
+The evaluation circuit has a long straight, a hairpin, a wide sweeper, an S-bend and a width that
+varies from 1.6 m to 3.0 m, so that centre-line, racing-line, reversing, speed and smoothness
+instructions all have room to differ.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .raceline import elastic_band_line, speed_profile
+from .track import ClosedPath, Track
+
+CIRCLE_RADIUS = 6.0  # m, centre line
+CIRCLE_HALF_WIDTH = 1.5  # m
+
+# Corner points of the evaluation circuit (m), driven counter-clockwise; the periodic spline
+# through them rounds the corners.
+EVAL_WAYPOINTS = np.array([
+    [0.0, 0.0], [8.0, 0.0], [16.0, 0.0], [21.0, 0.5], [23.5, 3.0], [22.5, 6.0],
+    [19.0, 6.8], [15.5, 7.5], [13.5, 10.0], [14.5, 13.5], [12.5, 16.5], [8.0, 17.5],
+    [3.0, 16.5], [-1.5, 14.0], [-4.5, 10.0], [-5.5, 5.5], [-4.0, 1.5],
+])
+
+
+def make_track(name: str, centre: ClosedPath, width_left: np.ndarray, width_right: np.ndarray) -> Track:
+    """A Track with its racing line and speed profile computed from the centre line and widths."""
+    raceline = elastic_band_line(centre, width_left, width_right)
+    return Track(name, centre, width_left, width_right, raceline, speed_profile(raceline))
+
+
+def circle_track() -> Track:
+    angle = np.linspace(0.0, 2.0 * np.pi, 240, endpoint=False)
+    centre = ClosedPath(CIRCLE_RADIUS * np.cos(angle), CIRCLE_RADIUS * np.sin(angle))
+    widths = np.full(centre.s_table.size, CIRCLE_HALF_WIDTH)
+    return make_track("circle", centre, widths, widths.copy())
+
+
+def evaluation_track() -> Track:
+    centre = ClosedPath(EVAL_WAYPOINTS[:, 0], EVAL_WAYPOINTS[:, 1])
+    phase = 2.0 * np.pi * centre.s_table / centre.length
+    width_left = 1.15 + 0.35 * np.sin(phase) + 0.1 * np.cos(3.0 * phase)
+    width_right = 1.15 + 0.3 * np.cos(2.0 * phase)
+    return make_track("eval", centre, width_left, width_right)
+
+
+BUILTIN_TRACKS = {"circle": circle_track, "eval": evaluation_track}
+
+
+@lru_cache(maxsize=None)
+def get_track(name: str) -> Track:
+    """A built-in track by name, or a track file (.csv) by path; built once per process."""
+    if name in BUILTIN_TRACKS:
+        return BUILTIN_TRACKS[name]()
+    if name.endswith(".csv"):
+        from .track_io import load_track
+
+        return load_track(name)
+    raise ValueError(f"unknown track {name!r}: use one of {sorted(BUILTIN_TRACKS)} or a .csv track file")

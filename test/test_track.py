@@ -1,0 +1,104 @@
+"""Track geometry: Frenet round trips, built-in tracks, raceline CSV layouts and their errors."""
+import numpy as np
+import pytest
+
+from robotxr1_ros.track import ClosedPath
+from robotxr1_ros.track_io import TrackFileError, load_track, save_raceline, save_track
+from robotxr1_ros.track_library import CIRCLE_RADIUS, get_track
+
+
+@pytest.fixture(params=["circle", "eval"])
+def track(request):
+    return get_track(request.param)
+
+
+def test_frenet_round_trip_on_both_lines(track):
+    rng = np.random.default_rng(0)
+    for path in (track.centre, track.raceline):
+        s = rng.uniform(0, path.length, 500)
+        d = rng.uniform(-0.8, 0.8, 500)
+        x, y = path.to_cartesian(s, d)
+        s_back, d_back = path.project(x, y)
+        assert np.max(np.abs(path.signed_gap(s_back, s))) < 1e-3
+        assert np.max(np.abs(d_back - d)) < 1e-3
+
+
+def test_circle_geometry_is_exact():
+    track = get_track("circle")
+    assert track.centre.length == pytest.approx(2 * np.pi * CIRCLE_RADIUS, rel=1e-4)
+    s = track.centre.sample(0.5)
+    assert np.allclose(track.centre.curvature(s), 1 / CIRCLE_RADIUS, rtol=1e-3)
+    heading_of_first_point = track.centre.heading(0.0)
+    assert heading_of_first_point == pytest.approx(np.pi / 2, abs=1e-3)  # counter-clockwise
+
+
+def test_raceline_is_inside_the_walls_and_not_the_centre_line(track):
+    s = track.raceline.s_table
+    d_left, d_right = track.raceline_bounds(s)
+    assert d_left.min() > 0.3 and d_right.min() > 0.3
+    _, d_centre = track.centre.project(*track.raceline.position(s))
+    assert np.max(np.abs(d_centre)) > 0.5
+
+
+def test_speed_profile_respects_its_limits(track):
+    v = track.raceline_speed
+    assert v.min() > 1.0 and v.max() <= 7.0 + 1e-9
+    lateral = v**2 * np.abs(track.raceline.curvature(track.raceline.s_table))
+    assert lateral.max() <= 5.0 + 1e-6
+
+
+def test_eval_track_has_straights_tight_and_wide_corners_and_varying_width():
+    track = get_track("eval")
+    kappa = np.abs(track.centre.curvature(track.centre.s_table))
+    assert np.mean(kappa < 0.02) > 0.15  # straights
+    assert kappa.max() > 0.4  # a tight corner, radius < 2.5 m
+    assert np.any((kappa > 0.1) & (kappa < 0.25))  # a wide corner
+    width = track.width_left + track.width_right
+    assert width.max() - width.min() > 1.0
+
+
+def test_wall_distances_and_contains(track):
+    x, y = track.centre.position(np.array([0.0, 10.0]))
+    d_left, d_right = track.wall_distances(x, y)
+    assert np.allclose(d_left, track.centre_widths(np.array([0.0, 10.0]))[0], atol=1e-3)
+    assert np.all(track.contains(x, y))
+    far_x, far_y = track.centre.to_cartesian(np.array([5.0]), np.array([5.0]))
+    assert not track.contains(far_x, far_y)[0]
+
+
+def test_track_csv_round_trip(tmp_path, track):
+    save_track(track, tmp_path / "t.csv")
+    save_raceline(track, tmp_path / "r.csv")
+    loaded = load_track(tmp_path / "t.csv", tmp_path / "r.csv")
+    assert loaded.centre.length == pytest.approx(track.centre.length, rel=2e-3)
+    assert loaded.raceline.length == pytest.approx(track.raceline.length, rel=2e-3)
+    s = loaded.raceline.sample(1.0)
+    assert np.allclose(loaded.speed_at(s), track.speed_at(s), atol=0.1)
+    computed = load_track(tmp_path / "t.csv")  # racing line computed when none is given
+    assert computed.raceline.length < computed.centre.length
+
+
+@pytest.mark.parametrize("content, where, what", [
+    ("1,2,3,4\n1,2,3\n", ":2:", "expected 4"),
+    ("# header\n0,0,1,1\n1,0,1,x\n", ":3:", "not a number"),
+    ("0,0,1,1\n1,0,1,nan\n", ":2:", "finite"),
+    ("0,0,1,1\n1,0,1,1\n", "", "at least 4 data rows"),
+])
+def test_malformed_track_file_names_file_and_line(tmp_path, content, where, what):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(TrackFileError, match=what) as error:
+        load_track(path)
+    assert f"{path}{where}" in str(error.value)
+
+
+def test_missing_track_file_and_unknown_track():
+    with pytest.raises(TrackFileError, match="no such track file"):
+        load_track("/nonexistent/track.csv")
+    with pytest.raises(ValueError, match="unknown track 'moon'"):
+        get_track("moon")
+
+
+def test_closed_path_rejects_degenerate_input():
+    with pytest.raises(ValueError, match="at least 4"):
+        ClosedPath(np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.0]))
