@@ -1,0 +1,77 @@
+"""`robotxr1 bench sim|llm`: measured speed of the driving loop and of the on-board LLM."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..closed_loop import Scenario, rollout
+from ..mpc import MpcConfig
+from ..params import MpcParams
+from ..track_library import get_track
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="benchmarks (figures, not pass/fail)")
+    benches = parser.add_subparsers(dest="bench", required=True)
+    sim = benches.add_parser("sim", help="simulator + MPC: realtime factor and solve times on one core")
+    sim.add_argument("--track", default="eval")
+    sim.add_argument("--seconds", type=float, default=30.0, help="simulated seconds per configuration")
+    sim.add_argument("--json", action="store_true")
+    sim.add_argument("--out", default="out/bench")
+    sim.set_defaults(func=run_sim_bench)
+    from .bench_llm import register_llm_bench
+
+    register_llm_bench(benches)
+
+
+def _pin_to_one_core() -> int | None:
+    """Pin the process to one core, so the figure is a per-core figure; returns the core."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def bench_closed_loop(track_name: str, seconds: float, config: MpcConfig) -> dict:
+    track = get_track(track_name)
+    rollout(track, MpcParams(), Scenario(seconds=1.0), config)  # compile and warm caches
+    start = time.perf_counter()
+    log = rollout(track, MpcParams(), Scenario(seconds=seconds), config)
+    wall = time.perf_counter() - start
+    solve = log.solve_ms
+    return {
+        "horizon": config.horizon,
+        "dt": config.dt,
+        "control_rate_hz": config.control_rate_hz,
+        "simulated_s": seconds,
+        "wall_s": round(wall, 3),
+        "realtime_factor": round(seconds / wall, 1),
+        "mpc_solve_ms_p50": round(float(np.percentile(solve, 50)), 4),
+        "mpc_solve_ms_p99": round(float(np.percentile(solve, 99)), 4),
+        "mpc_solve_ms_max": round(float(np.max(solve)), 4),
+        "fallbacks": int(np.count_nonzero(log.fallback)),
+        "crashed": bool(log.crashed[-1] > 0),
+    }
+
+
+def run_sim_bench(args) -> int:
+    core = _pin_to_one_core()
+    reference = MpcConfig()
+    results = {"track": args.track, "core": core, "reference": bench_closed_loop(args.track, args.seconds, reference)}
+    results.update(results["reference"])  # headline figures at the top level
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sim.json").write_text(json.dumps(results, indent=2))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        ref = results["reference"]
+        print(f"sim + MPC on one core, N={ref['horizon']}, {ref['control_rate_hz']} Hz: "
+              f"realtime factor {ref['realtime_factor']}, solve p50 {ref['mpc_solve_ms_p50']} ms, "
+              f"p99 {ref['mpc_solve_ms_p99']} ms")
+    return 0
