@@ -9,6 +9,7 @@ import sys
 COMMAND_MODULES = (
     "robotxr1_ros.commands.sim",
     "robotxr1_ros.commands.bench",
+    "robotxr1_ros.commands.demo",
 )
 
 

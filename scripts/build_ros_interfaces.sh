@@ -67,14 +67,16 @@ export PATH="$VENV_DIR/bin:$PATH"
 
 echo "build_ros_interfaces: colcon build -> $BUILD_DIR/install"
 if ! colcon --log-base "$BUILD_DIR/log" build \
-    --base-paths "$REPO_ROOT/ros_interfaces" \
+    --paths "$REPO_ROOT/ros_interfaces/ackermann_msgs" "$REPO_ROOT/ros_interfaces/tf2_msgs" \
     --build-base "$BUILD_DIR/build" \
     --install-base "$BUILD_DIR/install" \
     --merge-install \
-    --event-handlers console_cohesion+ console_stderr- \
     --cmake-args -DBUILD_TESTING=OFF "-DPython3_EXECUTABLE=$PYTHON" "-DPython3_FIND_VIRTUALENV=ONLY"
 then
     trap - ERR
+    for log in "$BUILD_DIR"/log/latest_build/*/stdout_stderr.log; do
+        [ -f "$log" ] && { echo "=== last lines of $log"; tail -n 40 "$log"; } >&2
+    done
     die "colcon build failed; full logs in $BUILD_DIR/log/latest_build"
 fi
 

@@ -1,0 +1,78 @@
+"""pytest helpers for tests that use real rclpy: a private Context per test and a bounded spin.
+
+rclpy is imported inside the functions so that test modules which never ask for ROS do not load it.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import TYPE_CHECKING, Callable
+
+import pytest
+
+if TYPE_CHECKING:
+    from rclpy.context import Context
+    from rclpy.executors import Executor
+
+# Test processes use DDS domains FIRST_TEST_DOMAIN .. FIRST_TEST_DOMAIN + TEST_DOMAIN_COUNT - 1:
+# below scripts/env.sh's default (42) and the 60..99 that developers pick by hand, and inside the
+# 0..101 range whose ports never collide with Linux's ephemeral ports.
+FIRST_TEST_DOMAIN = 1
+TEST_DOMAIN_COUNT = 40
+
+
+def process_domain_id() -> int:
+    """The DDS domain of this test process.
+
+    pytest-xdist workers (PYTEST_XDIST_WORKER = "gw0", "gw1", ...) get one domain each, so the
+    workers of one run never share a domain; a plain pytest process is spread by its pid.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    key = int(worker[2:]) if worker.startswith("gw") else os.getpid()
+    return FIRST_TEST_DOMAIN + key % TEST_DOMAIN_COUNT
+
+
+@pytest.fixture
+def ros_context() -> Context:
+    """A private, initialised rclpy Context on this process's test domain; shut down afterwards.
+
+    Create nodes with `rclpy.create_node(name, context=ros_context)` and executors with
+    `SingleThreadedExecutor(context=ros_context)`; shutting the context down destroys its nodes.
+    """
+    import rclpy
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context, domain_id=process_domain_id())
+    try:
+        yield context
+    finally:
+        context.try_shutdown()
+        context.destroy()
+
+
+def spin_until(executor: Executor, condition: Callable[[], object], timeout_s: float) -> bool:
+    """Spin `executor` in a background thread until `condition()` is truthy or `timeout_s` passes.
+
+    Returns whether the condition held. The condition is polled from the calling thread; the
+    executor's thread has stopped when this returns, so the test may then destroy its nodes.
+    """
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set() and executor.context.ok():
+            executor.spin_once(timeout_sec=0.05)
+
+    thread = threading.Thread(target=spin, name="spin_until", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not condition():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+    finally:
+        stop.set()
+        thread.join()
