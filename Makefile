@@ -15,7 +15,7 @@ setup: $(PY_STAMP) $(ROS_STAMP)
 
 $(PY_STAMP): requirements/base.txt requirements/ros.txt setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet --upgrade pip wheel setuptools
 	$(VENV)/bin/pip install --progress-bar off -r requirements/base.txt -r requirements/ros.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
