@@ -47,7 +47,7 @@ def drive(sim: Simulator, controller: FrenetMPC, seconds: float,
 def rollout(track: Track, params: MpcParams, scenario: Scenario = Scenario(),
             config: MpcConfig | None = None) -> RunLog:
     """Drive `track` from a standing start on the racing line with `params`."""
-    sim = Simulator(track, seed=scenario.seed)
+    sim = Simulator(track, seed=scenario.seed, record=False)
     x, y = track.raceline.position(scenario.start_s)
     sim.reset(pose=(float(x), float(y), float(track.raceline.heading(scenario.start_s))),
               speed=scenario.start_speed)

@@ -1,7 +1,8 @@
 """A driving run recorded at control rate, with its Frenet view computed once at the end.
 
 Recording keeps only raw samples (cheap, inside the control loop); the projections onto the
-racing line and the centre line are done in one vectorised pass when the run is finished.
+racing line and the centre line are done in one pass when the run is finished. Unlike the
+simulator's own per-physics-step log, this one also holds what the controller did.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .sim_log import frenet_view
 from .track import Track
 
 # Raw channels recorded every control step, in this order.
@@ -66,16 +68,9 @@ class RunLog:
 
     @classmethod
     def from_raw(cls, track: Track, raw: dict[str, np.ndarray]) -> "RunLog":
-        x, y = raw["x"], raw["y"]
-        s_race, d_race = track.raceline.project(x, y)
-        _, d_centre = track.centre.project(x, y)
-        d_left, d_right = track.wall_distances(x, y)
-        tangent_heading = track.raceline.heading(s_race)
-        world_vx = raw["vx"] * np.cos(raw["yaw"]) - raw["vy"] * np.sin(raw["yaw"])
-        world_vy = raw["vx"] * np.sin(raw["yaw"]) + raw["vy"] * np.cos(raw["yaw"])
-        speed_along = world_vx * np.cos(tangent_heading) + world_vy * np.sin(tangent_heading)
-        return cls(**raw, s_race=_unwrap(s_race, track.raceline.length), d_race=d_race,
-                   d_centre=d_centre, speed_along=speed_along, d_left=d_left, d_right=d_right)
+        view = frenet_view(track, raw["t"], raw["x"], raw["y"], raw["yaw"], raw["vx"], raw["vy"])
+        return cls(**raw, s_race=view.s_race, d_race=view.d_race, d_centre=view.d_centre,
+                   speed_along=view.speed_along, d_left=view.d_left, d_right=view.d_right)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -87,11 +82,3 @@ class RunLog:
             writer.writerow(names)
             writer.writerows(np.column_stack([getattr(self, n) for n in names]).round(5).tolist())
 
-
-def _unwrap(s: np.ndarray, length: float) -> np.ndarray:
-    """Continuous progress from wrapped arc length (jumps of more than half a lap are wraps)."""
-    if s.size == 0:
-        return s
-    steps = np.diff(s)
-    steps = np.mod(steps + 0.5 * length, length) - 0.5 * length
-    return np.concatenate([[s[0]], s[0] + np.cumsum(steps)])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bench_sim import bench_physics
 from ..closed_loop import Scenario, rollout
 from ..mpc import MpcConfig
 from ..params import MpcParams
@@ -64,6 +65,7 @@ def run_sim_bench(args) -> int:
     reference = MpcConfig()
     results = {"track": args.track, "core": core, "reference": bench_closed_loop(args.track, args.seconds, reference)}
     results.update(results["reference"])  # headline figures at the top level
+    results["simulator_only"] = bench_physics(track_name=args.track)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sim.json").write_text(json.dumps(results, indent=2))
