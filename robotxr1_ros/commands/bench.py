@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +30,19 @@ def register(subparsers) -> None:
     register_llm_bench(benches)
 
 
-def _pin_to_one_core() -> int | None:
-    """Pin the process to one core, so the figure is a per-core figure; returns the core."""
+@contextmanager
+def one_core():
+    """Run the block pinned to one core, so figures are per-core figures; yields the core."""
     if not hasattr(os, "sched_setaffinity"):
-        return None
-    core = min(os.sched_getaffinity(0))
+        yield None
+        return
+    allowed = os.sched_getaffinity(0)
+    core = min(allowed)
     os.sched_setaffinity(0, {core})
-    return core
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def bench_closed_loop(track_name: str, seconds: float, config: MpcConfig) -> dict:
@@ -61,11 +68,11 @@ def bench_closed_loop(track_name: str, seconds: float, config: MpcConfig) -> dic
 
 
 def run_sim_bench(args) -> int:
-    core = _pin_to_one_core()
-    reference = MpcConfig()
-    results = {"track": args.track, "core": core, "reference": bench_closed_loop(args.track, args.seconds, reference)}
-    results.update(results["reference"])  # headline figures at the top level
-    results["simulator_only"] = bench_physics(track_name=args.track)
+    with one_core() as core:
+        results = {"track": args.track, "core": core,
+                   "reference": bench_closed_loop(args.track, args.seconds, MpcConfig())}
+        results.update(results["reference"])  # headline figures at the top level
+        results["simulator_only"] = bench_physics(track_name=args.track)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sim.json").write_text(json.dumps(results, indent=2))
