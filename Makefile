@@ -6,18 +6,35 @@ VENV := .venv
 BUILD := build
 PY_STAMP := $(VENV)/.stamp-python
 ROS_STAMP := $(BUILD)/.stamp-interfaces
+LLAMA_VERSION := 0.3.36
+LLAMA_STAMP := $(VENV)/.stamp-llama-$(LLAMA_VERSION)
+WHEELS := $(BUILD)/wheels
+# llama.cpp is compiled for the build machine's CPU. Some x86 VMs advertise AMX but cannot run
+# it (llama.cpp then dies on its first prompt), so AMX is left out; the wheel is built into
+# build/wheels, never into pip's shared cache, so a wheel built without these flags is not reused.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+endif
 IN_ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test bench clean
 
-setup: $(PY_STAMP) $(ROS_STAMP)
+setup: $(PY_STAMP) $(LLAMA_STAMP) $(ROS_STAMP)
 
 $(PY_STAMP): requirements/base.txt requirements/ros.txt setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip wheel setuptools
 	$(VENV)/bin/pip install --progress-bar off -r requirements/base.txt -r requirements/ros.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(LLAMA_STAMP): $(PY_STAMP)
+	test -n "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl 2>/dev/null)" || \
+	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" $(VENV)/bin/pip wheel --no-deps --no-cache-dir \
+	    -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(VENV)/bin/pip install --force-reinstall --no-deps $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(VENV)/bin/pip install --quiet diskcache jinja2 typing-extensions
 	touch $@
 
 $(ROS_STAMP): $(PY_STAMP) scripts/build_ros_interfaces.sh requirements/ros-build.txt $(shell find ros_interfaces -type f 2>/dev/null)

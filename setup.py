@@ -9,7 +9,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=["robotxr1_ros", "robotxr1_ros.*"]),
-    package_data={"robotxr1_ros": ["data/**/*"]},
+    package_data={"robotxr1_ros": ["data/**/*", "llm/templates/*.txt"]},
     include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -27,6 +27,9 @@ setup(
     entry_points={
         "console_scripts": [
             "robotxr1 = robotxr1_ros.cli:main",
+            "mpc_controller = robotxr1_ros.nodes.mpc_controller_node:main",
+            "sim = robotxr1_ros.nodes.sim_node:main",
+            "robotxr1_llm = robotxr1_ros.nodes.llm_node:main",
         ],
     },
 )

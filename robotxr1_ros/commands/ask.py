@@ -1,0 +1,107 @@
+"""`robotxr1 ask`: one instruction through both LLM modules, on the command line.
+
+Prints the decision (does the car, as described by --state, do what was asked?), the validated
+MPC parameter update (accepted, clamped, adjusted, rejected, with reasons) and what each model
+call cost.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..llm.backends import Backend, Completion, LlamaCppBackend, OpenAIHttpBackend
+from ..llm.decision import Decision, DecisionxR1
+from ..llm.features import InsufficientData, StateFeatures, features_from_record
+from ..llm.prompts import require_instruction
+from ..llm.tuning import MPCxR1, Tuning
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("ask", help="ask the on-board LLM: decision + validated MPC parameters",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instruction", required=True, help='what the car should do, e.g. "Reverse the car"')
+    parser.add_argument("--state", type=Path, metavar="FILE.json",
+                        help="a state feature record (JSON); without it the decision is 'insufficient data'")
+    add_model_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.set_defaults(func=run)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Model selection and decoding options, shared with `robotxr1 bench llm`."""
+    parser.add_argument("--model", type=Path, metavar="PATH",
+                        help="GGUF model (default: $ROBOTXR1_MODEL, else the bundled SmolLM2-135M-Instruct)")
+    parser.add_argument("--endpoint", metavar="URL",
+                        help="use an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of a local GGUF")
+    parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default 2)")
+    parser.add_argument("--ctx", type=int, default=2048, help="llama.cpp context length (default 2048)")
+    parser.add_argument("--max-tokens", type=int, default=200, help="generation budget per answer (default 200)")
+
+
+def make_backend(args: argparse.Namespace) -> Backend:
+    if args.endpoint:
+        if args.model:
+            raise ValueError("give either --model or --endpoint, not both")
+        return OpenAIHttpBackend(args.endpoint)
+    return LlamaCppBackend(args.model, n_ctx=args.ctx, n_threads=args.threads)
+
+
+def load_state(path: Path) -> StateFeatures | InsufficientData:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the state file ({error.strerror})") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    try:
+        return features_from_record(record)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    instruction = require_instruction(args.instruction)  # fail before loading any model
+    state = load_state(args.state) if args.state else None
+    backend = make_backend(args)
+    use_grammar = not args.no_grammar
+    decision = DecisionxR1(backend, use_grammar=use_grammar, max_tokens=args.max_tokens).decide(instruction, state)
+    tuning = MPCxR1(backend, use_grammar=use_grammar, max_tokens=args.max_tokens).tune(instruction)
+    if args.json:
+        result = {"decision": decision.as_dict(), "tuning": tuning.as_dict(), "grammar": use_grammar}
+        print(json.dumps(result, indent=2))
+    else:
+        print(report(decision, tuning))
+    return 0
+
+
+def report(decision: Decision, tuning: Tuning) -> str:
+    update = tuning.update
+    lines = [f"Instruction: {decision.instruction}",
+             f"Decision: {decision.status.replace('_', ' ')}" + (f" -> {decision.action}" if decision.action else ""),
+             f"  why: {' '.join(decision.explanation.split()) or '-'}"]
+    lines.append("MPC update:" if update.found else f"MPC update: none ({update.problem}); defaults kept")
+    lines.append(f"  accepted: {_pairs(update.accepted) or '-'}")
+    lines.append("  clamped:  " + (", ".join(f"{c.name} {c.proposed:g} -> {c.value:g} ({c.reason})"
+                                            for c in update.clamped.values()) or "-"))
+    if update.adjusted:
+        lines.append("  adjusted: " + ", ".join(f"{c.name} {c.reason}" for c in update.adjusted.values()))
+    lines.append("  rejected: " + ("; ".join(f"{r.item} ({r.reason})" for r in update.rejected) or "-"))
+    lines.append(f"  reasoning: {' '.join(tuning.reasoning.split()) or '-'}")
+    lines.append(f"Parameters: {_pairs(tuning.params.as_dict())}")
+    lines.append(f"Cost: decision {_cost(decision.completion)}; tuning {_cost(tuning.completion)}")
+    return "\n".join(lines)
+
+
+def _pairs(values: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value:g}" for name, value in values.items())
+
+
+def _cost(completion: Completion | None) -> str:
+    if completion is None:
+        return "model not called"
+    return (f"{completion.prompt_tokens} prompt tokens ({completion.cached_tokens} cached) + "
+            f"{completion.completion_tokens} generated in {completion.latency_s:.2f} s "
+            f"({completion.tokens_per_s:.1f} tokens/s)")

@@ -1,0 +1,58 @@
+"""The shape of the models' answers, shared by the prompts, the grammars and the parsers.
+
+Both modules answer `<reasoning>...</reasoning>` then `<answer>...</answer>`: the RL training
+rewards exactly one block of each, and the parsers look inside the answer block first.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+REASONING_TAG = "reasoning"
+ANSWER_TAG = "answer"
+PARAMS_VARIABLE = "new_mpc_params"
+VERDICT_TRUE = "True"
+VERDICT_FALSE = "False"
+
+
+def open_tag(tag: str) -> str:
+    return f"<{tag}>"
+
+
+def close_tag(tag: str) -> str:
+    return f"</{tag}>"
+
+
+def wrap(tag: str, content: str) -> str:
+    return f"{open_tag(tag)}{content}{close_tag(tag)}"
+
+
+def format_param_dict(values: Mapping[str, float]) -> str:
+    """`{'v_min': -2.0, 'v_max': -0.5}`: the dict literal the MPC answer carries."""
+    return "{" + ", ".join(f"'{name}': {_number(value)}" for name, value in values.items()) + "}"
+
+
+def mpc_answer(reasoning: str, values: Mapping[str, float]) -> str:
+    """A complete, well-formed MPC answer (for scripted backends and training targets)."""
+    return wrap(REASONING_TAG, reasoning) + "\n" + wrap(ANSWER_TAG, f"{PARAMS_VARIABLE} = {format_param_dict(values)}")
+
+
+def decision_answer(reasoning: str, adheres: bool) -> str:
+    return wrap(REASONING_TAG, reasoning) + "\n" + wrap(ANSWER_TAG, VERDICT_TRUE if adheres else VERDICT_FALSE)
+
+
+def mpc_answer_shape() -> str:
+    """The answer form shown to the model in the MPC prompt."""
+    return (wrap(REASONING_TAG, "one or two short sentences") + "\n"
+            + wrap(ANSWER_TAG, f"{PARAMS_VARIABLE} = {{'<name>': <number>, ...}}"))
+
+
+def decision_answer_shape() -> str:
+    return (wrap(REASONING_TAG, "one or two short sentences about the state") + "\n"
+            + wrap(ANSWER_TAG, f"{VERDICT_TRUE} or {VERDICT_FALSE}"))
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        raise ValueError(f"cannot format a non-finite parameter value {value!r}")
+    return repr(float(value))

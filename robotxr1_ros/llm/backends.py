@@ -1,0 +1,213 @@
+"""Language-model backends behind one small interface: llama.cpp (GGUF, on board, the default),
+an OpenAI-compatible HTTP endpoint (llama-server, vLLM or a cloud model, for baselines), and a
+scripted backend for tests.
+
+A call takes chat messages and returns the text plus what it cost (tokens, latency, cached
+prompt tokens). Backends do not interpret the text: parsing and validation are the callers' job.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .grammar import GrammarError
+from .models import ModelLoadError, default_model_path, import_llama_cpp, load_llama
+
+Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+
+
+class BackendError(ValueError):
+    """A backend that cannot answer (server unreachable, malformed reply, prompt too long)."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float  # wall time of the whole call, prompt evaluation included
+    cached_tokens: int = 0  # prompt tokens served from the KV cache instead of being evaluated
+    finish_reason: str = "stop"  # "stop" (model ended) or "length" (max_tokens reached)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.latency_s if self.latency_s > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tokens_per_s": round(self.tokens_per_s, 2)}
+
+
+class Backend(ABC):
+    name: str = "backend"
+
+    @abstractmethod
+    def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
+                 temperature: float = 0.0, seed: int = 0) -> Completion:
+        """Answer the conversation; `grammar` (GBNF) constrains the answer when the backend can."""
+
+    def reset_cache(self) -> None:
+        """Forget cached prompt state (for cold-start measurements); a no-op where there is none."""
+
+
+@dataclass
+class ScriptedBackend(Backend):
+    """Replays canned answers (a list, cycled, or a function of the messages) and records calls."""
+
+    answers: Sequence[str] | Callable[[Sequence[Message]], str]
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    name: str = "scripted"
+
+    def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
+                 temperature: float = 0.0, seed: int = 0) -> Completion:
+        self.calls.append({"messages": [dict(m) for m in messages], "grammar": grammar,
+                           "max_tokens": max_tokens, "temperature": temperature, "seed": seed})
+        if callable(self.answers):
+            text = self.answers(messages)
+        else:
+            text = self.answers[(len(self.calls) - 1) % len(self.answers)]
+        prompt_words = sum(len(m["content"].split()) for m in messages)
+        return Completion(text, prompt_words, len(text.split()), latency_s=0.0)
+
+
+class LlamaCppBackend(Backend):
+    """A GGUF model in-process through llama-cpp-python.
+
+    Prompts are rendered with the model's own chat template and tokenized here, so the static
+    system prompt tokenizes identically on every call and llama.cpp keeps it in the KV cache
+    (the longest common token prefix with the previous call is not evaluated again). One backend
+    holds one cache: give each prompt family (decision, MPC) its own backend to keep both
+    prefixes warm; the weights are memory-mapped, so a second backend costs only its KV cache.
+    """
+
+    name = "llama.cpp"
+
+    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2,
+                 n_batch: int = 512, seed: int = 0, chat_template: str | None = None) -> None:
+        llama_cpp = import_llama_cpp()
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._llama_cpp = llama_cpp
+        self.model_path = Path(model_path) if model_path is not None else default_model_path()
+        self.llama = load_llama(self.model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch, seed=seed)
+        template = chat_template or self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelLoadError(f"{self.model_path}: the model has no chat template; pass chat_template "
+                                 f"(instruction-tuned GGUF files carry one)")
+        model = self.llama._model
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=_token_text(model, model.token_eos()),
+                                              bos_token=_token_text(model, model.token_bos()))
+        self._grammars: dict[str, Any] = {}
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The prompt text exactly as the model sees it (chat template + generation prompt)."""
+        return self._formatter(messages=[dict(m) for m in messages]).prompt
+
+    def tokenize(self, text: str) -> list[int]:
+        # The chat template writes any special tokens itself, so none are added here.
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def check_grammar(self, grammar: str) -> Any:
+        """Compile `grammar` with llama.cpp; raise GrammarError if llama.cpp rejects it.
+
+        llama-cpp-python would otherwise hand an unparsable grammar to llama.cpp, which then
+        samples unconstrained text without telling anyone.
+        """
+        if grammar not in self._grammars:
+            llama_cpp = self._llama_cpp
+            sampler = llama_cpp.llama_sampler_init_grammar(self.llama._model.vocab, grammar.encode("utf-8"), b"root")
+            if not sampler:
+                first_line = grammar.splitlines()[0] if grammar.strip() else ""
+                raise GrammarError(f"llama.cpp cannot parse the grammar (first line: {first_line!r})")
+            llama_cpp.llama_sampler_free(sampler)
+            self._grammars[grammar] = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
+        return self._grammars[grammar]
+
+    def cached_prefix(self, tokens: Sequence[int]) -> int:
+        """Prompt tokens llama.cpp will take from the KV cache (mirrors Llama.generate's reuse)."""
+        common = 0
+        for cached, new in zip(self.llama._input_ids.tolist(), tokens):
+            if cached != new:
+                break
+            common += 1
+        # A fully cached prompt still re-evaluates its last token to get fresh logits.
+        return common - 1 if common == len(tokens) else common
+
+    def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
+                 temperature: float = 0.0, seed: int = 0) -> Completion:
+        compiled = self.check_grammar(grammar) if grammar is not None else None
+        tokens = self.tokenize(self.render(messages))
+        if len(tokens) + max_tokens > self.llama.n_ctx():
+            raise BackendError(f"prompt of {len(tokens)} tokens + max_tokens {max_tokens} exceeds the "
+                               f"context of {self.llama.n_ctx()} tokens; raise n_ctx")
+        cached = max(0, self.cached_prefix(tokens))
+        start = time.perf_counter()
+        result = self.llama.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=temperature,
+                                              seed=seed, grammar=compiled, stop=[self._formatter.eos_token])
+        latency = time.perf_counter() - start
+        choice, usage = result["choices"][0], result["usage"]
+        return Completion(choice["text"], usage["prompt_tokens"], usage["completion_tokens"], latency,
+                          cached_tokens=cached, finish_reason=choice.get("finish_reason") or "stop")
+
+    def reset_cache(self) -> None:
+        self.llama.reset()
+
+
+class OpenAIHttpBackend(Backend):
+    """Any OpenAI-compatible /chat/completions endpoint.
+
+    The grammar travels in a request field whose name depends on the server: "grammar" for
+    llama-server (the default); vLLM has used "guided_grammar". A server that ignores the field
+    answers unconstrained, which the parsers catch.
+    """
+
+    name = "openai-http"
+
+    def __init__(self, base_url: str, *, model: str = "default", api_key: str | None = None,
+                 timeout_s: float = 120.0, grammar_field: str = "grammar") -> None:
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+        self.grammar_field = grammar_field
+
+    def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
+                 temperature: float = 0.0, seed: int = 0) -> Completion:
+        body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages],
+                                "max_tokens": max_tokens, "temperature": temperature, "seed": seed}
+        if grammar is not None:
+            body[self.grammar_field] = grammar
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.url, data=json.dumps(body).encode("utf-8"), headers=headers)
+        start = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                reply = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as error:
+            raise BackendError(f"{self.url}: HTTP {error.code} {error.reason}") from None
+        except (urllib.error.URLError, OSError) as error:
+            raise BackendError(f"{self.url}: cannot reach the endpoint ({error})") from None
+        except json.JSONDecodeError:
+            raise BackendError(f"{self.url}: the reply is not JSON") from None
+        latency = time.perf_counter() - start
+        try:
+            choice = reply["choices"][0]
+            text = choice["message"]["content"] or ""
+            usage = reply.get("usage") or {}
+        except (KeyError, IndexError, TypeError):
+            raise BackendError(f"{self.url}: the reply has no choices[0].message.content") from None
+        details = usage.get("prompt_tokens_details") or {}
+        cached = details.get("cached_tokens") or (reply.get("timings") or {}).get("cache_n") or 0
+        return Completion(text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
+                          latency, cached_tokens=int(cached), finish_reason=choice.get("finish_reason") or "stop")
+
+
+def _token_text(model: Any, token: int) -> str:
+    return model.token_get_text(token) if token != -1 else ""

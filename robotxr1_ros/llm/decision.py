@@ -1,0 +1,90 @@
+"""DecisionxR1: does the car do what the human asked? Instruction + state window -> verdict.
+
+In the deployed loop a True verdict means "Continue behavior" and False means
+"Change behavior: <instruction>", which hands the instruction to the MPC module. A state that
+cannot support a judgement gives an explicit insufficient-data decision without asking the
+model; an answer without a readable verdict gives NO_VERDICT. Neither is ever turned into a guess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .backends import Backend, Completion
+from .features import MIN_JUDGEABLE_SAMPLES, InsufficientData, StateFeatures
+from .grammar import REASONING_CHARS, decision_grammar
+from .parsing import parse_decision
+from .prompts import decision_messages, require_instruction
+from .retrieval import Bm25Retriever, load_hints
+
+ADHERES = "adheres"
+DOES_NOT_ADHERE = "does_not_adhere"
+INSUFFICIENT_DATA = "insufficient_data"
+NO_VERDICT = "no_verdict"
+CONTINUE_BEHAVIOR = "Continue behavior"
+CHANGE_BEHAVIOR = "Change behavior"
+
+
+@dataclass(frozen=True)
+class Decision:
+    instruction: str
+    status: str  # ADHERES, DOES_NOT_ADHERE, INSUFFICIENT_DATA or NO_VERDICT
+    explanation: str
+    completion: Completion | None = None  # None when the model was not asked
+
+    @property
+    def adheres(self) -> bool | None:
+        return {ADHERES: True, DOES_NOT_ADHERE: False}.get(self.status)
+
+    @property
+    def action(self) -> str | None:
+        """The deployed loop's message, or None when there is nothing to act on."""
+        if self.status == ADHERES:
+            return CONTINUE_BEHAVIOR
+        if self.status == DOES_NOT_ADHERE:
+            return f"{CHANGE_BEHAVIOR}: {self.instruction}"
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"instruction": self.instruction, "status": self.status, "adheres": self.adheres,
+                "action": self.action, "explanation": self.explanation,
+                "completion": self.completion.as_dict() if self.completion else None}
+
+
+class DecisionxR1:
+    def __init__(self, backend: Backend, *, hints: Bm25Retriever | None = None, n_hints: int = 3,
+                 use_grammar: bool = True, reasoning_chars: int = REASONING_CHARS,
+                 max_tokens: int = 160, temperature: float = 0.0, seed: int = 0) -> None:
+        self.backend = backend
+        self.hints = hints if hints is not None else Bm25Retriever(load_hints())
+        self.n_hints = n_hints
+        self.grammar = decision_grammar(reasoning_chars=reasoning_chars) if use_grammar else None
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.seed = seed
+
+    def messages(self, instruction: str, state: StateFeatures) -> list[dict[str, str]]:
+        hints = [passage.text for passage in self.hints.search(instruction, self.n_hints)]
+        return decision_messages(instruction, state, hints)
+
+    def decide(self, instruction: str, state: StateFeatures | InsufficientData | None) -> Decision:
+        instruction = require_instruction(instruction)
+        if state is None:
+            return Decision(instruction, INSUFFICIENT_DATA, "no state window was given")
+        if isinstance(state, StateFeatures):
+            # Features built by hand are checked too; how many samples a window needs is the
+            # feature extraction's setting, so only NaN and the absolute floor are checked here.
+            state = state.insufficiency(MIN_JUDGEABLE_SAMPLES) or state
+        if isinstance(state, InsufficientData):
+            return Decision(instruction, INSUFFICIENT_DATA, state.reason)
+        completion = self.backend.complete(self.messages(instruction, state), grammar=self.grammar,
+                                           max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
+        return decision_from_text(instruction, completion)
+
+
+def decision_from_text(instruction: str, completion: Completion) -> Decision:
+    """Turn a model answer into a Decision (pure; shared with the evaluator and the trainer)."""
+    verdict = parse_decision(completion.text)
+    if verdict.adheres is None:
+        return Decision(instruction, NO_VERDICT, verdict.problem, completion)
+    return Decision(instruction, ADHERES if verdict.adheres else DOES_NOT_ADHERE, verdict.explanation, completion)

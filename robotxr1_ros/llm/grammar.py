@@ -1,0 +1,84 @@
+"""GBNF grammars for constrained decoding, generated from the parameter table.
+
+The MPC grammar admits: an optional, length-bounded reasoning block, then exactly one answer
+block holding one `new_mpc_params = {...}` dict whose keys are table names in table order, each
+at most once, and whose values are plain decimals with the sign the parameter's range allows.
+Values can still be out of range (a grammar cannot bound magnitudes cheaply): the parser clamps.
+
+llama.cpp silently ignores a grammar it cannot parse, so backends must check that a grammar
+loads (`LlamaCppBackend.check_grammar`) and callers must validate the output anyway.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from ..params import PARAM_TABLE, ParamSpec
+from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
+
+REASONING_CHARS = 200  # bound on the reasoning text (~50 tokens), so the answer fits the token budget
+FRACTION_DIGITS = 2
+
+
+class GrammarError(ValueError):
+    """A grammar that llama.cpp cannot load."""
+
+
+def mpc_grammar(specs: Sequence[ParamSpec] = PARAM_TABLE, reasoning_chars: int = REASONING_CHARS) -> str:
+    names = [spec.name for spec in specs]
+    rules = [
+        "root ::= reasoning? answer",
+        *_reasoning_rules(reasoning_chars),
+        f'answer ::= {_literal(open_tag(ANSWER_TAG) + PARAMS_VARIABLE + " = {")} params? '
+        f'{_literal("}" + close_tag(ANSWER_TAG))}',
+        "params ::= " + " | ".join(_pair_then_rest(index, len(specs)) for index in range(len(specs))),
+    ]
+    # rest-i: optionally one more pair with a later name, so every name appears at most once.
+    for index in range(len(specs) - 1):
+        later = " | ".join(_pair_then_rest(j, len(specs)) for j in range(index + 1, len(specs)))
+        rules.append(f'rest-{index} ::= ("," " "? ({later}))?')
+    for index, spec in enumerate(specs):
+        rules.append(f'pair-{index} ::= {_literal(repr(names[index]))} ":" " "? {_number_rule(spec)}')
+    return "\n".join(rules) + "\n"
+
+
+def decision_grammar(reasoning_chars: int = REASONING_CHARS) -> str:
+    rules = [
+        f'root ::= reasoning {_literal(open_tag(ANSWER_TAG))} ({_literal(VERDICT_TRUE)} | '
+        f'{_literal(VERDICT_FALSE)}) {_literal(close_tag(ANSWER_TAG))}',
+        *_reasoning_rules(reasoning_chars),
+    ]
+    return "\n".join(rules) + "\n"
+
+
+def _reasoning_rules(reasoning_chars: int) -> list[str]:
+    if reasoning_chars < 1:
+        raise ValueError(f"reasoning_chars must be >= 1, got {reasoning_chars}")
+    # No '<' inside the reasoning, so it cannot open or fake a tag; bounded whitespace after it.
+    return [
+        f"reasoning ::= {_literal(open_tag(REASONING_TAG))} [^<]{{1,{reasoning_chars}}} "
+        f'{_literal(close_tag(REASONING_TAG))} [ \\n]{{0,2}}',
+    ]
+
+
+def _pair_then_rest(index: int, count: int) -> str:
+    return f"pair-{index} rest-{index}" if index < count - 1 else f"pair-{index}"
+
+
+def _number_rule(spec: ParamSpec) -> str:
+    """A decimal with at most as many integer digits as the range needs, signed only if allowed."""
+    largest = max(abs(spec.minimum), abs(spec.maximum))
+    int_digits = len(str(int(math.floor(largest)))) if largest >= 1 else 1
+    digits = f"[0-9]{{1,{int_digits}}}"
+    fraction = f'("." [0-9]{{1,{FRACTION_DIGITS}}})?'
+    if spec.maximum <= 0:
+        sign = '"-" '
+    elif spec.minimum < 0:
+        sign = '"-"? '
+    else:
+        sign = ""
+    return f"{sign}{digits} {fraction}"
+
+
+def _literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

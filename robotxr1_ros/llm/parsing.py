@@ -1,0 +1,335 @@
+"""Extract and validate what a model said: the MPC parameter dict and the decision verdict.
+
+These are the only gates between model text and the controller. They never raise on any input
+text, and whatever they return is known names with finite, in-range values whose application to
+the base parameters is itself validated by MpcParams.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..params import PARAM_SPECS, MpcParams, ParamError
+from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, close_tag, open_tag
+
+# The one cross-parameter rule of the table (MpcParams enforces it too).
+SPEED_LOWER, SPEED_UPPER = "v_min", "v_max"
+assert SPEED_LOWER in PARAM_SPECS and SPEED_UPPER in PARAM_SPECS
+
+_ITEM_TEXT_LIMIT = 80  # characters of an offending item quoted back in a rejection
+_EXPLANATION_LIMIT = 600
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_UNIT = re.compile(r"\s*(?:m/s\^?2|m/s²|m/s|mps|m)?")
+_ASSIGNMENT = re.compile(re.escape(PARAMS_VARIABLE) + r"""['"]?\s*[:=]\s*\{""", re.IGNORECASE)
+_AFFIXES = ("weighton", "weight", "param", "mpc")
+_MIN_SUFFIX_MATCH = 6  # shorter fragments ("max", "min") are ambiguous
+
+
+@dataclass(frozen=True)
+class Clamped:
+    name: str
+    proposed: float
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    item: str  # the offending text, shortened
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParamUpdate:
+    """What a parameter answer changes, and what was done to each proposed item."""
+
+    found: bool  # a parameter dict was found at all
+    accepted: Mapping[str, float] = field(default_factory=dict)  # applied as proposed
+    clamped: Mapping[str, Clamped] = field(default_factory=dict)  # brought into the table's range
+    adjusted: Mapping[str, Clamped] = field(default_factory=dict)  # unnamed, moved to keep v_max >= v_min
+    rejected: tuple[Rejected, ...] = ()
+    problem: str = ""  # why no dict was found
+
+    @property
+    def changes(self) -> dict[str, float]:
+        merged = dict(self.accepted)
+        merged.update({name: item.value for name, item in self.clamped.items()})
+        merged.update({name: item.value for name, item in self.adjusted.items()})
+        return merged
+
+    def apply(self, base: MpcParams) -> MpcParams:
+        return base.updated(self.changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "found": self.found,
+            "accepted": dict(self.accepted),
+            "clamped": {name: vars(item) for name, item in self.clamped.items()},
+            "adjusted": {name: vars(item) for name, item in self.adjusted.items()},
+            "rejected": [vars(item) for item in self.rejected],
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    adheres: bool | None  # None: no verdict could be read
+    explanation: str
+    problem: str = ""
+
+
+def tagged_blocks(text: str, tag: str) -> list[str]:
+    """Contents of every complete <tag>...</tag> block, in order (case-insensitive tags)."""
+    lowered = text.lower()
+    start_tag, end_tag = open_tag(tag).lower(), close_tag(tag).lower()
+    blocks, position = [], 0
+    while True:
+        start = lowered.find(start_tag, position)
+        if start < 0:
+            return blocks
+        end = lowered.find(end_tag, start + len(start_tag))
+        if end < 0:
+            return blocks
+        blocks.append(text[start + len(start_tag):end])
+        position = end + len(end_tag)
+
+
+def normalise_name(raw: str) -> str | None:
+    """The table name a model meant by `raw` (q_v, weight_qv, 'V_MAX' ...), or None."""
+    key = re.sub(r"[^a-z0-9]", "", raw.lower())
+    candidates = {key}
+    for affix in _AFFIXES:
+        if key.startswith(affix):
+            candidates.add(key[len(affix):])
+        if key.endswith(affix):
+            candidates.add(key[: -len(affix)])
+    for candidate in candidates:
+        if candidate in _COMPACT_NAMES:
+            return _COMPACT_NAMES[candidate]
+    if len(key) >= _MIN_SUFFIX_MATCH:
+        matches = [name for compact, name in _COMPACT_NAMES.items() if compact.endswith(key)]
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+_COMPACT_NAMES = {re.sub(r"[^a-z0-9]", "", name.lower()): name for name in PARAM_SPECS}
+
+
+def parse_mpc_answer(text: str, base: MpcParams = MpcParams()) -> ParamUpdate:
+    """Find the parameter dict in `text` and validate it against the table and `base`."""
+    body, problem = _find_param_dict(text)
+    if body is None:
+        return ParamUpdate(found=False, problem=problem)
+    proposals: dict[str, list[tuple[float, str]]] = {}
+    rejected: list[Rejected] = []
+    for item in _split_items(body):
+        parsed = _parse_item(item)
+        if isinstance(parsed, Rejected):
+            rejected.append(parsed)
+        else:
+            name, value = parsed
+            proposals.setdefault(name, []).append((value, item))
+
+    accepted: dict[str, float] = {}
+    clamped: dict[str, Clamped] = {}
+    for name, values in proposals.items():
+        distinct = {value for value, _ in values}
+        if len(distinct) > 1:
+            rejected.extend(Rejected(_short(item), f"{name} is given {len(values)} times with different values")
+                            for _, item in values)
+            continue
+        value = distinct.pop()
+        spec = PARAM_SPECS[name]
+        if spec.minimum <= value <= spec.maximum:
+            accepted[name] = value
+        else:
+            side = (f"below the minimum {spec.minimum:g}" if value < spec.minimum
+                    else f"above the maximum {spec.maximum:g}")
+            clamped[name] = Clamped(name, value, spec.clamp(value), f"{value:g} is {side}")
+
+    adjusted = _keep_speed_order(accepted, clamped, rejected, base)
+    update = ParamUpdate(True, accepted, clamped, adjusted, tuple(rejected))
+    try:
+        update.apply(base)
+    except ParamError as error:  # a last line of defence; the steps above should make this unreachable
+        return ParamUpdate(True, rejected=(*rejected, Rejected(_short(body), f"inconsistent parameter set: {error}")))
+    return update
+
+
+def parse_decision(text: str) -> Verdict:
+    """Read the True/False verdict: the answer block first, then the whole text; in each, a lone
+    verdict, a labelled one ("verdict: False"), the deployed phrases ("Continue behavior" /
+    "Change behavior"), and last a bare true/false if all of them agree."""
+    reasoning = tagged_blocks(text, REASONING_TAG)
+    explanation = (reasoning[-1] if reasoning else _strip_tags(text)).strip()[:_EXPLANATION_LIMIT]
+    answers = tagged_blocks(text, ANSWER_TAG)
+    # Tags are stripped from the full text so "<answer>True" is not read as a labelled verdict.
+    searches = ([answers[-1]] if answers else []) + [_strip_tags(text)]
+    for region in searches:
+        for pattern, unanimous in _VERDICT_PATTERNS:
+            verdict = _read_verdict(pattern, unanimous, region)
+            if verdict is not None:
+                return Verdict(verdict, explanation)
+    return Verdict(None, explanation, "no True/False verdict found in the answer")
+
+
+_TRUE_WORDS = {"true", "yes", "continue"}
+# (pattern, unanimous): a labelled verdict counts by its last occurrence; weaker cues (the
+# deployed phrases, bare true/false) count only when every occurrence agrees, since prose such
+# as "crashed: False" or an echoed "True or False" would otherwise decide the verdict.
+_VERDICT_PATTERNS = (
+    (re.compile(r"^\W*(true|false|yes|no)\W*$", re.IGNORECASE), False),
+    (re.compile(r"\b(?:verdict|adheres?|answer|result|decision)\W{0,3}(?:is\s+)?(true|false|yes|no)\b",
+                re.IGNORECASE), False),
+    (re.compile(r"\b(continue|change)\s+behaviou?r\b", re.IGNORECASE), True),
+    (re.compile(r"\b(true|false)\b", re.IGNORECASE), True),
+)
+
+
+def _read_verdict(pattern: re.Pattern[str], unanimous: bool, text: str) -> bool | None:
+    verdicts = [match.group(1).lower() in _TRUE_WORDS for match in pattern.finditer(text)]
+    if not verdicts or (unanimous and len(set(verdicts)) > 1):
+        return None
+    return verdicts[-1]
+
+
+def _strip_tags(text: str) -> str:
+    return re.sub(r"</?\w{1,20}>", " ", text)
+
+
+def _find_param_dict(text: str) -> tuple[str | None, str]:
+    """Body (between the braces) of the dict the model means, preferring the last answer block,
+    then the last `new_mpc_params = {...}`, then the last top-level dict naming a known parameter."""
+    answers = tagged_blocks(text, ANSWER_TAG)
+    regions = ([answers[-1]] if answers else []) + [text]
+    problem = "no parameter dict found"
+    for region in regions:
+        assignments = list(_ASSIGNMENT.finditer(region))
+        if assignments:
+            opening = assignments[-1].end() - 1
+            closing = _matching_brace(region, opening)
+            if closing is None:
+                problem = f"the {PARAMS_VARIABLE} dict is not closed (answer cut off?)"
+                continue
+            return region[opening + 1:closing], ""
+        for opening, closing in reversed(_top_level_dicts(region)):
+            body = region[opening + 1:closing]
+            if any(isinstance(_parse_item(item), tuple) or _names_known_parameter(item) for item in _split_items(body)):
+                return body, ""
+    return None, problem
+
+
+def _names_known_parameter(item: str) -> bool:
+    key, separator, _ = _partition_pair(item)
+    return bool(separator) and normalise_name(key) is not None
+
+
+def _matching_brace(text: str, opening: int) -> int | None:
+    depth = 0
+    for index in range(opening, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return None
+
+
+def _top_level_dicts(text: str) -> list[tuple[int, int]]:
+    spans, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "{":
+            if depth == 0:
+                start = index
+            depth += 1
+        elif char == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                spans.append((start, index))
+    return spans
+
+
+def _split_items(body: str) -> list[str]:
+    """Top-level items of a dict body, split at commas, semicolons and newlines."""
+    items, depth, current = [], 0, []
+    for char in body:
+        if char in "{[(":
+            depth += 1
+        elif char in "}])":
+            depth = max(0, depth - 1)
+        if depth == 0 and char in ",;\n":
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
+def _partition_pair(item: str) -> tuple[str, str, str]:
+    colon, equals = item.find(":"), item.find("=")
+    positions = [p for p in (colon, equals) if p >= 0]
+    if not positions:
+        return item, "", ""
+    split = min(positions)
+    return item[:split], item[split], item[split + 1:]
+
+
+def _parse_item(item: str) -> tuple[str, float] | Rejected:
+    key, separator, raw_value = _partition_pair(item)
+    if not separator:
+        return Rejected(_short(item), "not a name: value pair")
+    name = normalise_name(key.strip().strip("'\"`"))
+    if name is None:
+        return Rejected(_short(item), f"unknown parameter {_short(key.strip())!r}")
+    value_text = raw_value.split("#", 1)[0].strip()  # models like to add "# comments"
+    if len(value_text) >= 2 and value_text[0] == value_text[-1] and value_text[0] in "'\"":
+        value_text = value_text[1:-1].strip()  # a number written as a string
+    number = _NUMBER.match(value_text)
+    if number is None or not _UNIT.fullmatch(value_text, number.end()):
+        return Rejected(_short(item), f"{name}: {_short(raw_value.strip())!r} is not a number")
+    value = float(number.group())
+    if not math.isfinite(value):
+        return Rejected(_short(item), f"{name}: {value} is not a finite number")
+    return name, value
+
+
+def _keep_speed_order(accepted: dict[str, float], clamped: dict[str, Clamped],
+                      rejected: list[Rejected], base: MpcParams) -> dict[str, Clamped]:
+    """Enforce v_max >= v_min. Both named and inverted: reject both (no guessing which one was
+    meant). One named: move the unnamed one just far enough, within its own range."""
+    proposed = {**accepted, **{name: item.value for name, item in clamped.items()}}
+    lower = proposed.get(SPEED_LOWER, getattr(base, SPEED_LOWER))
+    upper = proposed.get(SPEED_UPPER, getattr(base, SPEED_UPPER))
+    if upper >= lower:
+        return {}
+    if SPEED_LOWER in proposed and SPEED_UPPER in proposed:
+        for name in (SPEED_LOWER, SPEED_UPPER):
+            accepted.pop(name, None)
+            clamped.pop(name, None)
+            rejected.append(Rejected(f"{name}: {proposed[name]:g}",
+                                     f"{SPEED_UPPER}={upper:g} is below {SPEED_LOWER}={lower:g}"))
+        return {}
+    if SPEED_UPPER in proposed:
+        named, other, target = SPEED_UPPER, SPEED_LOWER, upper
+    else:
+        named, other, target = SPEED_LOWER, SPEED_UPPER, lower
+    spec = PARAM_SPECS[other]
+    value = spec.clamp(target)
+    if (other == SPEED_LOWER and value > upper) or (other == SPEED_UPPER and value < lower):
+        accepted.pop(named, None)
+        clamped.pop(named, None)
+        rejected.append(Rejected(f"{named}: {proposed[named]:g}",
+                                 f"{other} cannot follow it within [{spec.minimum:g}, {spec.maximum:g}]"))
+        return {}
+    current = getattr(base, other)
+    return {other: Clamped(other, current, value,
+                           f"moved from {current:g} to {value:g} so that {SPEED_UPPER} >= {SPEED_LOWER}")}
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _ITEM_TEXT_LIMIT else text[: _ITEM_TEXT_LIMIT - 3] + "..."

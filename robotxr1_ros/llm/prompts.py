@@ -1,0 +1,94 @@
+"""The decision and MPC-tuning prompts, from the template files in ./templates.
+
+Each prompt is a static system message (role, parameter table or feature glossary, answer
+form) followed by a user message with everything that changes per call (retrieved hints or
+memories, the state, the instruction). The system message is byte-identical across calls, so
+llama.cpp keeps its tokens in the KV cache. Templates use `${name}` placeholders
+(string.Template), so literal braces in them need no escaping.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from string import Template
+from typing import Sequence
+
+from ..params import PARAM_TABLE, ParamSpec
+from .answer_format import decision_answer_shape, mpc_answer_shape
+from .features import StateFeatures
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+STATE_DECIMALS = 2
+
+
+class InstructionError(ValueError):
+    """An instruction the modules cannot work with (empty)."""
+
+
+def require_instruction(instruction: str) -> str:
+    text = " ".join(str(instruction).split())
+    if not text:
+        raise InstructionError("the instruction is empty; say what the car should do")
+    return text
+
+
+@lru_cache(maxsize=None)
+def load_template(name: str) -> Template:
+    path = TEMPLATE_DIR / f"{name}.txt"
+    return Template(path.read_text(encoding="utf-8").rstrip("\n"))
+
+
+def render(name: str, **values: object) -> str:
+    """Fill template `name`; a placeholder without a value is an error, not silent text."""
+    try:
+        return load_template(name).substitute(values)
+    except KeyError as missing:
+        raise ValueError(f"template {name}.txt needs a value for {missing}") from None
+
+
+def parameter_table_text(specs: Sequence[ParamSpec] = PARAM_TABLE) -> str:
+    lines = []
+    for spec in specs:
+        unit = "" if spec.unit in ("", "-") else f", {spec.unit}"
+        lines.append(f"- {spec.name}: {spec.meaning}{unit}, {spec.minimum:g} to {spec.maximum:g}, "
+                     f"default {spec.default:g}")
+    return "\n".join(lines)
+
+
+@lru_cache(maxsize=None)
+def decision_system_prompt() -> str:
+    return render("decision_system", answer_shape=decision_answer_shape())
+
+
+@lru_cache(maxsize=None)
+def mpc_system_prompt(specs: tuple[ParamSpec, ...] = PARAM_TABLE) -> str:
+    return render("mpc_system", parameter_table=parameter_table_text(specs), answer_shape=mpc_answer_shape())
+
+
+def state_text(state: StateFeatures) -> str:
+    lines = []
+    for key, value in state.as_record().items():
+        if key in ("time", "data_samples"):
+            continue
+        if isinstance(value, list):
+            value = "[" + ", ".join(f"{v:.{STATE_DECIMALS}f}" for v in value) + "]"
+        lines.append(f"{key}: {value}")
+    return "\n".join(lines)
+
+
+def decision_messages(instruction: str, state: StateFeatures, hints: Sequence[str] = ()) -> list[dict[str, str]]:
+    user = render("decision_user", hints=_bullets("Hints", hints), instruction=require_instruction(instruction),
+                  duration=f"{state.time:.1f}", samples=state.data_samples, state=state_text(state))
+    return [{"role": "system", "content": decision_system_prompt()}, {"role": "user", "content": user}]
+
+
+def mpc_messages(instruction: str, memories: Sequence[str] = ()) -> list[dict[str, str]]:
+    user = render("mpc_user", memories=_bullets("Rules of thumb", memories),
+                  instruction=require_instruction(instruction))
+    return [{"role": "system", "content": mpc_system_prompt()}, {"role": "user", "content": user}]
+
+
+def _bullets(title: str, texts: Sequence[str]) -> str:
+    if not texts:
+        return ""
+    return f"{title}:\n" + "\n".join(f"- {text}" for text in texts) + "\n\n"

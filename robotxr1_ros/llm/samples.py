@@ -1,0 +1,75 @@
+"""Plain, ROS-free sensor samples: what the ROS nodes convert Odometry and LaserScan messages into.
+
+Field names follow the messages so a node's conversion is a one-liner per field:
+nav_msgs/Odometry gives the pose in the map frame and the twist in the body frame;
+sensor_msgs/LaserScan gives ranges with their angular layout.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from transforms3d.euler import quat2euler
+
+
+def yaw_from_quaternion(qx: float, qy: float, qz: float, qw: float) -> float:
+    """Heading (rotation about z, rad) of a ROS-ordered quaternion (x, y, z, w)."""
+    # transforms3d orders quaternions (w, x, y, z); 'sxyz' puts the rotation about z last.
+    return float(quat2euler((qw, qx, qy, qz), "sxyz")[2])
+
+
+@dataclass(frozen=True)
+class OdomSample:
+    """One odometry reading: pose in the map frame, velocities in the body frame."""
+
+    t: float  # s
+    x: float  # m
+    y: float  # m
+    yaw: float  # rad, 0 = +x, CCW positive
+    vx: float  # m/s forward (negative when reversing)
+    vy: float  # m/s to the left
+    yaw_rate: float  # rad/s
+
+    @classmethod
+    def from_quaternion(
+        cls, t: float, x: float, y: float, qx: float, qy: float, qz: float, qw: float,
+        vx: float, vy: float, yaw_rate: float,
+    ) -> "OdomSample":
+        return cls(t, x, y, yaw_from_quaternion(qx, qy, qz, qw), vx, vy, yaw_rate)
+
+    def values(self) -> tuple[float, ...]:
+        return (self.t, self.x, self.y, self.yaw, self.vx, self.vy, self.yaw_rate)
+
+
+@dataclass(frozen=True)
+class ScanSample:
+    """One LiDAR scan in the sensor frame (x forward, y left), as in sensor_msgs/LaserScan."""
+
+    t: float
+    ranges: np.ndarray
+    angle_min: float
+    angle_increment: float
+    range_max: float
+    range_min: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ranges", np.asarray(self.ranges, dtype=float).ravel())
+
+    def angles(self) -> np.ndarray:
+        return self.angle_min + self.angle_increment * np.arange(self.ranges.size)
+
+    def valid_points(self) -> np.ndarray:
+        """(n, 2) beam end points with a real return; inf/NaN/out-of-range beams are dropped."""
+        ranges = self.ranges
+        valid = np.isfinite(ranges) & (ranges >= self.range_min) & (ranges < self.range_max)
+        angles = self.angles()[valid]
+        return np.column_stack([ranges[valid] * np.cos(angles), ranges[valid] * np.sin(angles)])
+
+
+@dataclass(frozen=True)
+class StateWindow:
+    """A few seconds of odometry (oldest first) and the LiDAR scans received meanwhile."""
+
+    odometry: Sequence[OdomSample]
+    scans: Sequence[ScanSample] = field(default_factory=tuple)

