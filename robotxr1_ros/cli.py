@@ -10,6 +10,12 @@ COMMAND_MODULES = (
     "robotxr1_ros.commands.sim",
     "robotxr1_ros.commands.bench",
     "robotxr1_ros.commands.demo",
+    "robotxr1_ros.commands.ask",
+    "robotxr1_ros.commands.run",
+    "robotxr1_ros.commands.record",
+    "robotxr1_ros.commands.replay",
+    "robotxr1_ros.commands.eval",
+    "robotxr1_ros.commands.make_datasets",
 )
 
 

@@ -1,0 +1,11 @@
+"""On the car: the LLM node and the MPC controller, with config/robotxr1.yaml.
+
+    ros2 launch robotxr1 drive.launch.py [model_path:=/path/model.gguf] [instruction:="Drive on the centerline"]
+
+The same nodes, parameters and remappings as `robotxr1 run drive` (robotxr1_ros/nodes/bringup.py).
+"""
+from robotxr1_ros.nodes.launch_support import launch_description
+
+
+def generate_launch_description():
+    return launch_description("drive")

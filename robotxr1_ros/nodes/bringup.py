@@ -1,0 +1,102 @@
+"""Which nodes a bringup starts, with which parameter files, overrides and remappings.
+
+The one description that both the ROS 2 launch files (launch/*.launch.py) and `robotxr1 run`
+read, so the two cannot drift apart. ROS-free: values may be plain strings (the runner) or launch
+substitutions (the launch files), this module only places them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+PACKAGE = "robotxr1"
+CONFIG_NAME = "robotxr1.yaml"
+
+# console_scripts name -> the node class it runs ("module:Class"); setup.py's entry points point at
+# the same modules' main(), and the runner instantiates these classes in one process.
+EXECUTABLES = {
+    "mpc_controller": "robotxr1_ros.nodes.mpc_controller_node:MpcControllerNode",
+    "sim": "robotxr1_ros.nodes.sim_node:SimNode",
+    "robotxr1_llm": "robotxr1_ros.nodes.llm_node:LlmNode",  # `robotxr1` itself is the CLI
+}
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    name: str
+    default: str
+    description: str
+
+
+@dataclass(frozen=True)
+class NodeLaunch:
+    """One node of a bringup, in launch_ros.actions.Node's terms."""
+
+    executable: str
+    name: str
+    parameter_files: tuple[Any, ...]
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    remappings: tuple[tuple[str, str], ...] = ()
+    package: str = PACKAGE
+
+
+def default_config_file() -> str:
+    """config/robotxr1.yaml from the installed package share, else from the source tree."""
+    source_tree = Path(__file__).resolve().parents[2] / "config" / CONFIG_NAME
+    if source_tree.is_file():
+        return str(source_tree)
+    from ament_index_python.packages import get_package_share_directory
+
+    return str(Path(get_package_share_directory(PACKAGE)) / "config" / CONFIG_NAME)
+
+
+LLM_ARGUMENTS = (
+    LaunchArgument("model_path", "", "GGUF model for the LLM node (empty: the node's default model)"),
+    LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for /robotxr1/instruction)"),
+)
+SIM_ARGUMENTS = (
+    LaunchArgument("track", "eval", "built-in track name or track CSV, for the simulator and the controller"),
+)
+
+# On the car the IMU driver publishes here; the LLM node subscribes to /imu.
+CAR_IMU_TOPIC = "/sensors/imu/raw"
+
+
+def _llm_overrides(args: Mapping[str, Any]) -> dict[str, Any]:
+    return {"model_path": args["model_path"], "instruction": args["instruction"]}
+
+
+def drive_nodes(config: Any, args: Mapping[str, Any]) -> list[NodeLaunch]:
+    """On the car: the LLM node and the MPC controller; odometry, LiDAR and IMU come from the car."""
+    return [
+        NodeLaunch("mpc_controller", "mpc_controller", (config,)),
+        NodeLaunch("robotxr1_llm", "robotxr1", (config,), _llm_overrides(args), (("/imu", CAR_IMU_TOPIC),)),
+    ]
+
+
+def sim_nodes(config: Any, args: Mapping[str, Any]) -> list[NodeLaunch]:
+    """In simulation: the simulator (publishing /clock), the MPC controller and the LLM node."""
+    sim_time = {"use_sim_time": True}
+    return [
+        NodeLaunch("sim", "sim", (config,), {"track": args["track"]}),
+        NodeLaunch("mpc_controller", "mpc_controller", (config,), {"track": args["track"], **sim_time}),
+        NodeLaunch("robotxr1_llm", "robotxr1", (config,), {**_llm_overrides(args), "track": args["track"], **sim_time}),
+    ]
+
+
+@dataclass(frozen=True)
+class Bringup:
+    nodes: Callable[[Any, Mapping[str, Any]], list[NodeLaunch]]
+    extra_arguments: tuple[LaunchArgument, ...]
+
+    def arguments(self) -> tuple[LaunchArgument, ...]:
+        """Launch arguments with their defaults; `config` defaults to the package's YAML."""
+        config = LaunchArgument("config", default_config_file(), "ROS parameter YAML for all nodes")
+        return (config, *self.extra_arguments)
+
+
+BRINGUPS = {
+    "drive": Bringup(drive_nodes, LLM_ARGUMENTS),
+    "sim": Bringup(sim_nodes, LLM_ARGUMENTS + SIM_ARGUMENTS),
+}

@@ -1,0 +1,187 @@
+"""Node `sim`: the F1TENTH simulator on ROS, in the topics of a real car.
+
+Publishes /odom (+ odom->base_link on /tf), /scan, /imu at their sensor rates, the static
+map->odom->(laser, imu) frames on /tf_static (transient local) and, with `publish_clock`, /clock:
+then the simulation sets the ROS time of nodes with use_sim_time and can run faster than real time
+(`real_time_factor`). Subscribes /drive (the latest command is held, as by the car's motor
+controller). Reset: the `~/reset` service (std_srvs/Trigger, back to the start pose) or a pose on
+/initialpose.
+
+The physics advances one tick (`physics_dt`) per callback of a steady-clock timer running
+`real_time_factor` times faster than the tick; sensors publish every n-th tick.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+
+from ackermann_msgs.msg import AckermannDriveStamped
+from geometry_msgs.msg import PoseWithCovarianceStamped
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from rosgraph_msgs.msg import Clock as ClockMessage
+from sensor_msgs.msg import Imu, LaserScan
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+from tf2_msgs.msg import TFMessage
+
+from ..llm.samples import yaw_from_quaternion
+from ..simulator import Simulator
+from ..track_library import get_track
+from .conversions import imu_message, planar_transform, sample_to_odometry, sample_to_scan, stamp_from_seconds
+from .sensor_readings import odometry_sample, scan_sample, ticks_per_reading
+from .spin import run_node
+
+STATUS_PERIOD_S = 0.5  # wall time
+
+
+def _read_only(description: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=description, read_only=True)
+
+
+class SimNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim", **kwargs)
+        declare = self.declare_parameter
+        track_name = declare("track", "eval", _read_only("built-in track name or track CSV path")).value
+        seed = declare("seed", 0, _read_only("random seed of the sensor noise")).value
+        self._start_s = float(declare("start_s", 0.0, _read_only("reset position along the racing line [m]")).value)
+        self._tick_s = float(declare("physics_dt", 0.005, _read_only("physics step = one timer tick [s]")).value)
+        rtf = float(declare("real_time_factor", 1.0, _read_only("simulated seconds per wall-clock second")).value)
+        self._publish_clock = declare("publish_clock", False, _read_only("publish /clock (sim time)")).value
+        self._every = {
+            topic: ticks_per_reading(float(declare(f"{topic}_rate_hz", default, _read_only(f"/{topic} rate [Hz]")).value),
+                                     self._tick_s)
+            for topic, default in (("odom", 50.0), ("scan", 40.0), ("imu", 100.0))
+        }
+        self._beam_stride = int(declare("scan_beam_stride", 1, _read_only("publish every n-th LiDAR beam")).value)
+        if not rtf > 0.0:
+            raise ValueError(f"sim: real_time_factor must be positive, got {rtf}")
+
+        self._sim = Simulator(get_track(track_name), dt=self._tick_s, seed=int(seed))
+        self._command = (0.0, 0.0)  # steering, speed
+        self._clock_offset = 0.0  # keeps /clock monotonic across resets
+        self._ticks = 0
+        self._resets = 0
+        self._sim.reset(pose=self._start_pose())
+
+        self._odom = self.create_publisher(Odometry, "/odom", 10)
+        self._scan = self.create_publisher(LaserScan, "/scan", 10)
+        self._imu = self.create_publisher(Imu, "/imu", 10)
+        self._tf = self.create_publisher(TFMessage, "/tf", 10)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._tf_static = self.create_publisher(TFMessage, "/tf_static", latched)
+        self._clock_publisher = self.create_publisher(ClockMessage, "/clock", 10) if self._publish_clock else None
+        self._status = self.create_publisher(String, "~/status", 10)
+        self.create_subscription(AckermannDriveStamped, "/drive", self._on_drive, 10)
+        self.create_subscription(PoseWithCovarianceStamped, "/initialpose", self._on_initial_pose, 10)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.create_timer(self._tick_s / rtf, self._tick, clock=steady)
+        self.create_timer(STATUS_PERIOD_S, self._publish_status, clock=steady)
+        self._wall_start = time.monotonic()
+        self._publish_static_frames()
+        self.get_logger().info(f"track {track_name!r}, tick {self._tick_s} s, real-time factor {rtf}, "
+                               f"clock {'on' if self._publish_clock else 'off'}")
+
+    # --- time ----------------------------------------------------------------------------
+    def _sim_time(self) -> float:
+        """The time the published messages carry: the simulation's when it owns /clock."""
+        if self._publish_clock:
+            return self._clock_offset + self._sim.time
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # --- reset ---------------------------------------------------------------------------
+    def _start_pose(self) -> tuple[float, float, float]:
+        raceline = self._sim.track.raceline
+        x, y = raceline.position(self._start_s)
+        return float(x), float(y), float(raceline.heading(self._start_s))
+
+    def reset_to_start(self) -> None:
+        self._reset(self._start_pose())
+
+    def _reset(self, pose: tuple[float, float, float]) -> None:
+        self._clock_offset += self._sim.time
+        self._sim.reset(pose=pose)
+        self._command = (0.0, 0.0)
+        self._resets += 1
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.reset_to_start()
+        response.success = True
+        response.message = f"car reset to s={self._start_s} m on the racing line"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_initial_pose(self, message: PoseWithCovarianceStamped) -> None:
+        pose = message.pose.pose
+        q = pose.orientation
+        try:
+            self._reset((pose.position.x, pose.position.y, yaw_from_quaternion(q.x, q.y, q.z, q.w)))
+        except ValueError as error:
+            self.get_logger().error(f"/initialpose ignored: {error}")
+            return
+        self.get_logger().info(f"car reset to /initialpose ({pose.position.x:.2f}, {pose.position.y:.2f})")
+
+    # --- simulation ----------------------------------------------------------------------
+    def _on_drive(self, message: AckermannDriveStamped) -> None:
+        steering, speed = float(message.drive.steering_angle), float(message.drive.speed)
+        if math.isfinite(steering) and math.isfinite(speed):
+            self._command = (steering, speed)
+        else:
+            self.get_logger().warning("non-finite /drive command ignored", throttle_duration_sec=1.0)
+
+    def _tick(self) -> None:
+        steering, speed = self._command
+        self._sim.step(steering, speed, self._tick_s)
+        self._ticks += 1
+        t = self._sim_time()
+        if self._clock_publisher is not None:
+            self._clock_publisher.publish(ClockMessage(clock=stamp_from_seconds(t)))
+        if self._ticks % self._every["odom"] == 0:
+            sample = odometry_sample(self._sim, t)
+            self._odom.publish(sample_to_odometry(sample))
+            self._tf.publish(TFMessage(transforms=[
+                planar_transform(t, "odom", "base_link", sample.x, sample.y, sample.yaw)]))
+        if self._ticks % self._every["imu"] == 0:
+            state = self._sim.state
+            ax, ay = self._sim.imu()
+            self._imu.publish(imu_message(t, state.yaw, state.yaw_rate, ax, ay))
+        if self._ticks % self._every["scan"] == 0:
+            scan_period = self._every["scan"] * self._tick_s
+            self._scan.publish(sample_to_scan(scan_sample(self._sim, t, self._beam_stride), scan_time=scan_period))
+
+    def _publish_static_frames(self) -> None:
+        t = self._sim_time()
+        mount = self._sim.lidar_config.mount_offset
+        self._tf_static.publish(TFMessage(transforms=[
+            planar_transform(t, "map", "odom"),
+            planar_transform(t, "base_link", "laser", x=mount),
+            planar_transform(t, "base_link", "imu"),
+        ]))
+
+    def status(self) -> dict:
+        wall = time.monotonic() - self._wall_start
+        return {
+            "time": round(self._sim_time(), 3),
+            "crashed": self._sim.crashed,
+            "resets": self._resets,
+            "achieved_real_time_factor": round(self._ticks * self._tick_s / wall, 2) if wall > 0 else None,
+            "command": {"steering_angle": self._command[0], "speed": self._command[1]},
+        }
+
+    def _publish_status(self) -> None:
+        self._status.publish(String(data=json.dumps(self.status())))
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimNode, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
