@@ -1,0 +1,196 @@
+"""`robotxr1 eval decision|control|oracle`: the papers' numbers, measured in the simulator.
+
+decision  accuracy of the decision module on the decision datasets (per instruction, per
+          dataset, overall), every wrong answer logged.
+control   control adaptability score of the MPC module on the evaluation track: four cases x
+          five held-out phrasings, each driven and compared with the default parameters.
+oracle    search the best parameters per control prompt and cache them (the ceiling that
+          `eval control --baseline oracle` reports).
+
+A model is a GGUF file (--model, default: the bundled SmolLM2-135M-Instruct) or any
+OpenAI-compatible server (--endpoint URL --model NAME). Same model, seed and temperature 0
+give the same scores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..evaluation.control_cases import EVAL_SCENARIO, score_params
+from ..evaluation.control_eval import (DefaultProposer, ModelProposer, OracleProposer, Proposer, eval_prompts,
+                                       evaluate_control)
+from ..evaluation.decision_dataset import find_datasets, load_dataset
+from ..evaluation.decision_eval import evaluate_decision, total_calls
+from ..evaluation.oracle import OracleCache, SearchBudget, prompt_key, search
+from ..evaluation.report import write_control_report, write_decision_report
+from ..llm.answer_format import decision_answer
+from ..llm.backends import Backend, LlamaCppBackend, OpenAIHttpBackend, ScriptedBackend
+from ..llm.decision import DecisionxR1
+from ..llm.tuning import MPCxR1
+from ..params import MpcParams
+from ..track_library import get_track
+from .ask import add_model_arguments
+
+DECISION_BASELINES = {"always-true": True, "always-false": False}
+CONTROL_BASELINES = ("default", "oracle")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="decision accuracy, control adaptability, oracle search",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    evals = parser.add_subparsers(dest="evaluation", required=True)
+
+    decision = evals.add_parser("decision", help="decision accuracy on the decision datasets")
+    add_model_arguments(decision)
+    decision.add_argument("--baseline", choices=sorted(DECISION_BASELINES),
+                          help="a constant verdict instead of a model (the chance floor)")
+    decision.add_argument("--dataset", action="append", metavar="NAME|FILE|DIR",
+                          help="dataset(s): a packaged name (e.g. oscillating), a JSON file in the reference's "
+                               "format, or a folder of them; repeatable (default: all packaged datasets)")
+    decision.add_argument("--mini", action="store_true", help="every fifth record only")
+    _common(decision, "out/eval/decision")
+    decision.set_defaults(func=run_decision)
+
+    control = evals.add_parser("control", help="control adaptability score on the evaluation track")
+    add_model_arguments(control)
+    control.add_argument("--baseline", choices=CONTROL_BASELINES,
+                         help="default parameters, or the oracle's cached best parameters, instead of a model")
+    control.add_argument("--track", default="eval", help="track (default: the evaluation track)")
+    control.add_argument("--mini", action="store_true", help="one phrasing per case")
+    control.add_argument("--oracle-cache", type=Path, help="oracle cache file (default: the packaged one)")
+    control.add_argument("--no-plots", action="store_true", help="skip the trajectory plots")
+    _common(control, "out/eval/control")
+    control.set_defaults(func=run_control)
+
+    oracle = evals.add_parser("oracle", help="search the best parameters per control prompt and cache them")
+    oracle.add_argument("--track", action="append", help="track(s) (default: eval and circle)")
+    oracle.add_argument("--random", type=int, default=SearchBudget.random, help="random-search rollouts per prompt")
+    oracle.add_argument("--refine", type=int, default=SearchBudget.refine, help="refinement rollouts per prompt")
+    oracle.add_argument("--seed", type=int, default=0)
+    oracle.add_argument("--cache", type=Path, help="cache file (default: the packaged one)")
+    oracle.add_argument("--force", action="store_true", help="search again even where a fresh entry exists")
+    oracle.set_defaults(func=run_oracle)
+
+
+def _common(parser: argparse.ArgumentParser, out: str) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
+    parser.add_argument("--out", type=Path, default=Path(out), help=f"report folder (default {out})")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def model_backend(args: argparse.Namespace) -> tuple[Backend, str]:
+    """The backend the arguments name, and a name for the report."""
+    if args.endpoint:
+        name = str(args.model) if args.model else "default"
+        return OpenAIHttpBackend(args.endpoint, model=name), f"{name} @ {args.endpoint}"
+    backend = LlamaCppBackend(args.model, n_ctx=args.ctx, n_threads=args.threads, seed=args.seed)
+    return backend, backend.model_path.name
+
+
+def _check_choice(args: argparse.Namespace) -> None:
+    if args.baseline and (args.model or args.endpoint):
+        raise ValueError("give either --baseline or a model (--model/--endpoint), not both")
+
+
+def _progress(total: int, what: str) -> tqdm:
+    return tqdm(total=total, desc=what, unit="call", file=sys.stderr, dynamic_ncols=True)
+
+
+def run_decision(args: argparse.Namespace) -> int:
+    _check_choice(args)
+    paths = [path for spec in (args.dataset or [None]) for path in find_datasets(spec)]
+    datasets = [load_dataset(path) for path in dict.fromkeys(paths)]
+    if args.baseline:
+        verdict = DECISION_BASELINES[args.baseline]
+        backend: Backend = ScriptedBackend([decision_answer(f"constant baseline: always {verdict}", verdict)])
+        name = f"baseline {args.baseline}"
+    else:
+        backend, name = model_backend(args)
+    decider = DecisionxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed)
+    with _progress(total_calls(datasets, args.mini), "decision") as bar:
+        report = evaluate_decision(decider, datasets, name, mini=args.mini, progress=bar.update)
+    report.settings = {"model": name, "grammar": not args.no_grammar, "seed": args.seed, "temperature": 0.0,
+                       "max_tokens": args.max_tokens, "mini": args.mini,
+                       "datasets": [str(d.path) for d in datasets]}
+    files = write_decision_report(report, args.out)
+    _print_summary(args, report.summary(), files,
+                   lambda s: f"decision accuracy {100 * s['accuracy']:.1f} % over {s['n']} pairs "
+                             f"(parse rate {100 * s['parse_rate']:.1f} %, mean latency {s['latency_s_mean']:.2f} s)")
+    return 0
+
+
+def run_control(args: argparse.Namespace) -> int:
+    _check_choice(args)
+    track = get_track(args.track)
+    prompts = eval_prompts(mini=args.mini)
+    proposer: Proposer
+    if args.baseline == "default":
+        proposer = DefaultProposer()
+    elif args.baseline == "oracle":
+        proposer = OracleProposer(OracleCache.load(args.oracle_cache))
+        for prompt in prompts:  # fail before driving anything
+            proposer.cache.require(track, prompt)
+    else:
+        backend, name = model_backend(args)
+        tuner = MPCxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed)
+        proposer = ModelProposer(tuner, name)
+    with _progress(len(prompts), "control") as bar:
+        report = evaluate_control(track, proposer, prompts, EVAL_SCENARIO,
+                                  plot_dir=None if args.no_plots else args.out / "plots",
+                                  progress=bar.update)
+    report.settings = {"proposer": proposer.name, "grammar": not args.no_grammar if not args.baseline else None,
+                       "seed": args.seed, "temperature": 0.0, "max_tokens": args.max_tokens, "mini": args.mini}
+    if args.track != "eval":
+        report.settings["note"] = f"track {args.track!r} is not the evaluation track"
+    stale = [p.text for p in report.prompts if "oracle_default_rmse" in p.detail
+             and not math.isclose(p.detail["oracle_default_rmse"], p.default_rmse, rel_tol=1e-6)]
+    if stale:
+        report.settings["warning"] = (f"the oracle cache is stale for {len(stale)} prompt(s) (the default RMSE has "
+                                      f"changed since the search): rerun `robotxr1 eval oracle`")
+        print(f"warning: {report.settings['warning']}", file=sys.stderr)
+    files = write_control_report(report, args.out)
+    _print_summary(args, report.summary(), files,
+                   lambda s: f"control adaptability score {100 * s['score']:.1f} % over {s['prompts']} prompts "
+                             f"(clipped {100 * s['score_clipped']:.1f} %, failures {s['failures']}, "
+                             f"parse rate {100 * s['parse_rate']:.1f} %)")
+    return 0
+
+
+def run_oracle(args: argparse.Namespace) -> int:
+    budget = SearchBudget(random=args.random, refine=args.refine, seed=args.seed)
+    cache = OracleCache.load(args.cache)
+    if cache.entries and (cache.budget, cache.scenario) != (budget, EVAL_SCENARIO) and not args.force:
+        raise ValueError(f"the cache was searched with {cache.budget} on {cache.scenario}; "
+                         f"use the same budget or --force")
+    cache.budget, cache.scenario = budget, EVAL_SCENARIO
+    for track in (get_track(name) for name in (args.track or ["eval", "circle"])):
+        # Prompts of one case share an oracle unless their reference speeds differ.
+        prompts = {prompt_key(track, p): p for p in eval_prompts()}.values()
+        for prompt in prompts:
+            entry = cache.get(track, prompt)
+            if entry is not None and not args.force \
+                    and not cache.is_stale(entry, score_params(track, MpcParams(), prompt).rmse):
+                continue
+            with tqdm(total=budget.random + budget.refine, desc=f"{track.name} {prompt.case} "
+                      f"{prompt.reference_speed:g}", unit="rollout", file=sys.stderr) as bar:
+                entry = search(track, prompt, budget, EVAL_SCENARIO, progress=bar.update)
+            cache.add(entry)
+            cache.save(args.cache)
+            print(f"{track.name:7s} {prompt.case:8s} v={prompt.reference_speed:5.2f}: RMSE {entry.default_rmse:.4f} -> "
+                  f"{entry.rmse:.4f} ({100 * entry.improvement:+.1f} %) with {entry.changes()}")
+    print(f"oracle cache: {cache.save(args.cache)}")
+    return 0
+
+
+def _print_summary(args: argparse.Namespace, summary: dict, files: dict, headline) -> None:
+    if args.json:
+        print(json.dumps({"summary": summary, "files": {k: str(v) for k, v in files.items()}}, indent=2))
+    else:
+        print(headline(summary))
+        for kind, path in files.items():
+            print(f"{kind}: {path}")

@@ -1,0 +1,95 @@
+"""Evaluation reports: a JSON file with everything, a markdown summary for people, and the log of
+every wrong decision (JSON lines: prompt, output, expected)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .control_eval import ControlReport, case_description
+from .decision_eval import DecisionReport
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _settings_lines(settings: dict[str, Any]) -> list[str]:
+    return [f"- {name}: `{value}`" for name, value in settings.items()]
+
+
+def decision_markdown(report: DecisionReport) -> str:
+    summary = report.summary()
+    instructions = list(summary["per_instruction"])
+    lines = [f"# Decision accuracy: {report.model}", "", *_settings_lines(report.settings), "",
+             f"**Overall accuracy {_pct(summary['accuracy'])}** over {summary['n']} (instruction, state) pairs; "
+             f"verdict readable in {_pct(summary['parse_rate'])}; mean latency {_num(summary['latency_s_mean'], 2)} s; "
+             f"labels True in {_pct(summary['label_true_rate'])}.", "",
+             "## Per instruction", "", "| instruction | n | accuracy | parse rate | labels True |", "|---|---|---|---|---|"]
+    for instruction, row in summary["per_instruction"].items():
+        lines.append(f"| {instruction} | {row['n']} | {_pct(row['accuracy'])} | {_pct(row['parse_rate'])} | "
+                     f"{_pct(row['label_true_rate'])} |")
+    lines += ["", "## Per dataset (accuracy)", "",
+              "| dataset | n | overall | " + " | ".join(instructions) + " |",
+              "|---|---|---|" + "---|" * len(instructions)]
+    for dataset, row in summary["per_dataset"].items():
+        cells = summary["per_dataset_instruction"][dataset]
+        lines.append(f"| {dataset} | {row['n']} | {_pct(row['accuracy'])} | "
+                     + " | ".join(_pct(cells[i]) for i in instructions) + " |")
+    lines += ["", f"{len(report.wrong)} wrong answers are logged in `wrong_answers.jsonl` (prompt, output, expected).", ""]
+    return "\n".join(lines)
+
+
+def control_markdown(report: ControlReport, out_dir: Path | None = None) -> str:
+    """The summary; plot links are relative to `out_dir` (where the markdown file goes)."""
+    summary = report.summary()
+    lines = [f"# Control adaptability: {report.proposer} on track `{report.track}`", "",
+             *_settings_lines(report.settings), f"- scenario: `{report.scenario}`", "",
+             f"**Control adaptability score {_pct(summary['score'])}** (mean improvement over {summary['prompts']} "
+             f"prompts, failures at RMSE 69); clipped at -100 %: {_pct(summary['score_clipped'])}; "
+             f"median {_pct(summary['median_improvement'])}; failures {summary['failures']} "
+             f"(crashes {summary['crashes']}); parameters parsed in {_pct(summary['parse_rate'])}; "
+             f"mean latency {_num(summary['latency_s_mean'], 2)} s.", "",
+             "## Per case", "",
+             "| case | RMSE of | prompts | score | clipped | failures | mean default RMSE | mean RMSE |",
+             "|---|---|---|---|---|---|---|---|"]
+    for case, row in summary["per_case"].items():
+        lines.append(f"| {case} | {case_description(case)} | {row['prompts']} | {_pct(row['score'])} | "
+                     f"{_pct(row['score_clipped'])} | {row['failures']} | {_num(row['mean_default_rmse'])} | "
+                     f"{_num(row['mean_rmse'])} |")
+    lines += ["", "## Per prompt", "",
+              "| case | instruction | default RMSE | RMSE | improvement | failure | changes | latency |",
+              "|---|---|---|---|---|---|---|---|"]
+    for p in report.prompts:
+        changes = ", ".join(f"{k}={v:.3g}" for k, v in p.changes.items()) or "-"
+        plot = f" ([plot]({Path(os.path.relpath(p.plot, out_dir or '.')).as_posix()}))" if p.plot else ""
+        lines.append(f"| {p.case} | {p.text}{plot} | {p.default_rmse:.3f} | {p.rmse:.3f} | {_pct(p.improvement)} | "
+                     f"{p.failure or '-'} | {changes} | {_num(p.latency_s, 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_decision_report(report: DecisionReport, out_dir: str | Path) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "decision_report.json", "markdown": out / "decision_report.md",
+             "wrong": out / "wrong_answers.jsonl"}
+    paths["json"].write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
+    paths["markdown"].write_text(decision_markdown(report), encoding="utf-8")
+    with paths["wrong"].open("w", encoding="utf-8") as handle:
+        for entry in report.wrong:
+            handle.write(json.dumps(entry) + "\n")
+    return paths
+
+
+def write_control_report(report: ControlReport, out_dir: str | Path) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "control_report.json", "markdown": out / "control_report.md"}
+    paths["json"].write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
+    paths["markdown"].write_text(control_markdown(report, out), encoding="utf-8")
+    return paths

@@ -1,0 +1,130 @@
+"""Decision evaluation end to end on the mini subset with scripted backends, the packaged
+datasets, and datasets in the reference's external format."""
+import json
+
+import pytest
+
+from robotxr1_ros.cli import main
+from robotxr1_ros.evaluation.decision_dataset import (BEHAVIOUR_NAMES, MANIFEST, find_datasets, load_dataset,
+                                                      packaged_dataset_dir)
+from robotxr1_ros.evaluation.decision_eval import evaluate_decision, selected_records, total_calls
+from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, all_labels, label
+from robotxr1_ros.evaluation.report import write_decision_report
+from robotxr1_ros.llm.answer_format import decision_answer
+from robotxr1_ros.llm.backends import ScriptedBackend
+from robotxr1_ros.llm.decision import DecisionxR1
+
+# A record as the reference's datasets write them: integer seconds and speeds, plain lists.
+EXTERNAL_RECORD = {
+    "time": 2, "data_samples": 6,
+    "s_pos": [10, 15, 20, 25, 30, 35],
+    "d_pos": [0.4, -0.5, 0.6, -0.7, 0.8, -0.9],
+    "s_speed": [6, 6.5, 5.5, 6, 6.5, 5.5],
+    "d_speed": [0.6, -0.7, 0.8, -0.9, 1.0, -1.1],
+    "d_left": [0.6, 0.5, 0.7, 0.4, 0.8, 0.9],
+    "d_right": [1.2, 1.3, 1.1, 1.4, 1.0, 0.9],
+    "reversing": False, "crashed": False, "facing_wall": False,
+}
+
+
+def test_an_external_dataset_loads_as_it_is(tmp_path):
+    path = tmp_path / "oscillating_external.json"
+    path.write_text(json.dumps([EXTERNAL_RECORD, {**EXTERNAL_RECORD, "s_speed": [0, 0, 0, 0, 0, 0],
+                                                  "d_speed": [0, 0, 0, 0, 0, 0]}]))
+    dataset = load_dataset(path)
+    assert dataset.name == "oscillating_external" and len(dataset.records) == 2
+    assert dataset.records[0] == EXTERNAL_RECORD  # untouched
+    assert label("Oscillate!", dataset.records[0]) and label("Drive faster than 3 m/s", dataset.records[0])
+    assert label("Don't move", dataset.records[1])
+    assert find_datasets(tmp_path) == [path] and find_datasets(path) == [path]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{}", "non-empty JSON list"),
+    ("[1, 2", "not JSON"),
+    (json.dumps([{**EXTERNAL_RECORD, "d_pos": [0.1]}]), "record 0: .*different lengths"),
+    (json.dumps([EXTERNAL_RECORD, {k: v for k, v in EXTERNAL_RECORD.items() if k != "d_left"}]), "record 1: .*lacks"),
+])
+def test_malformed_datasets_are_refused_with_the_reason(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        load_dataset(path)
+
+
+def test_packaged_datasets_cover_the_eight_behaviours_and_show_them():
+    paths = find_datasets()
+    assert sorted(p.stem for p in paths) == sorted(BEHAVIOUR_NAMES)
+    assert (packaged_dataset_dir() / MANIFEST).exists()
+    total_bytes = sum(p.stat().st_size for p in paths)
+    assert total_bytes < 400_000
+    datasets = {p.stem: load_dataset(p) for p in paths}
+    for dataset in datasets.values():
+        for record in dataset.records:
+            assert 5 <= record["data_samples"] <= 13 and 0.9 <= record["time"] <= 5.0
+
+    def rate(name, instruction):
+        records = datasets[name].records
+        return sum(all_labels(r)[instruction] for r in records) / len(records)
+
+    # Each behaviour shows the behaviour its name promises in most of its windows.
+    assert rate("stopped", "Don't move") == 1.0
+    assert rate("reversing", "Reverse the car") == 1.0
+    assert rate("forward", "Drive forward") == 1.0
+    assert rate("oscillating", "Oscillate!") >= 0.7
+    assert rate("close_to_left_wall", "Drive close to the left wall") >= 0.9
+    assert rate("centerline", "Drive on the centerline") >= 0.9
+    assert rate("fast", "Drive faster than 3 m/s") == 1.0
+    assert rate("racing_line", "Drive on the racing line") >= 0.9
+
+
+def test_a_model_that_applies_the_rules_scores_100_percent_and_a_constant_one_the_label_rate(tmp_path):
+    datasets = [load_dataset(p) for p in find_datasets()]
+    # A perfect scripted model: the labels' answers in the order the evaluator asks.
+    answers = [decision_answer("applied the rule", label(instruction, record))
+               for dataset in datasets for _, record in selected_records(dataset, mini=True)
+               for instruction in DECISION_INSTRUCTIONS]
+    perfect = evaluate_decision(DecisionxR1(ScriptedBackend(answers)), datasets, "rules", mini=True)
+    summary = perfect.summary()
+    assert summary["n"] == total_calls(datasets, mini=True) == 6 * 8 * 8
+    assert summary["accuracy"] == 1.0 and perfect.wrong == []
+
+    backend = ScriptedBackend([decision_answer("always", True)])
+    constant = evaluate_decision(DecisionxR1(backend), datasets, "always-true", mini=True)
+    summary = constant.summary()
+    assert summary["accuracy"] == pytest.approx(summary["label_true_rate"])
+    assert summary["per_instruction"]["Don't move"]["accuracy"] == pytest.approx(1 / 8)
+    assert summary["per_dataset_instruction"]["stopped"]["Don't move"] == 1.0
+    assert backend.calls[0]["grammar"] is not None  # the grammar is on by default
+    wrong = constant.wrong[0]
+    assert wrong["expected"] is False and wrong["verdict"] is True
+    assert wrong["prompt"][-1]["content"].endswith("Is the car doing what the instruction asks?")
+
+    files = write_decision_report(constant, tmp_path)
+    assert len(files["wrong"].read_text().splitlines()) == len(constant.wrong)
+    assert json.loads(files["json"].read_text())["summary"]["accuracy"] == summary["accuracy"]
+    assert "| Don't move |" in files["markdown"].read_text()
+
+
+def test_unreadable_answers_count_as_wrong():
+    dataset = load_dataset(find_datasets("stopped")[0])
+    report = evaluate_decision(DecisionxR1(ScriptedBackend(["I am not sure."]), use_grammar=False), [dataset],
+                               "mumbler", mini=True, instructions=["Don't move"])
+    assert report.summary()["accuracy"] == 0.0 and report.summary()["parse_rate"] == 0.0
+    assert all(entry["verdict"] is None for entry in report.wrong)
+
+
+def test_cli_decision_baseline_on_the_mini_subset(tmp_path, capsys):
+    assert main(["eval", "decision", "--baseline", "always-false", "--mini", "--dataset", "stopped",
+                 "--dataset", "fast", "--out", str(tmp_path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["n"] == 2 * 6 * 8
+    assert set(summary["per_dataset"]) == {"stopped", "fast"}
+    assert (tmp_path / "decision_report.md").exists() and (tmp_path / "wrong_answers.jsonl").exists()
+
+
+def test_cli_decision_rejects_unknown_datasets_and_mixed_choices(capsys):
+    assert main(["eval", "decision", "--baseline", "always-true", "--dataset", "no_such_behaviour"]) == 2
+    assert "no dataset 'no_such_behaviour'" in capsys.readouterr().err
+    assert main(["eval", "decision", "--baseline", "always-true", "--endpoint", "http://127.0.0.1:9/v1"]) == 2
+    assert "either --baseline or a model" in capsys.readouterr().err
