@@ -29,7 +29,8 @@ def decision_markdown(report: DecisionReport) -> str:
     lines = [f"# Decision accuracy: {report.model}", "", *_settings_lines(report.settings), "",
              f"**Overall accuracy {_pct(summary['accuracy'])}** over {summary['n']} (instruction, state) pairs; "
              f"verdict readable in {_pct(summary['parse_rate'])}; mean latency {_num(summary['latency_s_mean'], 2)} s; "
-             f"labels True in {_pct(summary['label_true_rate'])}.", "",
+             f"labels True in {_pct(summary['label_true_rate'])}, so a constant majority verdict would score "
+             f"{_pct(max(summary['label_true_rate'], 1 - summary['label_true_rate']))}.", "",
              "## Per instruction", "", "| instruction | n | accuracy | parse rate | labels True |", "|---|---|---|---|---|"]
     for instruction, row in summary["per_instruction"].items():
         lines.append(f"| {instruction} | {row['n']} | {_pct(row['accuracy'])} | {_pct(row['parse_rate'])} | "
