@@ -5,6 +5,8 @@ import argparse
 import importlib
 import sys
 
+from .errors import Robotxr1Error
+
 # Each module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
 COMMAND_MODULES = (
     "robotxr1_ros.commands.sim",
@@ -33,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except ValueError as error:
-        # Bad input (parameters, files, instructions) is reported in one line, not a traceback.
+    except Robotxr1Error as error:
+        # Bad input (parameters, files, instructions) is reported in one line; a bug keeps its traceback.
         print(f"robotxr1 {args.command}: error: {error}", file=sys.stderr)
         return 2
 

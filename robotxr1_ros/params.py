@@ -9,8 +9,10 @@ import math
 from dataclasses import dataclass, fields, replace
 from typing import Iterable, Mapping
 
+from .errors import Robotxr1Error
 
-class ParamError(ValueError):
+
+class ParamError(Robotxr1Error):
     """An unknown parameter name or a value outside its allowed range."""
 
 
@@ -76,8 +78,7 @@ class MpcParams:
     def __post_init__(self) -> None:
         for spec in PARAM_TABLE:
             object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
-        if self.v_max < self.v_min:
-            raise ParamError(f"v_max={self.v_max} must be >= v_min={self.v_min}")
+        check_cross_rules(self.as_dict())
 
     def updated(self, changes: Mapping[str, float]) -> "MpcParams":
         """A copy with `changes` applied; unknown names or out-of-range values raise ParamError."""
@@ -88,6 +89,18 @@ class MpcParams:
 
     def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in PARAM_NAMES}
+
+
+def check_cross_rules(values: Mapping[str, float]) -> None:
+    """The rules between parameters, on a complete set: the one place they are written.
+
+    >>> check_cross_rules({"v_min": 1.0, "v_max": 0.5})
+    Traceback (most recent call last):
+    ...
+    robotxr1_ros.params.ParamError: v_max=0.5 must be >= v_min=1.0
+    """
+    if values["v_max"] < values["v_min"]:
+        raise ParamError(f"v_max={values['v_max']:g} must be >= v_min={values['v_min']:g}")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, float]:

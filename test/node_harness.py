@@ -14,9 +14,9 @@ from rclpy.executors import Executor
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
 
-from robotxr1_ros.llm.samples import OdomSample
+from robotxr1_ros.samples import OdomSample
 from robotxr1_ros.nodes.conversions import sample_to_odometry
-from robotxr1_ros.track_library import get_track
+from robotxr1_ros.track.library import get_track
 from ros_fixtures import spin_until
 
 SERVICE_TIMEOUT_S = 10.0

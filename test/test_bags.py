@@ -12,13 +12,13 @@ import pytest
 
 from node_harness import stop_process
 from robotxr1_ros import cli
-from robotxr1_ros.bags import read_messages
+from robotxr1_ros.bags.rosbag_io import read_messages
 from robotxr1_ros.commands.record import record_behaviour, record_live, topic_types
 from robotxr1_ros.evaluation import labels
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE
 from robotxr1_ros.llm.features import StateFeatures
-from robotxr1_ros.replay import replay_bag, scripted_decider
-from robotxr1_ros.track_library import get_track
+from robotxr1_ros.bags.replay import replay_bag, scripted_decider
+from robotxr1_ros.track.library import get_track
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bags"
 

@@ -6,7 +6,7 @@ import pytest
 from openai_stub import StubServer, chat_reply
 
 from robotxr1_ros.cli import main
-from robotxr1_ros.closed_loop import rollout
+from robotxr1_ros.control.closed_loop import rollout
 from robotxr1_ros.evaluation.control_cases import (EVAL_SCENARIO, FAILURE_RMSE, REVERSE_WINDOW, SCORED_CASES,
                                                    ControlPrompt, improvement, measured_part, parse_reference_speed,
                                                    score_log)
@@ -19,7 +19,7 @@ from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.phrasings import load_phrasings
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.params import MpcParams
-from robotxr1_ros.track_library import get_track
+from robotxr1_ros.track.library import get_track
 
 MINI = eval_prompts(mini=True)
 

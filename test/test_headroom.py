@@ -4,12 +4,12 @@ search results (robotxr1_ros/data/oracle/oracle.json, `robotxr1 eval oracle`); t
 again here, so a change of the simulator or the MPC that removes the headroom fails this test."""
 import pytest
 
-from robotxr1_ros.closed_loop import rollout
+from robotxr1_ros.control.closed_loop import rollout
 from robotxr1_ros.evaluation.control_cases import EVAL_SCENARIO, SCORED_CASES, improvement, score_log, score_params
 from robotxr1_ros.evaluation.control_eval import eval_prompts
 from robotxr1_ros.evaluation.oracle import OracleCache
 from robotxr1_ros.params import MpcParams
-from robotxr1_ros.track_library import get_track
+from robotxr1_ros.track.library import get_track
 
 REQUIRED_IMPROVEMENT = 0.30
 # One prompt per case (the first held-out phrasing); the refvel one asks for a specific speed.

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from robotxr1_ros.lidar import Lidar, LidarConfig
-from robotxr1_ros.track_library import CIRCLE_HALF_WIDTH, CIRCLE_RADIUS, get_track
+from robotxr1_ros.sim.lidar import Lidar, LidarConfig
+from robotxr1_ros.track.library import CIRCLE_HALF_WIDTH, CIRCLE_RADIUS, get_track
 
 EXACT = LidarConfig(noise_std=0.0)
 

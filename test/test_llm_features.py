@@ -8,8 +8,8 @@ import pytest
 from robotxr1_ros.llm.features import (
     RECORD_KEYS, FeatureConfig, InsufficientData, StateFeatures, compute_features, features_from_record,
 )
-from robotxr1_ros.llm.lidar import lidar_features
-from robotxr1_ros.llm.samples import OdomSample, ScanSample, StateWindow, yaw_from_quaternion
+from robotxr1_ros.llm.lidar_features import lidar_features
+from robotxr1_ros.samples import OdomSample, ScanSample, StateWindow, yaw_from_quaternion
 from robotxr1_ros.track import ClosedPath, Track
 
 RADIUS = 5.0

@@ -15,7 +15,7 @@ from node_harness import OdometrySource, Probe, get_parameters
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.decision import DOES_NOT_ADHERE
-from robotxr1_ros.nodes.conversions import stamp_seconds
+from robotxr1_ros.samples import stamp_seconds
 from robotxr1_ros.nodes.llm_node import LlmNode, ModuleBackends
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.nodes.sim_node import SimNode

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from robotxr1_ros.metrics import driving_metrics
-from robotxr1_ros.run_log import RAW_CHANNELS, RunLog
-from robotxr1_ros.track_library import get_track
+from robotxr1_ros.evaluation.metrics import driving_metrics
+from robotxr1_ros.control.run_log import RAW_CHANNELS, RunLog
+from robotxr1_ros.track.library import get_track
 
 
 def synthetic_run(track, offset, speed, seconds=10.0, rate=40.0, accel=(0.0, 0.0)):

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from robotxr1_ros import mpc_qp
-from robotxr1_ros.closed_loop import drive
-from robotxr1_ros.mpc import STATUS_FALLBACK, FrenetMPC, MpcConfig, track_table
+from robotxr1_ros.control.closed_loop import drive
+from robotxr1_ros.control.mpc import STATUS_FALLBACK, FrenetMPC, MpcConfig, track_table
 from robotxr1_ros.params import MpcParams
-from robotxr1_ros.path_lookup import PathLookup
-from robotxr1_ros.simulator import Simulator
+from robotxr1_ros.track.path_lookup import PathLookup
+from robotxr1_ros.sim.simulator import Simulator
 from robotxr1_ros.track import ClosedPath, Track
-from robotxr1_ros.track_library import get_track
-from robotxr1_ros.vehicle import VehicleParams
+from robotxr1_ros.track.library import get_track
+from robotxr1_ros.sim.vehicle import VehicleParams
 
 CONFIG = MpcConfig()
 STEP_S = CONFIG.dt  # the planning step; first-command limits are per step

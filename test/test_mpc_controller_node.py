@@ -9,7 +9,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from node_harness import OdometrySource, Probe, describe_parameters, get_parameters, set_parameters
-from robotxr1_ros.llm.samples import OdomSample
+from robotxr1_ros.samples import OdomSample
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS
 from ros_fixtures import spin_until

@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from robotxr1_ros.llm.samples import OdomSample, ScanSample, yaw_from_quaternion
+from robotxr1_ros.samples import (OdomSample, ScanSample, odometry_to_sample, scan_to_sample, stamp_seconds,
+                                  yaw_from_quaternion)
 from robotxr1_ros.nodes import conversions
-from robotxr1_ros.nodes.odometry_gate import GateVerdict, OdometryGate
+from robotxr1_ros.control.odometry_gate import GateVerdict, OdometryGate
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.5, -1.2, math.pi - 1e-6, -math.pi + 1e-6, 3.0])
@@ -25,14 +26,14 @@ def test_stamp_round_trip_carries_nanoseconds():
     assert (stamp.sec, stamp.nanosec) == (13, 0)
     stamp = conversions.stamp_from_seconds(4.25)
     assert (stamp.sec, stamp.nanosec) == (4, 250_000_000)
-    assert conversions.stamp_seconds(stamp) == 4.25
+    assert stamp_seconds(stamp) == 4.25
 
 
 def test_odometry_round_trip():
     sample = OdomSample(t=3.5, x=1.25, y=-2.0, yaw=2.5, vx=-1.5, vy=0.125, yaw_rate=0.75)
     message = conversions.sample_to_odometry(sample)
     assert message.header.frame_id == "odom" and message.child_frame_id == "base_link"
-    back = conversions.odometry_to_sample(message)
+    back = odometry_to_sample(message)
     assert back.values() == pytest.approx(sample.values(), abs=1e-12)
 
 
@@ -43,7 +44,7 @@ def test_scan_round_trip_keeps_layout_and_float32_ranges():
     message = conversions.sample_to_scan(sample, frame_id="laser")
     assert len(message.ranges) == 1080
     assert message.angle_max == pytest.approx(2.35, abs=1e-6)
-    back = conversions.scan_to_sample(message)
+    back = scan_to_sample(message)
     assert back.t == 1.0 and back.range_max == 30.0
     assert back.angle_increment == pytest.approx(sample.angle_increment, rel=1e-6)
     np.testing.assert_allclose(back.ranges, ranges.astype(np.float32))
@@ -79,4 +80,4 @@ def test_odometry_gate_needs_recent_finite_odometry():
 def test_drive_message():
     message = conversions.drive_message(1.5, steering=0.25, speed=-1.0)
     assert (message.drive.steering_angle, message.drive.speed) == (0.25, -1.0)
-    assert conversions.stamp_seconds(message.header.stamp) == 1.5
+    assert stamp_seconds(message.header.stamp) == 1.5

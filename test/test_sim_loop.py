@@ -17,10 +17,11 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from std_msgs.msg import String
 
 from node_harness import Probe, call, set_parameters, stop_process
-from robotxr1_ros.nodes.conversions import odometry_to_sample, quaternion_from_yaw, stamp_seconds
+from robotxr1_ros.nodes.conversions import quaternion_from_yaw
+from robotxr1_ros.samples import odometry_to_sample, stamp_seconds
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.nodes.sim_node import SimNode
-from robotxr1_ros.track_library import get_track
+from robotxr1_ros.track.library import get_track
 from ros_fixtures import spin_until
 
 REAL_TIME_FACTOR = 2.0  # leaves CPU headroom on a loaded 2-core machine

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from robotxr1_ros.track import ClosedPath
-from robotxr1_ros.track_io import TrackFileError, load_track, save_raceline, save_track
-from robotxr1_ros.track_library import CIRCLE_RADIUS, get_track
+from robotxr1_ros.track import ClosedPath, Track
+from robotxr1_ros.track.csv_io import TrackFileError, save_raceline, save_track
+from robotxr1_ros.track.library import CIRCLE_RADIUS, get_track
 
 
 @pytest.fixture(params=["circle", "eval"])
@@ -69,12 +69,12 @@ def test_wall_distances_and_contains(track):
 def test_track_csv_round_trip(tmp_path, track):
     save_track(track, tmp_path / "t.csv")
     save_raceline(track, tmp_path / "r.csv")
-    loaded = load_track(tmp_path / "t.csv", tmp_path / "r.csv")
+    loaded = Track.from_csv(tmp_path / "t.csv", tmp_path / "r.csv")
     assert loaded.centre.length == pytest.approx(track.centre.length, rel=2e-3)
     assert loaded.raceline.length == pytest.approx(track.raceline.length, rel=2e-3)
     s = loaded.raceline.sample(1.0)
     assert np.allclose(loaded.speed_at(s), track.speed_at(s), atol=0.1)
-    computed = load_track(tmp_path / "t.csv")  # racing line computed when none is given
+    computed = Track.from_csv(tmp_path / "t.csv")  # racing line computed when none is given
     assert computed.raceline.length < computed.centre.length
 
 
@@ -88,13 +88,13 @@ def test_malformed_track_file_names_file_and_line(tmp_path, content, where, what
     path = tmp_path / "bad.csv"
     path.write_text(content)
     with pytest.raises(TrackFileError, match=what) as error:
-        load_track(path)
+        Track.from_csv(path)
     assert f"{path}{where}" in str(error.value)
 
 
 def test_missing_track_file_and_unknown_track():
     with pytest.raises(TrackFileError, match="no such track file"):
-        load_track("/nonexistent/track.csv")
+        Track.from_csv("/nonexistent/track.csv")
     with pytest.raises(ValueError, match="unknown track 'moon'"):
         get_track("moon")
 

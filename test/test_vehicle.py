@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from robotxr1_ros.vehicle import (SLIP, SPEED, STEER, X, Y, YAW, YAW_RATE, VehicleParams, VehicleState,
+from robotxr1_ros.sim.vehicle import (SLIP, SPEED, STEER, X, Y, YAW, YAW_RATE, VehicleParams, VehicleState,
                                   acceleration_command, body_acceleration, derivative, rollout)
 
 PARAMS = VehicleParams()

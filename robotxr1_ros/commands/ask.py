@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import Robotxr1Error
 from ..llm.backends import Backend, Completion, LlamaCppBackend, OpenAIHttpBackend
 from ..llm.decision import Decision, DecisionxR1
 from ..llm.features import InsufficientData, StateFeatures, features_from_record
@@ -44,7 +45,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def make_backend(args: argparse.Namespace) -> Backend:
     if args.endpoint:
         if args.model:
-            raise ValueError("give either --model or --endpoint, not both")
+            raise Robotxr1Error("give either --model or --endpoint, not both")
         return OpenAIHttpBackend(args.endpoint)
     return LlamaCppBackend(args.model, n_ctx=args.ctx, n_threads=args.threads)
 
@@ -53,13 +54,13 @@ def load_state(path: Path) -> StateFeatures | InsufficientData:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ValueError(f"{path}: cannot read the state file ({error.strerror})") from None
+        raise Robotxr1Error(f"{path}: cannot read the state file ({error.strerror})") from None
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+        raise Robotxr1Error(f"{path}: not valid JSON ({error})") from None
     try:
         return features_from_record(record)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise Robotxr1Error(f"{path}: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bench_sim import bench_physics
-from ..closed_loop import Scenario, rollout
-from ..mpc import MpcConfig
+from ..bench.physics import bench_physics
+from ..control.closed_loop import Scenario, rollout
+from ..control.mpc import MpcConfig
 from ..params import MpcParams
-from ..track_library import get_track
+from ..track.library import get_track
 
 
 def register(subparsers) -> None:

@@ -15,6 +15,7 @@ import statistics
 import time
 from typing import Any, Sequence
 
+from ..errors import Robotxr1Error
 from ..llm.backends import Backend
 from ..llm.phrasings import eval_phrasings
 from ..llm.tuning import MPCxR1
@@ -34,7 +35,7 @@ def register_llm_bench(subparsers: argparse._SubParsersAction) -> None:
 def run_llm_bench(args: argparse.Namespace) -> int:
     instructions = [text for _, text in eval_phrasings()][: args.limit]
     if not instructions:
-        raise ValueError("--limit must leave at least one instruction")
+        raise Robotxr1Error("--limit must leave at least one instruction")
     backend = make_backend(args)
     result = bench_llm(backend, instructions, use_grammar=not args.no_grammar, max_tokens=args.max_tokens)
     result["model"] = args.endpoint or str(getattr(backend, "model_path", ""))

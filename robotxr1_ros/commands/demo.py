@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import Robotxr1Error
 from ..evaluation.control_cases import parse_reference_speed
-from ..metrics import REVERSE_TARGET_SPEED, driving_metrics
-from ..plots import plot_runs
-from ..run_log import RAW_CHANNELS, RunLog
-from ..track_library import get_track
+from ..evaluation.metrics import REVERSE_TARGET_SPEED, driving_metrics
+from ..evaluation.plots import plot_runs
+from ..control.run_log import RAW_CHANNELS, RunLog
+from ..track.library import get_track
 from .run import create_nodes
 
 UPDATE_TIMEOUT_S = 300.0  # wall seconds the model may take (a loaded 2-core machine is slow)
@@ -59,7 +60,7 @@ class DemoObserver:
         self.accel = (message.linear_acceleration.x, message.linear_acceleration.y)
 
     def _on_odometry(self, message) -> None:
-        from ..nodes.conversions import odometry_to_sample
+        from ..samples import odometry_to_sample
 
         sample = odometry_to_sample(message)
         self.rows.append((sample.t, sample.x, sample.y, sample.yaw, sample.vx, sample.vy, sample.yaw_rate, *self.accel))
@@ -98,7 +99,7 @@ def run(args) -> int:
     from rclpy.executors import SingleThreadedExecutor
 
     if not args.instruction.strip():
-        raise ValueError("the instruction must not be empty")
+        raise Robotxr1Error("the instruction must not be empty")
     track = get_track(args.track)
     context = rclpy.Context()
     rclpy.init(context=context)

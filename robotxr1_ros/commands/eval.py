@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..errors import Robotxr1Error
 from ..evaluation.control_cases import EVAL_SCENARIO, score_params
 from ..evaluation.control_eval import (DefaultProposer, ModelProposer, OracleProposer, Proposer, eval_prompts,
                                        evaluate_control)
@@ -33,7 +34,7 @@ from ..llm.backends import Backend, LlamaCppBackend, OpenAIHttpBackend, Scripted
 from ..llm.decision import DecisionxR1
 from ..llm.tuning import MPCxR1
 from ..params import MpcParams
-from ..track_library import get_track
+from ..track.library import get_track
 from .ask import add_model_arguments
 
 DECISION_BASELINES = {"always-true": True, "always-false": False}
@@ -94,7 +95,7 @@ def model_backend(args: argparse.Namespace) -> tuple[Backend, str]:
 
 def _check_choice(args: argparse.Namespace) -> None:
     if args.baseline and (args.model or args.endpoint):
-        raise ValueError("give either --baseline or a model (--model/--endpoint), not both")
+        raise Robotxr1Error("give either --baseline or a model (--model/--endpoint), not both")
 
 
 def _progress(total: int, what: str) -> tqdm:
@@ -165,7 +166,7 @@ def run_oracle(args: argparse.Namespace) -> int:
     budget = SearchBudget(random=args.random, refine=args.refine, seed=args.seed)
     cache = OracleCache.load(args.cache)
     if cache.entries and (cache.budget, cache.scenario) != (budget, EVAL_SCENARIO) and not args.force:
-        raise ValueError(f"the cache was searched with {cache.budget} on {cache.scenario}; "
+        raise Robotxr1Error(f"the cache was searched with {cache.budget} on {cache.scenario}; "
                          f"use the same budget or --force")
     cache.budget, cache.scenario = budget, EVAL_SCENARIO
     for track in (get_track(name) for name in (args.track or ["eval", "circle"])):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import Robotxr1Error
 from ..evaluation.decision_dataset import DATASET_TRACK, generate_datasets, packaged_dataset_dir
 
 
@@ -22,7 +23,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.windows < 1 or args.runs < 1:
-        raise ValueError("--windows and --runs must be at least 1")
+        raise Robotxr1Error("--windows and --runs must be at least 1")
     out = args.out or packaged_dataset_dir()
     manifest = generate_datasets(out, windows=args.windows, runs=args.runs, seed=args.seed, track_name=args.track)
     for name, info in manifest["datasets"].items():

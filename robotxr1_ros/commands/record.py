@@ -12,9 +12,10 @@ import importlib
 import time
 from pathlib import Path
 
-from ..bags import STORAGES, TOPIC_TYPES, BagWriter
-from ..recorded_behaviours import BEHAVIOURS, sensor_stream
-from ..track_library import get_track
+from ..errors import Robotxr1Error
+from ..bags.rosbag_io import STORAGES, TOPIC_TYPES, BagWriter
+from ..evaluation.behaviours import BEHAVIOURS, sensor_stream
+from ..track.library import get_track
 
 # Topic of each reading of an offline behaviour.
 BEHAVIOUR_TOPICS = {"odom": "/odom", "scan": "/scan", "imu": "/imu", "drive": "/drive"}
@@ -42,7 +43,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     if args.out.exists():
-        raise ValueError(f"{args.out} already exists: choose a new bag directory")
+        raise Robotxr1Error(f"{args.out} already exists: choose a new bag directory")
     if args.behaviour:
         counts = record_behaviour(args.out, args.storage, args.behaviour, 5.0 if args.seconds is None else args.seconds,
                                   track=args.track, start_s=args.start_s, beam_stride=args.beam_stride)
@@ -60,9 +61,9 @@ def topic_types(items) -> dict[str, str]:
         topic, _, msgtype = item.partition("=")
         msgtype = msgtype or TOPIC_TYPES.get(topic)
         if msgtype is None:
-            raise ValueError(f"no known type for {topic!r}: give it as {topic}=pkg/msg/Type")
+            raise Robotxr1Error(f"no known type for {topic!r}: give it as {topic}=pkg/msg/Type")
         if msgtype.count("/") != 2:
-            raise ValueError(f"message type {msgtype!r} must look like pkg/msg/Type")
+            raise Robotxr1Error(f"message type {msgtype!r} must look like pkg/msg/Type")
         result[topic] = msgtype
     return result
 
@@ -72,7 +73,7 @@ def message_class(msgtype: str):
     try:
         return getattr(importlib.import_module(f"{package}.msg"), name)
     except (ImportError, AttributeError):
-        raise ValueError(f"message type {msgtype!r} is not available in this environment") from None
+        raise Robotxr1Error(f"message type {msgtype!r} is not available in this environment") from None
 
 
 def record_behaviour(out: Path, storage: str, name: str, seconds: float, track: str = "eval",

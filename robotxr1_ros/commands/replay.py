@@ -10,9 +10,10 @@ import argparse
 import json
 from pathlib import Path
 
-from ..nodes.state_buffer import DEFAULT_WINDOW_S
-from ..replay import model_decider, replay_bag, scripted_decider, summary_line
-from ..track_library import get_track
+from ..errors import Robotxr1Error
+from ..llm.state_buffer import DEFAULT_WINDOW_S
+from ..bags.replay import model_decider, replay_bag, scripted_decider, summary_line
+from ..track.library import get_track
 from .ask import add_model_arguments, make_backend
 
 
@@ -37,7 +38,7 @@ def run(args) -> int:
     decide = None
     if args.backend != "none":
         if not args.instruction:
-            raise ValueError(f"--backend {args.backend} needs an --instruction to judge")
+            raise Robotxr1Error(f"--backend {args.backend} needs an --instruction to judge")
         if args.backend == "scripted":
             decide = scripted_decider(args.instruction)
         else:
@@ -49,5 +50,5 @@ def run(args) -> int:
         print(json.dumps(result.as_dict()) if args.json else summary_line(result), flush=True)
         windows += 1
     if windows == 0:
-        raise ValueError(f"{args.bag}: no full {args.window} s window of {args.odom_topic} in the bag")
+        raise Robotxr1Error(f"{args.bag}: no full {args.window} s window of {args.odom_topic} in the bag")
     return 0

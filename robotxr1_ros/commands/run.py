@@ -14,6 +14,7 @@ import importlib
 import time
 from typing import Any, Mapping
 
+from ..errors import Robotxr1Error
 from ..nodes.bringup import BRINGUPS, EXECUTABLES, NodeLaunch
 
 SPIN_TIMEOUT_S = 0.1
@@ -46,7 +47,7 @@ def node_class(executable: str):
     try:
         target = EXECUTABLES[executable]
     except KeyError:
-        raise ValueError(f"unknown executable {executable!r}; known: {sorted(EXECUTABLES)}") from None
+        raise Robotxr1Error(f"unknown executable {executable!r}; known: {sorted(EXECUTABLES)}") from None
     module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)
 

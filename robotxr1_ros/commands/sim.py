@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..closed_loop import Scenario, rollout
-from ..metrics import driving_metrics
+from ..control.closed_loop import Scenario, rollout
+from ..evaluation.metrics import driving_metrics
 from ..params import MpcParams, parse_assignments
-from ..plots import plot_runs
-from ..track_library import get_track
+from ..evaluation.plots import plot_runs
+from ..track.library import get_track
 
 
 def register(subparsers) -> None:

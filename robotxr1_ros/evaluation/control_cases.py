@@ -22,10 +22,11 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from ..closed_loop import Scenario, rollout
-from ..metrics import REVERSE_TARGET_SPEED, DrivingMetrics, driving_metrics
+from ..errors import Robotxr1Error
+from ..control.closed_loop import Scenario, rollout
+from .metrics import REVERSE_TARGET_SPEED, DrivingMetrics, driving_metrics
 from ..params import MpcParams
-from ..run_log import RunLog
+from ..control.run_log import RunLog
 from ..track import Track
 
 FAILURE_RMSE = 69.0  # what the reference records when a model gives no usable parameters or crashes
@@ -63,7 +64,7 @@ def parse_reference_speed(text: str) -> float:
     """The speed an instruction asks for, e.g. 3.5 from "Set the driving speed to 3.5 m/s"."""
     found = _SPEED.findall(text)
     if len(found) != 1:
-        raise ValueError(f"expected exactly one speed (e.g. '3.5 m/s') in {text!r}, found {len(found)}")
+        raise Robotxr1Error(f"expected exactly one speed (e.g. '3.5 m/s') in {text!r}, found {len(found)}")
     return float(found[0])
 
 
@@ -78,7 +79,7 @@ class ControlPrompt:
     @classmethod
     def of(cls, case: str, text: str) -> "ControlPrompt":
         if case not in CONTROL_CASES:
-            raise ValueError(f"unknown control case {case!r}; known: {list(CONTROL_CASES)}")
+            raise Robotxr1Error(f"unknown control case {case!r}; known: {list(CONTROL_CASES)}")
         speed = parse_reference_speed(text) if case == "refvel" else REVERSE_TARGET_SPEED
         return cls(case, text, speed)
 
@@ -128,7 +129,7 @@ def score_params(track: Track, params: MpcParams, prompt: ControlPrompt,
 def improvement(rmse_default: float, rmse_model: float) -> float:
     """REFERENCE.md's per-prompt improvement: (RMSE_default - RMSE_model) / RMSE_default."""
     if rmse_default <= 0.0:
-        raise ValueError(f"the default RMSE must be positive, got {rmse_default}")
+        raise Robotxr1Error(f"the default RMSE must be positive, got {rmse_default}")
     return (rmse_default - rmse_model) / rmse_default
 
 

@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from ..closed_loop import Scenario, rollout
+from ..control.closed_loop import Scenario, rollout
 from ..llm.phrasings import eval_phrasings
 from ..llm.tuning import MPCxR1
 from ..params import MpcParams
-from ..plots import plot_runs
+from .plots import plot_runs
 from ..track import Track
 from .control_cases import (CONTROL_CASES, EVAL_SCENARIO, FAILURE_RMSE, SCORED_CASES, ControlPrompt, improvement,
                             score_log, score_params)

@@ -24,15 +24,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..closed_loop import drive
+from ..errors import Robotxr1Error
+from ..control.closed_loop import drive
 from ..llm.features import FeatureConfig, InsufficientData, compute_features, features_from_record
-from ..llm.samples import OdomSample, ScanSample, StateWindow
-from ..mpc import FrenetMPC
-from ..nodes.sensor_readings import odometry_sample, scan_sample
+from ..samples import OdomSample, ScanSample, StateWindow
+from ..control.mpc import FrenetMPC
+from ..sim.sensors import odometry_sample, scan_sample
 from ..params import MpcParams
-from ..simulator import Simulator
+from ..sim.simulator import Simulator
 from ..track import ClosedPath, Track
-from ..track_library import get_track
+from ..track.library import get_track
 from .labels import DECISION_INSTRUCTIONS, all_labels
 
 DATASET_VERSION = "v1"
@@ -229,18 +230,18 @@ def load_dataset(path: str | Path) -> Dataset:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ValueError(f"{path}: cannot read the dataset ({error.strerror})") from None
+        raise Robotxr1Error(f"{path}: cannot read the dataset ({error.strerror})") from None
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from None
+        raise Robotxr1Error(f"{path}: not JSON ({error})") from None
     if not isinstance(data, list) or not data:
-        raise ValueError(f"{path}: a dataset is a non-empty JSON list of state records")
+        raise Robotxr1Error(f"{path}: a dataset is a non-empty JSON list of state records")
     for index, record in enumerate(data):
         try:
             checked = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
         except ValueError as error:
-            raise ValueError(f"{path}: record {index}: {error}") from None
+            raise Robotxr1Error(f"{path}: record {index}: {error}") from None
         if isinstance(checked, InsufficientData):
-            raise ValueError(f"{path}: record {index}: {checked.reason}")
+            raise Robotxr1Error(f"{path}: record {index}: {checked.reason}")
     return Dataset(path.stem, path, tuple(data))
 
 
@@ -256,12 +257,12 @@ def find_datasets(spec: str | Path | None = None) -> list[Path]:
     packaged = packaged_dataset_dir() / f"{spec}.json"
     if packaged.is_file():
         return [packaged]
-    raise ValueError(f"no dataset {str(spec)!r}: give a JSON file, a folder of them, or one of "
+    raise Robotxr1Error(f"no dataset {str(spec)!r}: give a JSON file, a folder of them, or one of "
                      f"{[p.stem for p in _dataset_files(packaged_dataset_dir())]}")
 
 
 def _dataset_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.glob("*.json") if p.name != MANIFEST)
     if not files:
-        raise ValueError(f"{folder}: no dataset files (*.json)")
+        raise Robotxr1Error(f"{folder}: no dataset files (*.json)")
     return files

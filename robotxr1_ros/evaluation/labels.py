@@ -16,6 +16,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..errors import Robotxr1Error
+
 TOLERANCE = 1e-9
 
 STOPPED_SPEED = 0.1  # m/s, mean |s_speed| and mean |d_speed| below this: not moving
@@ -110,7 +112,7 @@ def label(instruction: str, record: Record) -> bool:
     try:
         rule = DECISION_RULES[instruction]
     except KeyError:
-        raise ValueError(f"no label rule for instruction {instruction!r}; known: {list(DECISION_INSTRUCTIONS)}") from None
+        raise Robotxr1Error(f"no label rule for instruction {instruction!r}; known: {list(DECISION_INSTRUCTIONS)}") from None
     return rule(record)
 
 

@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..closed_loop import Scenario
+from ..errors import Robotxr1Error
+from ..control.closed_loop import Scenario
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
 from ..track import Track
 from .control_cases import EVAL_SCENARIO, ControlPrompt, improvement, score_params
@@ -190,7 +191,7 @@ class OracleCache:
             return cls((OracleEntry(**entry) for entry in data["entries"]), SearchBudget(**data["budget"]),
                        Scenario(**data["scenario"]))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise ValueError(f"{path}: not an oracle cache ({error})") from None
+            raise Robotxr1Error(f"{path}: not an oracle cache ({error})") from None
 
     def save(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path is not None else packaged_oracle_file()
@@ -207,7 +208,7 @@ class OracleCache:
     def require(self, track: Track, prompt: ControlPrompt) -> OracleEntry:
         entry = self.get(track, prompt)
         if entry is None:
-            raise ValueError(f"no oracle for {prompt.case!r} at {prompt.reference_speed} m/s on track {track.name!r}; "
+            raise Robotxr1Error(f"no oracle for {prompt.case!r} at {prompt.reference_speed} m/s on track {track.name!r}; "
                              f"run `robotxr1 eval oracle --track {track.name}` first")
         return entry
 

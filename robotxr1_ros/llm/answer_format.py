@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
+from ..errors import Robotxr1Error
+
 REASONING_TAG = "reasoning"
 ANSWER_TAG = "answer"
 PARAMS_VARIABLE = "new_mpc_params"
@@ -54,5 +56,5 @@ def decision_answer_shape() -> str:
 
 def _number(value: float) -> str:
     if not math.isfinite(value):
-        raise ValueError(f"cannot format a non-finite parameter value {value!r}")
+        raise Robotxr1Error(f"cannot format a non-finite parameter value {value!r}")
     return repr(float(value))

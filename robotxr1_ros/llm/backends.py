@@ -16,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ..errors import Robotxr1Error
 from .grammar import GrammarError
 from .models import ModelLoadError, default_model_path, import_llama_cpp, load_llama
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 
 
-class BackendError(ValueError):
+class BackendError(Robotxr1Error):
     """A backend that cannot answer (server unreachable, malformed reply, prompt too long)."""
 
 

@@ -12,9 +12,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..errors import Robotxr1Error
 from ..track import Track
-from .lidar import CAR_HALF_WIDTH, LidarFeatures, LidarThresholds, lidar_features
-from .samples import StateWindow
+from .lidar_features import CAR_HALF_WIDTH, LidarFeatures, LidarThresholds, lidar_features
+from ..samples import StateWindow
 
 SERIES_KEYS = ("s_pos", "d_pos", "s_speed", "d_speed", "d_left", "d_right")
 FLAG_KEYS = ("reversing", "crashed", "facing_wall")
@@ -33,7 +34,7 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if min(self.n_samples, self.min_samples) < MIN_JUDGEABLE_SAMPLES:
-            raise ValueError(f"n_samples and min_samples must be >= {MIN_JUDGEABLE_SAMPLES}, "
+            raise Robotxr1Error(f"n_samples and min_samples must be >= {MIN_JUDGEABLE_SAMPLES}, "
                              f"got {self.n_samples}, {self.min_samples}")
 
 
@@ -134,28 +135,28 @@ def features_from_record(record: Mapping[str, Any],
     a well-formed one with NaN/None values or too few samples is InsufficientData.
     """
     if not isinstance(record, Mapping):
-        raise ValueError(f"a state record must be a JSON object, got {type(record).__name__}")
+        raise Robotxr1Error(f"a state record must be a JSON object, got {type(record).__name__}")
     missing = [key for key in RECORD_KEYS if key not in record]
     if missing:
-        raise ValueError(f"state record lacks {missing}; expected keys {list(RECORD_KEYS)}")
+        raise Robotxr1Error(f"state record lacks {missing}; expected keys {list(RECORD_KEYS)}")
     series: dict[str, tuple[float, ...]] = {}
     for key in SERIES_KEYS:
         values = record[key]
         if not isinstance(values, list) or not all(_is_number_or_none(v) for v in values):
-            raise ValueError(f"state record field {key!r} must be a list of numbers")
+            raise Robotxr1Error(f"state record field {key!r} must be a list of numbers")
         series[key] = tuple(math.nan if v is None else float(v) for v in values)
     lengths = {len(values) for values in series.values()}
     if len(lengths) != 1:
-        raise ValueError(f"state record lists have different lengths {sorted(lengths)}")
+        raise Robotxr1Error(f"state record lists have different lengths {sorted(lengths)}")
     for key in FLAG_KEYS:
         if not isinstance(record[key], bool):
-            raise ValueError(f"state record field {key!r} must be true or false, got {record[key]!r}")
+            raise Robotxr1Error(f"state record field {key!r} must be true or false, got {record[key]!r}")
     if not _is_number_or_none(record["time"]) or isinstance(record["data_samples"], bool) \
             or not isinstance(record["data_samples"], int):
-        raise ValueError("state record fields 'time' and 'data_samples' must be numbers")
+        raise Robotxr1Error("state record fields 'time' and 'data_samples' must be numbers")
     n = lengths.pop()
     if record["data_samples"] != n:
-        raise ValueError(f"state record says data_samples={record['data_samples']} but its lists hold {n}")
+        raise Robotxr1Error(f"state record says data_samples={record['data_samples']} but its lists hold {n}")
     features = StateFeatures(time=math.nan if record["time"] is None else float(record["time"]), data_samples=n,
                              **series, **{key: record[key] for key in FLAG_KEYS})
     return features.insufficiency(min_samples) or features

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
 from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
 
@@ -20,7 +21,7 @@ REASONING_CHARS = 200  # bound on the reasoning text (~50 tokens), so the answer
 FRACTION_DIGITS = 2
 
 
-class GrammarError(ValueError):
+class GrammarError(Robotxr1Error):
     """A grammar that llama.cpp cannot load."""
 
 
@@ -53,7 +54,7 @@ def decision_grammar(reasoning_chars: int = REASONING_CHARS) -> str:
 
 def _reasoning_rules(reasoning_chars: int) -> list[str]:
     if reasoning_chars < 1:
-        raise ValueError(f"reasoning_chars must be >= 1, got {reasoning_chars}")
+        raise Robotxr1Error(f"reasoning_chars must be >= 1, got {reasoning_chars}")
     # No '<' inside the reasoning, so it cannot open or fake a tag; bounded whitespace after it.
     return [
         f"reasoning ::= {_literal(open_tag(REASONING_TAG))} [^<]{{1,{reasoning_chars}}} "

@@ -8,6 +8,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ..errors import Robotxr1Error
+
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
@@ -34,7 +36,7 @@ def import_llama_cpp() -> ModuleType:
     return llama_cpp
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(Robotxr1Error):
     """A model file that is missing, not GGUF, or that llama.cpp refuses; names the path."""
 
 

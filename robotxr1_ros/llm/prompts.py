@@ -13,6 +13,7 @@ from pathlib import Path
 from string import Template
 from typing import Sequence
 
+from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
 from .answer_format import decision_answer_shape, mpc_answer_shape
 from .features import StateFeatures
@@ -21,7 +22,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATE_DECIMALS = 2
 
 
-class InstructionError(ValueError):
+class InstructionError(Robotxr1Error):
     """An instruction the modules cannot work with (empty)."""
 
 
@@ -43,7 +44,7 @@ def render(name: str, **values: object) -> str:
     try:
         return load_template(name).substitute(values)
     except KeyError as missing:
-        raise ValueError(f"template {name}.txt needs a value for {missing}") from None
+        raise Robotxr1Error(f"template {name}.txt needs a value for {missing}") from None
 
 
 def parameter_table_text(specs: Sequence[ParamSpec] = PARAM_TABLE) -> str:

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import bm25s
 
+from ..errors import Robotxr1Error
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HINTS_FILE = DATA_DIR / "decision_hints.json"
 MEMORIES_FILE = DATA_DIR / "mpc_memories.json"
@@ -35,7 +37,7 @@ def load_passages(path: Path, key: str) -> list[Passage]:
         return [Passage(e["id"], e["text"], tuple(e.get("keywords", ())), tuple(e.get("params", ())))
                 for e in entries]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: cannot read passages under {key!r} ({error})") from None
+        raise Robotxr1Error(f"{path}: cannot read passages under {key!r} ({error})") from None
 
 
 @lru_cache(maxsize=None)

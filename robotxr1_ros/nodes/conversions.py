@@ -1,8 +1,6 @@
-"""Conversions between ROS messages and the plain samples of robotxr1_ros.llm.samples.
-
-Readers only use attribute access, so they accept rclpy messages and the messages that `rosbags`
-deserialises from a bag alike. Builders return rclpy message objects; none of this needs a
-running ROS context.
+"""Builders of ROS messages from the plain samples of robotxr1_ros.samples (the readers, which
+need no ROS, live there). Builders return rclpy message objects; none of this needs a running
+ROS context.
 """
 from __future__ import annotations
 
@@ -13,14 +11,9 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Imu, LaserScan
 from transforms3d.euler import euler2quat
 
-from ..llm.samples import OdomSample, ScanSample, yaw_from_quaternion
+from ..samples import OdomSample, ScanSample
 
 NANOSECONDS = 1_000_000_000
-
-
-def stamp_seconds(stamp) -> float:
-    """A builtin_interfaces/Time as float seconds."""
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def stamp_from_seconds(seconds: float) -> Time:
@@ -32,17 +25,6 @@ def quaternion_from_yaw(yaw: float) -> Quaternion:
     """A rotation by `yaw` about z (the inverse of llm.samples.yaw_from_quaternion)."""
     w, x, y, z = euler2quat(0.0, 0.0, yaw, "sxyz")
     return Quaternion(x=float(x), y=float(y), z=float(z), w=float(w))
-
-
-def odometry_to_sample(message) -> OdomSample:
-    pose, twist = message.pose.pose, message.twist.twist
-    q = pose.orientation
-    return OdomSample(
-        t=stamp_seconds(message.header.stamp),
-        x=float(pose.position.x), y=float(pose.position.y),
-        yaw=yaw_from_quaternion(q.x, q.y, q.z, q.w),
-        vx=float(twist.linear.x), vy=float(twist.linear.y), yaw_rate=float(twist.angular.z),
-    )
 
 
 def sample_to_odometry(sample: OdomSample, frame_id: str = "odom", child_frame_id: str = "base_link") -> Odometry:
@@ -57,17 +39,6 @@ def sample_to_odometry(sample: OdomSample, frame_id: str = "odom", child_frame_i
     message.twist.twist.linear.y = float(sample.vy)
     message.twist.twist.angular.z = float(sample.yaw_rate)
     return message
-
-
-def scan_to_sample(message) -> ScanSample:
-    return ScanSample(
-        t=stamp_seconds(message.header.stamp),
-        ranges=np.asarray(message.ranges, dtype=float),
-        angle_min=float(message.angle_min),
-        angle_increment=float(message.angle_increment),
-        range_max=float(message.range_max),
-        range_min=float(message.range_min),
-    )
 
 
 def sample_to_scan(sample: ScanSample, frame_id: str = "laser", scan_time: float = 0.0) -> LaserScan:

@@ -32,15 +32,17 @@ from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import Imu, LaserScan
 from std_msgs.msg import String
 
+from ..errors import Robotxr1Error
 from ..llm.backends import Backend, LlamaCppBackend
 from ..llm.decision import DOES_NOT_ADHERE, Decision, DecisionxR1
 from ..llm.features import StateFeatures, compute_features
 from ..llm.tuning import MPCxR1, Tuning
-from ..track_library import get_track
-from .conversions import imu_acceleration, odometry_to_sample, scan_to_sample, stamp_seconds
+from ..track.library import get_track
+from ..samples import odometry_to_sample, scan_to_sample, stamp_seconds
+from .conversions import imu_acceleration
 from .param_descriptors import sequential_order
 from .spin import run_node
-from .state_buffer import DEFAULT_WINDOW_S, StateBuffer
+from ..llm.state_buffer import DEFAULT_WINDOW_S, StateBuffer
 
 FULL_WINDOW = 0.9  # a window covering this fraction of window_s is full enough to judge
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
@@ -103,7 +105,7 @@ class LlmNode(LifecycleNode):
         self._tuning: MPCxR1 | None = None
         if self.get_parameter("autostart").value:
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                raise ValueError("robotxr1: configuration failed (see the log)")
+                raise Robotxr1Error("robotxr1: configuration failed (see the log)")
             self.trigger_activate()
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -112,7 +114,7 @@ class LlmNode(LifecycleNode):
         try:
             self._track = get_track(config["track"])
             backends = self._make_backends() if self._make_backends else self._llama_backends()
-        except ValueError as error:
+        except Robotxr1Error as error:
             self.get_logger().error(f"configure: {error}")
             return TransitionCallbackReturn.FAILURE
         k, use_grammar, max_tokens = int(config["retrieval_k"]), bool(config["use_grammar"]), int(config["max_tokens"])

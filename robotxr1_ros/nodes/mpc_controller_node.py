@@ -1,6 +1,6 @@
 """Node `mpc_controller`: odometry in, Ackermann drive commands out, at the MPC's control rate.
 
-A thin wrapper around robotxr1_ros.mpc.FrenetMPC. The 11 MPC parameters are ROS parameters whose
+A thin wrapper around robotxr1_ros.control.mpc.FrenetMPC. The 11 MPC parameters are ROS parameters whose
 descriptors come from PARAM_TABLE (optionally narrowed by the car's `limits.<name>`), so
 `ros2 param set /mpc_controller v_max 4.0` retunes the running controller and an out-of-range or
 inconsistent value is refused with the reason. Updates take effect between two solves: the
@@ -22,11 +22,13 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
-from ..mpc import FrenetMPC, MpcConfig
+from ..errors import Robotxr1Error
+from ..control.mpc import FrenetMPC, MpcConfig
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
-from ..track_library import get_track
-from .conversions import drive_message, odometry_to_sample
-from .odometry_gate import OdometryGate
+from ..track.library import get_track
+from ..samples import odometry_to_sample
+from .conversions import drive_message
+from ..control.odometry_gate import OdometryGate
 from .param_descriptors import LIMITS_PREFIX, descriptors, narrowed_specs, validated_update
 from .spin import run_node
 
@@ -58,14 +60,14 @@ class MpcControllerNode(Node):
         try:
             self._specs = narrowed_specs(limits)
         except ParamError as error:
-            raise ValueError(f"mpc_controller: {error}") from None
+            raise Robotxr1Error(f"mpc_controller: {error}") from None
         described = descriptors(self._specs)
         for name in PARAM_NAMES:
             self.declare_parameter(name, self._specs[name].default, described[name])
         try:
             self._params = MpcParams(**{name: self.get_parameter(name).value for name in PARAM_NAMES})
         except ParamError as error:
-            raise ValueError(f"mpc_controller: initial parameters: {error}") from None
+            raise Robotxr1Error(f"mpc_controller: initial parameters: {error}") from None
         self.add_pre_set_parameters_callback(self._integers_as_doubles)
         self.add_on_set_parameters_callback(self._check_update)
         self.add_post_set_parameters_callback(self._accept_update)

@@ -30,11 +30,12 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 
-from ..llm.samples import yaw_from_quaternion
-from ..simulator import Simulator
-from ..track_library import get_track
+from ..errors import Robotxr1Error
+from ..samples import yaw_from_quaternion
+from ..sim.simulator import Simulator
+from ..track.library import get_track
 from .conversions import imu_message, planar_transform, sample_to_odometry, sample_to_scan, stamp_from_seconds
-from .sensor_readings import odometry_sample, scan_sample, ticks_per_reading
+from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
 from .spin import run_node
 
 STATUS_PERIOD_S = 0.5  # wall time
@@ -61,7 +62,7 @@ class SimNode(Node):
         }
         self._beam_stride = int(declare("scan_beam_stride", 1, _read_only("publish every n-th LiDAR beam")).value)
         if not rtf > 0.0:
-            raise ValueError(f"sim: real_time_factor must be positive, got {rtf}")
+            raise Robotxr1Error(f"sim: real_time_factor must be positive, got {rtf}")
 
         self._sim = Simulator(get_track(track_name), dt=self._tick_s, seed=int(seed))
         self._command = (0.0, 0.0)  # steering, speed
@@ -123,7 +124,7 @@ class SimNode(Node):
         q = pose.orientation
         try:
             self._reset((pose.position.x, pose.position.y, yaw_from_quaternion(q.x, q.y, q.z, q.w)))
-        except ValueError as error:
+        except Robotxr1Error as error:
             self.get_logger().error(f"/initialpose ignored: {error}")
             return
         self.get_logger().info(f"car reset to /initialpose ({pose.position.x:.2f}, {pose.position.y:.2f})")

@@ -8,9 +8,11 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
+from ..errors import Robotxr1Error
+
 
 def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
-    """Spin the node until Ctrl-C or shutdown; a bad configuration (ValueError) exits with 2."""
+    """Spin the node until Ctrl-C or shutdown; a bad configuration (Robotxr1Error) exits with 2."""
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     try:
@@ -18,7 +20,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> in
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ValueError as error:
+    except Robotxr1Error as error:
         print(f"{getattr(make_node, '__name__', 'node')}: error: {error}", file=sys.stderr)
         return 2
     finally:

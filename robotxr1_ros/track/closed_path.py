@@ -1,4 +1,4 @@
-"""Closed track geometry: arc-length parameterised paths, Frenet frames, walls.
+"""Arc-length parameterised closed paths and their Frenet frames.
 
 Conventions: s is arc length along a path (wrapped to [0, length)); d is the lateral offset,
 positive to the left of the direction of travel; headings are atan2 angles (0 = +x, CCW
@@ -6,11 +6,11 @@ positive); curvature is positive in left turns.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.spatial import cKDTree
+
+from ..errors import Robotxr1Error
 
 TABLE_STEP = 0.02  # m between the dense samples used for nearest-point search
 
@@ -21,7 +21,7 @@ class ClosedPath:
     def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
         points = _drop_closing_duplicate(np.column_stack([x, y]).astype(float))
         if len(points) < 4:
-            raise ValueError(f"a closed path needs at least 4 distinct points, got {len(points)}")
+            raise Robotxr1Error(f"a closed path needs at least 4 distinct points, got {len(points)}")
         # Fit on chord length, then re-fit on true arc length so that s means metres driven.
         chord = _cumulative_length(points, closed=True)
         loop = np.vstack([points, points[:1]])
@@ -92,64 +92,7 @@ class ClosedPath:
         return np.linspace(0.0, self.length, max(4, int(round(self.length / step))), endpoint=False)
 
 
-@dataclass
-class Track:
-    """A closed track: centre line with wall widths, and a racing line with its speed profile.
-
-    The racing line is a ClosedPath of its own; `raceline_speed` holds its speed profile at
-    `raceline.s_table`. Wall distances along the racing line's normal come from the centre-line
-    widths (exact for straight walls, a close approximation elsewhere).
-    """
-
-    name: str
-    centre: ClosedPath
-    width_left: np.ndarray  # at centre.s_table
-    width_right: np.ndarray  # at centre.s_table
-    raceline: ClosedPath
-    raceline_speed: np.ndarray  # m/s, at raceline.s_table
-    left_wall: np.ndarray = field(init=False)
-    right_wall: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        for label, values, path in (
-            ("width_left", self.width_left, self.centre),
-            ("width_right", self.width_right, self.centre),
-            ("raceline_speed", self.raceline_speed, self.raceline),
-        ):
-            if np.shape(values) != path.s_table.shape:
-                raise ValueError(f"{label} must have one value per table sample ({path.s_table.size})")
-        if np.any(self.width_left <= 0) or np.any(self.width_right <= 0):
-            raise ValueError(f"track {self.name!r}: wall widths must be positive")
-        s = self.centre.s_table
-        self.left_wall = np.column_stack(self.centre.to_cartesian(s, self.width_left))
-        self.right_wall = np.column_stack(self.centre.to_cartesian(s, -self.width_right))
-
-    def centre_widths(self, s_centre):
-        """(width_left, width_right) of the centre line at arc length s_centre."""
-        return (
-            _periodic_interp(s_centre, self.centre.s_table, self.width_left, self.centre.length),
-            _periodic_interp(s_centre, self.centre.s_table, self.width_right, self.centre.length),
-        )
-
-    def wall_distances(self, x, y):
-        """Distances from points to the left and right wall (negative once beyond that wall)."""
-        s_c, d_c = self.centre.project(x, y)
-        w_left, w_right = self.centre_widths(s_c)
-        return w_left - d_c, w_right + d_c
-
-    def contains(self, x, y, margin: float = 0.0):
-        d_left, d_right = self.wall_distances(x, y)
-        return (d_left > margin) & (d_right > margin)
-
-    def speed_at(self, s_race):
-        return _periodic_interp(s_race, self.raceline.s_table, self.raceline_speed, self.raceline.length)
-
-    def raceline_bounds(self, s_race):
-        """(d_left, d_right): free space left and right of the racing line at arc length s_race."""
-        return self.wall_distances(*self.raceline.position(s_race))
-
-
-def _periodic_interp(s, grid: np.ndarray, values: np.ndarray, length: float):
+def periodic_interp(s, grid: np.ndarray, values: np.ndarray, length: float):
     return np.interp(np.mod(s, length), grid, values, period=length)
 
 
@@ -163,5 +106,5 @@ def _cumulative_length(points: np.ndarray, closed: bool) -> np.ndarray:
     loop = np.vstack([points, points[:1]]) if closed else points
     steps = np.hypot(*np.diff(loop, axis=0).T)
     if np.any(steps <= 1e-9):
-        raise ValueError("a path must not contain repeated consecutive points")
+        raise Robotxr1Error("a path must not contain repeated consecutive points")
     return np.concatenate([[0.0], np.cumsum(steps)])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..llm.samples import OdomSample, ScanSample, StateWindow
+from ..errors import Robotxr1Error
+from ..samples import OdomSample, ScanSample, StateWindow
 
 DEFAULT_WINDOW_S = 3.0
 
@@ -16,7 +17,7 @@ DEFAULT_WINDOW_S = 3.0
 class StateBuffer:
     def __init__(self, window_s: float = DEFAULT_WINDOW_S) -> None:
         if not window_s > 0.0:
-            raise ValueError(f"window length must be positive, got {window_s} s")
+            raise Robotxr1Error(f"window length must be positive, got {window_s} s")
         self.window_s = window_s
         self._odometry: deque[OdomSample] = deque()
         self._scans: deque[ScanSample] = deque()

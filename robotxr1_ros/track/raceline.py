@@ -13,7 +13,8 @@ import numpy as np
 from scipy.optimize import lsq_linear
 from scipy.sparse import diags, identity, vstack
 
-from .track import ClosedPath
+from ..errors import Robotxr1Error
+from .closed_path import ClosedPath
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def elastic_band_line(centre: ClosedPath, width_left: np.ndarray, width_right: n
     w_right = np.interp(s, centre.s_table, width_right, period=centre.length)
     lower, upper = -w_right + margin, w_left - margin
     if np.any(lower >= upper):
-        raise ValueError("track too narrow for the racing line margin")
+        raise Robotxr1Error("track too narrow for the racing line margin")
     x, y = centre.position(s)
     tx, ty = centre.tangent(s)
     nx, ny = -ty, tx

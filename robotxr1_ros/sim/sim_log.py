@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .path_lookup import PathLookup
-from .track import Track
+from ..track.path_lookup import PathLookup
+from ..track import Track
 
 
 @dataclass

@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 import numpy as np  # noqa: E402
 
-from .run_log import RunLog  # noqa: E402
-from .track import Track  # noqa: E402
+from ..control.run_log import RunLog  # noqa: E402
+from ..track import Track  # noqa: E402
 
 
 def draw_track(ax, track: Track) -> None:

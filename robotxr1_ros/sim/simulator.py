@@ -13,10 +13,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from ..errors import Robotxr1Error
 from .lidar import Lidar, LidarConfig
-from .path_lookup import PathLookup, descend, interpolate, segment_foot
+from ..track.path_lookup import PathLookup, descend, interpolate, segment_foot
 from .sim_log import SimLog
-from .track import Track
+from ..track import Track
 from .vehicle import (SLIP, SPEED, STATE_SIZE, STEER, X, Y, YAW, YAW_RATE, VehicleParams, VehicleState,
                       body_acceleration, rk4_step)
 
@@ -38,7 +39,7 @@ class SensorNoise:
 
     def __post_init__(self) -> None:
         if min(self.position, self.yaw, self.velocity, self.yaw_rate, self.acceleration) < 0.0:
-            raise ValueError("SensorNoise: standard deviations must be >= 0")
+            raise Robotxr1Error("SensorNoise: standard deviations must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ class Simulator:
                  noise: SensorNoise = SensorNoise(), record: bool = True) -> None:
         """`record=False` keeps no log (for long-running use, e.g. behind a ROS node)."""
         if not 0.0 < dt <= 0.05:
-            raise ValueError(f"dt must be in (0, 0.05] s, got {dt}")
+            raise Robotxr1Error(f"dt must be in (0, 0.05] s, got {dt}")
         self.track = track
         self.params = vehicle_params
         self.dt = float(dt)
@@ -185,11 +186,11 @@ class Simulator:
         else:
             x, y, yaw = (float(v) for v in pose)
         if not all(math.isfinite(v) for v in (x, y, yaw, speed)):
-            raise ValueError(f"reset: pose and speed must be finite, got {pose}, {speed}")
+            raise Robotxr1Error(f"reset: pose and speed must be finite, got {pose}, {speed}")
         if not self.params.v_min <= speed <= self.params.v_max:
-            raise ValueError(f"reset: speed {speed} outside [{self.params.v_min}, {self.params.v_max}] m/s")
+            raise Robotxr1Error(f"reset: speed {speed} outside [{self.params.v_min}, {self.params.v_max}] m/s")
         if not self.track.contains(x, y):
-            raise ValueError(f"reset: ({x:.3f}, {y:.3f}) is outside the walls of track {self.track.name!r}")
+            raise Robotxr1Error(f"reset: ({x:.3f}, {y:.3f}) is outside the walls of track {self.track.name!r}")
         self._state[:] = VehicleState(x=x, y=y, yaw=math.atan2(math.sin(yaw), math.cos(yaw)),
                                       speed=float(speed)).to_array()
         self._steps = 0
@@ -213,7 +214,7 @@ class Simulator:
         steering_cmd = float(steering_cmd)
         speed_cmd = float(speed_cmd)
         if not (math.isfinite(steering_cmd) and math.isfinite(speed_cmd) and duration >= 0.0):
-            raise ValueError(f"step: need finite commands and duration >= 0, got "
+            raise Robotxr1Error(f"step: need finite commands and duration >= 0, got "
                              f"{steering_cmd}, {speed_cmd}, {duration}")
         self._clock += duration
         n_steps = int(math.floor(self._clock / self.dt + 0.5)) - self._steps
@@ -276,7 +277,7 @@ class Simulator:
     def log(self) -> SimLog:
         """The run since the last reset, one row per physics step (copies)."""
         if not self.record:
-            raise ValueError("this Simulator was created with record=False: it keeps no log")
+            raise Robotxr1Error("this Simulator was created with record=False: it keeps no log")
         rows = self._log[: self._rows]
         ax = np.empty(self._rows)
         ay = np.empty(self._rows)

@@ -8,13 +8,18 @@ Lines starting with '#' are comments. Errors name the file and the line.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .track import ClosedPath, Track
+from ..errors import Robotxr1Error
+from .closed_path import ClosedPath
+
+if TYPE_CHECKING:
+    from .track import Track
 
 
-class TrackFileError(ValueError):
+class TrackFileError(Robotxr1Error):
     """A track or racing-line file that cannot be read, with its file and line."""
 
 
@@ -41,11 +46,8 @@ def _read_rows(path: Path, delimiter: str, min_columns: int) -> np.ndarray:
     return np.array(rows)
 
 
-def load_track(path: str | Path, raceline_path: str | Path | None = None) -> Track:
-    """A Track from a track-layout CSV; the racing line is read from `raceline_path` or computed."""
-    from .raceline import speed_profile
-    from .track_library import make_track
-
+def read_track_rows(path: str | Path) -> tuple[ClosedPath, np.ndarray, np.ndarray]:
+    """(centre line, width_left, width_right at centre.s_table) from a track-layout CSV."""
     path = Path(path)
     rows = _read_rows(path, ",", 4)
     if np.any(rows[:, 2:4] <= 0):
@@ -60,17 +62,10 @@ def load_track(path: str | Path, raceline_path: str | Path | None = None) -> Tra
     order = np.argsort(s_rows)
     width_right = np.interp(centre.s_table, s_rows[order], rows[order, 2], period=centre.length)
     width_left = np.interp(centre.s_table, s_rows[order], rows[order, 3], period=centre.length)
-    name = path.stem
-    if raceline_path is None:
-        return make_track(name, centre, width_left, width_right)
-    raceline, speeds_at_rows, s_race_rows = load_raceline(raceline_path)
-    speed = np.interp(raceline.s_table, s_race_rows, speeds_at_rows, period=raceline.length)
-    if np.all(speed <= 0):
-        speed = speed_profile(raceline)
-    return Track(name, centre, width_left, width_right, raceline, speed)
+    return centre, width_left, width_right
 
 
-def load_raceline(path: str | Path) -> tuple[ClosedPath, np.ndarray, np.ndarray]:
+def read_raceline_rows(path: str | Path) -> tuple[ClosedPath, np.ndarray, np.ndarray]:
     """(path, speed per file row, arc length of each file row) from a TUM racing-line CSV."""
     path = Path(path)
     rows = _read_rows(path, ";", 6)

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .run_log import RunLog
+from ..errors import Robotxr1Error
+from ..control.run_log import RunLog
 
 SETTLE_TIME = 1.0  # s excluded from the RMSEs
 REVERSE_TARGET_SPEED = -1.0  # m/s, the reverse case's reference speed
@@ -39,7 +40,7 @@ def driving_metrics(log: RunLog, track_length: float, reference_speed: float = R
                     settle_time: float = SETTLE_TIME) -> DrivingMetrics:
     """Metrics of `log`; `reference_speed` is what rmse_speed measures against."""
     if len(log) < 2:
-        raise ValueError("a run needs at least two samples for metrics")
+        raise Robotxr1Error("a run needs at least two samples for metrics")
     keep = log.t >= log.t[0] + settle_time
     if not np.any(keep):
         keep = np.ones(len(log), dtype=bool)

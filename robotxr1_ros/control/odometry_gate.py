@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..llm.samples import OdomSample
+from ..errors import Robotxr1Error
+from ..samples import OdomSample
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class OdometryGate:
 
     def __init__(self, timeout_s: float) -> None:
         if not timeout_s > 0.0:
-            raise ValueError(f"odometry timeout must be positive, got {timeout_s}")
+            raise Robotxr1Error(f"odometry timeout must be positive, got {timeout_s}")
         self.timeout_s = timeout_s
         self._sample: OdomSample | None = None
         self._received_at = 0.0

@@ -25,6 +25,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numba import njit
 
+from ..errors import Robotxr1Error
+
 GRAVITY = 9.81
 
 # State indices.
@@ -65,9 +67,9 @@ class VehicleParams:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.v_kinematic < self.v_dynamic:
-            raise ValueError("VehicleParams: need 0 < v_kinematic < v_dynamic")
+            raise Robotxr1Error("VehicleParams: need 0 < v_kinematic < v_dynamic")
         if not (self.s_min < 0.0 < self.s_max and self.sv_min < 0.0 < self.sv_max and self.v_min < 0.0 < self.v_max):
-            raise ValueError("VehicleParams: steering, steering-rate and speed limits must bracket 0")
+            raise Robotxr1Error("VehicleParams: steering, steering-rate and speed limits must bracket 0")
 
     @property
     def wheelbase(self) -> float:
@@ -249,9 +251,9 @@ def rollout(start: VehicleState, params: VehicleParams, steer_cmds, speed_cmds, 
     steer_cmds = np.ascontiguousarray(steer_cmds, dtype=float)
     speed_cmds = np.ascontiguousarray(speed_cmds, dtype=float)
     if steer_cmds.shape != speed_cmds.shape or steer_cmds.ndim != 1:
-        raise ValueError("steer_cmds and speed_cmds must be 1-D arrays of equal length")
+        raise Robotxr1Error("steer_cmds and speed_cmds must be 1-D arrays of equal length")
     if not dt > 0.0:
-        raise ValueError(f"dt must be positive, got {dt}")
+        raise Robotxr1Error(f"dt must be positive, got {dt}")
     trajectory = np.empty((steer_cmds.size + 1, STATE_SIZE))
     _rollout(start.to_array(), steer_cmds, speed_cmds, params.as_array(), float(dt), trajectory)
     return trajectory

@@ -11,12 +11,13 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterator, NamedTuple
 
-from .llm.samples import OdomSample, ScanSample
-from .mpc import FrenetMPC
-from .nodes.sensor_readings import odometry_sample, scan_sample, ticks_per_reading
-from .params import MpcParams
-from .simulator import Simulator
-from .track import Track
+from ..errors import Robotxr1Error
+from ..samples import OdomSample, ScanSample
+from ..control.mpc import FrenetMPC
+from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
+from ..params import MpcParams
+from ..sim.simulator import Simulator
+from ..track import Track
 
 CONTROL_RATE_HZ = 40.0
 PHYSICS_DT = 0.005
@@ -103,7 +104,7 @@ def behaviour(name: str) -> Behaviour:
     try:
         return BEHAVIOURS[name]
     except KeyError:
-        raise ValueError(f"unknown behaviour {name!r}; known: {sorted(BEHAVIOURS)}") from None
+        raise Robotxr1Error(f"unknown behaviour {name!r}; known: {sorted(BEHAVIOURS)}") from None
 
 
 @dataclass(frozen=True)

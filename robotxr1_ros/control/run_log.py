@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .sim_log import frenet_view
-from .track import Track
+from ..sim.sim_log import frenet_view
+from ..track import Track
 
 # Raw channels recorded every control step, in this order.
 RAW_CHANNELS = (

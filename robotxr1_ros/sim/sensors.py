@@ -2,14 +2,15 @@
 recorder writes, from one place. Times are the caller's (the ROS clock the messages carry)."""
 from __future__ import annotations
 
-from ..llm.samples import OdomSample, ScanSample
-from ..simulator import Simulator
+from ..errors import Robotxr1Error
+from ..samples import OdomSample, ScanSample
+from .simulator import Simulator
 
 
 def ticks_per_reading(rate_hz: float, tick_s: float) -> int:
     """Read a sensor every n-th physics tick: the closest whole number of ticks to its period."""
     if not rate_hz > 0.0:
-        raise ValueError(f"sensor rates must be positive, got {rate_hz} Hz")
+        raise Robotxr1Error(f"sensor rates must be positive, got {rate_hz} Hz")
     return max(1, round(1.0 / (rate_hz * tick_s)))
 
 
@@ -21,7 +22,7 @@ def odometry_sample(sim: Simulator, t: float) -> OdomSample:
 def scan_sample(sim: Simulator, t: float, beam_stride: int = 1) -> ScanSample:
     """A LiDAR scan; `beam_stride` > 1 keeps every n-th beam (smaller bags, same field of view)."""
     if beam_stride < 1:
-        raise ValueError(f"beam_stride must be >= 1, got {beam_stride}")
+        raise Robotxr1Error(f"beam_stride must be >= 1, got {beam_stride}")
     config = sim.lidar_config
     return ScanSample(t=t, ranges=sim.scan()[::beam_stride], angle_min=config.angle_min,
                       angle_increment=config.angle_increment * beam_stride, range_max=config.range_max)

@@ -1,5 +1,8 @@
 """Plain, ROS-free sensor samples: what the ROS nodes convert Odometry and LaserScan messages into.
 
+The readers at the end only use attribute access, so they accept rclpy messages and the messages
+that `rosbags` deserialises from a bag alike, without importing ROS.
+
 Field names follow the messages so a node's conversion is a one-liner per field:
 nav_msgs/Odometry gives the pose in the map frame and the twist in the body frame;
 sensor_msgs/LaserScan gives ranges with their angular layout.
@@ -73,3 +76,32 @@ class StateWindow:
 
     odometry: Sequence[OdomSample]
     scans: Sequence[ScanSample] = field(default_factory=tuple)
+
+
+# Readers of nav_msgs/Odometry, sensor_msgs/LaserScan and builtin_interfaces/Time (duck-typed).
+
+def stamp_seconds(stamp) -> float:
+    """A builtin_interfaces/Time as float seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def odometry_to_sample(message) -> OdomSample:
+    pose, twist = message.pose.pose, message.twist.twist
+    q = pose.orientation
+    return OdomSample(
+        t=stamp_seconds(message.header.stamp),
+        x=float(pose.position.x), y=float(pose.position.y),
+        yaw=yaw_from_quaternion(q.x, q.y, q.z, q.w),
+        vx=float(twist.linear.x), vy=float(twist.linear.y), yaw_rate=float(twist.angular.z),
+    )
+
+
+def scan_to_sample(message) -> ScanSample:
+    return ScanSample(
+        t=stamp_seconds(message.header.stamp),
+        ranges=np.asarray(message.ranges, dtype=float),
+        angle_min=float(message.angle_min),
+        angle_increment=float(message.angle_increment),
+        range_max=float(message.range_max),
+        range_min=float(message.range_min),
+    )

@@ -10,8 +10,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .raceline import elastic_band_line, speed_profile
-from .track import ClosedPath, Track
+from ..errors import Robotxr1Error
+from .closed_path import ClosedPath
+from .track import Track
 
 CIRCLE_RADIUS = 6.0  # m, centre line
 CIRCLE_HALF_WIDTH = 1.5  # m
@@ -25,17 +26,11 @@ EVAL_WAYPOINTS = np.array([
 ])
 
 
-def make_track(name: str, centre: ClosedPath, width_left: np.ndarray, width_right: np.ndarray) -> Track:
-    """A Track with its racing line and speed profile computed from the centre line and widths."""
-    raceline = elastic_band_line(centre, width_left, width_right)
-    return Track(name, centre, width_left, width_right, raceline, speed_profile(raceline))
-
-
 def circle_track() -> Track:
     angle = np.linspace(0.0, 2.0 * np.pi, 240, endpoint=False)
     centre = ClosedPath(CIRCLE_RADIUS * np.cos(angle), CIRCLE_RADIUS * np.sin(angle))
     widths = np.full(centre.s_table.size, CIRCLE_HALF_WIDTH)
-    return make_track("circle", centre, widths, widths.copy())
+    return Track.from_centre("circle", centre, widths, widths.copy())
 
 
 def evaluation_track() -> Track:
@@ -43,7 +38,7 @@ def evaluation_track() -> Track:
     phase = 2.0 * np.pi * centre.s_table / centre.length
     width_left = 1.15 + 0.35 * np.sin(phase) + 0.1 * np.cos(3.0 * phase)
     width_right = 1.15 + 0.3 * np.cos(2.0 * phase)
-    return make_track("eval", centre, width_left, width_right)
+    return Track.from_centre("eval", centre, width_left, width_right)
 
 
 BUILTIN_TRACKS = {"circle": circle_track, "eval": evaluation_track}
@@ -55,7 +50,5 @@ def get_track(name: str) -> Track:
     if name in BUILTIN_TRACKS:
         return BUILTIN_TRACKS[name]()
     if name.endswith(".csv"):
-        from .track_io import load_track
-
-        return load_track(name)
-    raise ValueError(f"unknown track {name!r}: use one of {sorted(BUILTIN_TRACKS)} or a .csv track file")
+        return Track.from_csv(name)
+    raise Robotxr1Error(f"unknown track {name!r}: use one of {sorted(BUILTIN_TRACKS)} or a .csv track file")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .samples import ScanSample
+from ..samples import ScanSample
 
 CAR_HALF_WIDTH = 0.155  # m; an F1TENTH car is 0.31 m wide
 

@@ -13,6 +13,8 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+from ..errors import Robotxr1Error
+
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 BAG_VERSION = 9
 
@@ -45,7 +47,7 @@ def _package_types(package: str) -> dict:
     try:
         share = Path(get_package_share_directory(package))
     except PackageNotFoundError:
-        raise ValueError(f"message package {package!r} is not installed (source scripts/env.sh?)") from None
+        raise Robotxr1Error(f"message package {package!r} is not installed (source scripts/env.sh?)") from None
     types: dict = {}
     for msg_file in sorted((share / "msg").glob("*.msg")):
         types.update(get_types_from_msg(msg_file.read_text(), f"{package}/msg/{msg_file.stem}"))
@@ -56,7 +58,7 @@ def storage_plugin(storage: str) -> StoragePlugin:
     try:
         return STORAGES[storage]
     except KeyError:
-        raise ValueError(f"unknown bag storage {storage!r}; use one of {sorted(STORAGES)}") from None
+        raise Robotxr1Error(f"unknown bag storage {storage!r}; use one of {sorted(STORAGES)}") from None
 
 
 class BagWriter:
@@ -65,7 +67,7 @@ class BagWriter:
     def __init__(self, path: str | Path, storage: str, topic_types: dict[str, str]) -> None:
         path = Path(path)
         if path.exists():
-            raise ValueError(f"{path} already exists: choose a new bag directory")
+            raise Robotxr1Error(f"{path} already exists: choose a new bag directory")
         self._store = typestore(topic_types.values())
         self._writer = Writer(path, version=BAG_VERSION, storage_plugin=storage_plugin(storage))
         self._writer.open()
@@ -91,7 +93,7 @@ def read_messages(path: str | Path, topics: Iterable[str]) -> Iterator[tuple[str
     """(topic, timestamp ns, message) of the given topics, in time order; unknown topics are skipped."""
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"{path}: not a rosbag2 directory")
+        raise Robotxr1Error(f"{path}: not a rosbag2 directory")
     wanted = set(topics)
     with Reader(path) as reader:
         connections = [c for c in reader.connections if c.topic in wanted]

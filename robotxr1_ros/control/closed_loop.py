@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .mpc import FrenetMPC, MpcConfig
-from .params import MpcParams
+from ..params import MpcParams
 from .run_log import RunLog, RunRecorder
-from .simulator import Simulator
-from .track import Track
+from ..sim.simulator import Simulator
+from ..track import Track
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .bags import read_messages
-from .evaluation.labels import DECISION_RULES, label
-from .llm.answer_format import decision_answer
-from .llm.backends import Backend, ScriptedBackend
-from .llm.decision import Decision, DecisionxR1
-from .llm.features import FeatureConfig, InsufficientData, StateFeatures, compute_features
-from .nodes.conversions import odometry_to_sample, scan_to_sample
-from .nodes.state_buffer import DEFAULT_WINDOW_S, StateBuffer
-from .track import Track
+from ..errors import Robotxr1Error
+from .rosbag_io import read_messages
+from ..evaluation.labels import DECISION_RULES, label
+from ..llm.answer_format import decision_answer
+from ..llm.backends import Backend, ScriptedBackend
+from ..llm.decision import Decision, DecisionxR1
+from ..llm.features import FeatureConfig, InsufficientData, StateFeatures, compute_features
+from ..samples import odometry_to_sample, scan_to_sample
+from ..llm.state_buffer import DEFAULT_WINDOW_S, StateBuffer
+from ..track import Track
 
 Features = StateFeatures | InsufficientData
 Decider = Callable[[Features], Decision]
@@ -46,7 +47,7 @@ def replay_bag(path: str | Path, track: Track, instruction: str | None = None, d
                window_s: float = DEFAULT_WINDOW_S, period_s: float = 1.0, odom_topic: str = "/odom",
                scan_topic: str = "/scan", config: FeatureConfig = FeatureConfig()) -> Iterator[WindowResult]:
     if not period_s > 0.0:
-        raise ValueError(f"period must be positive, got {period_s} s")
+        raise Robotxr1Error(f"period must be positive, got {period_s} s")
     buffer = StateBuffer(window_s)
     first = None
     next_window = None
@@ -81,7 +82,7 @@ def scripted_decider(instruction: str) -> Decider:
     """The scripted backend with a known answer: it answers each window's rule-based label, so the
     pipeline (prompt, parsing, decision) runs without a model."""
     if instruction not in DECISION_RULES:
-        raise ValueError(f"the scripted backend knows the answers for {list(DECISION_RULES)} only, "
+        raise Robotxr1Error(f"the scripted backend knows the answers for {list(DECISION_RULES)} only, "
                          f"not {instruction!r}")
     current: dict[str, dict] = {}
 

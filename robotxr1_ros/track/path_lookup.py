@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .track import ClosedPath
+from .closed_path import ClosedPath
 
 
 @njit(cache=True)

@@ -5,11 +5,12 @@ import time
 
 import numpy as np
 
-from .closed_loop import drive
-from .mpc import FrenetMPC, MpcConfig
-from .params import MpcParams
-from .simulator import Simulator
-from .track_library import get_track
+from ..errors import Robotxr1Error
+from ..control.closed_loop import drive
+from ..control.mpc import FrenetMPC, MpcConfig
+from ..params import MpcParams
+from ..sim.simulator import Simulator
+from ..track.library import get_track
 
 
 def bench_mpc(track_name: str = "eval", seconds: float = 30.0, params: MpcParams = MpcParams(),
@@ -21,7 +22,7 @@ def bench_mpc(track_name: str = "eval", seconds: float = 30.0, params: MpcParams
     loop_ms_per_step: the whole closed loop per control step (simulator and logging included).
     """
     if seconds <= 0.0:
-        raise ValueError(f"bench_mpc: seconds must be positive, got {seconds}")
+        raise Robotxr1Error(f"bench_mpc: seconds must be positive, got {seconds}")
     track = get_track(track_name)
     sim = Simulator(track, seed=0)
     controller = FrenetMPC(track, config=config, params=params)

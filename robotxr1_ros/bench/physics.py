@@ -6,11 +6,12 @@ import time
 
 import numpy as np
 
-from .lidar import Lidar
-from .path_lookup import PathLookup, descend
-from .simulator import Simulator
-from .track_library import get_track
-from .vehicle import VehicleParams, VehicleState, rollout
+from ..errors import Robotxr1Error
+from ..sim.lidar import Lidar
+from ..track.path_lookup import PathLookup, descend
+from ..sim.simulator import Simulator
+from ..track.library import get_track
+from ..sim.vehicle import VehicleParams, VehicleState, rollout
 
 CONTROL_PERIOD = 0.025  # s, the MPC's 40 Hz
 LOG_SPAN = 60.0  # s simulated between resets
@@ -54,7 +55,7 @@ def bench_physics(seconds: float = 1.0, track_name: str = "eval", dt: float = 0.
     - lidar_*: full scans from the start of the racing line, and the one-off distance-field build.
     """
     if seconds <= 0.0:
-        raise ValueError(f"bench_physics: seconds must be positive, got {seconds}")
+        raise Robotxr1Error(f"bench_physics: seconds must be positive, got {seconds}")
     track = get_track(track_name)
     params = VehicleParams()
 

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .path_lookup import descend, interpolate, nearest_sample, segment_foot
+from ..errors import Robotxr1Error
+from ..track.path_lookup import descend, interpolate, nearest_sample, segment_foot
 
 TAB_KAPPA, TAB_VREF, TAB_LEFT, TAB_RIGHT = range(4)
 TAB_COLUMNS = 4
@@ -67,12 +68,12 @@ class QpLayout:
         """`knots` knot steps: the first half at consecutive steps, the rest spread evenly to N - 1."""
         knots = min(knots, horizon)
         if knots < 2:
-            raise ValueError(f"need at least 2 input knots, got {knots}")
+            raise Robotxr1Error(f"need at least 2 input knots, got {knots}")
         dense = (knots + 1) // 2
         spread = np.linspace(dense - 1, horizon - 1, knots - dense + 1)[1:]
         stages = np.concatenate([np.arange(dense), np.round(spread)]).astype(np.int64)
         if np.any(np.diff(stages) <= 0):
-            raise ValueError(f"cannot place {knots} knots on {horizon} steps")
+            raise Robotxr1Error(f"cannot place {knots} knots on {horizon} steps")
         index = np.searchsorted(stages, np.arange(horizon), side="right") - 1
         weight = np.zeros(horizon)
         inner = index < knots - 1

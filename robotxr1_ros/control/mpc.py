@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import daqp
 import numpy as np
 
+from ..errors import Robotxr1Error
 from . import mpc_qp as qp
-from .params import MpcParams
-from .path_lookup import PathLookup
-from .track import Track
-from .vehicle import VehicleParams
+from ..params import MpcParams
+from ..track.path_lookup import PathLookup
+from ..track import Track
+from ..sim.vehicle import VehicleParams
 
 # DAQP exit flags worth naming in a fallback reason.
 DAQP_FAILURES = {
@@ -62,16 +63,16 @@ class MpcConfig:
 
     def __post_init__(self) -> None:
         if self.horizon < 2:
-            raise ValueError(f"MpcConfig.horizon must be >= 2, got {self.horizon}")
+            raise Robotxr1Error(f"MpcConfig.horizon must be >= 2, got {self.horizon}")
         for name in ("dt", "control_rate_hz", "steering_max", "track_slack_weight", "alat_slack_weight",
                      "hard_violation_weight", "regularisation"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
-                raise ValueError(f"MpcConfig.{name} must be positive and finite, got {value}")
+                raise Robotxr1Error(f"MpcConfig.{name} must be positive and finite, got {value}")
         if self.input_knots < 2:
-            raise ValueError(f"MpcConfig.input_knots must be >= 2, got {self.input_knots}")
+            raise Robotxr1Error(f"MpcConfig.input_knots must be >= 2, got {self.input_knots}")
         if self.cold_start_iterations < 1 or self.qp_iteration_limit < 1:
-            raise ValueError("MpcConfig: cold_start_iterations and qp_iteration_limit must be >= 1")
+            raise Robotxr1Error("MpcConfig: cold_start_iterations and qp_iteration_limit must be >= 1")
 
 
 @dataclass(slots=True)

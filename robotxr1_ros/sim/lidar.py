@@ -17,7 +17,8 @@ import numpy as np
 from numba import njit
 from scipy.ndimage import distance_transform_edt
 
-from .track import Track
+from ..errors import Robotxr1Error
+from ..track import Track
 
 HIT_DISTANCE = 1e-3  # m: a ray this close to a wall has hit it
 SEGMENT_WINDOW = 4  # wall segments either side of the nearest wall cell's segment, checked exactly
@@ -36,9 +37,9 @@ class LidarConfig:
 
     def __post_init__(self) -> None:
         if self.num_beams < 2 or not 0.0 < self.fov <= 2.0 * math.pi:
-            raise ValueError("LidarConfig: need at least 2 beams and 0 < fov <= 2 pi")
+            raise Robotxr1Error("LidarConfig: need at least 2 beams and 0 < fov <= 2 pi")
         if self.range_max <= 0.0 or self.resolution <= 0.0 or self.noise_std < 0.0:
-            raise ValueError("LidarConfig: range_max and resolution must be positive, noise_std >= 0")
+            raise Robotxr1Error("LidarConfig: range_max and resolution must be positive, noise_std >= 0")
 
     @property
     def angle_min(self) -> float:
