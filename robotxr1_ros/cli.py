@@ -7,30 +7,38 @@ import sys
 
 from .errors import Robotxr1Error
 
-# Each module defines `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
-COMMAND_MODULES = (
-    "robotxr1_ros.commands.sim",
-    "robotxr1_ros.commands.bench",
-    "robotxr1_ros.commands.demo",
-    "robotxr1_ros.commands.ask",
-    "robotxr1_ros.commands.run",
-    "robotxr1_ros.commands.record",
-    "robotxr1_ros.commands.replay",
-    "robotxr1_ros.commands.eval",
-    "robotxr1_ros.commands.make_datasets",
-)
+# Command name -> module. Each module defines `register(subparsers)`, which adds its parser and sets
+# `func(args) -> int`. Only the module of the command being run is imported, so a command pulls in
+# just its own dependencies (`robotxr1 sim` runs where no ROS 2 is installed).
+COMMANDS = {
+    "sim": "robotxr1_ros.commands.sim",
+    "bench": "robotxr1_ros.commands.bench",
+    "demo": "robotxr1_ros.commands.demo",
+    "ask": "robotxr1_ros.commands.ask",
+    "run": "robotxr1_ros.commands.run",
+    "record": "robotxr1_ros.commands.record",
+    "replay": "robotxr1_ros.commands.replay",
+    "eval": "robotxr1_ros.commands.eval",
+    "make-datasets": "robotxr1_ros.commands.make_datasets",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command` alone, or for every command (for --help) when it is None."""
     parser = argparse.ArgumentParser(prog="robotxr1", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for name, module_name in COMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(module_name).register(subparsers)
+        else:
+            subparsers.add_parser(name)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((word for word in argv if not word.startswith("-")), None)
+    args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -39,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input (parameters, files, instructions) is reported in one line; a bug keeps its traceback.
         print(f"robotxr1 {args.command}: error: {error}", file=sys.stderr)
         return 2
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,6 +24,9 @@ class ParamSpec:
     default: float
     unit: str
     meaning: str
+    # A safety limit's out-of-range proposal is refused (the value in force is kept) rather than
+    # clamped: clamping "a_min 50" to 0 would choose the most aggressive legal value.
+    safety_limit: bool = False
 
     def check(self, value: float) -> float:
         """Return `value` as a float, or raise ParamError naming the allowed range."""
@@ -44,11 +47,11 @@ PARAM_TABLE: tuple[ParamSpec, ...] = (
     ParamSpec("qalpha", 0.0, 100.0, 7.0, "-", "weight on the heading error"),
     ParamSpec("qac", 0.0, 1.0, 0.01, "-", "weight on the acceleration (smoothness)"),
     ParamSpec("qddelta", 0.0, 100.0, 0.1, "-", "weight on the steering rate"),
-    ParamSpec("alat_max", 0.0, 20.0, 10.0, "m/s^2", "maximum lateral acceleration"),
-    ParamSpec("a_min", -20.0, 0.0, -10.0, "m/s^2", "minimum longitudinal acceleration (braking)"),
-    ParamSpec("a_max", 0.0, 20.0, 10.0, "m/s^2", "maximum longitudinal acceleration"),
-    ParamSpec("v_min", -2.0, 4.0, 1.0, "m/s", "minimum speed; negative allows reversing"),
-    ParamSpec("v_max", -1.0, 15.0, 12.0, "m/s", "maximum speed; negative forces reversing"),
+    ParamSpec("alat_max", 0.0, 20.0, 10.0, "m/s^2", "maximum lateral acceleration", safety_limit=True),
+    ParamSpec("a_min", -20.0, 0.0, -10.0, "m/s^2", "minimum longitudinal acceleration (braking)", safety_limit=True),
+    ParamSpec("a_max", 0.0, 20.0, 10.0, "m/s^2", "maximum longitudinal acceleration", safety_limit=True),
+    ParamSpec("v_min", -2.0, 4.0, 1.0, "m/s", "minimum speed; negative allows reversing", safety_limit=True),
+    ParamSpec("v_max", -1.0, 15.0, 12.0, "m/s", "maximum speed; negative forces reversing", safety_limit=True),
     ParamSpec("track_safety_margin", 0.0, 1.0, 0.3, "m", "inflation of the track boundary"),
 )
 PARAM_SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAM_TABLE}
@@ -100,7 +103,7 @@ def check_cross_rules(values: Mapping[str, float]) -> None:
     robotxr1_ros.params.ParamError: v_max=0.5 must be >= v_min=1.0
     """
     if values["v_max"] < values["v_min"]:
-        raise ParamError(f"v_max={values['v_max']:g} must be >= v_min={values['v_min']:g}")
+        raise ParamError(f"v_max={values['v_max']} must be >= v_min={values['v_min']}")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, float]:

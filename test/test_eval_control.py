@@ -111,7 +111,7 @@ def test_the_default_baseline_improves_nothing():
 
 def test_cli_control_through_an_openai_compatible_endpoint(tmp_path, capsys):
     with StubServer(lambda body: chat_reply(scripted_answer(body["messages"]))) as server:
-        assert main(["eval", "control", "--endpoint", server.url, "--model", "stub-model", "--mini", "--no-plots",
+        assert main(["eval", "control", "--endpoint", server.url, "--served-model", "stub-model", "--mini", "--no-plots",
                      "--out", str(tmp_path), "--json"]) == 0
     assert {request["body"]["model"] for request in server.requests} == {"stub-model"}
     assert all(request["body"]["temperature"] == 0.0 for request in server.requests)

@@ -73,7 +73,7 @@ def test_ask_bad_input_is_one_line_errors(tmp_path, capsys):
     assert main(["ask", "--instruction", "Go", "--state", str(partial)]) == 2
     assert "lacks" in capsys.readouterr().err
     assert main(["ask", "--instruction", "Go", "--model", "a.gguf", "--endpoint", "http://127.0.0.1:9/v1"]) == 2
-    assert "either --model or --endpoint" in capsys.readouterr().err
+    assert "either a GGUF model path or an endpoint" in capsys.readouterr().err
 
 
 def test_bench_llm_is_hooked_under_bench_and_reports_cold_and_warm(capsys):

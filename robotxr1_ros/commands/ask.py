@@ -1,7 +1,7 @@
 """`robotxr1 ask`: one instruction through both LLM modules, on the command line.
 
 Prints the decision (does the car, as described by --state, do what was asked?), the validated
-MPC parameter update (accepted, clamped, adjusted, rejected, with reasons) and what each model
+MPC parameter update (accepted, clamped, rejected, with reasons) and what each model
 call cost.
 """
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Robotxr1Error
-from ..llm.backends import Backend, Completion, LlamaCppBackend, OpenAIHttpBackend
+from ..llm.backends import Completion
 from ..llm.decision import Decision, DecisionxR1
 from ..llm.features import InsufficientData, StateFeatures, features_from_record
 from ..llm.prompts import require_instruction
 from ..llm.tuning import MPCxR1, Tuning
+from .model_options import add_model_arguments, model_spec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,26 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.set_defaults(func=run)
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Model selection and decoding options, shared with `robotxr1 bench llm`."""
-    parser.add_argument("--model", type=Path, metavar="PATH",
-                        help="GGUF model (default: $ROBOTXR1_MODEL, else the bundled SmolLM2-135M-Instruct)")
-    parser.add_argument("--endpoint", metavar="URL",
-                        help="use an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of a local GGUF")
-    parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default 2)")
-    parser.add_argument("--ctx", type=int, default=2048, help="llama.cpp context length (default 2048)")
-    parser.add_argument("--max-tokens", type=int, default=200, help="generation budget per answer (default 200)")
-
-
-def make_backend(args: argparse.Namespace) -> Backend:
-    if args.endpoint:
-        if args.model:
-            raise Robotxr1Error("give either --model or --endpoint, not both")
-        return OpenAIHttpBackend(args.endpoint)
-    return LlamaCppBackend(args.model, n_ctx=args.ctx, n_threads=args.threads)
 
 
 def load_state(path: Path) -> StateFeatures | InsufficientData:
@@ -66,7 +47,7 @@ def load_state(path: Path) -> StateFeatures | InsufficientData:
 def run(args: argparse.Namespace) -> int:
     instruction = require_instruction(args.instruction)  # fail before loading any model
     state = load_state(args.state) if args.state else None
-    backend = make_backend(args)
+    backend = model_spec(args).create()
     use_grammar = not args.no_grammar
     decision = DecisionxR1(backend, use_grammar=use_grammar, max_tokens=args.max_tokens).decide(instruction, state)
     tuning = MPCxR1(backend, use_grammar=use_grammar, max_tokens=args.max_tokens).tune(instruction)
@@ -87,8 +68,6 @@ def report(decision: Decision, tuning: Tuning) -> str:
     lines.append(f"  accepted: {_pairs(update.accepted) or '-'}")
     lines.append("  clamped:  " + (", ".join(f"{c.name} {c.proposed:g} -> {c.value:g} ({c.reason})"
                                             for c in update.clamped.values()) or "-"))
-    if update.adjusted:
-        lines.append("  adjusted: " + ", ".join(f"{c.name} {c.reason}" for c in update.adjusted.values()))
     lines.append("  rejected: " + ("; ".join(f"{r.item} ({r.reason})" for r in update.rejected) or "-"))
     lines.append(f"  reasoning: {' '.join(tuning.reasoning.split()) or '-'}")
     lines.append(f"Parameters: {_pairs(tuning.params.as_dict())}")

@@ -19,7 +19,7 @@ from ..errors import Robotxr1Error
 from ..llm.backends import Backend
 from ..llm.phrasings import eval_phrasings
 from ..llm.tuning import MPCxR1
-from .ask import add_model_arguments, make_backend
+from .model_options import add_model_arguments, model_spec
 
 
 def register_llm_bench(subparsers: argparse._SubParsersAction) -> None:
@@ -36,7 +36,7 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     instructions = [text for _, text in eval_phrasings()][: args.limit]
     if not instructions:
         raise Robotxr1Error("--limit must leave at least one instruction")
-    backend = make_backend(args)
+    backend = model_spec(args).create()
     result = bench_llm(backend, instructions, use_grammar=not args.no_grammar, max_tokens=args.max_tokens)
     result["model"] = args.endpoint or str(getattr(backend, "model_path", ""))
     result["threads"] = args.threads

@@ -8,7 +8,7 @@ oracle    search the best parameters per control prompt and cache them (the ceil
           `eval control --baseline oracle` reports).
 
 A model is a GGUF file (--model, default: the bundled SmolLM2-135M-Instruct) or any
-OpenAI-compatible server (--endpoint URL --model NAME). Same model, seed and temperature 0
+OpenAI-compatible server (--endpoint URL --served-model NAME). Same model, seed and temperature 0
 give the same scores.
 """
 from __future__ import annotations
@@ -30,12 +30,12 @@ from ..evaluation.decision_eval import evaluate_decision, total_calls
 from ..evaluation.oracle import OracleCache, SearchBudget, prompt_key, search
 from ..evaluation.report import write_control_report, write_decision_report
 from ..llm.answer_format import decision_answer
-from ..llm.backends import Backend, LlamaCppBackend, OpenAIHttpBackend, ScriptedBackend
+from ..llm.backends import Backend, ScriptedBackend
 from ..llm.decision import DecisionxR1
 from ..llm.tuning import MPCxR1
 from ..params import MpcParams
 from ..track.library import get_track
-from .ask import add_model_arguments
+from .model_options import add_model_arguments, model_spec
 
 DECISION_BASELINES = {"always-true": True, "always-false": False}
 CONTROL_BASELINES = ("default", "oracle")
@@ -79,18 +79,8 @@ def register(subparsers) -> None:
 
 
 def _common(parser: argparse.ArgumentParser, out: str) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
     parser.add_argument("--out", type=Path, default=Path(out), help=f"report folder (default {out})")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-
-
-def model_backend(args: argparse.Namespace) -> tuple[Backend, str]:
-    """The backend the arguments name, and a name for the report."""
-    if args.endpoint:
-        name = str(args.model) if args.model else "default"
-        return OpenAIHttpBackend(args.endpoint, model=name), f"{name} @ {args.endpoint}"
-    backend = LlamaCppBackend(args.model, n_ctx=args.ctx, n_threads=args.threads, seed=args.seed)
-    return backend, backend.model_path.name
 
 
 def _check_choice(args: argparse.Namespace) -> None:
@@ -111,7 +101,8 @@ def run_decision(args: argparse.Namespace) -> int:
         backend: Backend = ScriptedBackend([decision_answer(f"constant baseline: always {verdict}", verdict)])
         name = f"baseline {args.baseline}"
     else:
-        backend, name = model_backend(args)
+        spec = model_spec(args)
+        backend, name = spec.create(), spec.describe()
     decider = DecisionxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed)
     with _progress(total_calls(datasets, args.mini), "decision") as bar:
         report = evaluate_decision(decider, datasets, name, mini=args.mini, progress=bar.update)
@@ -137,7 +128,8 @@ def run_control(args: argparse.Namespace) -> int:
         for prompt in prompts:  # fail before driving anything
             proposer.cache.require(track, prompt)
     else:
-        backend, name = model_backend(args)
+        spec = model_spec(args)
+        backend, name = spec.create(), spec.describe()
         tuner = MPCxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed)
         proposer = ModelProposer(tuner, name)
     with _progress(len(prompts), "control") as bar:

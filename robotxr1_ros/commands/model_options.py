@@ -1,0 +1,26 @@
+"""The model options every model-using command shares, and the ModelSpec they describe."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..llm.model_spec import ModelSpec
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, metavar="PATH",
+                        help="GGUF model (default: $ROBOTXR1_MODEL, else the bundled SmolLM2-135M-Instruct)")
+    parser.add_argument("--endpoint", metavar="URL",
+                        help="use an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of a local GGUF")
+    parser.add_argument("--served-model", default="default", metavar="NAME",
+                        help="the model name the --endpoint serves (default: 'default')")
+    parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default 2)")
+    parser.add_argument("--ctx", type=int, default=2048, help="llama.cpp context length (default 2048)")
+    parser.add_argument("--max-tokens", type=int, default=200, help="generation budget per answer (default 200)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
+
+
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    return ModelSpec(model_path=str(args.model) if args.model else None, endpoint=args.endpoint,
+                     served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads, seed=args.seed)

@@ -1,0 +1,44 @@
+"""Model file checks: a corrupt GGUF gives one clear error, never a crashed process."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from robotxr1_ros.cli import main
+from robotxr1_ros.llm.model_spec import ModelSpec
+from robotxr1_ros.llm.models import ModelLoadError, default_model_path, verify_model
+
+
+def corrupted_copy(tmp_path, name="corrupt.gguf", fill=b"\xff"):
+    """The bundled model with a third of its tensor data overwritten: it still loads, and its
+    first grammar-constrained answer aborts llama.cpp (SIGABRT) in the process that runs it."""
+    path = tmp_path / name
+    shutil.copyfile(default_model_path(), path)
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.seek(size // 3)
+        handle.write(fill * (size // 3))
+    return path
+
+
+def test_the_bundled_model_verifies():
+    assert verify_model(default_model_path()) == default_model_path()
+
+
+def test_corrupt_tensor_data_is_one_clear_error(tmp_path):
+    with pytest.raises(ModelLoadError, match=r"crashed \(signal 6\).*tensor data is corrupt"):
+        ModelSpec(model_path=str(corrupted_copy(tmp_path))).create()
+
+
+def test_ask_exits_with_the_error_instead_of_aborting(tmp_path, capsys):
+    assert main(["ask", "--instruction", "Reverse the car", "--model", str(corrupted_copy(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert "robotxr1 ask: error:" in err and "tensor data is corrupt" in err
+
+
+def test_a_changed_copy_of_a_shipped_model_fails_its_hash(tmp_path):
+    (tmp_path / "shipped").mkdir()
+    path = corrupted_copy(tmp_path / "shipped", name=default_model_path().name, fill=b"\x00")
+    with pytest.raises(ModelLoadError, match="sha256 differs from the shipped"):
+        verify_model(path)
