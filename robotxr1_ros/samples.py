@@ -9,6 +9,7 @@ sensor_msgs/LaserScan gives ranges with their angular layout.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -22,6 +23,11 @@ def yaw_from_quaternion(qx: float, qy: float, qz: float, qw: float) -> float:
     return float(quat2euler((qw, qx, qy, qz), "sxyz")[2])
 
 
+def quaternion_norm(qx: float, qy: float, qz: float, qw: float) -> float:
+    """Euclidean norm of a quaternion: NaN if a component is NaN (and none infinite), inf on overflow."""
+    return math.hypot(float(qx), float(qy), float(qz), float(qw))
+
+
 @dataclass(frozen=True)
 class OdomSample:
     """One odometry reading: pose in the map frame, velocities in the body frame."""
@@ -33,13 +39,17 @@ class OdomSample:
     vx: float  # m/s forward (negative when reversing)
     vy: float  # m/s to the left
     yaw_rate: float  # rad/s
+    # Norm of the orientation quaternion the yaw was read from: a NaN or zero quaternion still
+    # reads as some yaw, so a consumer that must trust the heading checks this is 1.
+    quaternion_norm: float = 1.0
 
     @classmethod
     def from_quaternion(
         cls, t: float, x: float, y: float, qx: float, qy: float, qz: float, qw: float,
         vx: float, vy: float, yaw_rate: float,
     ) -> "OdomSample":
-        return cls(t, x, y, yaw_from_quaternion(qx, qy, qz, qw), vx, vy, yaw_rate)
+        return cls(t, x, y, yaw_from_quaternion(qx, qy, qz, qw), vx, vy, yaw_rate,
+                   quaternion_norm(qx, qy, qz, qw))
 
     def values(self) -> tuple[float, ...]:
         return (self.t, self.x, self.y, self.yaw, self.vx, self.vy, self.yaw_rate)
@@ -88,11 +98,9 @@ def stamp_seconds(stamp) -> float:
 def odometry_to_sample(message) -> OdomSample:
     pose, twist = message.pose.pose, message.twist.twist
     q = pose.orientation
-    return OdomSample(
-        t=stamp_seconds(message.header.stamp),
-        x=float(pose.position.x), y=float(pose.position.y),
-        yaw=yaw_from_quaternion(q.x, q.y, q.z, q.w),
-        vx=float(twist.linear.x), vy=float(twist.linear.y), yaw_rate=float(twist.angular.z),
+    return OdomSample.from_quaternion(
+        stamp_seconds(message.header.stamp), float(pose.position.x), float(pose.position.y),
+        q.x, q.y, q.z, q.w, float(twist.linear.x), float(twist.linear.y), float(twist.angular.z),
     )
 
 

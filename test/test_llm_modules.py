@@ -12,7 +12,7 @@ from robotxr1_ros.llm.features import InsufficientData, StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
 from robotxr1_ros.llm.prompts import InstructionError
 from robotxr1_ros.llm.tuning import MPCxR1, tuning_from_text
-from robotxr1_ros.params import MpcParams
+from robotxr1_ros.params import PARAM_TABLE, MpcParams
 
 REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
                           s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
@@ -38,15 +38,23 @@ def test_tuning_without_grammar_and_with_a_bad_answer_keeps_defaults():
 
 
 def test_tuning_clamps_and_reports():
-    tuning = tuning_from_text("Go fast", Completion("new_mpc_params = {'v_max': 99, 'boost': 1}", 10, 5, 0.1))
-    assert tuning.params.v_max == 15.0 and tuning.update.clamped["v_max"].proposed == 99.0
-    assert tuning.update.rejected[0].reason.startswith("unknown parameter")
+    text = "new_mpc_params = {'qv': 120, 'v_max': 99, 'boost': 1}"
+    tuning = tuning_from_text("Go fast", Completion(text, 10, 5, 0.1))
+    assert tuning.params.qv == 100.0 and tuning.update.clamped["qv"].proposed == 120.0
+    assert tuning.params.v_max == MpcParams().v_max  # a safety limit out of range is rejected, not clamped
+    assert sorted(r.reason.split(" ")[0] for r in tuning.update.rejected) == ["99", "unknown"]
 
 
-def test_tuning_relative_to_a_custom_base():
+def test_tuning_relative_to_a_custom_base_and_narrowed_ranges():
     base = MpcParams(v_min=-1.0, v_max=-0.5)
     tuning = MPCxR1(ScriptedBackend(["new_mpc_params = {'v_min': 2.0}"]), base=base).tune("Forward again")
-    assert tuning.params.v_min == 2.0 and tuning.params.v_max == 2.0
+    assert tuning.params == base  # v_max -0.5 < v_min 2: refused whole
+    narrowed = tuple(replace(spec, maximum=5.0) if spec.name == "v_max" else spec for spec in PARAM_TABLE)
+    backend = ScriptedBackend(["new_mpc_params = {'v_max': 4.0}"])
+    tuning = MPCxR1(backend, specs=narrowed).tune("Slower", base=MpcParams(v_max=5.0))
+    assert tuning.params == MpcParams(v_max=4.0)
+    assert backend.calls[0]["grammar"] == mpc_grammar(narrowed)
+    assert "- v_max: maximum speed; negative forces reversing, m/s, -1 to 5" in backend.calls[0]["messages"][0]["content"]
 
 
 def test_empty_instruction_never_reaches_the_model():

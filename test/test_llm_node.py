@@ -1,9 +1,11 @@
 """The `robotxr1` LLM node in the loop over real rclpy + DDS: scripted backends with known answers
-(the car is told to reverse and does), the inference worker never blocking the executor, and the
-real GGUF model (SmolLM2) producing a decision and an update that reaches the controller."""
+(the car is told to reverse and does), the inference worker never blocking the executor, updates
+that send only what changes, atomically, within a car's narrowed ranges, bounded instructions, and
+the real GGUF model (SmolLM2) producing a decision and an update that reaches the controller."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -11,7 +13,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
-from node_harness import OdometrySource, Probe, get_parameters
+from node_harness import OdometrySource, Probe, get_parameters, set_parameters
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.decision import DOES_NOT_ADHERE
@@ -19,7 +21,7 @@ from robotxr1_ros.samples import stamp_seconds
 from robotxr1_ros.nodes.llm_node import LlmNode, ModuleBackends
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.nodes.sim_node import SimNode
-from robotxr1_ros.params import PARAM_NAMES
+from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS
 from ros_fixtures import spin_until
 
 WAIT_S = 60.0
@@ -70,14 +72,20 @@ def test_scripted_reverse_instruction_makes_the_simulated_car_reverse(ros_contex
     assert spin_until(executor, lambda: instructions.get_subscription_count() > 0, WAIT_S)
     instructions.publish(String(data="Reverse the car"))
     assert spin_until(executor, lambda: probe.latest("updates") is not None, WAIT_S)
-    update = probe.latest("updates")
+    update = probe.snapshot("updates")[0]
     assert update["applied"], update
-    assert update["trigger"] == "decision" and update["instruction"] == "Reverse the car"
-    assert probe.snapshot("decisions")[0]["decision"]["status"] == DOES_NOT_ADHERE
-    assert all(result["successful"] for result in update["results"].values())
+    # A human command is tuned for at once; only the two changed parameters are sent.
+    assert update["trigger"] == "instruction" and update["instruction"] == "Reverse the car"
+    assert update["outcome"] == "send" and update["changes"] == REVERSE
+    assert update["previous"] == {name: PARAM_SPECS[name].default for name in REVERSE}
     assert get_parameters(executor, probe.node, "/mpc_controller", ["v_min", "v_max"]) == REVERSE
 
     assert spin_until(executor, lambda: forward_speed(probe) < -0.8, WAIT_S), "the car did not reverse"
+    # The scripted model keeps saying "does not adhere" and proposing the same: nothing is re-sent.
+    assert spin_until(executor, lambda: len(probe.snapshot("updates")) >= 2, WAIT_S)
+    assert probe.snapshot("decisions")[0]["decision"]["status"] == DOES_NOT_ADHERE
+    repeated = probe.snapshot("updates")[1]
+    assert repeated["trigger"] == "decision" and repeated["outcome"] == "unchanged" and not repeated["applied"]
     print(f"scripted instruction -> applied update: {update['latency_s']}")
     executor.shutdown()
 
@@ -121,25 +129,113 @@ def test_lifecycle_without_autostart_waits_for_configure_and_activate(ros_contex
     executor.shutdown()
 
 
+# What the scripted MPC module answers to each instruction of the narrowed-car test.
+NARROWED_ANSWERS = {
+    "Keep away from the walls": {"track_safety_margin": 0.6},
+    # v_max 8 is outside the car's [-1, 5]: a safety limit, rejected (5 stays); qn 80 is clamped to 50.
+    "Drive fast": {"v_max": 8.0, "qn": 80.0, "qalpha": 9.0},
+    "Hold a speed window": {"v_min": 3.0, "v_max": 2.0, "qac": 0.5},  # v_max < v_min: refused whole
+}
+
+
+def narrowed_answers() -> ModuleBackends:
+    def tune(messages) -> str:
+        instruction = messages[-1]["content"].rsplit("Instruction: ", 1)[1]
+        return mpc_answer("scripted", NARROWED_ANSWERS[instruction])
+
+    return ModuleBackends(ScriptedBackend([decision_answer("scripted", True)]), ScriptedBackend(tune))
+
+
+def test_updates_are_atomic_changed_only_and_inside_the_cars_narrowed_ranges(ros_context):
+    controller = MpcControllerNode(context=ros_context, parameter_overrides=[
+        Parameter("limits.v_max", value=[-1.0, 5.0]), Parameter("limits.qn", value=[0.0, 50.0])])
+    llm = llm_node(ros_context, narrowed_answers)  # no odometry: only instructions start tunings
+    probe = Probe(ros_context)
+    watch_llm_topics(probe)
+    instructions = probe.node.create_publisher(String, "/robotxr1/instruction", 10)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (controller, llm, probe.node):
+        executor.add_node(node)
+
+    def params() -> dict:
+        return get_parameters(executor, probe.node, "/mpc_controller", list(PARAM_NAMES))
+
+    def instruct(text: str) -> dict:
+        count = len(probe.snapshot("updates"))
+        instructions.publish(String(data=text))
+        assert spin_until(executor, lambda: len(probe.snapshot("updates")) > count, WAIT_S), text
+        return probe.latest("updates")
+
+    (operator,) = set_parameters(executor, probe.node, "/mpc_controller", {"qv": 50.0})  # `ros2 param set`
+    assert operator.successful
+    assert spin_until(executor, lambda: instructions.get_subscription_count() > 0, WAIT_S)
+    before = params()
+    assert before["v_max"] == 5.0 and before["qv"] == 50.0  # the car's default is clamped into its range
+
+    update = instruct("Keep away from the walls")
+    assert update["applied"] and update["changes"] == {"track_safety_margin": 0.6}
+    assert params() == {**before, "track_safety_margin": 0.6}  # the operator's qv=50 survives
+
+    update = instruct("Drive fast")
+    assert update["applied"] and update["changes"] == {"qn": 50.0, "qalpha": 9.0}
+    proposal = update["tuning"]["update"]
+    assert proposal["clamped"]["qn"]["value"] == 50.0
+    assert [item["reason"] for item in proposal["rejected"]] == [
+        "8 is above the maximum 5; a safety limit is not clamped, v_max keeps 5"]
+    after_fast = params()
+    assert after_fast == {**before, "track_safety_margin": 0.6, "qn": 50.0, "qalpha": 9.0}
+
+    update = instruct("Hold a speed window")
+    assert update["outcome"] == "refused" and not update["applied"] and re.search(r"v_max=2(\.0)? must be >= v_min=3", update["reason"])
+    assert params() == after_fast  # nothing changed on the controller
+    executor.shutdown()
+
+
+def test_instructions_are_bounded_and_cleaned_on_the_topic_and_the_parameter(ros_context):
+    llm = llm_node(ros_context, lambda: scripted(), service_timeout_s=0.2)
+    probe = Probe(ros_context)
+    instructions = probe.node.create_publisher(String, "/robotxr1/instruction", 10)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (llm, probe.node):
+        executor.add_node(node)
+    assert spin_until(executor, lambda: instructions.get_subscription_count() > 0, WAIT_S)
+    instructions.publish(String(data="Reverse\x07 the\x1b car\r\n"))
+    assert spin_until(executor, lambda: llm.instruction == "Reverse the car", WAIT_S)
+    instructions.publish(String(data="go " * 7000))  # 21,000 characters: refused, the instruction in force stays
+    spin_until(executor, lambda: False, 1.0)
+    assert llm.instruction == "Reverse the car"
+    instructions.publish(String(data="Drive forward"))
+    assert spin_until(executor, lambda: llm.instruction == "Drive forward", WAIT_S)
+
+    (result,) = set_parameters(executor, probe.node, "/robotxr1", {"instruction": "y" * 501})
+    assert not result.successful and "at most 500" in result.reason
+    (result,) = set_parameters(executor, probe.node, "/robotxr1", {"instruction": "Don't\x07 move\t"})
+    assert result.successful
+    assert spin_until(executor, lambda: llm.instruction == "Don't move", WAIT_S)
+    executor.shutdown()
+
+
 def test_real_gguf_model_decides_and_its_validated_update_reaches_the_controller(ros_context):
     controller = MpcControllerNode(context=ros_context)
     source = OdometrySource(ros_context)
-    llm = llm_node(ros_context, period_s=2.0, instruction="Reverse the car", tune_on_new_instruction=True,
-                   n_threads=1, max_tokens=120)  # one thread: robust on a shared, busy machine
+    llm = llm_node(ros_context, period_s=2.0, instruction="Reverse the car", n_threads=1, max_tokens=120)  # one thread: robust on a shared, busy machine
     probe = Probe(ros_context)
     watch_llm_topics(probe)
     executor = SingleThreadedExecutor(context=ros_context)
     for node in (controller, source.node, llm, probe.node):
         executor.add_node(node)
-    assert spin_until(executor, lambda: probe.latest("updates") is not None and probe.snapshot("decisions"),
-                      3 * WAIT_S)
-    update = probe.latest("updates")
+    assert spin_until(executor, lambda: probe.snapshot("updates") and probe.snapshot("decisions"), 3 * WAIT_S)
+    update = probe.snapshot("updates")[0]
     assert update["trigger"] == "instruction"
     assert update["tuning"]["completion"]["completion_tokens"] > 0
     assert update["tuning"]["update"]["found"], update["tuning"]
-    assert update["applied"], update
     controller_params = get_parameters(executor, probe.node, "/mpc_controller", list(PARAM_NAMES))
-    assert controller_params == update["tuning"]["params"]
+    assert controller_params == update["tuning"]["params"]  # the validated proposal is in force
+    if update["outcome"] == "send":
+        assert update["applied"] and set(update["changes"]) <= set(update["tuning"]["update"]["accepted"]) | set(
+            update["tuning"]["update"]["clamped"])
+    else:
+        assert update["outcome"] in ("unchanged", "refused") and not update["applied"], update
     decision = probe.snapshot("decisions")[0]["decision"]
     assert decision["completion"]["completion_tokens"] > 0 and decision["status"] in (
         "adheres", "does_not_adhere", "no_verdict")

@@ -1,26 +1,28 @@
 """The parsers are the gate between model text and the controller: examples and properties.
 
-The property tests run 10,500 generated strings in total (random text, adversarial parameter
+The property tests run 11,500 generated strings in total (random text, adversarial parameter
 dicts, verdict fragments, valid answers): none may raise, and none may let an unknown name, a
-non-finite value, an out-of-range value or v_max < v_min through.
+non-finite value, an out-of-range value or a set breaking the cross rules through.
 """
 import math
+import re
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.parsing import normalise_name, parse_decision, parse_mpc_answer
-from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, MpcParams
+from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE, MpcParams, check_cross_rules
 
 PROPERTY = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-def assert_safe(update, base=MpcParams()):
+def assert_safe(update, base=MpcParams(), specs=PARAM_TABLE):
+    effective = {spec.name: spec for spec in specs}
     for name, value in update.changes.items():
-        spec = PARAM_SPECS[name]
+        spec = effective[name]
         assert math.isfinite(value) and spec.minimum <= value <= spec.maximum, (name, value)
-    params = update.apply(base)
-    assert params.v_max >= params.v_min
+    check_cross_rules(update.apply(base).as_dict())
     for item in update.rejected:
         assert isinstance(item.item, str) and item.reason
 
@@ -31,7 +33,7 @@ def test_reference_style_answer_is_accepted():
     update = parse_mpc_answer("<reasoning>Go backwards.</reasoning><answer>new_mpc_params = "
                               "{'v_min': -2.0, 'v_max': -0.5}</answer>")
     assert update.found and update.accepted == {"v_min": -2.0, "v_max": -0.5}
-    assert not update.clamped and not update.rejected and not update.adjusted
+    assert not update.clamped and not update.rejected
     assert update.apply(MpcParams()).v_max == -0.5
 
 
@@ -50,11 +52,34 @@ def test_name_normalisation():
     assert normalise_name("speed") is None
 
 
-def test_out_of_range_values_are_clamped_and_reported():
-    update = parse_mpc_answer("new_mpc_params = {'qv': 150, 'alat_max': -3}")
-    assert update.changes == {"qv": 100.0, "alat_max": 0.0}
+def test_out_of_range_weights_are_clamped_and_reported():
+    update = parse_mpc_answer("new_mpc_params = {'qv': 150, 'track_safety_margin': -3}")
+    assert update.changes == {"qv": 100.0, "track_safety_margin": 0.0}
     assert update.clamped["qv"].proposed == 150.0 and "maximum" in update.clamped["qv"].reason
-    assert update.clamped["alat_max"].value == 0.0 and "minimum" in update.clamped["alat_max"].reason
+    assert update.clamped["track_safety_margin"].value == 0.0
+    assert "minimum" in update.clamped["track_safety_margin"].reason
+
+
+def test_out_of_range_safety_limits_are_rejected_not_clamped():
+    base = MpcParams(a_min=-5.0)
+    update = parse_mpc_answer("new_mpc_params = {'a_min': 50, 'alat_max': -3, 'v_max': 99, 'a_max': 25, "
+                              "'v_min': -7, 'qv': 150}", base)
+    assert update.changes == {"qv": 100.0}  # only the weight is clamped
+    assert update.apply(base).a_min == -5.0  # "a_min 50" did not become a_min 0: the value in force stays
+    reasons = {item.item.split(":")[0].strip("'"): item.reason for item in update.rejected}
+    assert set(reasons) == {"a_min", "alat_max", "v_max", "a_max", "v_min"}
+    assert "above the maximum 0" in reasons["a_min"] and "keeps -5" in reasons["a_min"]
+    assert all("safety limit" in reason for reason in reasons.values())
+    assert {spec.name for spec in PARAM_TABLE if spec.safety_limit} == set(reasons)
+
+
+def test_effective_ranges_narrow_what_is_accepted():
+    narrowed = tuple(replace(spec, minimum=-1.0, maximum=5.0) if spec.name == "v_max"
+                     else replace(spec, maximum=50.0) if spec.name == "qv" else spec for spec in PARAM_TABLE)
+    update = parse_mpc_answer("{'v_max': 8.0, 'qv': 80, 'qn': 80}", MpcParams(v_max=4.0), narrowed)
+    assert update.changes == {"qv": 50.0, "qn": 80.0}
+    assert "above the maximum 5" in update.rejected[0].reason and "keeps 4" in update.rejected[0].reason
+    assert parse_mpc_answer("{'v_max': 4.5}", MpcParams(v_max=4.0), narrowed).accepted == {"v_max": 4.5}
 
 
 def test_nan_inf_strings_and_unknown_names_are_rejected_with_reasons():
@@ -73,25 +98,20 @@ def test_duplicates_agreeing_are_kept_and_conflicting_are_rejected():
     assert len(update.rejected) == 2 and all("different values" in r.reason for r in update.rejected)
 
 
-def test_lone_negative_v_max_moves_v_min_along():
-    update = parse_mpc_answer("new_mpc_params = {'v_max': -0.5}")
-    assert update.accepted == {"v_max": -0.5}
-    assert update.adjusted["v_min"].value == -0.5 and update.adjusted["v_min"].proposed == MpcParams().v_min
-    params = update.apply(MpcParams())
-    assert params.v_min == params.v_max == -0.5
-
-
-def test_inverted_speed_bounds_are_both_rejected():
-    update = parse_mpc_answer("new_mpc_params = {'v_min': 3.0, 'v_max': 2.0, 'qv': 20}")
-    assert update.changes == {"qv": 20.0}
-    assert {r.item.split(":")[0] for r in update.rejected} == {"v_min", "v_max"}
+def test_a_set_breaking_the_speed_order_is_refused_whole():
+    """v_max < v_min in force: which of the two the model got wrong is not guessed."""
+    update = parse_mpc_answer("new_mpc_params = {'v_max': -0.5, 'qv': 20}")
+    assert update.found and update.changes == {}
+    assert re.search(r"inconsistent parameter set: v_max=-0.5 must be >= v_min=1", update.rejected[-1].reason)
+    inverted = parse_mpc_answer("new_mpc_params = {'v_min': 3.0, 'v_max': 2.0, 'qv': 20}")
+    assert inverted.changes == {} and re.search(r"v_max=2(\.0)? must be >= v_min=3", inverted.rejected[-1].reason)
 
 
 def test_speed_order_is_checked_against_the_given_base():
     base = MpcParams(v_min=-1.0, v_max=-0.5)
-    update = parse_mpc_answer("{'v_min': 2.0}", base)
-    assert update.adjusted["v_max"].value == 2.0
-    assert update.apply(base).v_max == 2.0
+    assert parse_mpc_answer("{'v_min': 2.0}", base).changes == {}
+    assert parse_mpc_answer("{'v_min': 2.0, 'v_max': 3.0}", base).apply(base) == MpcParams(v_min=2.0, v_max=3.0)
+    assert parse_mpc_answer("{'v_max': -0.5}", MpcParams(v_min=-2.0)).accepted == {"v_max": -0.5}
 
 
 def test_answer_block_wins_over_examples_elsewhere():
@@ -126,10 +146,10 @@ def test_comments_units_nested_json_and_newlines():
 def test_as_dict_is_json_ready():
     import json
 
-    update = parse_mpc_answer("{'qv': 500, 'x': 1, 'v_max': -0.5}")
+    update = parse_mpc_answer("{'qv': 500, 'x': 1, 'v_max': 99}")
     decoded = json.loads(json.dumps(update.as_dict()))
     assert decoded["clamped"]["qv"]["value"] == 100.0 and decoded["rejected"][0]["item"].startswith("'x'")
-    assert decoded["adjusted"]["v_min"]["value"] == -0.5
+    assert decoded["rejected"][1]["item"].startswith("'v_max'") and decoded["accepted"] == {}
 
 
 def test_decision_verdicts():
@@ -203,6 +223,22 @@ def test_adversarial_dicts_never_yield_unsafe_parameters(text, base):
     assert_safe(parse_mpc_answer(text, base), base)
 
 
+@st.composite
+def narrowed_tables(draw):
+    """The table with every range narrowed at random, as a car's config may."""
+    specs = []
+    for spec in PARAM_TABLE:
+        low = draw(st.floats(spec.minimum, spec.maximum))
+        specs.append(replace(spec, minimum=low, maximum=draw(st.floats(low, spec.maximum))))
+    return tuple(specs)
+
+
+@settings(max_examples=1000, **PROPERTY)
+@given(adversarial_answers(), narrowed_tables())
+def test_adversarial_dicts_stay_inside_narrowed_ranges(text, specs):
+    assert_safe(parse_mpc_answer(text, MpcParams(), specs), MpcParams(), specs)
+
+
 VERDICT_PIECES = st.sampled_from(["<answer>", "</answer>", "<reasoning>", "</reasoning>", "True", "false", "yes",
                                   "no", "verdict:", "Continue behavior", "Change behaviour:", "adheres =", " ",
                                   "\n", "answer is", "TRUE", "maybe"])
@@ -233,4 +269,4 @@ def valid_updates(draw):
 def test_valid_answers_round_trip_exactly(values, reasoning):
     update = parse_mpc_answer(mpc_answer(reasoning, values))
     assert update.found and update.accepted == values
-    assert not update.clamped and not update.rejected and not update.adjusted
+    assert not update.clamped and not update.rejected

@@ -1,5 +1,6 @@
 """Prompts, grammars, retrieval and the data files behind them (no model needed)."""
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -8,7 +9,8 @@ from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
 from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
 from robotxr1_ros.llm.prompts import (
-    TEMPLATE_DIR, InstructionError, decision_messages, mpc_messages, mpc_system_prompt, parameter_table_text,
+    MAX_INSTRUCTION_CHARS, TEMPLATE_DIR, InstructionError, decision_messages, mpc_messages, mpc_system_prompt,
+    parameter_table_text, require_instruction,
 )
 from robotxr1_ros.llm.retrieval import Bm25Retriever, load_hints, load_memories, tokenize
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE
@@ -57,6 +59,24 @@ def test_empty_instructions_are_refused():
         mpc_messages("   \n")
     with pytest.raises(ValueError):
         decision_messages("", STATE)
+
+
+def test_instructions_lose_control_characters_and_are_bounded():
+    assert require_instruction("Drive\x00 on the\r\ncenter\x1b[31mline\x7f ") == "Drive on the center [31mline"
+    assert require_instruction("\x08\t" + "a" * MAX_INSTRUCTION_CHARS) == "a" * MAX_INSTRUCTION_CHARS
+    with pytest.raises(InstructionError, match="at most 500"):
+        require_instruction("a" * (MAX_INSTRUCTION_CHARS + 1))
+    with pytest.raises(InstructionError, match="empty"):
+        require_instruction("\x00\x01\x1f")
+    with pytest.raises(InstructionError):
+        mpc_messages("x " * 20_000)
+
+
+def test_the_mpc_prompt_shows_the_effective_ranges():
+    narrowed = tuple(replace(spec, minimum=-1.0, maximum=5.0) if spec.name == "v_max" else spec for spec in PARAM_TABLE)
+    system = mpc_messages("Slow down", specs=narrowed)[0]["content"]
+    assert parameter_table_text(narrowed) in system and ", -1 to 5, default" in system
+    assert system != mpc_system_prompt()
 
 
 def _rules(grammar):

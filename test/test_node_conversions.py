@@ -37,6 +37,17 @@ def test_odometry_round_trip():
     assert back.values() == pytest.approx(sample.values(), abs=1e-12)
 
 
+def test_odometry_reader_keeps_the_quaternion_norm():
+    """A NaN or zero quaternion reads as some yaw; the norm tells the odometry gate not to trust it."""
+    message = conversions.sample_to_odometry(OdomSample(1.0, 0.0, 0.0, 0.7, 1.0, 0.0, 0.0))
+    assert odometry_to_sample(message).quaternion_norm == pytest.approx(1.0)
+    q = message.pose.pose.orientation
+    q.x = q.y = q.z = q.w = 0.0
+    assert odometry_to_sample(message).quaternion_norm == 0.0
+    q.x = q.y = q.z = q.w = math.nan
+    assert math.isnan(odometry_to_sample(message).quaternion_norm)
+
+
 def test_scan_round_trip_keeps_layout_and_float32_ranges():
     ranges = np.linspace(0.5, 10.0, 1080)
     ranges[7] = np.inf

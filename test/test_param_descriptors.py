@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from rcl_interfaces.msg import ParameterType
 
-from robotxr1_ros.nodes.param_descriptors import descriptors, narrowed_specs, sequential_order, validated_update
+from robotxr1_ros.control.param_limits import narrowed_specs, validated_update
+from robotxr1_ros.nodes.param_descriptors import descriptors
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE, MpcParams, ParamError
 
 
@@ -50,18 +51,3 @@ def test_validated_update_checks_narrowed_range_and_cross_constraint():
         validated_update(current, specs, {"v_max": 8.0})
     with pytest.raises(ParamError, match="v_max=0.5 must be >= v_min=1.0"):
         validated_update(current, specs, {"v_max": 0.5})
-
-
-@pytest.mark.parametrize("current, target", [
-    (MpcParams(), MpcParams(v_min=-2.0, v_max=-0.5)),  # into reverse
-    (MpcParams(v_min=-2.0, v_max=-0.5), MpcParams()),  # back to forward
-    (MpcParams(v_min=-2.0, v_max=-0.5), MpcParams(v_min=3.0, v_max=4.0)),
-    (MpcParams(v_min=3.0, v_max=4.0), MpcParams(v_min=-2.0, v_max=-1.0)),
-])
-def test_sequential_order_keeps_every_intermediate_set_valid(current, target):
-    order = sequential_order(current.v_min, current.v_max, target.as_dict())
-    assert sorted(name for name, _ in order) == sorted(PARAM_NAMES)
-    state = current
-    for name, value in order:
-        state = state.updated({name: value})  # raises ParamError if an intermediate set is invalid
-    assert state == target

@@ -41,3 +41,17 @@ def test_time_going_backwards_starts_a_new_window():
     assert buffer.covered_s == 0.0 and buffer.window().odometry == ()
     with pytest.raises(ValueError):
         StateBuffer(window_s=0.0)
+
+
+def test_a_flood_of_equal_or_zero_timestamps_stays_bounded():
+    buffer = StateBuffer(window_s=1.0, max_samples=50)
+    for _ in range(10_000):
+        buffer.add_odometry(odometry(0.0))
+        buffer.add_scan(scan(0.0))
+    assert len(buffer) == 100 and len(buffer.window().odometry) == 50
+    assert buffer.covered_s == 0.0  # nothing to judge in a window without time
+    for k in range(1, 201):  # real time again: the newest samples win
+        buffer.add_odometry(odometry(0.01 * k))
+    assert len(buffer.window().odometry) == 50 and buffer.window().odometry[-1].t == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        StateBuffer(window_s=1.0, max_samples=1)

@@ -1,33 +1,50 @@
-"""A recorded bag through the LLM node's state and decision pipeline, offline.
+"""A recorded bag through the LLM node's loop, offline: the same Supervisor, on the bag's clock.
 
-Odometry and LiDAR from the bag fill the same StateBuffer the node keeps; every `period_s` of bag
-time the window becomes Frenet features and, given a decider, a decision. Windows start once a
-full window of odometry is in the buffer.
+Odometry and LiDAR from the bag feed a Supervisor exactly as the node's subscriptions do, and
+the bag time of each odometry sample is the Supervisor's `now`. With an instruction and models,
+the instruction is given at the first odometry sample and every job the Supervisor hands out is
+run at once (bag time stands still during a model call); the results say which decisions were
+made and which updates the car would have received, when. An update is taken as applied, so the
+parameters in force (the table defaults, or the caller's) follow it. Without models, the windows
+the Supervisor would judge are reported with their features (and the rule-based label of an
+instruction, where there is a rule).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Sequence
 
 from ..errors import Robotxr1Error
-from .rosbag_io import read_messages
 from ..evaluation.labels import DECISION_RULES, label
-from ..llm.answer_format import decision_answer
+from ..llm.answer_format import decision_answer, mpc_answer
 from ..llm.backends import Backend, ScriptedBackend
 from ..llm.decision import Decision, DecisionxR1
 from ..llm.features import FeatureConfig, InsufficientData, StateFeatures, compute_features
+from ..llm.prompts import require_instruction
+from ..llm.supervisor import DECIDE, SEND, Supervisor, SupervisorConfig, TuningEvent
+from ..llm.tuning import MPCxR1, Tuning
+from ..params import MpcParams, ParamSpec
 from ..samples import odometry_to_sample, scan_to_sample
-from ..llm.state_buffer import DEFAULT_WINDOW_S, StateBuffer
 from ..track import Track
+from .rosbag_io import read_messages
 
 Features = StateFeatures | InsufficientData
-Decider = Callable[[Features], Decision]
+Decider = Callable[[str, Features], Decision]
+Tuner = Callable[[str, MpcParams, Sequence[ParamSpec]], Tuning]
+
+
+@dataclass(frozen=True)
+class Models:
+    """The two model calls a replay makes: a decision on features, a tuning on the params in force."""
+
+    decide: Decider
+    tune: Tuner
 
 
 @dataclass(frozen=True)
 class WindowResult:
-    t: float  # bag time at the end of the window (s)
+    t: float  # bag time at which the window was judged (its last odometry sample)
     features: Features
     label: bool | None  # the rule-based ground truth for the instruction, where there is a rule
     decision: Decision | None
@@ -35,6 +52,7 @@ class WindowResult:
     def as_dict(self) -> dict:
         features = self.features
         return {
+            "event": "decision" if self.decision is not None else "window",
             "t": round(self.t, 3),
             "features": features.as_record() if isinstance(features, StateFeatures) else {"insufficient": features.reason},
             "label": self.label,
@@ -43,28 +61,46 @@ class WindowResult:
         }
 
 
-def replay_bag(path: str | Path, track: Track, instruction: str | None = None, decide: Decider | None = None,
-               window_s: float = DEFAULT_WINDOW_S, period_s: float = 1.0, odom_topic: str = "/odom",
-               scan_topic: str = "/scan", config: FeatureConfig = FeatureConfig()) -> Iterator[WindowResult]:
-    if not period_s > 0.0:
-        raise Robotxr1Error(f"period must be positive, got {period_s} s")
-    buffer = StateBuffer(window_s)
-    first = None
-    next_window = None
+def replay_bag(path: str | Path, track: Track, instruction: str | None = None, models: Models | None = None,
+               config: SupervisorConfig = SupervisorConfig(), params: MpcParams = MpcParams(),
+               odom_topic: str = "/odom", scan_topic: str = "/scan",
+               feature_config: FeatureConfig = FeatureConfig()) -> Iterator[WindowResult | TuningEvent]:
+    """Yield, in bag time, each judged window (WindowResult) and each tuning (TuningEvent, whose
+    `update` is what the car would have received)."""
+    if models is not None and not instruction:
+        raise Robotxr1Error("replaying with a model needs an instruction")
+    instruction = require_instruction(instruction) if instruction else None
+    supervisor = Supervisor(config, params)
     for topic, _, message in read_messages(path, (odom_topic, scan_topic)):
         if topic == scan_topic:
-            buffer.add_scan(scan_to_sample(message))
+            supervisor.observe_scan(scan_to_sample(message))
             continue
         sample = odometry_to_sample(message)
-        buffer.add_odometry(sample)
-        if first is None:
-            first = sample.t
-            next_window = first + window_s
-        if sample.t + 1e-6 >= next_window:
-            next_window += period_s
-            features = compute_features(buffer.window(), track, config)
-            yield WindowResult(sample.t, features, _label(instruction, features),
-                               decide(features) if decide is not None else None)
+        supervisor.observe_odometry(sample)
+        now = sample.t
+        if models is None:
+            window = supervisor.next_window(now)
+            if window is not None:
+                features = compute_features(window, track, feature_config)
+                yield WindowResult(now, features, _label(instruction, features), None)
+            continue
+        if not supervisor.instruction:
+            supervisor.set_instruction(instruction, now)
+        yield from _run_jobs(supervisor, models, track, feature_config, now)
+
+
+def _run_jobs(supervisor: Supervisor, models: Models, track: Track, feature_config: FeatureConfig,
+              now: float) -> Iterator[WindowResult | TuningEvent]:
+    while (job := supervisor.next_job(now)) is not None:
+        if job.kind == DECIDE:
+            features = compute_features(job.window, track, feature_config)
+            event = supervisor.on_decision(models.decide(job.instruction, features), now)
+            yield WindowResult(now, features, _label(job.instruction, features), event.decision)
+        else:
+            event = supervisor.on_tuning(models.tune(job.instruction, supervisor.params, supervisor.specs), now)
+            yield event
+            if event.outcome == SEND:
+                supervisor.on_update_applied(now)
 
 
 def _label(instruction: str | None, features: Features) -> bool | None:
@@ -73,34 +109,39 @@ def _label(instruction: str | None, features: Features) -> bool | None:
     return label(instruction, features.as_record())
 
 
-def model_decider(instruction: str, backend: Backend, **options) -> Decider:
-    decision_module = DecisionxR1(backend, **options)
-    return lambda features: decision_module.decide(instruction, features)
+def model_modules(backend: Backend, **options) -> Models:
+    """The model answers both modules (options: use_grammar, max_tokens, seed)."""
+    decision, tuning = DecisionxR1(backend, **options), MPCxR1(backend, **options)
+    return Models(decision.decide, lambda instruction, base, specs: tuning.tune(instruction, base, specs))
 
 
-def scripted_decider(instruction: str) -> Decider:
-    """The scripted backend with a known answer: it answers each window's rule-based label, so the
-    pipeline (prompt, parsing, decision) runs without a model."""
+def scripted_modules(instruction: str, proposal: Mapping[str, float]) -> Models:
+    """Known answers, no model: each window's decision is its rule-based label, and every tuning
+    proposes `proposal`; the prompts, parsing and the Supervisor run as with a model."""
+    instruction = require_instruction(instruction)
     if instruction not in DECISION_RULES:
         raise Robotxr1Error(f"the scripted backend knows the answers for {list(DECISION_RULES)} only, "
-                         f"not {instruction!r}")
+                            f"not {instruction!r}")
     current: dict[str, dict] = {}
 
     def answer(messages) -> str:
         adheres = label(instruction, current["record"])
         return decision_answer(f"scripted: the rule-based label of this window is {adheres}", adheres)
 
-    decision_module = DecisionxR1(ScriptedBackend(answer), use_grammar=False)
+    decision = DecisionxR1(ScriptedBackend(answer), use_grammar=False)
+    tuning = MPCxR1(ScriptedBackend([mpc_answer("scripted: the given proposal", dict(proposal))]), use_grammar=False)
 
-    def decide(features: Features) -> Decision:
+    def decide(text: str, features: Features) -> Decision:
         if isinstance(features, StateFeatures):
             current["record"] = features.as_record()
-        return decision_module.decide(instruction, features)
-    return decide
+        return decision.decide(text, features)
+    return Models(decide, lambda text, base, specs: tuning.tune(text, base, specs))
 
 
-def summary_line(result: WindowResult) -> str:
-    """One human-readable line per window: features in brief, label and decision."""
+def summary_line(result: WindowResult | TuningEvent) -> str:
+    """One human-readable line per event: a window (features in brief, label, decision) or a tuning."""
+    if isinstance(result, TuningEvent):
+        return tuning_line(result)
     features = result.features
     if isinstance(features, InsufficientData):
         text = f"insufficient data: {features.reason}"
@@ -119,3 +160,12 @@ def summary_line(result: WindowResult) -> str:
         if decision.completion is not None:
             line += f" ({decision.completion.latency_s:.2f} s)"
     return line
+
+
+def tuning_line(event: TuningEvent) -> str:
+    line = f"t={event.t:7.2f} s  tuning after the {event.trigger}: "
+    if event.update is None:
+        return line + f"{event.outcome.replace('_', ' ')}, nothing sent ({event.reason})"
+    changes = ", ".join(f"{name} {event.update.previous[name]:g} -> {value:g}"
+                        for name, value in event.update.changes.items())
+    return line + f"update {changes}"

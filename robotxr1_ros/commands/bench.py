@@ -1,4 +1,5 @@
-"""`robotxr1 bench sim|llm`: measured speed of the driving loop and of the on-board LLM."""
+"""`robotxr1 bench sim|llm|safety`: measured speed of the driving loop and of the on-board LLM, and
+the safety envelope of the command path under random faults."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bench.physics import bench_physics
+from ..bench.safety import bench_safety, markdown
 from ..control.closed_loop import Scenario, rollout
 from ..control.mpc import MpcConfig
 from ..params import MpcParams
@@ -28,6 +30,16 @@ def register(subparsers) -> None:
     from .bench_llm import register_llm_bench
 
     register_llm_bench(benches)
+    safety = benches.add_parser("safety", help="random fault sequences through gate + MPC + safety filter: "
+                                               "unsafe commands (must be 0) and stop latency")
+    safety.add_argument("--sequences", type=int, default=10_000, help="random fault sequences to replay")
+    safety.add_argument("--seed", type=int, default=0)
+    safety.add_argument("--mpc-every", type=int, default=100, metavar="N",
+                        help="every N-th sequence uses the real FrenetMPC instead of arbitrary outputs (0: none)")
+    safety.add_argument("--track", default="eval")
+    safety.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    safety.add_argument("--out", default="out/bench", help="directory for safety.json and safety.md")
+    safety.set_defaults(func=run_safety_bench)
 
 
 @contextmanager
@@ -84,3 +96,15 @@ def run_sim_bench(args) -> int:
               f"realtime factor {ref['realtime_factor']}, solve p50 {ref['mpc_solve_ms_p50']} ms, "
               f"p99 {ref['mpc_solve_ms_p99']} ms")
     return 0
+
+
+def run_safety_bench(args) -> int:
+    """Exit code 1 if any command was unsafe or a stop came later than the deadline."""
+    result = bench_safety(args.sequences, args.seed, args.mpc_every, args.track)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = markdown(result)
+    (out / "safety.json").write_text(json.dumps(result, indent=2))
+    (out / "safety.md").write_text(report + "\n")
+    print(json.dumps(result, indent=2) if args.json else report)
+    return 1 if result["unsafe_commands"] or result["max_stop_latency_s"] > result["stop_deadline_s"] else 0

@@ -3,7 +3,9 @@
 The MPC grammar admits: an optional, length-bounded reasoning block, then exactly one answer
 block holding one `new_mpc_params = {...}` dict whose keys are table names in table order, each
 at most once, and whose values are plain decimals with the sign the parameter's range allows.
-Values can still be out of range (a grammar cannot bound magnitudes cheaply): the parser clamps.
+Values can still be out of range (a grammar cannot bound magnitudes cheaply): the parser clamps
+them, or rejects them for a safety limit. Pass the controller's effective `specs` so signs and
+digits follow a car's narrowed ranges.
 
 llama.cpp silently ignores a grammar it cannot parse, so backends must check that a grammar
 loads (`LlamaCppBackend.check_grammar`) and callers must validate the output anyway.

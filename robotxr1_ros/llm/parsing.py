@@ -1,22 +1,18 @@
 """Extract and validate what a model said: the MPC parameter dict and the decision verdict.
 
 These are the only gates between model text and the controller. They never raise on any input
-text, and whatever they return is known names with finite, in-range values whose application to
-the base parameters is itself validated by MpcParams.
+text, and whatever they return is known names with finite values inside the given (effective)
+ranges, whose application to the parameters in force passes `check_cross_rules`.
 """
 from __future__ import annotations
 
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from ..params import PARAM_SPECS, MpcParams, ParamError
+from ..params import PARAM_SPECS, PARAM_TABLE, MpcParams, ParamError, ParamSpec, check_cross_rules
 from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, close_tag, open_tag
-
-# The one cross-parameter rule of the table (MpcParams enforces it too).
-SPEED_LOWER, SPEED_UPPER = "v_min", "v_max"
-assert SPEED_LOWER in PARAM_SPECS and SPEED_UPPER in PARAM_SPECS
 
 _ITEM_TEXT_LIMIT = 80  # characters of an offending item quoted back in a rejection
 _EXPLANATION_LIMIT = 600
@@ -47,8 +43,7 @@ class ParamUpdate:
 
     found: bool  # a parameter dict was found at all
     accepted: Mapping[str, float] = field(default_factory=dict)  # applied as proposed
-    clamped: Mapping[str, Clamped] = field(default_factory=dict)  # brought into the table's range
-    adjusted: Mapping[str, Clamped] = field(default_factory=dict)  # unnamed, moved to keep v_max >= v_min
+    clamped: Mapping[str, Clamped] = field(default_factory=dict)  # brought into the effective range
     rejected: tuple[Rejected, ...] = ()
     problem: str = ""  # why no dict was found
 
@@ -56,7 +51,6 @@ class ParamUpdate:
     def changes(self) -> dict[str, float]:
         merged = dict(self.accepted)
         merged.update({name: item.value for name, item in self.clamped.items()})
-        merged.update({name: item.value for name, item in self.adjusted.items()})
         return merged
 
     def apply(self, base: MpcParams) -> MpcParams:
@@ -67,7 +61,6 @@ class ParamUpdate:
             "found": self.found,
             "accepted": dict(self.accepted),
             "clamped": {name: vars(item) for name, item in self.clamped.items()},
-            "adjusted": {name: vars(item) for name, item in self.adjusted.items()},
             "rejected": [vars(item) for item in self.rejected],
             "problem": self.problem,
         }
@@ -118,17 +111,28 @@ def normalise_name(raw: str) -> str | None:
 _COMPACT_NAMES = {re.sub(r"[^a-z0-9]", "", name.lower()): name for name in PARAM_SPECS}
 
 
-def parse_mpc_answer(text: str, base: MpcParams = MpcParams()) -> ParamUpdate:
-    """Find the parameter dict in `text` and validate it against the table and `base`."""
+def parse_mpc_answer(text: str, base: MpcParams = MpcParams(),
+                     specs: Sequence[ParamSpec] = PARAM_TABLE) -> ParamUpdate:
+    """Find the parameter dict in `text` and validate it against `specs` (the controller's
+    effective ranges; the table by default) and `base` (the parameters in force).
+
+    Out of range: a safety limit is rejected, so its value in force stays ("a_min: 50" must not
+    become the hardest legal braking limit); any other parameter is clamped. The final set (base
+    plus changes) must pass `check_cross_rules`, else the whole dict is rejected: which of the
+    parameters the model got wrong is not ours to guess.
+    """
     body, problem = _find_param_dict(text)
     if body is None:
         return ParamUpdate(found=False, problem=problem)
+    effective = {spec.name: spec for spec in specs}
     proposals: dict[str, list[tuple[float, str]]] = {}
     rejected: list[Rejected] = []
     for item in _split_items(body):
         parsed = _parse_item(item)
         if isinstance(parsed, Rejected):
             rejected.append(parsed)
+        elif parsed[0] not in effective:
+            rejected.append(Rejected(_short(item), f"{parsed[0]} is not tunable here"))
         else:
             name, value = parsed
             proposals.setdefault(name, []).append((value, item))
@@ -142,19 +146,24 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams()) -> ParamUpdate:
                             for _, item in values)
             continue
         value = distinct.pop()
-        spec = PARAM_SPECS[name]
+        spec = effective[name]
         if spec.minimum <= value <= spec.maximum:
             accepted[name] = value
+            continue
+        side = (f"below the minimum {spec.minimum:g}" if value < spec.minimum
+                else f"above the maximum {spec.maximum:g}")
+        if spec.safety_limit:
+            rejected.append(Rejected(_short(values[0][1]),
+                                     f"{value:g} is {side}; a safety limit is not clamped, "
+                                     f"{name} keeps {getattr(base, name):g}"))
         else:
-            side = (f"below the minimum {spec.minimum:g}" if value < spec.minimum
-                    else f"above the maximum {spec.maximum:g}")
             clamped[name] = Clamped(name, value, spec.clamp(value), f"{value:g} is {side}")
 
-    adjusted = _keep_speed_order(accepted, clamped, rejected, base)
-    update = ParamUpdate(True, accepted, clamped, adjusted, tuple(rejected))
+    update = ParamUpdate(True, accepted, clamped, tuple(rejected))
     try:
-        update.apply(base)
-    except ParamError as error:  # a last line of defence; the steps above should make this unreachable
+        check_cross_rules({**base.as_dict(), **update.changes})
+        update.apply(base)  # the table's own checks, a last line of defence
+    except ParamError as error:
         return ParamUpdate(True, rejected=(*rejected, Rejected(_short(body), f"inconsistent parameter set: {error}")))
     return update
 
@@ -296,39 +305,6 @@ def _parse_item(item: str) -> tuple[str, float] | Rejected:
     if not math.isfinite(value):
         return Rejected(_short(item), f"{name}: {value} is not a finite number")
     return name, value
-
-
-def _keep_speed_order(accepted: dict[str, float], clamped: dict[str, Clamped],
-                      rejected: list[Rejected], base: MpcParams) -> dict[str, Clamped]:
-    """Enforce v_max >= v_min. Both named and inverted: reject both (no guessing which one was
-    meant). One named: move the unnamed one just far enough, within its own range."""
-    proposed = {**accepted, **{name: item.value for name, item in clamped.items()}}
-    lower = proposed.get(SPEED_LOWER, getattr(base, SPEED_LOWER))
-    upper = proposed.get(SPEED_UPPER, getattr(base, SPEED_UPPER))
-    if upper >= lower:
-        return {}
-    if SPEED_LOWER in proposed and SPEED_UPPER in proposed:
-        for name in (SPEED_LOWER, SPEED_UPPER):
-            accepted.pop(name, None)
-            clamped.pop(name, None)
-            rejected.append(Rejected(f"{name}: {proposed[name]:g}",
-                                     f"{SPEED_UPPER}={upper:g} is below {SPEED_LOWER}={lower:g}"))
-        return {}
-    if SPEED_UPPER in proposed:
-        named, other, target = SPEED_UPPER, SPEED_LOWER, upper
-    else:
-        named, other, target = SPEED_LOWER, SPEED_UPPER, lower
-    spec = PARAM_SPECS[other]
-    value = spec.clamp(target)
-    if (other == SPEED_LOWER and value > upper) or (other == SPEED_UPPER and value < lower):
-        accepted.pop(named, None)
-        clamped.pop(named, None)
-        rejected.append(Rejected(f"{named}: {proposed[named]:g}",
-                                 f"{other} cannot follow it within [{spec.minimum:g}, {spec.maximum:g}]"))
-        return {}
-    current = getattr(base, other)
-    return {other: Clamped(other, current, value,
-                           f"moved from {current:g} to {value:g} so that {SPEED_UPPER} >= {SPEED_LOWER}")}
 
 
 def _short(text: str) -> str:

@@ -8,6 +8,7 @@ llama.cpp keeps its tokens in the KV cache. Templates use `${name}` placeholders
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from string import Template
@@ -22,14 +23,25 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATE_DECIMALS = 2
 
 
+MAX_INSTRUCTION_CHARS = 500  # a command for a car, not a document: longer text only costs prompt tokens
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 class InstructionError(Robotxr1Error):
-    """An instruction the modules cannot work with (empty)."""
+    """An instruction the modules cannot work with (empty or too long)."""
 
 
 def require_instruction(instruction: str) -> str:
-    text = " ".join(str(instruction).split())
+    """The instruction as the modules use it: control characters and runs of whitespace become
+    single spaces, and it must be non-empty and at most MAX_INSTRUCTION_CHARS long. Every input
+    path (node topic and parameter, ask, replay, eval) goes through here, so an instruction that
+    is refused is refused once, at its door, not at every model call."""
+    text = " ".join(_CONTROL_CHARACTERS.sub(" ", str(instruction)).split())
     if not text:
         raise InstructionError("the instruction is empty; say what the car should do")
+    if len(text) > MAX_INSTRUCTION_CHARS:
+        raise InstructionError(f"the instruction has {len(text)} characters; at most {MAX_INSTRUCTION_CHARS} "
+                               "are accepted")
     return text
 
 
@@ -83,10 +95,12 @@ def decision_messages(instruction: str, state: StateFeatures, hints: Sequence[st
     return [{"role": "system", "content": decision_system_prompt()}, {"role": "user", "content": user}]
 
 
-def mpc_messages(instruction: str, memories: Sequence[str] = ()) -> list[dict[str, str]]:
+def mpc_messages(instruction: str, memories: Sequence[str] = (),
+                 specs: Sequence[ParamSpec] = PARAM_TABLE) -> list[dict[str, str]]:
+    """`specs`: the ranges the controller accepts (a car may narrow the table's)."""
     user = render("mpc_user", memories=_bullets("Rules of thumb", memories),
                   instruction=require_instruction(instruction))
-    return [{"role": "system", "content": mpc_system_prompt()}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": mpc_system_prompt(tuple(specs))}, {"role": "user", "content": user}]
 
 
 def _bullets(title: str, texts: Sequence[str]) -> str:

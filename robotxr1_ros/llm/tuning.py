@@ -1,14 +1,16 @@
 """MPCxR1: instruction -> validated MPC parameters.
 
 The model proposes a parameter dict; parsing.parse_mpc_answer decides what of it is accepted,
-clamped or rejected, so the returned MpcParams are always valid for the controller.
+clamped or rejected, so the returned MpcParams are always valid for the controller. On the car
+the base is the parameters in force and the specs are the controller's effective (narrowed)
+ranges, read from it before each tuning: the prompt, the grammar and the parser all use them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
-from ..params import MpcParams
+from ..params import PARAM_TABLE, MpcParams, ParamSpec
 from .answer_format import REASONING_TAG
 from .backends import Backend, Completion
 from .grammar import REASONING_CHARS, mpc_grammar
@@ -34,29 +36,40 @@ class MPCxR1:
     def __init__(self, backend: Backend, *, memories: Bm25Retriever | None = None, n_memories: int = 3,
                  use_grammar: bool = True, reasoning_chars: int = REASONING_CHARS,
                  max_tokens: int = 200, temperature: float = 0.0, seed: int = 0,
-                 base: MpcParams = MpcParams()) -> None:
+                 base: MpcParams = MpcParams(), specs: Sequence[ParamSpec] = PARAM_TABLE) -> None:
         self.backend = backend
         self.memories = memories if memories is not None else Bm25Retriever(load_memories())
         self.n_memories = n_memories
-        self.grammar = mpc_grammar(reasoning_chars=reasoning_chars) if use_grammar else None
+        self.use_grammar = use_grammar
+        self.reasoning_chars = reasoning_chars
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
         self.base = base
+        self.specs = tuple(specs)
 
-    def messages(self, instruction: str) -> list[dict[str, str]]:
+    def grammar(self, specs: Sequence[ParamSpec]) -> str | None:
+        return mpc_grammar(specs, reasoning_chars=self.reasoning_chars) if self.use_grammar else None
+
+    def messages(self, instruction: str, specs: Sequence[ParamSpec] | None = None) -> list[dict[str, str]]:
         memories = [passage.text for passage in self.memories.search(instruction, self.n_memories)]
-        return mpc_messages(instruction, memories)
+        return mpc_messages(instruction, memories, self.specs if specs is None else specs)
 
-    def tune(self, instruction: str) -> Tuning:
+    def tune(self, instruction: str, base: MpcParams | None = None,
+             specs: Sequence[ParamSpec] | None = None) -> Tuning:
+        """Ask for parameters; `base` and `specs` replace the constructor's for this call (the LLM
+        node passes what the controller has in force and accepts right now)."""
         instruction = require_instruction(instruction)
-        completion = self.backend.complete(self.messages(instruction), grammar=self.grammar,
+        base = self.base if base is None else base
+        specs = self.specs if specs is None else tuple(specs)
+        completion = self.backend.complete(self.messages(instruction, specs), grammar=self.grammar(specs),
                                            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
-        return tuning_from_text(instruction, completion, self.base)
+        return tuning_from_text(instruction, completion, base, specs)
 
 
-def tuning_from_text(instruction: str, completion: Completion, base: MpcParams = MpcParams()) -> Tuning:
+def tuning_from_text(instruction: str, completion: Completion, base: MpcParams = MpcParams(),
+                     specs: Sequence[ParamSpec] = PARAM_TABLE) -> Tuning:
     """Turn a model answer into validated parameters (pure; shared with the evaluator and trainer)."""
-    update = parse_mpc_answer(completion.text, base)
+    update = parse_mpc_answer(completion.text, base, specs)
     reasoning = " ".join(block.strip() for block in tagged_blocks(completion.text, REASONING_TAG))
     return Tuning(instruction, update, update.apply(base), reasoning, completion)

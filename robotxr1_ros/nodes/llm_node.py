@@ -1,18 +1,20 @@
 """Node `robotxr1`: the on-board LLM that watches the car and retunes the MPC controller.
 
-A managed (lifecycle) node: `configure` loads the model (two llama.cpp backends on the same
-memory-mapped GGUF, one KV cache per prompt family) and the retrievers, `activate` starts the
-decision timer and the inference worker. With `autostart` (the default) it configures and
-activates itself, so it also runs without a lifecycle manager.
+The thin ROS adapter of robotxr1_ros.llm.supervisor.Supervisor, which owns the loop policy (when
+to decide, when to tune, what changed, back-off). A managed (lifecycle) node: `configure` loads
+the model (two llama.cpp backends on the same memory-mapped GGUF, one KV cache per prompt family)
+and the retrievers, `activate` starts the inference worker. With `autostart` (the default) it
+configures and activates itself, so it also runs without a lifecycle manager.
 
-Subscriptions only fill a StateBuffer (odometry, LiDAR, IMU), so they never wait for the model.
-Inference runs on a worker thread: every `period_s`, and at once on a new instruction (topic
-/robotxr1/instruction or parameter `instruction`), it turns the window into features and asks
-DecisionxR1 whether the car follows the instruction. If not, MPCxR1 proposes parameters, parsed and
-validated by robotxr1_ros.llm, and the worker sends them to the controller through
-/<controller>/set_parameters (rcl_interfaces/SetParameters, as `ros2 param set` does), in an
-order the controller's v_min <= v_max check accepts. Decisions and updates are published as JSON
-on /robotxr1/decision and /robotxr1/update.
+Subscriptions only feed the Supervisor's state buffer, so they never wait for the model. The
+worker thread asks the Supervisor for the next job and runs it: a decision on the state window,
+or a tuning (at once for a new instruction from /robotxr1/instruction or parameter `instruction`,
+else after a "does not adhere"). Before a tuning it reads the parameters in force and the
+effective ranges from the controller (`get_parameters`, `describe_parameters`), so the prompt, the
+grammar and the parser use the car's narrowed ranges, and what an operator set by hand stays
+unless the model names it. The changed parameters go in ONE request to
+<controller>/set_parameters_atomically: applied whole or not at all. Decisions and tuning rounds
+are published as JSON on /robotxr1/decision and /robotxr1/update.
 """
 from __future__ import annotations
 
@@ -26,27 +28,31 @@ from typing import Any, Callable
 
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rcl_interfaces.srv import GetParameters, SetParameters
+from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParametersAtomically
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter, parameter_value_to_python
 from sensor_msgs.msg import Imu, LaserScan
 from std_msgs.msg import String
 
+from ..control.param_limits import narrowed_specs
 from ..errors import Robotxr1Error
-from ..llm.backends import Backend, LlamaCppBackend
-from ..llm.decision import DOES_NOT_ADHERE, Decision, DecisionxR1
+from ..llm.backends import Backend
+from ..llm.decision import DecisionxR1
 from ..llm.features import StateFeatures, compute_features
-from ..llm.tuning import MPCxR1, Tuning
-from ..track.library import get_track
+from ..llm.model_spec import ModelSpec
+from ..llm.prompts import InstructionError, require_instruction
+from ..llm.state_buffer import DEFAULT_WINDOW_S
+from ..llm.supervisor import DECIDE, ControllerUpdate, Job, Supervisor, SupervisorConfig
+from ..llm.tuning import MPCxR1
+from ..params import PARAM_NAMES, PARAM_TABLE, MpcParams, ParamError, ParamSpec
 from ..samples import odometry_to_sample, scan_to_sample, stamp_seconds
+from ..track.library import get_track
 from .conversions import imu_acceleration
-from .param_descriptors import sequential_order
 from .spin import run_node
-from ..llm.state_buffer import DEFAULT_WINDOW_S, StateBuffer
 
-FULL_WINDOW = 0.9  # a window covering this fraction of window_s is full enough to judge
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
-POLL_S = 0.05  # how often the worker checks for a stop while waiting for the controller
+TICK_S = 0.05  # how often the worker asks the Supervisor for a job, and checks for a stop
+LOG_THROTTLE_S = 10.0  # a job failing again and again (no controller) is logged this often
 
 
 @dataclass(frozen=True)
@@ -70,36 +76,36 @@ class LlmNode(LifecycleNode):
             "max_tokens": declare("max_tokens", 200, _fixed("generation budget per answer (tokens)")).value,
             "use_grammar": declare("use_grammar", True, _fixed("constrain answers with the GBNF grammars")).value,
             "retrieval_k": declare("retrieval_k", 3, _fixed("hints / memories retrieved per prompt")).value,
-            "period_s": declare("period_s", 2.0, _fixed("time between decisions [s]")).value,
+            "period_s": declare("period_s", 2.0, _fixed("at most one decision per period [s]")).value,
+            "max_backoff_s": declare("max_backoff_s", 60.0, _fixed(
+                "longest wait before a decision while the car keeps not adhering after updates [s]")).value,
             "window_s": declare("window_s", DEFAULT_WINDOW_S, _fixed("state window length [s]")).value,
             "track": declare("track", "eval", _fixed("built-in track name or track CSV (racing line)")).value,
             "controller": declare("controller", "mpc_controller", _fixed("node whose MPC parameters are tuned")).value,
             "service_timeout_s": declare("service_timeout_s", 5.0, _fixed("wait for the controller [s]")).value,
-            "tune_on_new_instruction": declare(
-                "tune_on_new_instruction", False,
-                _fixed("a new instruction goes straight to the MPC module, without a decision first")).value,
             "odom_topic": declare("odom_topic", "/odom", _fixed("nav_msgs/Odometry input")).value,
             "scan_topic": declare("scan_topic", "/scan", _fixed("sensor_msgs/LaserScan input")).value,
             "imu_topic": declare("imu_topic", "/imu", _fixed("sensor_msgs/Imu input (optional)")).value,
         }
-        declare("instruction", "", ParameterDescriptor(description="what the car should do; setting it starts a decision"))
+        declare("instruction", "", ParameterDescriptor(description="what the car should do; setting it starts a tuning"))
         declare("autostart", True, _fixed("configure and activate on start, without a lifecycle manager"))
         self.add_on_set_parameters_callback(self._check_instruction)
         self.add_post_set_parameters_callback(self._on_parameters_set)
 
-        self._lock = threading.Lock()  # guards the buffer, the instruction and the request flags
-        self._instruction = ""
-        self._new_instruction_at: float | None = None  # monotonic time of a not yet handled instruction
+        self._lock = threading.Lock()  # guards the Supervisor and the IMU history
+        try:
+            self._supervisor = Supervisor(SupervisorConfig(
+                window_s=float(self._config["window_s"]), decision_period_s=float(self._config["period_s"]),
+                max_backoff_s=float(self._config["max_backoff_s"])))
+        except Robotxr1Error as error:
+            raise Robotxr1Error(f"robotxr1: {error}") from None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
-        self._timer = None
         self._active = False
-        self._buffer = StateBuffer(float(self._config["window_s"]))
         self._imu: deque[tuple[float, float]] = deque(maxlen=IMU_HISTORY)
-        self.cycles = 0  # finished inference cycles, for monitoring
         self._inputs: list = []  # created by configure
-        self._get_client = self._set_client = None
+        self._controller_clients: dict[str, Any] = {}
         self._decision_publisher = self._update_publisher = None
         self._decision: DecisionxR1 | None = None
         self._tuning: MPCxR1 | None = None
@@ -107,6 +113,12 @@ class LlmNode(LifecycleNode):
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 raise Robotxr1Error("robotxr1: configuration failed (see the log)")
             self.trigger_activate()
+
+    @property
+    def instruction(self) -> str:
+        """The instruction in force (cleaned), empty before the first."""
+        with self._lock:
+            return self._supervisor.instruction
 
     # --- lifecycle -----------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -121,8 +133,11 @@ class LlmNode(LifecycleNode):
         self._decision = DecisionxR1(backends.decision, n_hints=k, use_grammar=use_grammar, max_tokens=max_tokens)
         self._tuning = MPCxR1(backends.tuning, n_memories=k, use_grammar=use_grammar, max_tokens=max_tokens)
         controller = config["controller"]
-        self._get_client = self.create_client(GetParameters, f"/{controller}/get_parameters")
-        self._set_client = self.create_client(SetParameters, f"/{controller}/set_parameters")
+        self._controller_clients = {  # relative names: the controller in this node's namespace
+            "get": self.create_client(GetParameters, f"{controller}/get_parameters"),
+            "describe": self.create_client(DescribeParameters, f"{controller}/describe_parameters"),
+            "set": self.create_client(SetParametersAtomically, f"{controller}/set_parameters_atomically"),
+        }
         self._decision_publisher = self.create_lifecycle_publisher(String, "/robotxr1/decision", 10)
         self._update_publisher = self.create_lifecycle_publisher(String, "/robotxr1/update", 10)
         self._inputs = [
@@ -131,19 +146,18 @@ class LlmNode(LifecycleNode):
             self.create_subscription(Imu, config["imu_topic"], self._on_imu, 50),
             self.create_subscription(String, "/robotxr1/instruction", self._on_instruction_message, 10),
         ]
-        self.get_logger().info(f"configured: track {self._track.name!r}, decision every {config['period_s']} s "
+        self.get_logger().info(f"configured: track {self._track.name!r}, decisions at most every {config['period_s']} s "
                                f"on {config['window_s']} s windows, controller /{controller}")
         return super().on_configure(state)
 
     def _llama_backends(self) -> ModuleBackends:
         config = self._config
-        options = {"n_ctx": int(config["n_ctx"]), "n_threads": int(config["n_threads"])}
-        path = config["model_path"] or None
+        spec = ModelSpec(model_path=config["model_path"] or None, n_ctx=int(config["n_ctx"]),
+                         n_threads=int(config["n_threads"]))
         start = time.perf_counter()
-        decision = LlamaCppBackend(path, **options)
-        tuning = LlamaCppBackend(decision.model_path, **options)  # same weights (mmap), its own KV cache
-        self.get_logger().info(f"model {decision.model_path} loaded in {time.perf_counter() - start:.2f} s")
-        return ModuleBackends(decision, tuning)
+        backends = ModuleBackends(spec.create(), spec.create())  # same weights (mmap), one KV cache each
+        self.get_logger().info(f"model {spec.describe()} loaded in {time.perf_counter() - start:.2f} s")
+        return backends
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._worker is not None:
@@ -152,9 +166,9 @@ class LlmNode(LifecycleNode):
         self._wake.clear()
         self._worker = threading.Thread(target=self._work, name="robotxr1_inference", daemon=True)
         self._worker.start()
-        self._timer = self.create_timer(float(self._config["period_s"]), self._wake.set)
         self._active = True
-        self._set_instruction(self.get_parameter("instruction").value or self._instruction)
+        if self.get_parameter("instruction").value:
+            self._set_instruction(self.get_parameter("instruction").value)
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -174,14 +188,14 @@ class LlmNode(LifecycleNode):
         """Undo configure: inputs, clients, publishers and the model go."""
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
-        for client in (self._get_client, self._set_client):
-            if client is not None:
-                self.destroy_client(client)
+        for client in self._controller_clients.values():
+            self.destroy_client(client)
         for publisher in (self._decision_publisher, self._update_publisher):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
         self._inputs = []
-        self._get_client = self._set_client = self._decision_publisher = self._update_publisher = None
+        self._controller_clients = {}
+        self._decision_publisher = self._update_publisher = None
         self._decision = self._tuning = None
 
     def _halt(self) -> None:
@@ -189,26 +203,29 @@ class LlmNode(LifecycleNode):
         drops its result and exits, so nobody waits for it (waiting could deadlock a shutdown
         that holds the context while the worker asks the context whether it is still ok)."""
         self._active = False
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
         self._stop.set()
         self._wake.set()
 
     def destroy_node(self) -> None:
+        """Stop the worker, wait for its last model call, then release the model: a daemon worker
+        still inside llama.cpp when the interpreter exits crashes the process (SIGSEGV)."""
         self._halt()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        self._decision = self._tuning = None
         super().destroy_node()
 
     # --- inputs (executor threads: cheap, never wait for the model) ------------------------
     def _on_odometry(self, message: Odometry) -> None:
         sample = odometry_to_sample(message)
         with self._lock:
-            self._buffer.add_odometry(sample)
+            self._supervisor.observe_odometry(sample)
 
     def _on_scan(self, message: LaserScan) -> None:
         sample = scan_to_sample(message)
         with self._lock:
-            self._buffer.add_scan(sample)
+            self._supervisor.observe_scan(sample)
 
     def _on_imu(self, message: Imu) -> None:
         ax, ay = imu_acceleration(message)
@@ -220,120 +237,151 @@ class LlmNode(LifecycleNode):
 
     @staticmethod
     def _check_instruction(parameters: list[Parameter]) -> SetParametersResult:
+        """Refuse an unusable instruction at the door (empty means: no new instruction)."""
         for parameter in parameters:
-            if parameter.name == "instruction" and len(str(parameter.value)) > 500:
-                return SetParametersResult(successful=False, reason="instruction longer than 500 characters")
+            if parameter.name == "instruction" and str(parameter.value).strip():
+                try:
+                    require_instruction(parameter.value)
+                except InstructionError as error:
+                    return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
 
     def _on_parameters_set(self, parameters: list[Parameter]) -> None:
         for parameter in parameters:
-            if parameter.name == "instruction":
+            if parameter.name == "instruction" and str(parameter.value).strip():
                 self._set_instruction(parameter.value)
 
     def _set_instruction(self, text: str) -> None:
-        """Keep the instruction; while active, judge it now (inactive: once activated)."""
-        text = text.strip()
-        if not text:
+        """A new instruction, tuned for at once (while inactive: once activated). An unusable one
+        (empty, too long) is refused here and the one in force stays."""
+        try:
+            with self._lock:
+                text = self._supervisor.set_instruction(text, time.monotonic())
+        except InstructionError as error:
+            self.get_logger().error(f"instruction refused: {error}")
             return
-        with self._lock:
-            self._instruction = text
-            self._new_instruction_at = time.monotonic()
         self.get_logger().info(f"instruction: {text!r}")
         if self._active:
             self._wake.set()
 
     # --- inference (worker thread) -----------------------------------------------------
     def _work(self) -> None:
-        while True:
-            self._wake.wait()
+        while not self._stop.is_set():
+            self._wake.wait(TICK_S)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            with self._lock:
+                job = self._supervisor.next_job(time.monotonic())
+            if job is None:
+                continue
             try:
-                self._cycle()
-            except Exception as error:  # a failed cycle must not end the worker
-                self.get_logger().error(f"inference cycle failed: {type(error).__name__}: {error}")
+                if job.kind == DECIDE:
+                    self._decide(job)
+                else:
+                    self._tune(job)
+            except Exception as error:  # a failed job must not end the worker
+                self.get_logger().error(f"{job.kind} failed: {type(error).__name__}: {error}",
+                                        throttle_duration_sec=LOG_THROTTLE_S)
+                with self._lock:
+                    if self._supervisor.busy:
+                        self._supervisor.on_job_failed(time.monotonic())
 
-    def _cycle(self) -> None:
+    def _abandon(self) -> bool:
+        """Deactivated while the model was answering: report the job dropped, publish nothing."""
+        if self._stop.is_set():
+            with self._lock:
+                self._supervisor.on_job_failed(time.monotonic())
+            return True
+        return False
+
+    def _decide(self, job: Job) -> None:
+        features = compute_features(job.window, self._track)
+        decision = self._decision.decide(job.instruction, features)
+        if self._abandon():
+            return
         with self._lock:
-            instruction, new_at = self._instruction, self._new_instruction_at
-            self._new_instruction_at = None
-            full = self._buffer.covered_s >= FULL_WINDOW * self._buffer.window_s
-            window = self._buffer.window()
-            imu = [magnitude for t, magnitude in self._imu if window.odometry and t >= window.odometry[0].t]
-        if not instruction:
-            return
-        started = time.monotonic() if new_at is None else new_at
-        if new_at is not None and self._config["tune_on_new_instruction"]:
-            self._tune_and_apply(instruction, started, decision=None)
-            return
-        if not full:
-            self.get_logger().info("waiting for a full state window", throttle_duration_sec=5.0)
-            return
-        features = compute_features(window, self._track)
-        decision = self._decision.decide(instruction, features)
+            event = self._supervisor.on_decision(decision, time.monotonic())
+            imu = [magnitude for t, magnitude in self._imu if t >= event.window_start]
         self._publish(self._decision_publisher, {
-            "instruction": instruction,
+            **event.as_dict(),
             "features": features.as_record() if isinstance(features, StateFeatures) else {"insufficient": features.reason},
             "imu_accel_mean": round(sum(imu) / len(imu), 3) if imu else None,
             "decision": decision.as_dict(),
-            "latency_s": round(time.monotonic() - started, 3),
+            "latency_s": round(event.t - job.t, 3),
         })
         self.get_logger().info(f"decision: {decision.status}" + (f" -> {decision.action}" if decision.action else ""))
-        if decision.status == DOES_NOT_ADHERE:
-            self._tune_and_apply(instruction, started, decision)
 
-    def _tune_and_apply(self, instruction: str, started: float, decision: Decision | None) -> None:
-        decided = time.monotonic()
-        tuning = self._tuning.tune(instruction)
-        tuned = time.monotonic()
-        record: dict[str, Any] = {"instruction": instruction, "trigger": "decision" if decision else "instruction",
-                                  "tuning": tuning.as_dict()}
-        if not tuning.update.found:
-            record.update(applied=False, reason=f"no parameters in the answer: {tuning.update.problem}")
-        elif self._stop.is_set():
-            return  # deactivated while the model was answering: send nothing
-        else:
-            record.update(self._apply(tuning))
+    def _tune(self, job: Job) -> None:
+        in_force = self._read_controller()
+        if isinstance(in_force, str):
+            raise Robotxr1Error(in_force)
+        params, specs = in_force
+        with self._lock:
+            self._supervisor.observe_params(params, specs)
+        read = time.monotonic()
+        tuning = self._tuning.tune(job.instruction, params, specs)
+        if self._abandon():
+            return
+        with self._lock:
+            event = self._supervisor.on_tuning(tuning, time.monotonic())
+        record = {**event.as_dict(with_completion=True), "applied": False}
+        if event.update is not None:
+            record.update(self._apply(event.update))
         done = time.monotonic()
-        record["latency_s"] = {"decision": round(decided - started, 3) if decision else None,
-                               "tuning": round(tuned - decided, 3),
-                               "apply": round(done - tuned, 3), "total": round(done - started, 3)}
+        record["latency_s"] = {"read": round(read - job.t, 3), "tuning": round(event.t - read, 3),
+                               "apply": round(done - event.t, 3), "total": round(done - job.t, 3)}
         self._publish(self._update_publisher, record)
-        self.cycles += 1
-        if record.get("applied"):
-            with self._lock:
-                self._buffer.clear()  # judge the new behaviour on a fresh window
-        self.get_logger().info(f"update {'applied' if record.get('applied') else 'not applied'}: "
-                               f"{tuning.update.changes} ({record['latency_s']['total']:.2f} s)")
+        self.get_logger().info(f"tuning ({event.trigger}): {event.outcome}"
+                               + (f", applied {record['applied']}: {record['changes']}" if event.update else
+                                  f" ({event.reason})"))
 
-    def _apply(self, tuning: Tuning) -> dict[str, Any]:
-        """Send the whole validated parameter set (unnamed parameters at their defaults)."""
-        current = self._call(self._get_client, GetParameters.Request(names=["v_min", "v_max"]))
-        if current is None:
-            return {"applied": False, "reason": f"controller /{self._config['controller']} not reachable"}
-        v_min, v_max = (parameter_value_to_python(value) for value in current.values)
-        order = sequential_order(v_min, v_max, tuning.params.as_dict())
-        request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()
-                                                    for name, value in order])
-        response = self._call(self._set_client, request)
+    def _read_controller(self) -> tuple[MpcParams, tuple[ParamSpec, ...]] | str:
+        """The parameters in force and the effective ranges of the controller, or why not."""
+        names = list(PARAM_NAMES)
+        values = self._call(self._controller_clients["get"], GetParameters.Request(names=names))
+        described = self._call(self._controller_clients["describe"], DescribeParameters.Request(names=names))
+        if values is None or described is None:
+            return f"controller /{self._config['controller']} not reachable"
+        limits = {descriptor.name: (descriptor.floating_point_range[0].from_value,
+                                    descriptor.floating_point_range[0].to_value)
+                  for descriptor in described.descriptors if descriptor.floating_point_range}
+        try:
+            params = MpcParams(**{name: parameter_value_to_python(value) for name, value in zip(names, values.values)})
+            specs = narrowed_specs(limits)
+        except (ParamError, TypeError) as error:
+            return f"controller /{self._config['controller']} reports unusable parameters: {error}"
+        return params, tuple(specs[spec.name] for spec in PARAM_TABLE)
+
+    def _apply(self, update: ControllerUpdate) -> dict[str, Any]:
+        """Send the changed parameters in one atomic request and report the result to the Supervisor."""
+        request = SetParametersAtomically.Request(parameters=[
+            Parameter(name, value=float(value)).to_parameter_msg() for name, value in update.changes.items()])
+        response = self._call(self._controller_clients["set"], request)
         if response is None:
-            return {"applied": False, "reason": "set_parameters did not answer"}
-        results = {name: {"value": value, "successful": result.successful, "reason": result.reason}
-                   for (name, value), result in zip(order, response.results)}
-        return {"applied": all(r["successful"] for r in results.values()), "results": results}
+            reason = "set_parameters_atomically did not answer"
+        elif not response.result.successful:
+            reason = f"the controller refused the update: {response.result.reason}"
+        else:
+            reason = ""
+        with self._lock:
+            if reason:
+                result = self._supervisor.on_update_failed(reason, time.monotonic())
+            else:
+                result = self._supervisor.on_update_applied(time.monotonic())
+        return result.as_dict()
 
     def _call(self, client, request):
         """A service call from the worker thread (the executor delivers the response); None when
         the controller does not answer within service_timeout_s or the node is stopping."""
         deadline = time.monotonic() + float(self._config["service_timeout_s"])
         while not client.service_is_ready():
-            if self._stop.wait(POLL_S) or time.monotonic() > deadline:
+            if self._stop.wait(TICK_S) or time.monotonic() > deadline:
                 return None
         done = threading.Event()
         future = client.call_async(request)
         future.add_done_callback(lambda _: done.set())
-        while not done.wait(POLL_S):
+        while not done.wait(TICK_S):
             if self._stop.is_set() or time.monotonic() > deadline:
                 future.cancel()
                 return None

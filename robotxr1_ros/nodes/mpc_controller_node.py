@@ -1,39 +1,60 @@
 """Node `mpc_controller`: odometry in, Ackermann drive commands out, at the MPC's control rate.
 
-A thin wrapper around robotxr1_ros.control.mpc.FrenetMPC. The 11 MPC parameters are ROS parameters whose
-descriptors come from PARAM_TABLE (optionally narrowed by the car's `limits.<name>`), so
-`ros2 param set /mpc_controller v_max 4.0` retunes the running controller and an out-of-range or
-inconsistent value is refused with the reason. Updates take effect between two solves: the
-parameter services, the odometry subscription and the control timer share the node's default
-(mutually exclusive) callback group, so a SetParameters request is applied whole.
+A thin wrapper around robotxr1_ros.control.controller.SafeController (odometry gate -> FrenetMPC
+-> safety filter): every command on /drive lies inside the limits of the parameters in force and
+of the vehicle, whatever the odometry or the MPC say. The 11 MPC parameters are ROS parameters
+whose descriptors carry the controller's effective ranges (PARAM_TABLE, narrowed by the car's
+`limits.<name>` and by `brake_floor` for a_min), so `ros2 param set /mpc_controller v_max 4.0`
+retunes the running controller and an out-of-range or inconsistent value is refused with the
+reason. A request setting several parameters atomically is checked as the combined set; the
+parameter services keep every request queued, so a burst of requests is answered in full. Updates
+take effect between two control steps: the parameter services, the odometry subscription and the
+timers share the node's default (mutually exclusive) callback group.
 
-Without recent, finite odometry the node commands zero speed and says why (throttled); it drives
-again as soon as good odometry returns.
+Without recent, plausible odometry the node commands zero speed and says why (status topic and a
+throttled log); it drives again as soon as good odometry returns. A watchdog on the wall clock
+keeps commanding zero speed when the node's clock stops (a paused simulator under use_sim_time).
+
+Topic names are relative, so a namespace (`namespace:=car1`) gives each car its own drive/odom.
 """
 from __future__ import annotations
 
 import json
 import sys
+import time
 
 from ackermann_msgs.msg import AckermannDriveStamped
-from nav_msgs.msg import Odometry
+from nav_msgs.msg import Odometry, Path
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
-from ..errors import Robotxr1Error
+from ..control.controller import Command, SafeController, SafetyConfig
+from ..control.safety_filter import ACCELERATION, STEERING_RATE
 from ..control.mpc import FrenetMPC, MpcConfig
-from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
-from ..track.library import get_track
+from ..control.param_limits import ParamLimits
+from ..errors import Robotxr1Error
+from ..params import PARAM_NAMES, PARAM_SPECS, ParamError
 from ..samples import odometry_to_sample
+from ..track.library import get_track
 from .conversions import drive_message
-from ..control.odometry_gate import OdometryGate
-from .param_descriptors import LIMITS_PREFIX, descriptors, narrowed_specs, validated_update
+from .param_descriptors import LIMITS_PREFIX, descriptors
+from .parameter_services import start_parameter_services
 from .spin import run_node
+from .visualization import plan_path
 
 STATUS_PERIOD_S = 0.2
 LOG_THROTTLE_S = 1.0
+RATE_LIMITS = (ACCELERATION, STEERING_RATE)
+SAFETY_PARAMETERS = {  # SafetyConfig field -> what the read-only parameter means
+    "odom_timeout_s": "odometry older than this (node clock) stops the car [s]",
+    "clock_timeout_s": "wall seconds without the node's clock advancing (silent /clock) stop the car [s]",
+    "max_off_track_m": "odometry farther than this outside the track is rejected [m]",
+    "jump_tolerance_m": "odometry jumping farther than top speed x time + this is rejected [m]",
+    "brake_floor": "a_min may not be set above this, so the car can always brake [m/s^2]",
+}
 
 
 def _read_only(description: str, dynamic_typing: bool = False) -> ParameterDescriptor:
@@ -42,15 +63,18 @@ def _read_only(description: str, dynamic_typing: bool = False) -> ParameterDescr
 
 class MpcControllerNode(Node):
     def __init__(self, **kwargs) -> None:
-        super().__init__("mpc_controller", **kwargs)
+        serve_parameters = kwargs.pop("start_parameter_services", True)
+        super().__init__("mpc_controller", start_parameter_services=False, **kwargs)
         track_name = self.declare_parameter(
             "track", "eval", _read_only("built-in track name or track CSV path (racing line)")).value
-        odom_topic = self.declare_parameter("odom_topic", "/odom", _read_only("nav_msgs/Odometry input")).value
-        timeout_s = self.declare_parameter(
-            "odom_timeout_s", 0.25, _read_only("odometry older than this stops the car [s]")).value
-        rate_hz = self.declare_parameter(
-            "control_rate_hz", MpcConfig().control_rate_hz, _read_only("solve and command rate [Hz]")).value
-
+        odom_topic = self.declare_parameter(
+            "odom_topic", "odom", _read_only("nav_msgs/Odometry input (relative to the namespace)")).value
+        rate_hz = float(self.declare_parameter(
+            "control_rate_hz", MpcConfig().control_rate_hz, _read_only("solve and command rate [Hz]")).value)
+        defaults = SafetyConfig()
+        safety = SafetyConfig(**{name: float(self.declare_parameter(name, getattr(defaults, name),
+                                                                   _read_only(meaning)).value)
+                                 for name, meaning in SAFETY_PARAMETERS.items()})
         limits = {}
         for spec in PARAM_SPECS.values():
             name = LIMITS_PREFIX + spec.name
@@ -58,36 +82,42 @@ class MpcControllerNode(Node):
                                    _read_only(f"car-specific [low, high] of {spec.name}", dynamic_typing=True))
             limits[spec.name] = self.get_parameter(name).value
         try:
-            self._specs = narrowed_specs(limits)
+            param_limits = ParamLimits.create(limits, safety.brake_floor)
         except ParamError as error:
             raise Robotxr1Error(f"mpc_controller: {error}") from None
-        described = descriptors(self._specs)
+        notes = {"a_min": f"a_min <= brake_floor = {safety.brake_floor:g}: the car must always be able to brake"}
+        described = descriptors(param_limits.specs, notes)
         for name in PARAM_NAMES:
-            self.declare_parameter(name, self._specs[name].default, described[name])
+            self.declare_parameter(name, param_limits.specs[name].default, described[name])
         try:
-            self._params = MpcParams(**{name: self.get_parameter(name).value for name in PARAM_NAMES})
+            params = param_limits.initial({name: self.get_parameter(name).value for name in PARAM_NAMES})
         except ParamError as error:
             raise Robotxr1Error(f"mpc_controller: initial parameters: {error}") from None
+
+        self._track = get_track(track_name)
+        period_s = 1.0 / rate_hz
+        mpc = FrenetMPC(self._track, config=MpcConfig(control_rate_hz=rate_hz), params=params)
+        self._controller = SafeController(mpc, period_s, self._track, safety, param_limits, params)
         self.add_pre_set_parameters_callback(self._integers_as_doubles)
         self.add_on_set_parameters_callback(self._check_update)
         self.add_post_set_parameters_callback(self._accept_update)
-
-        self._track = get_track(track_name)
-        self._mpc = FrenetMPC(self._track, config=MpcConfig(control_rate_hz=float(rate_hz)), params=self._params)
-        self._applied = self._params
-        self._gate = OdometryGate(float(timeout_s))
-        self._steering = 0.0
-        self._stopped_reason = "no odometry received yet"
+        self._stopped_for = self._controller.stop_reason  # for the log line when driving resumes
         self._stats = {"solves": 0, "fallbacks": 0, "solve_ms_sum": 0.0, "solve_ms_max": 0.0,
                        "solve_ms_last": 0.0, "mpc_status": ""}
 
-        self._drive = self.create_publisher(AckermannDriveStamped, "/drive", 10)
+        self._drive = self.create_publisher(AckermannDriveStamped, "drive", 10)
         self._status = self.create_publisher(String, "~/status", 10)
+        self._plan = self.create_publisher(Path, "~/plan", 10)  # the predicted horizon, for RViz
         self.create_subscription(Odometry, odom_topic, self._on_odometry, 10)
-        self.create_timer(1.0 / float(rate_hz), self._control_step)
-        self.create_timer(STATUS_PERIOD_S, self._publish_status)
+        self.create_timer(period_s, self._control_step)
+        steady = Clock(clock_type=ClockType.STEADY_TIME)  # runs on while a simulated clock stands still
+        self.create_timer(period_s, self._watchdog, clock=steady)
+        self.create_timer(STATUS_PERIOD_S, self._publish_status, clock=steady)
+        if serve_parameters:  # with a queue that answers every request
+            self._parameter_services = start_parameter_services(self)
         self.get_logger().info(
-            f"track {self._track.name!r}, odometry {odom_topic}, {rate_hz} Hz, params {self._params.as_dict()}")
+            f"track {self._track.name!r}, odometry {odom_topic}, {rate_hz} Hz, safety {safety}, "
+            f"params {params.as_dict()}")
 
     # --- parameters -------------------------------------------------------------------------
     @staticmethod
@@ -97,18 +127,24 @@ class MpcControllerNode(Node):
                 if p.name in PARAM_SPECS and p.type_ == Parameter.Type.INTEGER else p
                 for p in parameters]
 
+    @staticmethod
+    def _mpc_changes(parameters: list[Parameter]) -> dict:
+        """The MPC parameters of one request (a later entry for the same name wins, as in rclpy)."""
+        return {p.name: p.value for p in parameters if p.name in PARAM_SPECS}
+
     def _check_update(self, parameters: list[Parameter]) -> SetParametersResult:
-        changes = {p.name: p.value for p in parameters if p.name in PARAM_SPECS}
+        """The whole request (all parameters of a set_parameters_atomically call) against the set
+        in force: every value in its range and the combined set through the cross rules."""
         try:
-            validated_update(self._params, self._specs, changes)
+            self._controller.check_params(self._mpc_changes(parameters))
         except ParamError as error:
             return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
 
     def _accept_update(self, parameters: list[Parameter]) -> None:
-        changes = {p.name: p.value for p in parameters if p.name in PARAM_SPECS}
+        changes = self._mpc_changes(parameters)
         if changes:
-            self._params = self._params.updated(changes)
+            self._controller.update_params(changes)
             self.get_logger().info(f"MPC parameters updated: {changes}")
 
     # --- control ----------------------------------------------------------------------------
@@ -116,42 +152,45 @@ class MpcControllerNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_odometry(self, message: Odometry) -> None:
-        self._gate.receive(odometry_to_sample(message), self._now())
+        self._controller.on_odometry(odometry_to_sample(message), self._now())
 
     def _control_step(self) -> None:
-        verdict = self._gate.verdict(self._now())
-        if verdict.sample is None:
-            if not self._stopped_reason:
-                self._mpc.reset()  # its warm start no longer matches the car
-            self._stopped_reason = verdict.problem
-            self._steering = 0.0
-            self._publish_drive(0.0, 0.0)
-            self.get_logger().warning(f"zero speed: {verdict.problem}", throttle_duration_sec=LOG_THROTTLE_S)
+        command = self._controller.command(self._now())
+        self._send(command)
+        result = command.mpc
+        if result is None:
             return
-        if self._stopped_reason:
-            self.get_logger().info(f"driving: odometry is good (stopped until now: {self._stopped_reason})")
-            self._stopped_reason = ""
-        if self._applied is not self._params:
-            self._mpc.set_params(self._params)
-            self._applied = self._params
-        sample = verdict.sample
-        command = self._mpc.solve(sample.x, sample.y, sample.yaw, sample.vx, self._steering)
-        self._steering = command.steering_angle
-        self._publish_drive(command.speed, command.steering_angle)
-        solve_ms = 1e3 * command.solve_time_s
+        if result.predicted_s is not None and self._plan.get_subscription_count():
+            self._plan.publish(plan_path(self._track, command.t, result.predicted_s, result.predicted_n))
+        solve_ms = 1e3 * result.solve_time_s
         stats = self._stats
         stats["solves"] += 1
-        stats["fallbacks"] += int(bool(command.fallback))
+        stats["fallbacks"] += int(bool(result.fallback))
         stats["solve_ms_sum"] += solve_ms
         stats["solve_ms_max"] = max(stats["solve_ms_max"], solve_ms)
         stats["solve_ms_last"] = solve_ms
-        stats["mpc_status"] = str(command.status) if not command.fallback else f"fallback: {command.reason}"
+        stats["mpc_status"] = str(result.status) if not result.fallback else f"fallback: {result.reason}"
 
-    def _publish_drive(self, speed: float, steering: float) -> None:
-        self._drive.publish(drive_message(self._now(), steering, speed))
+    def _watchdog(self) -> None:
+        command = self._controller.watchdog(self._now(), time.monotonic())
+        if command is not None:
+            self._send(command)
+
+    def _send(self, command: Command) -> None:
+        if command.fault:
+            self.get_logger().warning(f"zero speed: {command.stop_reason}", throttle_duration_sec=LOG_THROTTLE_S)
+        elif self._stopped_for:
+            self.get_logger().info(f"driving: odometry is good (stopped until now: {self._stopped_for})")
+        beyond_limits = [reason for reason in command.corrections if reason not in RATE_LIMITS]
+        if beyond_limits:  # rate limiting is routine (counted in the status); a command outside the limits is not
+            self.get_logger().warning(f"safety filter corrected the command: {', '.join(beyond_limits)}",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+        self._stopped_for = command.stop_reason
+        self._drive.publish(drive_message(command.t, command.steering, command.speed))
 
     def status(self) -> dict:
-        """What the status topic carries: solve times (ms), fallbacks, the stop reason, parameters."""
+        """What the status topic carries: solve times (ms), fallbacks, the stop reason and fault
+        counts, the safety filter's corrections, the parameters in force."""
         stats = self._stats
         solves = stats["solves"]
         return {
@@ -161,9 +200,7 @@ class MpcControllerNode(Node):
             "solve_ms_mean": round(stats["solve_ms_sum"] / solves, 3) if solves else None,
             "solve_ms_max": round(stats["solve_ms_max"], 3),
             "mpc_status": stats["mpc_status"],
-            "stale": bool(self._stopped_reason),
-            "stop_reason": self._stopped_reason,
-            "params": self._applied.as_dict(),
+            **self._controller.status(),
         }
 
     def _publish_status(self) -> None:

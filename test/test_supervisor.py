@@ -1,0 +1,231 @@
+"""The loop policy of the LLM (ROS-free, no sleeps: time is an argument)."""
+from __future__ import annotations
+
+import re
+import pytest
+
+from robotxr1_ros.errors import Robotxr1Error
+from robotxr1_ros.llm.answer_format import mpc_answer
+from robotxr1_ros.llm.backends import Completion
+from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, NO_VERDICT, Decision
+from robotxr1_ros.llm.prompts import InstructionError
+from robotxr1_ros.llm.supervisor import (
+    BY_DECISION, BY_INSTRUCTION, DECIDE, NO_PARAMETERS, REFUSED, SEND, SUPERSEDED, TUNE, UNCHANGED, Supervisor,
+    SupervisorConfig,
+)
+from robotxr1_ros.llm.tuning import tuning_from_text
+from robotxr1_ros.params import PARAM_SPECS, MpcParams
+from robotxr1_ros.samples import OdomSample
+
+INSTRUCTION = "Reverse the car"
+REVERSE = {"v_min": -2.0, "v_max": -0.5}
+CONFIG = SupervisorConfig(window_s=1.0, min_coverage=0.9, decision_period_s=1.0, max_backoff_s=8.0)
+RATE_HZ = 20
+
+
+def feed(supervisor: Supervisor, start: float, end: float) -> None:
+    """Odometry at RATE_HZ over [start, end]."""
+    for k in range(round((end - start) * RATE_HZ) + 1):
+        t = start + k / RATE_HZ
+        supervisor.observe_odometry(OdomSample(t, t, 0.0, 0.0, 1.0, 0.0, 0.0))
+
+
+def verdict(status: str) -> Decision:
+    return Decision(INSTRUCTION, status, "scripted")
+
+
+def proposal(supervisor: Supervisor, values: dict, instruction: str = INSTRUCTION):
+    """A tuning as MPCxR1 returns it, parsed against the parameters in force."""
+    text = mpc_answer("scripted", values)
+    return tuning_from_text(instruction, Completion(text, 1, 1, 0.0), supervisor.params, supervisor.specs)
+
+
+def tune_and_apply(supervisor: Supervisor, values: dict, now: float):
+    job = supervisor.next_job(now)
+    assert job is not None and job.kind == TUNE, job
+    event = supervisor.on_tuning(proposal(supervisor, values, job.instruction), now)
+    if event.update is not None:
+        supervisor.on_update_applied(now)
+    return event
+
+
+def next_decision(supervisor: Supervisor, start: float, end: float, step: float = 0.05):
+    """Feed odometry step by step from `start`; return the time and the job of the first decision."""
+    t = start
+    while t <= end + 1e-9:
+        feed(supervisor, t, t)
+        job = supervisor.next_job(t)
+        if job is not None:
+            assert job.kind == DECIDE
+            return t, job
+        t = round(t + step, 6)
+    raise AssertionError(f"no decision between {start} and {end}")
+
+
+def test_a_new_instruction_is_tuned_for_at_once_without_a_window():
+    supervisor = Supervisor(CONFIG)
+    assert supervisor.next_job(0.0) is None  # no instruction: nothing to judge
+    feed(supervisor, 0.0, 0.2)
+    supervisor.set_instruction("  Reverse\tthe car\n", 0.2)
+    job = supervisor.next_job(0.2)
+    assert (job.kind, job.trigger, job.instruction) == (TUNE, BY_INSTRUCTION, INSTRUCTION)
+    assert supervisor.busy and supervisor.next_job(0.2) is None  # one job at a time
+    event = supervisor.on_tuning(proposal(supervisor, REVERSE), 0.3)
+    assert event.outcome == SEND and event.update.changes == REVERSE and event.update.trigger == BY_INSTRUCTION
+
+
+def test_an_update_carries_only_the_changed_parameters_against_those_in_force():
+    supervisor = Supervisor(CONFIG)
+    supervisor.observe_params(MpcParams(qv=50.0))  # an operator's `ros2 param set`
+    supervisor.set_instruction("Keep away from the walls", 0.0)
+    event = tune_and_apply(supervisor, {"track_safety_margin": 0.6, "qv": 50.0, "qn": 20.0}, 0.0)
+    assert event.update.changes == {"track_safety_margin": 0.6}  # qv and qn are already in force
+    assert event.update.previous == {"track_safety_margin": PARAM_SPECS["track_safety_margin"].default}
+    assert supervisor.params == MpcParams(qv=50.0, track_safety_margin=0.6)
+
+
+def test_an_identical_proposal_is_not_sent_again():
+    supervisor = Supervisor(CONFIG)
+    supervisor.set_instruction(INSTRUCTION, 0.0)
+    assert tune_and_apply(supervisor, REVERSE, 0.0).outcome == SEND
+    sent = 1
+    t = 0.0
+    for _ in range(4):  # the model keeps saying "does not adhere" and proposing the same
+        t, _ = next_decision(supervisor, t, t + 20.0)
+        supervisor.on_decision(verdict(DOES_NOT_ADHERE), t)
+        event = tune_and_apply(supervisor, REVERSE, t)
+        assert event.outcome == UNCHANGED and event.update is None
+        sent += event.update is not None
+    assert sent == 1 and supervisor.params == MpcParams(**REVERSE)
+
+
+def test_after_an_update_the_next_decision_waits_for_a_window_that_starts_after_it():
+    supervisor = Supervisor(SupervisorConfig(window_s=1.0, min_coverage=0.9, decision_period_s=0.5))
+    feed(supervisor, 0.0, 2.0)
+    supervisor.set_instruction(INSTRUCTION, 2.0)
+    tune_and_apply(supervisor, REVERSE, 2.0)
+    assert supervisor.buffer.covered_s == 0.0
+    t, job = next_decision(supervisor, 2.05, 6.0)
+    assert t == pytest.approx(2.05 + 0.9)  # not at 2.5, when the period is over: the window was too short
+    assert job.window.odometry[0].t > 2.0
+
+
+def test_decisions_come_at_most_once_per_period_and_only_a_miss_leads_to_a_tuning():
+    supervisor = Supervisor(CONFIG)
+    supervisor.set_instruction(INSTRUCTION, 0.0)
+    assert tune_and_apply(supervisor, {}, 0.0).outcome == UNCHANGED  # nothing proposed: nothing sent
+    feed(supervisor, 0.0, 0.85)
+    assert supervisor.next_job(1.0) is None  # the window covers 0.85 s < 0.9 s
+    feed(supervisor, 0.9, 1.0)
+    job = supervisor.next_job(1.0)
+    assert job.kind == DECIDE and job.trigger == "period"
+    event = supervisor.on_decision(verdict(ADHERES), 1.0)
+    assert (event.window_start, event.window_end) == (0.0, 1.0)
+    feed(supervisor, 1.05, 1.95)
+    assert supervisor.next_job(1.95) is None  # within the period
+    assert supervisor.next_job(2.0).kind == DECIDE
+    supervisor.on_decision(verdict(NO_VERDICT), 2.0)
+    feed(supervisor, 2.05, 3.0)
+    assert supervisor.next_job(3.0).kind == DECIDE  # no verdict: no tuning
+    supervisor.on_decision(verdict(DOES_NOT_ADHERE), 3.0)
+    job = supervisor.next_job(3.0)
+    assert job.kind == TUNE and job.trigger == BY_DECISION
+
+
+def test_repeated_misses_back_off_until_adherence_or_a_new_instruction():
+    supervisor = Supervisor(CONFIG)
+    supervisor.set_instruction(INSTRUCTION, 0.0)
+    tune_and_apply(supervisor, REVERSE, 0.0)
+    decided, t = [], 0.0
+    for k in range(6):
+        t, _ = next_decision(supervisor, t, t + 30.0)
+        decided.append(t)
+        supervisor.on_decision(verdict(DOES_NOT_ADHERE), t)
+        assert tune_and_apply(supervisor, {"qv": 20.0 + k}, t).outcome == SEND
+    waits = [round(b - a, 2) for a, b in zip(decided, decided[1:])]
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0]  # period, doubled per further miss, capped at max_backoff_s
+
+    t, _ = next_decision(supervisor, t, t + 30.0)
+    supervisor.on_decision(verdict(ADHERES), t)  # adherence resets the back-off
+    t2, _ = next_decision(supervisor, t, t + 30.0)
+    assert t2 == pytest.approx(t + 1.0)
+    supervisor.on_decision(verdict(DOES_NOT_ADHERE), t2)
+    tune_and_apply(supervisor, {"qv": 50.0}, t2)
+    t3, _ = next_decision(supervisor, t2, t2 + 30.0)
+    supervisor.on_decision(verdict(DOES_NOT_ADHERE), t3)
+    supervisor.set_instruction("Drive forward", t3)  # a new instruction resets it too
+    job = supervisor.next_job(t3)
+    assert job.kind == TUNE and job.trigger == BY_INSTRUCTION
+    supervisor.on_tuning(proposal(supervisor, {"qv": 60.0}, job.instruction), t3)
+    supervisor.on_update_applied(t3)
+    t4, _ = next_decision(supervisor, t3, t3 + 30.0)
+    assert t4 == pytest.approx(t3 + 1.0)
+
+
+def test_a_new_instruction_supersedes_the_answer_in_progress():
+    supervisor = Supervisor(CONFIG)
+    supervisor.set_instruction(INSTRUCTION, 0.0)
+    job = supervisor.next_job(0.0)
+    supervisor.set_instruction("Drive forward", 0.5)
+    event = supervisor.on_tuning(proposal(supervisor, REVERSE, job.instruction), 1.0)
+    assert event.outcome == SUPERSEDED and event.update is None
+    job = supervisor.next_job(1.0)
+    assert (job.kind, job.instruction, job.trigger) == (TUNE, "Drive forward", BY_INSTRUCTION)
+
+
+def test_refused_and_empty_proposals_send_nothing():
+    supervisor = Supervisor(CONFIG)
+    supervisor.set_instruction("Drive slowly", 0.0)
+    job = supervisor.next_job(0.0)
+    tuning = proposal(supervisor, {"v_max": 2.0}, job.instruction)  # valid against the parameters in force ...
+    supervisor.observe_params(MpcParams(v_min=3.0, v_max=12.0))  # ... until an operator raised v_min
+    event = supervisor.on_tuning(tuning, 0.1)
+    assert event.outcome == REFUSED and event.update is None
+    assert re.search(r"v_max=2(\.0)? must be >= v_min=3", event.reason)
+    outcomes = []
+    for now, answer in ((0.2, "I would rather not say."), (0.3, mpc_answer("x", {"v_min": 3.5, "v_max": 2.0}))):
+        supervisor.set_instruction("Drive slowly", now)
+        supervisor.next_job(now)
+        tuning = tuning_from_text("Drive slowly", Completion(answer, 1, 1, 0.0), supervisor.params)
+        event = supervisor.on_tuning(tuning, now)
+        assert event.update is None and event.reason
+        outcomes.append(event.outcome)
+    assert outcomes == [NO_PARAMETERS, REFUSED] and "inconsistent parameter set" in event.reason  # refused whole
+    assert not supervisor.busy and supervisor.params == MpcParams(v_min=3.0, v_max=12.0)
+
+
+def test_a_failed_update_or_job_is_retried_after_a_period():
+    supervisor = Supervisor(CONFIG)
+    supervisor.set_instruction(INSTRUCTION, 0.0)
+    supervisor.next_job(0.0)
+    supervisor.on_job_failed(0.0)  # e.g. the model server is down
+    assert supervisor.next_job(0.5) is None
+    job = supervisor.next_job(1.0)
+    assert job.kind == TUNE and job.trigger == BY_INSTRUCTION
+    event = supervisor.on_tuning(proposal(supervisor, REVERSE), 1.0)
+    result = supervisor.on_update_failed("the controller refused the update: v_max out of range", 1.1)
+    assert not result.applied and result.update is event.update and supervisor.params == MpcParams()
+    with pytest.raises(Robotxr1Error):
+        supervisor.on_update_applied(1.2)  # nothing is out
+    supervisor.set_instruction(INSTRUCTION, 2.0)
+    supervisor.next_job(2.0)
+    supervisor.on_tuning(proposal(supervisor, REVERSE), 2.0)
+    supervisor.on_job_failed(2.1)  # sending raised: the update's fate is unknown
+    assert not supervisor.busy and supervisor.params == MpcParams()
+
+
+def test_instructions_are_cleaned_and_bounded():
+    supervisor = Supervisor(CONFIG)
+    assert supervisor.set_instruction("Reverse\x00 the\x1b car\u0085", 0.0) == INSTRUCTION
+    for bad in ("", " \n\t", "x" * 501):
+        with pytest.raises(InstructionError):
+            supervisor.set_instruction(bad, 1.0)
+    assert supervisor.instruction == INSTRUCTION
+    assert supervisor.set_instruction("x" * 500, 1.0) == "x" * 500
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(Robotxr1Error):
+        SupervisorConfig(decision_period_s=0.0)
+    with pytest.raises(Robotxr1Error):
+        SupervisorConfig(decision_period_s=10.0, max_backoff_s=5.0)
