@@ -1,5 +1,6 @@
 """rosbag2 record and replay: the fixture bags (scripts/make_fixture_bags.sh) give the features of
-their behaviours; offline and live recording write bags that replay reads back."""
+their behaviours; replay runs the LLM loop's Supervisor over a bag and reports the decisions and the
+updates the car would have received; offline and live recording write bags that replay reads back."""
 from __future__ import annotations
 
 import json
@@ -15,9 +16,12 @@ from robotxr1_ros import cli
 from robotxr1_ros.bags.rosbag_io import read_messages
 from robotxr1_ros.commands.record import record_behaviour, record_live, topic_types
 from robotxr1_ros.evaluation import labels
+from robotxr1_ros.evaluation.behaviours import BEHAVIOUR_NAMES
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE
 from robotxr1_ros.llm.features import StateFeatures
-from robotxr1_ros.bags.replay import replay_bag, scripted_decider
+from robotxr1_ros.llm.supervisor import BY_DECISION, BY_INSTRUCTION, SEND, UNCHANGED, SupervisorConfig, TuningEvent
+from robotxr1_ros.bags.replay import WindowResult, replay_bag, scripted_modules
+from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bags"
@@ -28,12 +32,23 @@ EXPECTED = {
     "reversing": (labels.is_reversing, [labels.is_driving_forward, labels.is_stopped]),
     "stopped": (labels.is_stopped, [labels.is_reversing, labels.is_driving_forward]),
     "oscillating": (labels.is_oscillating, [labels.is_reversing, labels.is_close_to_left_wall]),
-    "left_wall": (labels.is_close_to_left_wall, [labels.is_oscillating, labels.is_reversing]),
+    "close_to_left_wall": (labels.is_close_to_left_wall, [labels.is_oscillating, labels.is_reversing]),
 }
 
 
-def windows(bag: Path, **options) -> list:
-    return list(replay_bag(bag, get_track("eval"), **options))
+def events(bag: Path, window_s: float = 3.0, period_s: float = 1.0, **options) -> list:
+    config = SupervisorConfig(window_s=window_s, decision_period_s=period_s)
+    return list(replay_bag(bag, get_track("eval"), config=config, **options))
+
+
+def windows(bag: Path, **options) -> list[WindowResult]:
+    return [event for event in events(bag, **options) if isinstance(event, WindowResult)]
+
+
+def test_fixture_bags_are_behaviours_of_the_one_catalog():
+    """The bags and the decision datasets are driven from the same catalog (evaluation/behaviours.py)."""
+    assert sorted(p.name for p in FIXTURES.iterdir()) == sorted(EXPECTED)
+    assert set(EXPECTED) <= set(BEHAVIOUR_NAMES)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -54,20 +69,59 @@ def test_fixture_bags_replay_to_their_behaviour(name):
 def test_scripted_backend_decides_each_window_by_its_known_answer():
     instruction = "Reverse the car"
     for name, expected in (("reversing", ADHERES), ("forward", DOES_NOT_ADHERE)):
-        results = windows(FIXTURES / name, instruction=instruction, decide=scripted_decider(instruction))
-        assert {r.decision.status for r in results} == {expected}
+        results = windows(FIXTURES / name, instruction=instruction, models=scripted_modules(instruction, {}))
+        assert results and {r.decision.status for r in results} == {expected}
         assert all(r.label == (expected == ADHERES) for r in results)
 
 
-def test_replay_cli_prints_one_line_per_window(capsys):
+def test_replay_reports_the_decisions_and_the_updates_the_car_would_have_received():
+    """The forward bag never reverses, whatever the car is told: the instruction is tuned for at
+    once, each "does not adhere" leads to a tuning, and the same proposal is never sent twice."""
+    instruction = "Reverse the car"
+    proposal = {"v_min": -2.0, "v_max": -0.5, "qv": 10.0}  # qv is already in force
+    log = events(FIXTURES / "forward", window_s=1.0, period_s=0.5, instruction=instruction,
+                 models=scripted_modules(instruction, proposal), params=MpcParams(v_min=0.5))
+    tunings = [e for e in log if isinstance(e, TuningEvent)]
+    decisions = [e for e in log if isinstance(e, WindowResult)]
+    first = tunings[0]
+    assert log[0] is first and first.trigger == BY_INSTRUCTION and first.outcome == SEND
+    assert first.update.changes == {"v_min": -2.0, "v_max": -0.5}
+    assert first.update.previous == {"v_min": 0.5, "v_max": 12.0}
+    assert [e.outcome for e in tunings[1:]] == [UNCHANGED] * (len(tunings) - 1) and len(tunings) >= 2
+    assert all(e.trigger == BY_DECISION for e in tunings[1:])
+    assert len(decisions) >= 2 and all(d.decision.status == DOES_NOT_ADHERE for d in decisions)
+    # The first decision judged a full window recorded after the update, and the waits grow.
+    assert decisions[0].t >= first.t + 0.9
+    times = [e.t for e in log]
+    assert times == sorted(times)
+    gaps = [b.t - a.t for a, b in zip(decisions, decisions[1:])]
+    assert all(later >= earlier - 1e-6 for earlier, later in zip(gaps, gaps[1:]))
+
+
+def test_replay_cli_prints_one_line_per_event(capsys):
     assert cli.main(["replay", str(FIXTURES / "stopped"), "--instruction", "Don't move", "--backend", "scripted",
                      "--period", "0.5"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 4  # windows ending at 3.0, 3.5, 4.0 and 4.5 s (the bag ends at 4.98 s)
-    assert all("label adheres" in line and "decision adheres -> Continue behavior" in line for line in lines)
+    assert "tuning after the instruction: unchanged, nothing sent" in lines[0]  # nothing proposed
+    decisions = lines[1:-1]
+    assert len(decisions) == 5  # windows covering 2.7 s, judged at 2.7, 3.2, 3.7, 4.2 and 4.7 s (the bag ends at 4.98 s)
+    assert all("label adheres" in line and "decision adheres -> Continue behavior" in line for line in decisions)
+    assert lines[-1] == "5 decisions, 0 updates sent to the controller"
     assert cli.main(["replay", str(FIXTURES / "stopped"), "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert all(labels.is_stopped(r["features"]) and r["decision"] is None for r in records)
+    assert records and all(labels.is_stopped(r["features"]) and r["decision"] is None for r in records)
+
+
+def test_replay_cli_json_reports_updates_with_timestamps(capsys):
+    assert cli.main(["replay", str(FIXTURES / "forward"), "--instruction", "Reverse the car", "--backend", "scripted",
+                     "--propose", "v_min=-2", "v_max=-0.5", "--params", "v_min=-2", "--window", "1", "--period", "0.5",
+                     "--json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    updates = [r["update"] for r in records if r["event"] == "tuning" and r["outcome"] == "send"]
+    assert len(updates) == 1 and updates[0]["changes"] == {"v_max": -0.5}  # v_min=-2 was in force already
+    assert updates[0]["previous"] == {"v_max": 12.0} and updates[0]["t"] == records[0]["t"]
+    decisions = [r for r in records if r["event"] == "decision"]
+    assert decisions and all(r["decision"]["status"] == DOES_NOT_ADHERE and r["t"] > updates[0]["t"] for r in decisions)
 
 
 def test_replay_cli_reports_bad_input_in_one_line(capsys, tmp_path):
@@ -75,6 +129,10 @@ def test_replay_cli_reports_bad_input_in_one_line(capsys, tmp_path):
     assert "not a rosbag2 directory" in capsys.readouterr().err
     assert cli.main(["replay", str(FIXTURES / "stopped"), "--backend", "scripted"]) == 2
     assert "needs an --instruction" in capsys.readouterr().err
+    assert cli.main(["replay", str(FIXTURES / "stopped"), "--instruction", "x" * 501]) == 2
+    assert "at most 500" in capsys.readouterr().err
+    assert cli.main(["replay", str(FIXTURES / "stopped"), "--params", "v_min=3", "v_max=2"]) == 2
+    assert "must be >= v_min" in capsys.readouterr().err
 
 
 def test_offline_records_in_sqlite3_and_mcap_replay_alike(tmp_path):
@@ -83,7 +141,7 @@ def test_offline_records_in_sqlite3_and_mcap_replay_alike(tmp_path):
         assert counts == {"/odom": 200, "/scan": 160, "/imu": 400, "/drive": 160}
     assert (tmp_path / "sqlite3" / "sqlite3.db3").is_file() and (tmp_path / "mcap" / "mcap.mcap").is_file()
     sqlite3, mcap = ([r.features.as_record() for r in windows(tmp_path / storage)] for storage in ("sqlite3", "mcap"))
-    assert sqlite3 == mcap and len(mcap) == 1  # one full 3 s window in 4 s
+    assert sqlite3 == mcap and len(mcap) == 2  # windows covering 2.7 of 3 s, judged at 2.7 and 3.7 s of 4 s
     drives = [m for _, _, m in read_messages(tmp_path / "sqlite3", ["/drive"])]
     assert drives and drives[-1].drive.speed < 0.0
 

@@ -5,11 +5,11 @@ import json
 import pytest
 
 from robotxr1_ros.cli import main
-from robotxr1_ros.evaluation.decision_dataset import (BEHAVIOUR_NAMES, MANIFEST, find_datasets, load_dataset,
-                                                      packaged_dataset_dir)
+from robotxr1_ros.evaluation.behaviours import BEHAVIOUR_NAMES, BEHAVIOURS
+from robotxr1_ros.evaluation.decision_dataset import MANIFEST, find_datasets, load_dataset, packaged_dataset_dir
 from robotxr1_ros.evaluation.decision_eval import evaluate_decision, selected_records, total_calls
 from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, all_labels, label
-from robotxr1_ros.evaluation.report import write_decision_report
+from robotxr1_ros.evaluation.report import decision_markdown, write_decision_report
 from robotxr1_ros.llm.answer_format import decision_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.decision import DecisionxR1
@@ -37,6 +37,27 @@ def test_an_external_dataset_loads_as_it_is(tmp_path):
     assert label("Oscillate!", dataset.records[0]) and label("Drive faster than 3 m/s", dataset.records[0])
     assert label("Don't move", dataset.records[1])
     assert find_datasets(tmp_path) == [path] and find_datasets(path) == [path]
+    assert dataset.notes == ()
+
+
+def test_records_whose_data_samples_disagrees_with_their_lists_load_and_are_scored(tmp_path, capsys):
+    """Real recordings have such records: the lists are the truth, and the file says so once."""
+    path = tmp_path / "recorded.json"
+    path.write_text(json.dumps([{**EXTERNAL_RECORD, "data_samples": 7}, EXTERNAL_RECORD,
+                                {**EXTERNAL_RECORD, "data_samples": 5}]))
+    dataset = load_dataset(path)
+    assert [r["data_samples"] for r in dataset.records] == [6, 6, 6]
+    assert dataset.records[1] == EXTERNAL_RECORD  # a consistent record is untouched
+    assert len(dataset.notes) == 1 and dataset.notes[0].startswith("2 of 3 records")
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert len(warnings) == 1 and str(path) in warnings[0] and "data_samples" in warnings[0]
+
+    answers = [decision_answer("applied the rule", label(instruction, record))
+               for record in dataset.records for instruction in DECISION_INSTRUCTIONS]
+    report = evaluate_decision(DecisionxR1(ScriptedBackend(answers)), [dataset], "rules")
+    assert report.summary()["n"] == 3 * 8 and report.summary()["accuracy"] == 1.0
+    assert report.as_dict()["dataset_notes"] == {"recorded": list(dataset.notes)}
+    assert f"- recorded: {dataset.notes[0]}" in decision_markdown(report)
 
 
 @pytest.mark.parametrize("content, message", [
@@ -55,7 +76,9 @@ def test_malformed_datasets_are_refused_with_the_reason(tmp_path, content, messa
 def test_packaged_datasets_cover_the_eight_behaviours_and_show_them():
     paths = find_datasets()
     assert sorted(p.stem for p in paths) == sorted(BEHAVIOUR_NAMES)
-    assert (packaged_dataset_dir() / MANIFEST).exists()
+    manifest = json.loads((packaged_dataset_dir() / MANIFEST).read_text())
+    for name, info in manifest["datasets"].items():  # made from the catalog as it is now
+        assert info["params"] == BEHAVIOURS[name].params.as_dict() and info["note"] == BEHAVIOURS[name].note
     total_bytes = sum(p.stat().st_size for p in paths)
     assert total_bytes < 400_000
     datasets = {p.stem: load_dataset(p) for p in paths}

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from robotxr1_ros import mpc_qp
+from robotxr1_ros.control import mpc_qp
 from robotxr1_ros.control.closed_loop import drive
 from robotxr1_ros.control.mpc import STATUS_FALLBACK, FrenetMPC, MpcConfig, track_table
 from robotxr1_ros.params import MpcParams

@@ -4,10 +4,10 @@ import pytest
 
 from robotxr1_ros.track import ClosedPath, Track
 from robotxr1_ros.track.csv_io import TrackFileError, save_raceline, save_track
-from robotxr1_ros.track.library import CIRCLE_RADIUS, get_track
+from robotxr1_ros.track.library import BUILTIN_TRACKS, CIRCLE_RADIUS, evaluation_drawing, get_track
 
 
-@pytest.fixture(params=["circle", "eval"])
+@pytest.fixture(params=sorted(BUILTIN_TRACKS))
 def track(request):
     return get_track(request.param)
 
@@ -30,6 +30,48 @@ def test_circle_geometry_is_exact():
     assert np.allclose(track.centre.curvature(s), 1 / CIRCLE_RADIUS, rtol=1e-3)
     heading_of_first_point = track.centre.heading(0.0)
     assert heading_of_first_point == pytest.approx(np.pi / 2, abs=1e-3)  # counter-clockwise
+
+
+def _distance_to_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each point to a closed polyline (exact, segment by segment)."""
+    start, end = polygon, np.roll(polygon, -1, axis=0)
+    edge = end - start
+    along = np.einsum("pqk,qk->pq", points[:, None, :] - start[None], edge) / np.einsum("qk,qk->q", edge, edge)
+    foot = start[None] + np.clip(along, 0.0, 1.0)[..., None] * edge[None]
+    return np.min(np.linalg.norm(points[:, None, :] - foot, axis=-1), axis=1)
+
+
+def test_centre_line_is_the_midline_between_the_walls(track):
+    """What the center case measures (d to track.centre) and what the decision rule checks
+    (|d_left - d_right|) are the same line: equidistant to both walls, measured as true distances."""
+    assert np.allclose(track.width_left, track.width_right)
+    points = track.centre.xy_table[::25]
+    to_left = _distance_to_polygon(points, track.left_wall[::5])
+    to_right = _distance_to_polygon(points, track.right_wall[::5])
+    assert np.max(np.abs(to_left - to_right)) < 0.005
+
+
+def test_recentring_the_eval_track_keeps_its_drawn_walls():
+    drawn, width_left, width_right = evaluation_drawing()
+    assert np.max(np.abs(width_left - width_right)) > 0.5  # drawn off-centre: the re-centring matters
+    track = get_track("eval")
+    old_left = np.column_stack(drawn.to_cartesian(drawn.s_table, width_left))
+    old_right = np.column_stack(drawn.to_cartesian(drawn.s_table, -width_right))
+    for new_wall, old_wall in ((track.left_wall, old_left), (track.right_wall, old_right)):
+        assert np.max(_distance_to_polygon(new_wall[::25], old_wall[::5])) < 0.005
+    _, d_drawn = drawn.project(*track.centre.position(track.centre.s_table[::25]))
+    assert np.max(np.abs(d_drawn)) > 0.3  # and the centre line did move
+
+
+def test_track_file_with_unequal_widths_loads_recentred(tmp_path):
+    """A circle of radius 6 m, 0.5 m of track to its left (inside) and 1.5 m to its right: walls at
+    radius 5.5 and 7.5, so the centre line is the circle of radius 6.5 with half-width 1.0."""
+    angle = np.linspace(0.0, 2.0 * np.pi, 120, endpoint=False)
+    rows = np.column_stack([6.0 * np.cos(angle), 6.0 * np.sin(angle), np.full(120, 1.5), np.full(120, 0.5)])
+    np.savetxt(tmp_path / "lopsided.csv", rows, delimiter=",")
+    track = Track.from_csv(tmp_path / "lopsided.csv")
+    assert np.allclose(np.hypot(*track.centre.xy_table.T), 6.5, atol=2e-3)
+    assert np.allclose(track.width_left, 1.0, atol=2e-3) and np.allclose(track.width_right, 1.0, atol=2e-3)
 
 
 def test_raceline_is_inside_the_walls_and_not_the_centre_line(track):

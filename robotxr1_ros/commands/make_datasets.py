@@ -1,5 +1,6 @@
 """`robotxr1 make-datasets`: generate the decision datasets in the simulator (see
-robotxr1_ros/evaluation/decision_dataset.py for how each behaviour is driven)."""
+robotxr1_ros/evaluation/behaviours.py for how each behaviour is driven, decision_dataset.py for
+how windows are cut)."""
 from __future__ import annotations
 
 import argparse

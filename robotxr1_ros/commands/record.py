@@ -14,13 +14,17 @@ from pathlib import Path
 
 from ..errors import Robotxr1Error
 from ..bags.rosbag_io import STORAGES, TOPIC_TYPES, BagWriter
-from ..evaluation.behaviours import BEHAVIOURS, sensor_stream
+from ..evaluation.behaviours import BEHAVIOUR_NAMES, sensor_stream
 from ..track.library import get_track
 
 # Topic of each reading of an offline behaviour.
 BEHAVIOUR_TOPICS = {"odom": "/odom", "scan": "/scan", "imu": "/imu", "drive": "/drive"}
 LIVE_DEFAULT_TOPICS = ("/odom", "/scan", "/imu", "/drive", "/robotxr1/instruction", "/robotxr1/decision",
-                       "/robotxr1/update", "/mpc_controller/status")
+                       "/robotxr1/update", "/mpc_controller/status",
+                       # what RViz / Foxglove draw: the MPC's predicted horizon and the track
+                       "/mpc_controller/plan=nav_msgs/msg/Path", "/track_markers=visualization_msgs/msg/MarkerArray")
+# Published once, transient local: recorded with the same durability, so a late recorder gets them.
+LATCHED_TOPICS = ("/track_markers", "/tf_static")
 SPIN_TIMEOUT_S = 0.1
 
 
@@ -34,7 +38,8 @@ def register(subparsers) -> None:
     parser.add_argument("--topic", action="append", default=None, metavar="TOPIC[=pkg/msg/Type]",
                         help=f"live topic to record, repeatable (default: {', '.join(LIVE_DEFAULT_TOPICS)})")
     parser.add_argument("--use-sim-time", action="store_true", help="live: stamp messages with /clock time")
-    parser.add_argument("--behaviour", choices=sorted(BEHAVIOURS), help="record this simulated behaviour instead")
+    parser.add_argument("--behaviour", choices=BEHAVIOUR_NAMES,
+                        help="record this simulated behaviour (evaluation/behaviours.py) instead")
     parser.add_argument("--track", default="eval", help="behaviour: built-in track or track CSV")
     parser.add_argument("--start-s", type=float, default=0.0, help="behaviour: start position on the racing line (m)")
     parser.add_argument("--beam-stride", type=int, default=1, help="behaviour: keep every n-th LiDAR beam")
@@ -107,6 +112,7 @@ def record_live(out: Path, storage: str, types: dict[str, str], seconds: float |
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
+    from rclpy.qos import DurabilityPolicy, QoSProfile
 
     classes = {topic: message_class(msgtype) for topic, msgtype in types.items()}
     own_context = context is None
@@ -121,7 +127,8 @@ def record_live(out: Path, storage: str, types: dict[str, str], seconds: float |
     try:
         with BagWriter(out, storage, types) as bag:
             for topic, message_type in classes.items():
-                node.create_subscription(message_type, topic, _writer(bag, topic, node), 100, raw=True)
+                qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL) if topic in LATCHED_TOPICS else 100
+                node.create_subscription(message_type, topic, _writer(bag, topic, node), qos, raw=True)
             executor.add_node(node)
             deadline = None if seconds is None else time.monotonic() + seconds
             while context.ok() and (deadline is None or time.monotonic() < deadline):

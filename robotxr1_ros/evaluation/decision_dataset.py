@@ -1,22 +1,21 @@
 """Decision datasets: state windows of eight recorded behaviours, generated in the simulator, and
 the loader for datasets in the reference's format (a JSON list of feature records).
 
-Every behaviour is driven by the MPC on the evaluation track. Where the MPC's parameters cannot
-produce a behaviour (it always tracks the racing line), the MPC is given a scripted reference
-path instead of the racing line: the midline between the walls, a line 0.3 m from the left
-wall, or the racing line with a sinusoidal lateral offset. The simulator keeps the real walls,
-and the features are always computed against the real racing line, by the LLM layer's own
-feature extraction (llm.features.compute_features) from the simulator's noisy odometry and
-LiDAR, exactly as the on-board node sees them. Stopping and reversing come from the speed
-bounds (v_min = v_max = 0; v_max < 0).
+The behaviours are the catalog's (behaviours.py, also used for the fixture bags), driven on the
+evaluation track. The features are always computed against the real racing line, by the LLM
+layer's own feature extraction (llm.features.compute_features) from the simulator's noisy
+odometry and LiDAR, exactly as the on-board node sees them.
 
 Windows of 1-5 s are cut at random times and down-sampled to 5-13 samples. Labels are not
 stored: the rules in labels.py are applied to each record when it is evaluated, so external
-datasets are scored by the same rules.
+datasets are scored by the same rules. External records whose `data_samples` disagrees with the
+length of their lists (real recordings have them) are loaded with the lists as the truth, and
+the dataset says so once in its `notes`.
 """
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,24 +24,22 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import Robotxr1Error
-from ..control.closed_loop import drive
-from ..llm.features import FeatureConfig, InsufficientData, compute_features, features_from_record
+from ..llm.features import SERIES_KEYS, FeatureConfig, InsufficientData, compute_features, features_from_record
 from ..samples import OdomSample, ScanSample, StateWindow
-from ..control.mpc import FrenetMPC
-from ..sim.sensors import odometry_sample, scan_sample
-from ..params import MpcParams
-from ..sim.simulator import Simulator
-from ..track import ClosedPath, Track
+from ..track import Track
 from ..track.library import get_track
+from .behaviours import BEHAVIOUR_NAMES, BEHAVIOURS, Behaviour, SensorRates, sensor_stream
 from .labels import DECISION_INSTRUCTIONS, all_labels
 
 DATASET_VERSION = "v1"
 DATASET_TRACK = "eval"  # the evaluation track; training uses the circle
 MANIFEST = "manifest.json"
-SCAN_PERIOD = 0.1  # s between recorded LiDAR scans (10 Hz)
+# What a dataset run records: odometry at the control rate, LiDAR at 10 Hz (no IMU in the features).
+RECORDED_RATES = SensorRates(odom_hz=40.0, scan_hz=10.0, imu_hz=1.0)
+RUN_SECONDS = 20.0  # simulated per run
 WINDOW_SECONDS = (1.0, 5.0)
 WINDOW_SAMPLES = (5, 13)
-SETTLE_SECONDS = 1.5  # the start of a run (from rest) is not part of any window
+SETTLE_SECONDS = 1.5  # the start of a run is not part of any window
 # A window must hold at least this many samples to be judged (external records are taken as they are).
 MIN_RECORD_SAMPLES = 2
 
@@ -51,87 +48,9 @@ def packaged_dataset_dir(version: str = DATASET_VERSION) -> Path:
     return Path(str(resources.files("robotxr1_ros") / "data" / "decision" / version))
 
 
-# -- reference paths for behaviours the MPC's parameters cannot produce -------------------------
-
-def _reference_track(track: Track, label: str, path: ClosedPath, speed: float) -> Track:
-    """`track` with `path` in place of its racing line, driven at a constant `speed`."""
-    return Track(f"{track.name}:{label}", track.centre, track.width_left, track.width_right, path,
-                 np.full(path.s_table.size, speed))
-
-
-def midline_path(track: Track, step: float = 0.25) -> ClosedPath:
-    """The line of equal distance to both walls: the decision rule's centre line.
-
-    It differs from `track.centre` wherever the track's left and right widths differ.
-    """
-    s = track.centre.sample(step)
-    width_left, width_right = track.centre_widths(s)
-    return ClosedPath(*track.centre.to_cartesian(s, 0.5 * (width_left - width_right)))
-
-
-def left_wall_path(track: Track, clearance: float = 0.3, step: float = 0.25) -> ClosedPath:
-    """The line `clearance` metres (centre of the car) from the left wall."""
-    s = track.centre.sample(step)
-    width_left, _ = track.centre_widths(s)
-    return ClosedPath(*track.centre.to_cartesian(s, width_left - clearance))
-
-
-def oscillating_path(track: Track, amplitude: float = 0.6, wavelength: float = 7.0, wall_gap: float = 0.35,
-                     step: float = 0.25) -> ClosedPath:
-    """The racing line with a sinusoidal lateral offset, kept `wall_gap` away from the walls."""
-    line = track.raceline
-    cycles = max(1, round(line.length / wavelength))  # a whole number of waves closes the loop
-    s = line.sample(step)
-    free_left, free_right = track.raceline_bounds(s)
-    offset = np.clip(amplitude * np.sin(2.0 * np.pi * cycles * s / line.length),
-                     -(free_right - wall_gap), free_left - wall_gap)
-    return ClosedPath(*line.to_cartesian(s, offset))
-
-
-PATHS = {"racing_line": None, "midline": midline_path, "left_wall": left_wall_path,
-         "oscillating": oscillating_path}
-
-
-@dataclass(frozen=True)
-class Behaviour:
-    """How one dataset's behaviour is driven."""
-
-    name: str
-    params: MpcParams
-    path: str = "racing_line"  # a key of PATHS
-    path_speed: float = 2.5  # m/s along a scripted path
-    start_speed: float = 0.0
-    start_offset: float = 0.0  # m left of the racing line at the start
-    seconds: float = 20.0
-    note: str = ""
-
-    def controller_track(self, track: Track) -> Track:
-        make_path = PATHS[self.path]
-        if make_path is None:
-            return track
-        return _reference_track(track, self.path, make_path(track), self.path_speed)
-
-
-BEHAVIOURS: tuple[Behaviour, ...] = (
-    Behaviour("stopped", MpcParams(v_min=0.0, v_max=0.0), start_speed=1.5, start_offset=0.3,
-              note="speed bounds v_min = v_max = 0: the MPC brakes to a stop and holds"),
-    Behaviour("reversing", MpcParams(v_min=-1.5, v_max=-0.5), note="v_max < 0 forces reversing"),
-    Behaviour("forward", MpcParams(v_max=2.5), note="default weights, v_max = 2.5 m/s"),
-    Behaviour("oscillating", MpcParams(qn=60.0, v_max=3.0), path="oscillating", path_speed=2.5,
-              note="scripted path: racing line + 0.6 m sine offset, 7 m wavelength"),
-    Behaviour("close_to_left_wall", MpcParams(track_safety_margin=0.05, v_max=2.5), path="left_wall",
-              path_speed=2.0, note="scripted path 0.3 m from the left wall"),
-    Behaviour("centerline", MpcParams(qn=60.0, v_max=3.5), path="midline", path_speed=3.0,
-              note="scripted path: the line of equal distance to both walls"),
-    Behaviour("fast", MpcParams(v_min=3.5), note="v_min = 3.5 m/s keeps the car above 3 m/s"),
-    Behaviour("racing_line", MpcParams(), note="default parameters"),
-)
-BEHAVIOUR_NAMES = tuple(b.name for b in BEHAVIOURS)
-
-
 @dataclass
 class Recording:
-    """Odometry at control rate and LiDAR scans at SCAN_PERIOD from one run."""
+    """Odometry and LiDAR scans (at RECORDED_RATES) from one run."""
 
     odometry: list[OdomSample] = field(default_factory=list)
     scans: list[ScanSample] = field(default_factory=list)
@@ -143,20 +62,12 @@ class Recording:
 
 def record_behaviour(track: Track, behaviour: Behaviour, start_s: float, seed: int) -> Recording:
     """Drive `behaviour` from `start_s` and record what the on-board node would receive."""
-    sim = Simulator(track, seed=seed)
-    x, y = track.raceline.to_cartesian(start_s, behaviour.start_offset)
-    sim.reset(pose=(float(x), float(y), float(track.raceline.heading(start_s))), speed=behaviour.start_speed)
-    controller = FrenetMPC(behaviour.controller_track(track), params=behaviour.params)
     recording = Recording()
-    next_scan = [0.0]
-
-    def sense(t: float) -> None:
-        recording.odometry.append(odometry_sample(sim, t))
-        if t >= next_scan[0] - 1e-9:
-            recording.scans.append(scan_sample(sim, t))
-            next_scan[0] += SCAN_PERIOD
-
-    drive(sim, controller, behaviour.seconds, on_step=sense)
+    for reading in sensor_stream(track, behaviour, RUN_SECONDS, start_s=start_s, seed=seed, rates=RECORDED_RATES):
+        if reading.topic == "odom":
+            recording.odometry.append(reading.value)
+        elif reading.topic == "scan":
+            recording.scans.append(reading.value)
     return recording
 
 
@@ -185,7 +96,8 @@ def generate_behaviour(behaviour: Behaviour, track: Track, windows: int, runs: i
 
 
 def generate_datasets(out_dir: str | Path, windows: int = 30, runs: int = 3, seed: int = 0,
-                      track_name: str = DATASET_TRACK, behaviours: Sequence[Behaviour] = BEHAVIOURS) -> dict:
+                      track_name: str = DATASET_TRACK,
+                      behaviours: Sequence[Behaviour] = tuple(BEHAVIOURS.values())) -> dict:
     """Write one dataset file per behaviour and a manifest (settings, label rates); returns it."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,10 +134,26 @@ class Dataset:
     name: str
     path: Path
     records: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...] = ()  # what was repaired on loading, once per kind
+
+
+def _trust_the_lists(record: Any) -> tuple[Any, bool]:
+    """(record, repaired): a record whose `data_samples` disagrees with its lists' common length
+    gets that length, the lists being what is scored; anything else is returned as it is."""
+    if not isinstance(record, dict) or not all(isinstance(record.get(key), list) for key in SERIES_KEYS):
+        return record, False
+    lengths = {len(record[key]) for key in SERIES_KEYS}
+    count = record.get("data_samples")
+    if len(lengths) != 1 or isinstance(count, bool) or not isinstance(count, int) or count in lengths:
+        return record, False
+    return {**record, "data_samples": lengths.pop()}, True
 
 
 def load_dataset(path: str | Path) -> Dataset:
-    """A dataset file in the reference's format; a malformed file or record raises ValueError."""
+    """A dataset file in the reference's format; a malformed file or record raises Robotxr1Error.
+
+    Records whose `data_samples` disagrees with the length of their lists are loaded with the
+    lists' length; the dataset's `notes` (and one line on stderr per file) say how many."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -235,6 +163,14 @@ def load_dataset(path: str | Path) -> Dataset:
         raise Robotxr1Error(f"{path}: not JSON ({error})") from None
     if not isinstance(data, list) or not data:
         raise Robotxr1Error(f"{path}: a dataset is a non-empty JSON list of state records")
+    repaired = [_trust_the_lists(record) for record in data]
+    data = [record for record, _ in repaired]
+    notes: tuple[str, ...] = ()
+    fixed = sum(was_fixed for _, was_fixed in repaired)
+    if fixed:
+        notes = (f"{fixed} of {len(data)} records had a data_samples that disagrees with the length of their "
+                 f"lists; loaded with the lists' length",)
+        print(f"note: {path}: {notes[0]}", file=sys.stderr)
     for index, record in enumerate(data):
         try:
             checked = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
@@ -242,7 +178,7 @@ def load_dataset(path: str | Path) -> Dataset:
             raise Robotxr1Error(f"{path}: record {index}: {error}") from None
         if isinstance(checked, InsufficientData):
             raise Robotxr1Error(f"{path}: record {index}: {checked.reason}")
-    return Dataset(path.stem, path, tuple(data))
+    return Dataset(path.stem, path, tuple(data), notes)
 
 
 def find_datasets(spec: str | Path | None = None) -> list[Path]:

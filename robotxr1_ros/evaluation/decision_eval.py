@@ -44,6 +44,7 @@ class DecisionReport:
     calls: list[DecisionCall]
     wrong: list[dict[str, Any]]  # every wrong answer with its prompt
     settings: dict[str, Any] = field(default_factory=dict)
+    dataset_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # what loading repaired, per dataset
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class DecisionReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": "decision", "model": self.model, "settings": self.settings, "summary": self.summary(),
+                "dataset_notes": {name: list(notes) for name, notes in self.dataset_notes.items()},
                 "calls": [asdict(c) for c in self.calls]}
 
 
@@ -105,7 +107,8 @@ def evaluate_decision(decider: DecisionxR1, datasets: Sequence[Dataset], model: 
                                   "prompt": decider.messages(instruction, state), "output": call.output})
                 if progress:
                     progress()
-    return DecisionReport(model, calls, wrong)
+    return DecisionReport(model, calls, wrong,
+                          dataset_notes={dataset.name: dataset.notes for dataset in datasets if dataset.notes})
 
 
 def total_calls(datasets: Sequence[Dataset], mini: bool, instructions: Sequence[str] = DECISION_INSTRUCTIONS) -> int:

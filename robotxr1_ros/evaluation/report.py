@@ -42,6 +42,7 @@ def decision_markdown(report: DecisionReport) -> str:
         cells = summary["per_dataset_instruction"][dataset]
         lines.append(f"| {dataset} | {row['n']} | {_pct(row['accuracy'])} | "
                      + " | ".join(_pct(cells[i]) for i in instructions) + " |")
+    lines += ["", *(f"- {dataset}: {note}" for dataset, notes in report.dataset_notes.items() for note in notes)]
     lines += ["", f"{len(report.wrong)} wrong answers are logged in `wrong_answers.jsonl` (prompt, output, expected).", ""]
     return "\n".join(lines)
 

@@ -48,6 +48,7 @@ from ..params import PARAM_NAMES, PARAM_TABLE, MpcParams, ParamError, ParamSpec
 from ..samples import odometry_to_sample, scan_to_sample, stamp_seconds
 from ..track.library import get_track
 from .conversions import imu_acceleration
+from .parameter_services import PARAMETER_QOS
 from .spin import run_node
 
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
@@ -83,9 +84,9 @@ class LlmNode(LifecycleNode):
             "track": declare("track", "eval", _fixed("built-in track name or track CSV (racing line)")).value,
             "controller": declare("controller", "mpc_controller", _fixed("node whose MPC parameters are tuned")).value,
             "service_timeout_s": declare("service_timeout_s", 5.0, _fixed("wait for the controller [s]")).value,
-            "odom_topic": declare("odom_topic", "/odom", _fixed("nav_msgs/Odometry input")).value,
-            "scan_topic": declare("scan_topic", "/scan", _fixed("sensor_msgs/LaserScan input")).value,
-            "imu_topic": declare("imu_topic", "/imu", _fixed("sensor_msgs/Imu input (optional)")).value,
+            "odom_topic": declare("odom_topic", "odom", _fixed("nav_msgs/Odometry input")).value,
+            "scan_topic": declare("scan_topic", "scan", _fixed("sensor_msgs/LaserScan input")).value,
+            "imu_topic": declare("imu_topic", "imu", _fixed("sensor_msgs/Imu input (optional)")).value,
         }
         declare("instruction", "", ParameterDescriptor(description="what the car should do; setting it starts a tuning"))
         declare("autostart", True, _fixed("configure and activate on start, without a lifecycle manager"))
@@ -134,17 +135,19 @@ class LlmNode(LifecycleNode):
         self._tuning = MPCxR1(backends.tuning, n_memories=k, use_grammar=use_grammar, max_tokens=max_tokens)
         controller = config["controller"]
         self._controller_clients = {  # relative names: the controller in this node's namespace
-            "get": self.create_client(GetParameters, f"{controller}/get_parameters"),
-            "describe": self.create_client(DescribeParameters, f"{controller}/describe_parameters"),
-            "set": self.create_client(SetParametersAtomically, f"{controller}/set_parameters_atomically"),
+            "get": self.create_client(GetParameters, f"{controller}/get_parameters", qos_profile=PARAMETER_QOS),
+            "describe": self.create_client(DescribeParameters, f"{controller}/describe_parameters",
+                                           qos_profile=PARAMETER_QOS),
+            "set": self.create_client(SetParametersAtomically, f"{controller}/set_parameters_atomically",
+                                      qos_profile=PARAMETER_QOS),
         }
-        self._decision_publisher = self.create_lifecycle_publisher(String, "/robotxr1/decision", 10)
-        self._update_publisher = self.create_lifecycle_publisher(String, "/robotxr1/update", 10)
+        self._decision_publisher = self.create_lifecycle_publisher(String, "~/decision", 10)
+        self._update_publisher = self.create_lifecycle_publisher(String, "~/update", 10)
         self._inputs = [
             self.create_subscription(Odometry, config["odom_topic"], self._on_odometry, 50),
             self.create_subscription(LaserScan, config["scan_topic"], self._on_scan, 5),
             self.create_subscription(Imu, config["imu_topic"], self._on_imu, 50),
-            self.create_subscription(String, "/robotxr1/instruction", self._on_instruction_message, 10),
+            self.create_subscription(String, "~/instruction", self._on_instruction_message, 10),
         ]
         self.get_logger().info(f"configured: track {self._track.name!r}, decisions at most every {config['period_s']} s "
                                f"on {config['window_s']} s windows, controller /{controller}")

@@ -2,7 +2,9 @@
 
 The evaluation circuit has a long straight, a hairpin, a wide sweeper, an S-bend and a width that
 varies from 1.6 m to 3.0 m, so that centre-line, racing-line, reversing, speed and smoothness
-instructions all have room to differ.
+instructions all have room to differ. It is drawn as a spline with unequal left and right widths,
+then re-centred on the midline between its walls (track.midline), so its centre line is the line
+of equal distance to both walls, as every centre-line measure assumes.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 
 from ..errors import Robotxr1Error
 from .closed_path import ClosedPath
+from .midline import midline
 from .track import Track
 
 CIRCLE_RADIUS = 6.0  # m, centre line
@@ -33,12 +36,18 @@ def circle_track() -> Track:
     return Track.from_centre("circle", centre, widths, widths.copy())
 
 
-def evaluation_track() -> Track:
-    centre = ClosedPath(EVAL_WAYPOINTS[:, 0], EVAL_WAYPOINTS[:, 1])
-    phase = 2.0 * np.pi * centre.s_table / centre.length
+def evaluation_drawing() -> tuple[ClosedPath, np.ndarray, np.ndarray]:
+    """The evaluation circuit as drawn: (spline, width_left, width_right), widths unequal."""
+    drawn = ClosedPath(EVAL_WAYPOINTS[:, 0], EVAL_WAYPOINTS[:, 1])
+    phase = 2.0 * np.pi * drawn.s_table / drawn.length
     width_left = 1.15 + 0.35 * np.sin(phase) + 0.1 * np.cos(3.0 * phase)
     width_right = 1.15 + 0.3 * np.cos(2.0 * phase)
-    return Track.from_centre("eval", centre, width_left, width_right)
+    return drawn, width_left, width_right
+
+
+def evaluation_track() -> Track:
+    centre, half_width = midline(*evaluation_drawing())
+    return Track.from_centre("eval", centre, half_width, half_width.copy())
 
 
 BUILTIN_TRACKS = {"circle": circle_track, "eval": evaluation_track}

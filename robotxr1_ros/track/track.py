@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import Robotxr1Error
 from .closed_path import ClosedPath, periodic_interp
 from .csv_io import read_raceline_rows, read_track_rows
+from .midline import midline
 from .raceline import elastic_band_line, speed_profile
 
 
@@ -57,8 +58,10 @@ class Track:
     @classmethod
     def from_csv(cls, path: str | Path, raceline_path: str | Path | None = None) -> "Track":
         """A track from a track-layout CSV; the racing line is read from `raceline_path` (TUM
-        layout) or computed."""
-        centre, width_left, width_right = read_track_rows(path)
+        layout) or computed. The file's centre line is re-centred on the midline between its
+        walls (see midline.py): the walls are the file's, the centre line is equidistant to them."""
+        centre, width_left = midline(*read_track_rows(path))
+        width_right = width_left.copy()
         name = Path(path).stem
         if raceline_path is None:
             return cls.from_centre(name, centre, width_left, width_right)
