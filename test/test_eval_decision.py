@@ -62,7 +62,7 @@ def test_records_whose_data_samples_disagrees_with_their_lists_load_and_are_scor
 
 @pytest.mark.parametrize("content, message", [
     ("{}", "non-empty JSON list"),
-    ("[1, 2", "not JSON"),
+    ("[1, 2", "not valid JSON"),
     (json.dumps([{**EXTERNAL_RECORD, "d_pos": [0.1]}]), "record 0: .*different lengths"),
     (json.dumps([EXTERNAL_RECORD, {k: v for k, v in EXTERNAL_RECORD.items() if k != "d_left"}]), "record 1: .*lacks"),
 ])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Robotxr1Error
+from ..json_files import read_json
 from ..llm.backends import Completion
 from ..llm.decision import Decision, DecisionxR1
 from ..llm.features import InsufficientData, StateFeatures, features_from_record
@@ -32,12 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load_state(path: Path) -> StateFeatures | InsufficientData:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise Robotxr1Error(f"{path}: cannot read the state file ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise Robotxr1Error(f"{path}: not valid JSON ({error})") from None
+    record = read_json(path, "the state file")
     try:
         return features_from_record(record)
     except ValueError as error:

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import Robotxr1Error
+from ..json_files import read_json
 from ..llm.features import SERIES_KEYS, FeatureConfig, InsufficientData, compute_features, features_from_record
 from ..samples import OdomSample, ScanSample, StateWindow
 from ..track import Track
@@ -155,12 +156,7 @@ def load_dataset(path: str | Path) -> Dataset:
     Records whose `data_samples` disagrees with the length of their lists are loaded with the
     lists' length; the dataset's `notes` (and one line on stderr per file) say how many."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise Robotxr1Error(f"{path}: cannot read the dataset ({error.strerror})") from None
-    except json.JSONDecodeError as error:
-        raise Robotxr1Error(f"{path}: not JSON ({error})") from None
+    data = read_json(path, "the dataset")
     if not isinstance(data, list) or not data:
         raise Robotxr1Error(f"{path}: a dataset is a non-empty JSON list of state records")
     repaired = [_trust_the_lists(record) for record in data]
