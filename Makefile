@@ -18,10 +18,32 @@ LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
 IN_ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
+# The ROS 2 launch / command-line tools (`ros2 launch`, `ros2 param`, launch_testing) as upstream
+# wheels, and the source of composition_interfaces, which launch_ros imports (docs/ros_setup.md).
+# Without ROS2_WHEELS the setup goes on without them (and says so); REQUIRE_ROS_TOOLING=1 (CI)
+# makes their absence an error.
+ROS2_WHEELS ?= ../shared/ros2-wheels
+ROS2_SRC ?= ../shared/ros2-src
+REQUIRE_ROS_TOOLING ?= 0
+TOOLING_STAMP := $(BUILD)/.stamp-ros-tooling
+EXTRA_INTERFACES := $(wildcard $(ROS2_SRC)/composition_interfaces)
+# The interface packages are rebuilt when that list changes (e.g. the wheel folder appears).
+EXTRA_INTERFACES_LIST := $(BUILD)/.extra-interfaces
+$(shell mkdir -p $(BUILD) && echo '$(EXTRA_INTERFACES)' | cmp -s - $(EXTRA_INTERFACES_LIST) || \
+  echo '$(EXTRA_INTERFACES)' > $(EXTRA_INTERFACES_LIST))
+ifneq ($(wildcard $(ROS2_WHEELS)/*.whl),)
+TOOLING := $(TOOLING_STAMP)
+else ifeq ($(REQUIRE_ROS_TOOLING),1)
+TOOLING := missing-ros-tooling
+else
+TOOLING := no-ros-tooling
+endif
+# Tests without a real model or DDS: seconds instead of minutes, for development.
+FAST_TESTS := -m "not slow_model and not dds"
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-fast bench clean missing-ros-tooling no-ros-tooling train-setup
 
-setup: $(PY_STAMP) $(ROS_STAMP)
+setup: $(PY_STAMP) $(ROS_STAMP) $(TOOLING)
 
 $(VENV_STAMP):
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -42,15 +64,48 @@ $(PY_STAMP): $(LLAMA_WHEEL_STAMP) requirements/base.txt requirements/ros.txt set
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(ROS_STAMP): $(PY_STAMP) scripts/build_ros_interfaces.sh requirements/ros-build.txt $(shell find ros_interfaces -type f 2>/dev/null)
-	bash scripts/build_ros_interfaces.sh $(VENV) $(BUILD)
+$(ROS_STAMP): $(PY_STAMP) scripts/build_ros_interfaces.sh requirements/ros-build.txt $(EXTRA_INTERFACES_LIST) \
+              $(shell find ros_interfaces $(EXTRA_INTERFACES) -type f 2>/dev/null)
+	bash scripts/build_ros_interfaces.sh $(VENV) $(BUILD) $(EXTRA_INTERFACES)
 	touch $@
+
+$(TOOLING_STAMP): $(ROS_STAMP) scripts/install_ros_tooling.sh requirements/ros-tooling.txt $(wildcard $(ROS2_WHEELS)/*.whl) \
+                  setup.py setup.cfg package.xml resource/robotxr1 $(wildcard launch/*.launch.py config/*.yaml)
+	test -n "$(EXTRA_INTERFACES)" || { echo "error: $(ROS2_SRC)/composition_interfaces not found (launch_ros needs it)" >&2; exit 1; }
+	bash scripts/install_ros_tooling.sh $(VENV) $(BUILD) $(ROS2_WHEELS)
+	touch $@
+
+missing-ros-tooling:
+	@echo "error: REQUIRE_ROS_TOOLING=1 but no ROS 2 tooling wheels in ROS2_WHEELS=$(ROS2_WHEELS)" \
+	  "(ros2 launch, ros2 param, launch_testing; see docs/ros_setup.md)" >&2
+	@exit 1
+
+no-ros-tooling:
+	@echo "note: no ROS 2 tooling wheels in ROS2_WHEELS=$(ROS2_WHEELS): ros2 launch / ros2 param and their" \
+	  "tests need them or a ROS 2 installation (see docs/ros_setup.md)" >&2
 
 demo: setup
 	$(IN_ENV) robotxr1 demo
 
-test: setup
+test: setup train-setup
 	$(IN_ENV) python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup train-setup
+	$(IN_ENV) python -m pytest $(FAST_TESTS) $(PYTEST_ARGS)
+
+# Training stack (robotxr1 train / export) and llama.cpp's GGUF converters, unpacked from
+# llama-cpp-python's source distribution of LLAMA_VERSION into build/ (never into the repository).
+TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
+train-setup: $(TRAIN_STAMP)
+
+$(TRAIN_STAMP): $(PY_STAMP) requirements/train.txt
+	$(VENV)/bin/pip install --progress-bar off -r requirements/train.txt
+	$(VENV)/bin/pip download --quiet --no-deps --no-binary :all: -d $(BUILD)/sdist llama-cpp-python==$(LLAMA_VERSION)
+	tar -xzf $(BUILD)/sdist/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(BUILD) --wildcards \
+	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/convert_*_to_gguf.py' \
+	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/conversion/*' \
+	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/gguf-py/*'
+	touch $@
 
 bench: setup
 	$(IN_ENV) robotxr1 bench sim --json

@@ -23,7 +23,6 @@ setup(
     maintainer_email="dev@robotxr1.invalid",
     description="On-board LLM that tunes a Frenet MPC on an F1TENTH car, trained by closed-loop RL.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "robotxr1 = robotxr1_ros.cli:main",

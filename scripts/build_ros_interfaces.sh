@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Build the ROS 2 interface packages in ros_interfaces/ (ackermann_msgs, tf2_msgs) with colcon,
-# using the ROS 2 Kilted wheels installed in a venv. Installs into BUILD_DIR/install only: this is
-# for the venv-based setup; on a car the distribution's packages are used instead.
+# using the ROS 2 Kilted wheels installed in a venv, plus any EXTRA_PACKAGE_DIR given (interface
+# packages from elsewhere: composition_interfaces, which launch_ros imports, from ../shared/ros2-src).
+# Installs into BUILD_DIR/install only: this is for the venv-based setup; on a car the
+# distribution's packages are used instead.
 #
-# Usage: scripts/build_ros_interfaces.sh VENV_DIR BUILD_DIR
+# Usage: scripts/build_ros_interfaces.sh VENV_DIR BUILD_DIR [EXTRA_PACKAGE_DIR...]
 # Safe to re-run: pip, the path rewrite and colcon all skip work that is already done.
 set -euo pipefail
 
@@ -12,13 +14,21 @@ die() {
     exit 1
 }
 
-[ "$#" -eq 2 ] || die "usage: $0 VENV_DIR BUILD_DIR"
+[ "$#" -ge 2 ] || die "usage: $0 VENV_DIR BUILD_DIR [EXTRA_PACKAGE_DIR...]"
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV_DIR=$(cd "$1" 2>/dev/null && pwd) || die "venv directory '$1' does not exist"
 mkdir -p "$2" || die "cannot create build directory '$2'"
 BUILD_DIR=$(cd "$2" && pwd)
 PYTHON="$VENV_DIR/bin/python"
 [ -x "$PYTHON" ] || die "'$PYTHON' is not an executable Python (VENV_DIR must be a venv)"
+shift 2
+PACKAGE_DIRS=("$REPO_ROOT/ros_interfaces/ackermann_msgs" "$REPO_ROOT/ros_interfaces/tf2_msgs")
+EXTRA_PACKAGES=()
+for extra in "$@"; do
+    [ -f "$extra/package.xml" ] || die "'$extra' is not a ROS package (no package.xml)"
+    PACKAGE_DIRS+=("$(cd "$extra" && pwd)")
+    EXTRA_PACKAGES+=("$(basename "$extra")")
+done
 
 # Any command that fails below names itself before the script exits.
 trap 'die "step failed (exit $?): $BASH_COMMAND"' ERR
@@ -67,7 +77,7 @@ export PATH="$VENV_DIR/bin:$PATH"
 
 echo "build_ros_interfaces: colcon build -> $BUILD_DIR/install"
 if ! colcon --log-base "$BUILD_DIR/log" build \
-    --paths "$REPO_ROOT/ros_interfaces/ackermann_msgs" "$REPO_ROOT/ros_interfaces/tf2_msgs" \
+    --paths "${PACKAGE_DIRS[@]}" \
     --build-base "$BUILD_DIR/build" \
     --install-base "$BUILD_DIR/install" \
     --merge-install \
@@ -91,4 +101,7 @@ from tf2_msgs.msg import TFMessage
 for message in (AckermannDrive, AckermannDriveStamped, TFMessage):
     type(message).__import_type_support__()
 '
+for package in ${EXTRA_PACKAGES[@]+"${EXTRA_PACKAGES[@]}"}; do
+    "$PYTHON" -c "import importlib, sys; importlib.import_module(sys.argv[1])" "$package"
+done
 echo "build_ros_interfaces: done ($BUILD_DIR/install)"

@@ -1,2 +1,20 @@
-"""Shared pytest fixtures. Fixtures defined in helper modules are imported here so pytest finds them."""
+"""Shared pytest fixtures and markers. Fixtures defined in helper modules are imported here so
+pytest finds them."""
+import pytest
+
+from launch_harness import launch_domain  # noqa: F401  (fixture)
 from ros_fixtures import ros_context  # noqa: F401  (fixture)
+
+# Test modules that run the real bundled model throughout (besides tests marked slow_model).
+REAL_MODEL_MODULE_SUFFIX = "_real_model.py"
+DDS_FIXTURES = {"ros_context", "launch_domain"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """`dds` on every test that takes a ROS context or domain, `slow_model` on the real-model modules, so
+    `make test-fast` (-m "not slow_model and not dds") needs no per-test bookkeeping."""
+    for item in items:
+        if DDS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.dds)
+        if item.path.name.endswith(REAL_MODEL_MODULE_SUFFIX):
+            item.add_marker(pytest.mark.slow_model)

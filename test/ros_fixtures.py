@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 # 0..101 range whose ports never collide with Linux's ephemeral ports.
 FIRST_TEST_DOMAIN = 1
 TEST_DOMAIN_COUNT = 40
+# Tests that start whole bringups (ros2 launch) take a domain of their own per test from 43..59,
+# so a launch's processes never meet another test's nodes.
+FIRST_LAUNCH_DOMAIN = 43
+LAUNCH_DOMAIN_COUNT = 17
+_launch_domains_taken = 0
 
 
 def process_domain_id() -> int:
@@ -33,6 +38,24 @@ def process_domain_id() -> int:
     return FIRST_TEST_DOMAIN + key % TEST_DOMAIN_COUNT
 
 
+def next_launch_domain_id() -> int:
+    """A domain for one launch test: successive calls in a process take successive domains,
+    starting at a pid-dependent one so concurrent test processes rarely meet."""
+    global _launch_domains_taken
+    _launch_domains_taken += 1
+    return FIRST_LAUNCH_DOMAIN + (os.getpid() + _launch_domains_taken) % LAUNCH_DOMAIN_COUNT
+
+
+def make_context(domain_id: int) -> Context:
+    """An initialised private rclpy Context on `domain_id` (shut it down with try_shutdown)."""
+    import rclpy
+    from rclpy.context import Context
+
+    context = Context()
+    rclpy.init(context=context, domain_id=domain_id)
+    return context
+
+
 @pytest.fixture
 def ros_context() -> Context:
     """A private, initialised rclpy Context on this process's test domain; shut down afterwards.
@@ -40,11 +63,7 @@ def ros_context() -> Context:
     Create nodes with `rclpy.create_node(name, context=ros_context)` and executors with
     `SingleThreadedExecutor(context=ros_context)`; shutting the context down destroys its nodes.
     """
-    import rclpy
-    from rclpy.context import Context
-
-    context = Context()
-    rclpy.init(context=context, domain_id=process_domain_id())
+    context = make_context(process_domain_id())
     try:
         yield context
     finally:

@@ -20,7 +20,7 @@ from rclpy.executors import SingleThreadedExecutor
 
 from node_harness import Probe, get_parameters, stop_process
 from robotxr1_ros.commands.run import create_nodes, launch_values, node_arguments, node_class
-from robotxr1_ros.nodes.bringup import BRINGUPS, EXECUTABLES, CAR_IMU_TOPIC, default_config_file
+from robotxr1_ros.nodes.bringup import BRINGUPS, EXECUTABLES, CAR_IMU_TOPIC, config_section, default_config_file
 from ros_fixtures import spin_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,13 +80,16 @@ def test_launch_file_starts_what_the_runner_starts(fake_launch, bringup):
         assert (node.kwargs["package"], node.kwargs["executable"], node.kwargs["name"]) == (
             "robotxr1", spec.executable, spec.name)
         assert f"__node:={spec.name}" in cli
+        assert node.kwargs["namespace"] == Substitution("namespace")
+        assert node.kwargs.get("sigterm_timeout") == (spec.stop_timeout_s and str(spec.stop_timeout_s))
+        assert spec.namespace == "<namespace>" and "__ns:=/<namespace>" in cli
         *files, overrides = node.kwargs["parameters"]
         assert files == [Substitution("config")]
         assert [cli[i + 1] for i, arg in enumerate(cli) if arg == "--params-file"] == ["<config>"]
         launch_overrides = {k: f"<{v.args[0]}>" if isinstance(v, Substitution) else v for k, v in overrides.items()}
         assert launch_overrides == {p.name: p.value for p in runner["parameter_overrides"]}
         assert [f"{a}:={b}" for a, b in node.kwargs["remappings"]] == [
-            cli[i + 1] for i, arg in enumerate(cli) if arg == "-r" and not cli[i + 1].startswith("__node")]
+            cli[i + 1] for i, arg in enumerate(cli) if arg == "-r" and not cli[i + 1].startswith("__")]
 
 
 def test_launch_files_only_delegate_to_the_shared_description():
@@ -112,7 +115,7 @@ def test_every_executable_is_a_console_script_of_its_node_module():
 def test_the_config_has_a_section_for_every_node_and_only_known_parameters():
     config = yaml.safe_load(Path(default_config_file()).read_text())
     names = {spec.name for b in BRINGUPS.values() for spec in b.nodes("c", launch_values("sim", {}))}
-    assert set(config) == names
+    assert set(config) == {config_section(name) for name in names}
     assert all(set(section) == {"ros__parameters"} for section in config.values())
 
 
@@ -128,7 +131,7 @@ def test_runner_builds_the_drive_nodes_with_config_overrides_and_remapping(ros_c
     assert llm.get_parameter("window_s").value == 3.0  # from config/robotxr1.yaml
     assert spin_until(executor, lambda: probe.node.count_subscribers(CAR_IMU_TOPIC) == 1, 10.0)
     assert probe.node.count_subscribers("/imu") == 0
-    assert get_parameters(executor, probe.node, "/mpc_controller", ["odom_timeout_s"]) == {"odom_timeout_s": 0.25}
+    assert get_parameters(executor, probe.node, "/mpc_controller", ["odom_timeout_s"]) == {"odom_timeout_s": 0.15}
     executor.shutdown()
     for node in nodes:
         node.destroy_node()
@@ -137,7 +140,7 @@ def test_runner_builds_the_drive_nodes_with_config_overrides_and_remapping(ros_c
 def test_robotxr1_run_sim_drives_the_car_in_a_separate_process(ros_context, tmp_path):
     """`robotxr1 run sim`: simulator, controller and LLM node in one process, seen from this one."""
     config = yaml.safe_load(Path(default_config_file()).read_text())
-    config["sim"]["ros__parameters"]["real_time_factor"] = 2.0
+    config[config_section("sim")]["ros__parameters"]["real_time_factor"] = 2.0
     (tmp_path / "fast.yaml").write_text(yaml.safe_dump(config))
     environment = {**os.environ, "ROS_DOMAIN_ID": str(ros_context.get_domain_id())}
     runner = subprocess.Popen([sys.executable, "-m", "robotxr1_ros.cli", "run", "sim", "--seconds", "90",
@@ -158,7 +161,7 @@ def test_robotxr1_run_sim_drives_the_car_in_a_separate_process(ros_context, tmp_
     assert moving, f"the car did not drive; runner output:\n{output}"
     assert all_up, probe.node.get_node_names()
     assert real_time_factor == {"real_time_factor": 2.0}
-    assert runner.returncode == 130 and "Traceback" not in output, output  # Ctrl-C: a clean exit, code 130
+    assert runner.returncode == 0 and "Traceback" not in output, output  # Ctrl-C: a clean exit
 
 
 def test_sim_bringup_passes_the_track_and_simulated_time_to_every_node(ros_context):

@@ -11,13 +11,11 @@ pool's overhead dwarfs 1 ms callbacks) and the experimental EventsExecutor 6.3x.
 from __future__ import annotations
 
 import importlib
-import time
 from typing import Any, Mapping
 
 from ..errors import Robotxr1Error
 from ..nodes.bringup import BRINGUPS, EXECUTABLES, NodeLaunch
 
-SPIN_TIMEOUT_S = 0.1
 EXECUTORS = {
     "single": "rclpy.executors:SingleThreadedExecutor",
     "multi": "rclpy.executors:MultiThreadedExecutor",
@@ -53,10 +51,12 @@ def node_class(executable: str):
 
 
 def node_arguments(spec: NodeLaunch) -> dict[str, Any]:
-    """Node() keyword arguments equivalent to launch_ros's Node(name, parameters, remappings)."""
+    """Node() keyword arguments equivalent to launch_ros's Node(name, namespace, parameters, remappings)."""
     from rclpy.parameter import Parameter
 
     cli_args = ["--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        cli_args += ["-r", f"__ns:=/{spec.namespace.strip('/')}"]
     for parameter_file in spec.parameter_files:
         cli_args += ["--params-file", str(parameter_file)]
     for source, target in spec.remappings:
@@ -88,26 +88,27 @@ def create_nodes(bringup_name: str, given: Mapping[str, Any], context=None) -> l
 
 def run(args) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
+
+    from ..nodes.spin import spin_until_stopped, stop_on_signals
 
     given = {argument.name: getattr(args, argument.name) for argument in BRINGUPS[args.bringup].arguments()}
     module_name, class_name = EXECUTORS[args.executor].split(":")
     executor_class = getattr(importlib.import_module(module_name), class_name)
-    rclpy.init()
+    # Ctrl-C / SIGTERM stop the loop (exit 0); the nodes are destroyed before rclpy shuts down.
+    stop = stop_on_signals()
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
     nodes = []
+    executor = None
     try:
         nodes = create_nodes(args.bringup, given)
         executor = executor_class()
         for node in nodes:
             executor.add_node(node)
-        deadline = None if args.seconds is None else time.monotonic() + args.seconds
-        try:
-            while rclpy.ok() and (deadline is None or time.monotonic() < deadline):
-                executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
-        except ExternalShutdownException:
-            pass
-        executor.shutdown()
+        spin_until_stopped(executor, stop, args.seconds)
     finally:
+        if executor is not None:
+            executor.shutdown()
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()

@@ -117,8 +117,9 @@ def verify_model(path: str | os.PathLike[str]) -> Path:
 def _verify_file(path: str, size: int, mtime_ns: int) -> None:
     check_known_hash(Path(path))
     try:
+        # Its own session: a Ctrl-C meant for the node must not kill the probe and read as a crash.
         probe = subprocess.run([sys.executable, "-m", "robotxr1_ros.llm.model_probe", path], capture_output=True,
-                               text=True, timeout=PROBE_TIMEOUT_S)
+                               text=True, timeout=PROBE_TIMEOUT_S, start_new_session=True)
     except subprocess.TimeoutExpired:
         raise ModelLoadError(f"{path}: no answer to a test prompt within {PROBE_TIMEOUT_S:.0f} s") from None
     if probe.returncode < 0:
@@ -130,12 +131,18 @@ def _verify_file(path: str, size: int, mtime_ns: int) -> None:
 
 
 def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int = 2, n_batch: int = 512,
-               seed: int = 0) -> "Llama":
-    """Open a GGUF model with llama.cpp; any failure becomes a ModelLoadError naming the path."""
+               seed: int = 0, lora_path: str | os.PathLike[str] | None = None) -> "Llama":
+    """Open a GGUF model (and a GGUF LoRA adapter for it) with llama.cpp; any failure becomes a
+    ModelLoadError naming the path."""
     llama_cpp = import_llama_cpp()
     path = verify_model(path)
+    adapter = None
+    if lora_path is not None:
+        adapter = check_gguf(lora_path)
+        check_known_hash(adapter)
     try:
         return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                     n_batch=n_batch, seed=seed, verbose=False)
+                     n_batch=n_batch, seed=seed, lora_path=str(adapter) if adapter else None, verbose=False)
     except (ValueError, RuntimeError, OSError) as error:
-        raise ModelLoadError(f"{path}: llama.cpp could not load the model ({error})") from error
+        what = f"the model with the adapter {adapter}" if adapter else "the model"
+        raise ModelLoadError(f"{path}: llama.cpp could not load {what} ({error})") from error

@@ -38,7 +38,15 @@ class NodeLaunch:
     parameter_files: tuple[Any, ...]
     overrides: Mapping[str, Any] = field(default_factory=dict)
     remappings: tuple[tuple[str, str], ...] = ()
+    namespace: Any = ""  # "" (the root) or e.g. "car1"; every topic and service name is relative to it
+    # How long launch waits after SIGINT before it escalates to SIGTERM (launch's default: 5 s).
+    stop_timeout_s: float | None = None
     package: str = PACKAGE
+
+
+def config_section(node_name: str) -> str:
+    """The key of a node's section in the parameter YAML: the node in any namespace."""
+    return f"/**/{node_name}"
 
 
 def default_config_file() -> str:
@@ -51,16 +59,24 @@ def default_config_file() -> str:
     return str(Path(get_package_share_directory(PACKAGE)) / "config" / CONFIG_NAME)
 
 
+NAMESPACE_ARGUMENT = LaunchArgument(
+    "namespace", "", "namespace of every node (e.g. car1): one car's topics, services and clock")
 LLM_ARGUMENTS = (
     LaunchArgument("model_path", "", "GGUF model for the LLM node (empty: the node's default model)"),
-    LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for /robotxr1/instruction)"),
+    LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for the robotxr1/instruction topic)"),
 )
 SIM_ARGUMENTS = (
     LaunchArgument("track", "eval", "built-in track name or track CSV, for the simulator and the controller"),
 )
 
-# On the car the IMU driver publishes here; the LLM node subscribes to /imu.
-CAR_IMU_TOPIC = "/sensors/imu/raw"
+# On the car the IMU driver publishes here (relative to the namespace); the LLM node subscribes to imu.
+CAR_IMU_TOPIC = "sensors/imu/raw"
+# rclpy's time source subscribes to /clock; nodes on simulated time take their own sim's clock
+# instead, in the namespace ("clock" is /clock without one).
+SIM_CLOCK_REMAP = ("/clock", "clock")
+# The LLM node stops after its worker's model call in progress, which llama.cpp cannot interrupt:
+# launch gives it this long (a 200-token answer on a loaded 2-core machine) before escalating.
+LLM_STOP_TIMEOUT_S = 30.0
 
 
 def _llm_overrides(args: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,19 +85,24 @@ def _llm_overrides(args: Mapping[str, Any]) -> dict[str, Any]:
 
 def drive_nodes(config: Any, args: Mapping[str, Any]) -> list[NodeLaunch]:
     """On the car: the LLM node and the MPC controller; odometry, LiDAR and IMU come from the car."""
+    namespace = args["namespace"]
     return [
-        NodeLaunch("mpc_controller", "mpc_controller", (config,)),
-        NodeLaunch("robotxr1_llm", "robotxr1", (config,), _llm_overrides(args), (("/imu", CAR_IMU_TOPIC),)),
+        NodeLaunch("mpc_controller", "mpc_controller", (config,), namespace=namespace),
+        NodeLaunch("robotxr1_llm", "robotxr1", (config,), _llm_overrides(args), (("imu", CAR_IMU_TOPIC),),
+                   namespace=namespace, stop_timeout_s=LLM_STOP_TIMEOUT_S),
     ]
 
 
 def sim_nodes(config: Any, args: Mapping[str, Any]) -> list[NodeLaunch]:
     """In simulation: the simulator (publishing /clock), the MPC controller and the LLM node."""
     sim_time = {"use_sim_time": True}
+    namespace = args["namespace"]
     return [
-        NodeLaunch("sim", "sim", (config,), {"track": args["track"]}),
-        NodeLaunch("mpc_controller", "mpc_controller", (config,), {"track": args["track"], **sim_time}),
-        NodeLaunch("robotxr1_llm", "robotxr1", (config,), {**_llm_overrides(args), "track": args["track"], **sim_time}),
+        NodeLaunch("sim", "sim", (config,), {"track": args["track"]}, namespace=namespace),
+        NodeLaunch("mpc_controller", "mpc_controller", (config,), {"track": args["track"], **sim_time},
+                   (SIM_CLOCK_REMAP,), namespace=namespace),
+        NodeLaunch("robotxr1_llm", "robotxr1", (config,), {**_llm_overrides(args), "track": args["track"], **sim_time},
+                   (SIM_CLOCK_REMAP,), namespace=namespace, stop_timeout_s=LLM_STOP_TIMEOUT_S),
     ]
 
 
@@ -93,7 +114,7 @@ class Bringup:
     def arguments(self) -> tuple[LaunchArgument, ...]:
         """Launch arguments with their defaults; `config` defaults to the package's YAML."""
         config = LaunchArgument("config", default_config_file(), "ROS parameter YAML for all nodes")
-        return (config, *self.extra_arguments)
+        return (config, NAMESPACE_ARGUMENT, *self.extra_arguments)
 
 
 BRINGUPS = {

@@ -10,7 +10,7 @@ from .bringup import BRINGUPS
 
 def launch_description(bringup_name: str):
     """Launch arguments of the bringup, then one launch_ros Node per NodeLaunch, given exactly what
-    `robotxr1 run` gives its nodes (parameter files, overrides, remappings)."""
+    `robotxr1 run` gives its nodes (namespace, parameter files, overrides, remappings)."""
     from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument
     from launch.substitutions import LaunchConfiguration
@@ -22,7 +22,8 @@ def launch_description(bringup_name: str):
     actions = [DeclareLaunchArgument(argument.name, default_value=argument.default, description=argument.description)
                for argument in arguments]
     for spec in bringup.nodes(values["config"], values):
+        stop = {} if spec.stop_timeout_s is None else {"sigterm_timeout": str(spec.stop_timeout_s)}
         actions.append(Node(package=spec.package, executable=spec.executable, name=spec.name, output="screen",
                             parameters=[*spec.parameter_files, dict(spec.overrides)],
-                            remappings=list(spec.remappings)))
+                            remappings=list(spec.remappings), namespace=spec.namespace, **stop))
     return LaunchDescription(actions)

@@ -49,10 +49,12 @@ from ..samples import odometry_to_sample, scan_to_sample, stamp_seconds
 from ..track.library import get_track
 from .conversions import imu_acceleration
 from .parameter_services import PARAMETER_QOS
+from .priority import lower_thread_priority
 from .spin import run_node
 
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
 TICK_S = 0.05  # how often the worker asks the Supervisor for a job, and checks for a stop
+WORKER_NICE = 10  # inference yields the cores to the controller and the executors
 LOG_THROTTLE_S = 10.0  # a job failing again and again (no controller) is logged this often
 
 
@@ -81,6 +83,8 @@ class LlmNode(LifecycleNode):
             "max_backoff_s": declare("max_backoff_s", 60.0, _fixed(
                 "longest wait before a decision while the car keeps not adhering after updates [s]")).value,
             "window_s": declare("window_s", DEFAULT_WINDOW_S, _fixed("state window length [s]")).value,
+            "worker_nice": declare("worker_nice", WORKER_NICE, _fixed(
+                "nice value of the inference worker and llama.cpp's threads: control comes first")).value,
             "track": declare("track", "eval", _fixed("built-in track name or track CSV (racing line)")).value,
             "controller": declare("controller", "mpc_controller", _fixed("node whose MPC parameters are tuned")).value,
             "service_timeout_s": declare("service_timeout_s", 5.0, _fixed("wait for the controller [s]")).value,
@@ -269,6 +273,8 @@ class LlmNode(LifecycleNode):
 
     # --- inference (worker thread) -----------------------------------------------------
     def _work(self) -> None:
+        # Before the first model call, so llama.cpp's compute threads inherit it.
+        lower_thread_priority(int(self._config["worker_nice"]))
         while not self._stop.is_set():
             self._wake.wait(TICK_S)
             self._wake.clear()

@@ -1,11 +1,14 @@
 """Node `sim`: the F1TENTH simulator on ROS, in the topics of a real car.
 
-Publishes /odom (+ odom->base_link on /tf), /scan, /imu at their sensor rates, the static
-map->odom->(laser, imu) frames on /tf_static (transient local) and, with `publish_clock`, /clock:
-then the simulation sets the ROS time of nodes with use_sim_time and can run faster than real time
-(`real_time_factor`). Subscribes /drive (the latest command is held, as by the car's motor
-controller). Reset: the `~/reset` service (std_srvs/Trigger, back to the start pose) or a pose on
-/initialpose.
+Publishes odom (+ odom->base_link on tf), scan, imu at their sensor rates, the static
+map->odom->(laser, imu) frames on tf_static, the track (centre line, walls, racing line) on
+track_markers (both transient local) and, with `publish_clock`, clock: then the simulation sets the
+ROS time of nodes with use_sim_time and can run faster than real time (`real_time_factor`).
+Subscribes drive (the latest command is held, as by the car's motor controller). Reset: the
+`~/reset` service (std_srvs/Trigger, back to the start pose) or a pose on initialpose.
+
+Every name is relative, so a namespace (`ros2 launch ... namespace:=car1`) gives each simulated
+car its own topics; the bringup remaps the other nodes' /clock to the namespace's clock.
 
 The physics advances one tick (`physics_dt`) per callback of a steady-clock timer running
 `real_time_factor` times faster than the tick; sensors publish every n-th tick.
@@ -29,6 +32,7 @@ from sensor_msgs.msg import Imu, LaserScan
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
 
 from ..errors import Robotxr1Error
 from ..samples import yaw_from_quaternion
@@ -37,6 +41,7 @@ from ..track.library import get_track
 from .conversions import imu_message, planar_transform, sample_to_odometry, sample_to_scan, stamp_from_seconds
 from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
 from .spin import run_node
+from .visualization import track_markers
 
 STATUS_PERIOD_S = 0.5  # wall time
 
@@ -54,9 +59,9 @@ class SimNode(Node):
         self._start_s = float(declare("start_s", 0.0, _read_only("reset position along the racing line [m]")).value)
         self._tick_s = float(declare("physics_dt", 0.005, _read_only("physics step = one timer tick [s]")).value)
         rtf = float(declare("real_time_factor", 1.0, _read_only("simulated seconds per wall-clock second")).value)
-        self._publish_clock = declare("publish_clock", False, _read_only("publish /clock (sim time)")).value
+        self._publish_clock = declare("publish_clock", False, _read_only("publish clock (sim time)")).value
         self._every = {
-            topic: ticks_per_reading(float(declare(f"{topic}_rate_hz", default, _read_only(f"/{topic} rate [Hz]")).value),
+            topic: ticks_per_reading(float(declare(f"{topic}_rate_hz", default, _read_only(f"{topic} rate [Hz]")).value),
                                      self._tick_s)
             for topic, default in (("odom", 50.0), ("scan", 40.0), ("imu", 100.0))
         }
@@ -71,22 +76,24 @@ class SimNode(Node):
         self._resets = 0
         self._sim.reset(pose=self._start_pose())
 
-        self._odom = self.create_publisher(Odometry, "/odom", 10)
-        self._scan = self.create_publisher(LaserScan, "/scan", 10)
-        self._imu = self.create_publisher(Imu, "/imu", 10)
-        self._tf = self.create_publisher(TFMessage, "/tf", 10)
+        self._odom = self.create_publisher(Odometry, "odom", 10)
+        self._scan = self.create_publisher(LaserScan, "scan", 10)
+        self._imu = self.create_publisher(Imu, "imu", 10)
+        self._tf = self.create_publisher(TFMessage, "tf", 10)
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self._tf_static = self.create_publisher(TFMessage, "/tf_static", latched)
-        self._clock_publisher = self.create_publisher(ClockMessage, "/clock", 10) if self._publish_clock else None
+        self._tf_static = self.create_publisher(TFMessage, "tf_static", latched)
+        self._track_markers = self.create_publisher(MarkerArray, "track_markers", latched)
+        self._clock_publisher = self.create_publisher(ClockMessage, "clock", 10) if self._publish_clock else None
         self._status = self.create_publisher(String, "~/status", 10)
-        self.create_subscription(AckermannDriveStamped, "/drive", self._on_drive, 10)
-        self.create_subscription(PoseWithCovarianceStamped, "/initialpose", self._on_initial_pose, 10)
+        self.create_subscription(AckermannDriveStamped, "drive", self._on_drive, 10)
+        self.create_subscription(PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(self._tick_s / rtf, self._tick, clock=steady)
         self.create_timer(STATUS_PERIOD_S, self._publish_status, clock=steady)
         self._wall_start = time.monotonic()
         self._publish_static_frames()
+        self._track_markers.publish(track_markers(self._sim.track, self._sim_time()))
         self.get_logger().info(f"track {track_name!r}, tick {self._tick_s} s, real-time factor {rtf}, "
                                f"clock {'on' if self._publish_clock else 'off'}")
 
@@ -125,9 +132,9 @@ class SimNode(Node):
         try:
             self._reset((pose.position.x, pose.position.y, yaw_from_quaternion(q.x, q.y, q.z, q.w)))
         except Robotxr1Error as error:
-            self.get_logger().error(f"/initialpose ignored: {error}")
+            self.get_logger().error(f"initialpose ignored: {error}")
             return
-        self.get_logger().info(f"car reset to /initialpose ({pose.position.x:.2f}, {pose.position.y:.2f})")
+        self.get_logger().info(f"car reset to initialpose ({pose.position.x:.2f}, {pose.position.y:.2f})")
 
     # --- simulation ----------------------------------------------------------------------
     def _on_drive(self, message: AckermannDriveStamped) -> None:
@@ -135,7 +142,7 @@ class SimNode(Node):
         if math.isfinite(steering) and math.isfinite(speed):
             self._command = (steering, speed)
         else:
-            self.get_logger().warning("non-finite /drive command ignored", throttle_duration_sec=1.0)
+            self.get_logger().warning("non-finite drive command ignored", throttle_duration_sec=1.0)
 
     def _tick(self) -> None:
         steering, speed = self._command
