@@ -20,6 +20,8 @@ COMMANDS = {
     "replay": "robotxr1_ros.commands.replay",
     "eval": "robotxr1_ros.commands.eval",
     "make-datasets": "robotxr1_ros.commands.make_datasets",
+    "train": "robotxr1_ros.commands.train",
+    "export": "robotxr1_ros.commands.export",
 }
 
 

@@ -19,8 +19,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ctx", type=int, default=2048, help="llama.cpp context length (default 2048)")
     parser.add_argument("--max-tokens", type=int, default=200, help="generation budget per answer (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
+    adapter = parser.add_mutually_exclusive_group()
+    adapter.add_argument("--lora", type=Path, metavar="PATH",
+                         help="GGUF LoRA adapter for the model (from `robotxr1 export`); default: the adapter "
+                              "shipped for the bundled model, if any")
+    adapter.add_argument("--base-only", action="store_true", help="run the base model without any LoRA adapter")
 
 
 def model_spec(args: argparse.Namespace) -> ModelSpec:
     return ModelSpec(model_path=str(args.model) if args.model else None, endpoint=args.endpoint,
-                     served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads, seed=args.seed)
+                     served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads, seed=args.seed,
+                     lora_path=str(args.lora) if args.lora else None, base_only=args.base_only)

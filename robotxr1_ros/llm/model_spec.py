@@ -4,14 +4,29 @@
 A local GGUF file runs in-process through llama.cpp; an endpoint is any OpenAI-compatible server
 (llama-server, vLLM) serving `served_model`. The seed reaches llama.cpp's sampler, so two runs
 of the same spec answer alike.
+
+A LoRA adapter (GGUF, `robotxr1 export`) is loaded on top of the base model. The bundled base
+comes with the project's trained adapter when one is shipped (data/adapters/<base>.lora.gguf);
+`base_only` runs the base without it. An adapter belongs to one base: it is only taken by
+default for the bundled model, never for a model given by path or $ROBOTXR1_MODEL.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Robotxr1Error
 from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
+from .models import MODEL_ENV, bundled_model_path
+
+ADAPTER_DIR = Path(__file__).resolve().parent.parent / "data" / "adapters"
+
+
+def shipped_adapter_path() -> Path | None:
+    """The trained adapter shipped for the bundled model, if there is one."""
+    candidate = ADAPTER_DIR / f"{bundled_model_path().stem}.lora.gguf"
+    return candidate if candidate.exists() else None
 
 
 @dataclass(frozen=True)
@@ -22,10 +37,14 @@ class ModelSpec:
     n_ctx: int = 2048
     n_threads: int = 2
     seed: int = 0
+    lora_path: str | None = None  # GGUF LoRA adapter for the model (None: the shipped one, if any)
+    base_only: bool = False  # run the base model without any adapter
 
     def __post_init__(self) -> None:
         if self.endpoint and self.model_path:
             raise Robotxr1Error("give either a GGUF model path or an endpoint (with its served model name), not both")
+        if self.lora_path and (self.endpoint or self.base_only):
+            raise Robotxr1Error("a LoRA adapter is loaded into a local GGUF model: not with an endpoint or base_only")
         if self.n_threads < 1 or self.n_ctx < 64:
             raise Robotxr1Error(f"need n_threads >= 1 and n_ctx >= 64, got {self.n_threads} and {self.n_ctx}")
 
@@ -33,10 +52,22 @@ class ModelSpec:
         """A new backend with its own KV cache (GGUF weights are memory-mapped and shared)."""
         if self.endpoint:
             return OpenAIHttpBackend(self.endpoint, model=self.served_model)
-        return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed)
+        return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed,
+                               lora_path=self.adapter())
+
+    def adapter(self) -> str | None:
+        """The adapter that will be loaded: the given one, else the shipped one for the bundled model."""
+        if self.lora_path or self.base_only or self.endpoint:
+            return self.lora_path
+        if self.model_path is None and not os.environ.get(MODEL_ENV):
+            shipped = shipped_adapter_path()
+            return str(shipped) if shipped else None
+        return None
 
     def describe(self) -> str:
         """A short name for logs and reports."""
         if self.endpoint:
             return f"{self.served_model} @ {self.endpoint}"
-        return Path(self.model_path).name if self.model_path else "bundled model"
+        name = Path(self.model_path).name if self.model_path else "bundled model"
+        adapter = self.adapter()
+        return f"{name} + {Path(adapter).name}" if adapter else name

@@ -1,0 +1,135 @@
+"""`robotxr1 train sft|mpc|decision`: the SFT warm start and the two closed-loop GRPO trainings.
+
+Needs the training stack (`make train-setup`, requirements/train.txt). CPU with one torch
+thread by default (use --threads 2 only on an otherwise idle machine); --device cuda for a GPU,
+`accelerate launch -m robotxr1_ros.cli train ...` for several.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import Robotxr1Error
+
+DEFAULT_OUT = Path("out") / "train"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train the model: SFT warm start, closed-loop GRPO (MPC, decision)",
+                                   description=__doc__)
+    tasks = parser.add_subparsers(dest="task", required=True)
+    sft = tasks.add_parser("sft", help="supervised warm start on oracle parameters and decision labels")
+    _common(sft, steps=200, learning_rate=2e-4)
+    sft.add_argument("--batch-size", type=int, default=4, help="examples per step (default 4)")
+    sft.add_argument("--data", type=Path, metavar="JSONL",
+                     help="SFT examples (default: OUT/sft_data.jsonl, built on first use)")
+    sft.add_argument("--decision-windows", type=int, default=6,
+                     help="state windows per behaviour on the training track (default 6; 0: MPC examples only)")
+    sft.add_argument("--decision-instructions", type=int, default=3,
+                     help="decision instructions drawn per window (default 3)")
+    mpc = tasks.add_parser("mpc", help="closed-loop GRPO on the MPC answers, rewarded by driving the training track")
+    _common(mpc, steps=100, learning_rate=5e-5)
+    _grpo(mpc)
+    decision = tasks.add_parser("decision", help="GRPO on decision windows, rewarded by the rule labels")
+    _common(decision, steps=100, learning_rate=5e-5)
+    _grpo(decision)
+    decision.add_argument("--decision-windows", type=int, default=4,
+                          help="state windows per behaviour on the training track (default 4)")
+    parser.set_defaults(func=run)
+
+
+def _common(parser: argparse.ArgumentParser, steps: int, learning_rate: float) -> None:
+    parser.add_argument("--out", type=Path, help="run folder (default out/train/<task>)")
+    parser.add_argument("--model", type=Path, metavar="GGUF", help="base model (default: the bundled SmolLM2-135M)")
+    parser.add_argument("--init-from", type=Path, metavar="DIR",
+                        help="start from a previous run's adapter (e.g. out/train/sft/adapter)")
+    parser.add_argument("--steps", type=int, default=steps, help=f"optimizer steps (default {steps})")
+    parser.add_argument("--lr", type=float, default=learning_rate, help=f"learning rate (default {learning_rate:g})")
+    parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
+    parser.add_argument("--lora-rank", type=int, default=16, help="LoRA rank (default 16; alpha = 2 x rank)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1; 2 only when nothing else runs: oversubscription is ~30x slower)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="default cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint period (default 5 min)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+
+
+def _grpo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--group-size", type=int, default=4, help="completions per prompt (default 4)")
+    parser.add_argument("--prompts-per-step", type=int, default=1, help="default 1")
+    parser.add_argument("--max-new-tokens", type=int, default=200, help="default 200 (the car's budget)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    parser.add_argument("--kl-beta", type=float, default=0.0, help="KL penalty to the base model (default 0: off)")
+    parser.add_argument("--workers", type=int, default=1, help="rollout worker processes (default 1; 0: inline)")
+    parser.add_argument("--reasoning-chars", type=int, default=None,
+                        help="bound on the reasoning in the grammar (default: the car's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from ..training import model_io  # noqa: F401  (fails early without the training stack)
+    except ImportError as error:
+        raise Robotxr1Error(f"the training stack is not installed ({error}); run `make train-setup`") from None
+    from ..training.model_io import LoraSettings
+    from ..training.run import RunSettings
+
+    out = args.out or DEFAULT_OUT / args.task
+    settings = RunSettings(out_dir=out, model_path=str(args.model) if args.model else None,
+                           init_from=str(args.init_from) if args.init_from else None, steps=args.steps,
+                           learning_rate=args.lr, lora=None if args.full else LoraSettings(args.lora_rank, 2 * args.lora_rank),
+                           threads=args.threads, device=args.device, seed=args.seed,
+                           checkpoint_minutes=args.checkpoint_minutes, resume=args.resume)
+    trained = {"sft": _sft, "mpc": _mpc, "decision": _decision}[args.task](args, settings)
+    print(f"trained weights: {trained}; metrics and curves in {out}")
+    return 0
+
+
+def _sft(args: argparse.Namespace, settings) -> Path:
+    from ..training.sft import SftSettings, train_sft
+    from ..training.sft_data import (decision_examples, decision_records, mpc_examples, read_examples,
+                                     write_examples)
+    from ..training.train_oracle import TrainingOracle
+
+    data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
+    if not data.exists():
+        examples = mpc_examples(TrainingOracle.load())
+        if args.decision_windows > 0:
+            records = decision_records(args.decision_windows, seed=args.seed)
+            examples += decision_examples(records, per_record=args.decision_instructions, seed=args.seed)
+        write_examples(data, examples)
+        print(f"{len(examples)} SFT examples written to {data}")
+    return train_sft(settings, read_examples(data), SftSettings(batch_size=args.batch_size)).out / "adapter"
+
+
+def _grpo_settings(args: argparse.Namespace):
+    from ..training.grpo import GrpoSettings
+
+    return GrpoSettings(group_size=args.group_size, prompts_per_step=args.prompts_per_step,
+                        max_new_tokens=args.max_new_tokens, temperature=args.temperature, kl_beta=args.kl_beta,
+                        workers=args.workers)
+
+
+def _reasoning(args: argparse.Namespace) -> dict:
+    return {} if args.reasoning_chars is None else {"reasoning_chars": args.reasoning_chars}
+
+
+def _mpc(args: argparse.Namespace, settings) -> Path:
+    from ..training.grpo import train_grpo
+    from ..training.rollouts import DefaultRmseCache, RolloutPool
+    from ..training.tasks import control_summary, control_task
+    from ..training.train_oracle import train_prompts
+
+    defaults = DefaultRmseCache(Path(settings.out_dir) / "default_rmse.json")
+    with RolloutPool(args.workers) as pool:
+        prompts = control_task(train_prompts(), defaults, pool=pool, **_reasoning(args))
+    return train_grpo(settings, prompts, _grpo_settings(args), control_summary, kind="mpc").out
+
+
+def _decision(args: argparse.Namespace, settings) -> Path:
+    from ..training.grpo import train_grpo
+    from ..training.sft_data import decision_records
+    from ..training.tasks import decision_summary, decision_task
+
+    prompts = decision_task(decision_records(args.decision_windows, seed=args.seed + 1), **_reasoning(args))
+    return train_grpo(settings, prompts, _grpo_settings(args), decision_summary, kind="decision").out

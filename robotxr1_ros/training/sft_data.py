@@ -1,0 +1,183 @@
+"""The SFT warm start's examples, made without any cloud model.
+
+MPC examples: each train phrasing (never an eval one) with the prompt the car builds
+(llm.tuning.MPCxR1.messages: the same system prompt and retrieved memories), and as target an
+answer in the exact on-board format whose parameters are the oracle's for that prompt on the
+training track, with a short reasoning written from the parameter table's meanings.
+
+Decision examples: state windows of the eight behaviours driven on the training track, each
+with every decision instruction, the prompt the car builds (llm.decision.DecisionxR1.messages)
+and as target the rule label (evaluation.labels) with a reasoning that quotes the quantities the
+rule looks at.
+
+Targets are grammar-legal (values rounded to the grammar's decimals, names in table order,
+reasoning within the grammar's length and without '<'), so the constrained decoder can say them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..evaluation.behaviours import BEHAVIOURS
+from ..evaluation.control_cases import ControlPrompt
+from ..evaluation.decision_dataset import generate_behaviour
+from ..evaluation.labels import DECISION_INSTRUCTIONS, label
+from ..llm.answer_format import decision_answer, mpc_answer
+from ..llm.backends import ScriptedBackend
+from ..llm.decision import DecisionxR1
+from ..llm.features import InsufficientData, features_from_record
+from ..llm.grammar import FRACTION_DIGITS, REASONING_CHARS
+from ..llm.tuning import MPCxR1
+from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams
+from ..track.library import get_track
+from .train_oracle import TRAIN_TRACK, TrainingOracle, train_prompts
+
+MPC = "mpc"
+DECISION = "decision"
+CASE_GOALS = {"center": "keep to the middle of the track", "reverse": "drive backwards",
+              "smooth": "drive smoothly", "raceline": "follow the racing line"}
+MAX_NAMED_IN_REASONING = 3
+
+
+@dataclass(frozen=True)
+class SftExample:
+    kind: str  # MPC or DECISION
+    messages: list[dict[str, str]]
+    answer: str
+    meta: Mapping[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def answer_values(changes: Mapping[str, float]) -> dict[str, float]:
+    """Changes rounded as the grammar writes numbers, in table order, still a valid parameter set.
+
+    >>> answer_values({'v_max': 2.20787, 'v_min': 1.0})
+    {'v_min': 1.0, 'v_max': 2.21}
+    """
+    values = {name: round(float(changes[name]), FRACTION_DIGITS) for name in PARAM_NAMES if name in changes}
+    MpcParams().updated(values)  # raises if rounding broke a range or v_min <= v_max
+    return values
+
+
+def _goal(prompt: ControlPrompt) -> str:
+    if prompt.case == "refvel":
+        return f"hold {prompt.reference_speed:g} m/s"
+    return CASE_GOALS[prompt.case]
+
+
+def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float]) -> str:
+    """One or two sentences naming the largest changes with their meaning from the table.
+
+    >>> control_reasoning(ControlPrompt.of('reverse', 'Back up.'), {'v_min': -1.4, 'v_max': -0.9})
+    'To drive backwards: v_max (maximum speed; negative forces reversing) down to -0.9, v_min (minimum speed; negative allows reversing) down to -1.4.'
+    """
+    default = MpcParams().as_dict()
+
+    def relative_change(name: str) -> float:
+        spec = PARAM_SPECS[name]
+        return abs(values[name] - default[name]) / (spec.maximum - spec.minimum)
+
+    named = sorted(values, key=relative_change, reverse=True)[:MAX_NAMED_IN_REASONING]
+    parts = [f"{name} ({PARAM_SPECS[name].meaning}) {'up' if values[name] > default[name] else 'down'} to "
+             f"{values[name]:g}" for name in named]
+    text = f"To {_goal(prompt)}: "
+    for part in parts:  # as many as fit the grammar's bound on the reasoning
+        if len(text) + len(part) + 2 > REASONING_CHARS:
+            break
+        text += ("" if text.endswith(": ") else ", ") + part
+    return (text.rstrip(": ") + ".").replace("<", "")
+
+
+def mpc_examples(oracle: TrainingOracle, prompts: Sequence[ControlPrompt] | None = None,
+                 progress: Callable[[int], None] | None = None) -> list[SftExample]:
+    tuner = MPCxR1(ScriptedBackend([""]))
+    examples = []
+    for prompt in prompts if prompts is not None else train_prompts():
+        entry = oracle.entry(prompt, progress)
+        values = answer_values(entry.changes())
+        examples.append(SftExample(MPC, tuner.messages(prompt.text),
+                                   mpc_answer(control_reasoning(prompt, values), values),
+                                   {"case": prompt.case, "instruction": prompt.text,
+                                    "reference_speed": prompt.reference_speed, "oracle_improvement": entry.improvement}))
+    return examples
+
+
+def _mean(record: Mapping[str, Any], key: str, absolute: bool = False) -> float:
+    values = np.asarray(record[key], dtype=float)
+    return float(np.mean(np.abs(values) if absolute else values))
+
+
+def _sign_changes(values: Sequence[float]) -> int:
+    d = np.asarray(values, dtype=float)
+    return int(np.count_nonzero(d[1:] * d[:-1] < 0.0))
+
+
+# What each rule looks at, in words the reasoning quotes (labels.py holds the thresholds).
+_EVIDENCE: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "Don't move": lambda r: f"mean |s_speed| {_mean(r, 's_speed', True):.2f} m/s, mean |d_speed| "
+                            f"{_mean(r, 'd_speed', True):.2f} m/s",
+    "Reverse the car": lambda r: f"mean s_speed {_mean(r, 's_speed'):.2f} m/s, reversing {r['reversing']}",
+    "Drive forward": lambda r: f"mean s_speed {_mean(r, 's_speed'):.2f} m/s",
+    "Oscillate!": lambda r: f"d changes sign {_sign_changes(r['d_pos'])} times, "
+                            f"max |d| {float(np.max(np.abs(r['d_pos']))):.2f} m",
+    "Drive close to the left wall": lambda r: f"mean d_left {_mean(r, 'd_left'):.2f} m, mean s_speed "
+                                              f"{_mean(r, 's_speed'):.2f} m/s",
+    "Drive on the centerline": lambda r: "largest |d_left - d_right| "
+                                         f"{float(np.max(np.abs(np.subtract(r['d_left'], r['d_right'])))):.2f} m, "
+                                         f"mean s_speed {_mean(r, 's_speed'):.2f} m/s",
+    "Drive faster than 3 m/s": lambda r: f"mean s_speed {_mean(r, 's_speed'):.2f} m/s",
+    "Drive on the racing line": lambda r: f"mean d {_mean(r, 'd_pos'):.2f} m, mean s_speed "
+                                          f"{_mean(r, 's_speed'):.2f} m/s",
+}
+
+
+def decision_reasoning(instruction: str, record: Mapping[str, Any], adheres: bool) -> str:
+    verdict = "the car does what is asked" if adheres else "the car does not do what is asked"
+    return f"{_EVIDENCE[instruction](record).capitalize()}, so {verdict}."[:REASONING_CHARS].replace("<", "")
+
+
+def decision_records(windows_per_behaviour: int, seed: int = 0, track_name: str = TRAIN_TRACK) -> list[dict[str, Any]]:
+    """Feature records of every behaviour driven on the training track."""
+    track = get_track(track_name)
+    records = []
+    for behaviour in BEHAVIOURS.values():
+        for record in generate_behaviour(behaviour, track, windows_per_behaviour, runs=1, seed=seed):
+            records.append({**record, "behaviour": behaviour.name})
+    return records
+
+
+def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequence[str] = DECISION_INSTRUCTIONS,
+                      per_record: int | None = None, seed: int = 0) -> list[SftExample]:
+    """Examples for (record, instruction) pairs; `per_record` instructions drawn per record (all if None)."""
+    decider = DecisionxR1(ScriptedBackend([""]))
+    rng = np.random.default_rng(seed)
+    examples = []
+    for record in records:
+        state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
+        if isinstance(state, InsufficientData):
+            continue
+        chosen = instructions if per_record is None else rng.choice(instructions, per_record, replace=False)
+        for instruction in chosen:
+            adheres = label(str(instruction), record)
+            examples.append(SftExample(DECISION, decider.messages(str(instruction), state),
+                                       decision_answer(decision_reasoning(str(instruction), record, adheres), adheres),
+                                       {"instruction": str(instruction), "label": adheres,
+                                        "behaviour": record.get("behaviour", "")}))
+    return examples
+
+
+def write_examples(path: str | Path, examples: Sequence[SftExample]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(example.as_dict()) + "\n" for example in examples), encoding="utf-8")
+    return path
+
+
+def read_examples(path: str | Path) -> list[SftExample]:
+    return [SftExample(**json.loads(line)) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]

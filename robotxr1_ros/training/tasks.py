@@ -1,0 +1,62 @@
+"""The two GRPO tasks as lists of prompts with their rewards, and their per-step summaries.
+
+MPC: every train phrasing (never an eval one), the prompt the car builds, the car's MPC grammar,
+and a ClosedLoopReward on the training track against the cached default RMSE. Decision: state
+windows driven on the training track with the decision instructions, the car's decision grammar,
+and a DecisionReward against the rule label.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..control.closed_loop import Scenario
+from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt
+from ..evaluation.labels import DECISION_INSTRUCTIONS, label
+from ..llm.backends import ScriptedBackend
+from ..llm.decision import DecisionxR1
+from ..llm.features import InsufficientData, features_from_record
+from ..llm.grammar import REASONING_CHARS, decision_grammar, mpc_grammar
+from ..llm.tuning import MPCxR1
+from .grpo import GrpoPrompt
+from .rewards import ClosedLoopReward, DecisionReward, RewardBreakdown, RewardWeights
+from .rollouts import DefaultRmseCache, RolloutPool
+from .train_oracle import TRAIN_TRACK
+
+
+def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRmseCache, track: str = TRAIN_TRACK,
+                 scenario: Scenario = EVAL_SCENARIO, weights: RewardWeights = RewardWeights(),
+                 reasoning_chars: int = REASONING_CHARS, pool: RolloutPool | None = None) -> list[GrpoPrompt]:
+    defaults.fill(track, prompts, scenario, pool)
+    tuner = MPCxR1(ScriptedBackend([""]))
+    grammar = mpc_grammar(reasoning_chars=reasoning_chars)
+    return [GrpoPrompt(tuner.messages(prompt.text), grammar,
+                       ClosedLoopReward(track, prompt, defaults.get(track, prompt, scenario), scenario, weights),
+                       {"case": prompt.case, "instruction": prompt.text}) for prompt in prompts]
+
+
+def decision_task(records: Sequence[Mapping[str, Any]], instructions: Sequence[str] = DECISION_INSTRUCTIONS,
+                  weights: RewardWeights = RewardWeights(), reasoning_chars: int = REASONING_CHARS) -> list[GrpoPrompt]:
+    decider = DecisionxR1(ScriptedBackend([""]))
+    grammar = decision_grammar(reasoning_chars=reasoning_chars)
+    prompts = []
+    for record in records:
+        state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
+        if isinstance(state, InsufficientData):
+            continue
+        for instruction in instructions:
+            prompts.append(GrpoPrompt(decider.messages(instruction, state), grammar,
+                                      DecisionReward(label(instruction, record), weights),
+                                      {"instruction": instruction, "behaviour": record.get("behaviour", "")}))
+    return prompts
+
+
+def control_summary(_: Sequence[GrpoPrompt], scored: Sequence[RewardBreakdown]) -> dict[str, float]:
+    """Mean clipped improvement (the control score on the training track), failure and parse rates."""
+    return {"improvement": float(np.mean([b.components["improvement"] for b in scored])),
+            "failure_rate": float(np.mean([bool(b.info["failure"]) for b in scored]))}
+
+
+def decision_summary(_: Sequence[GrpoPrompt], scored: Sequence[RewardBreakdown]) -> dict[str, float]:
+    return {"accuracy": float(np.mean([b.components["correct"] for b in scored]))}

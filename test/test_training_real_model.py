@@ -1,0 +1,104 @@
+"""The training pipeline end to end on the real bundled model, at smoke scale: a 2-step SFT, a
+2-step closed-loop GRPO from it (rollouts on the training track), and the export of the adapter
+to GGUF, loaded by llama.cpp next to the bundled base and answering a prompt.
+
+Short prompts and a tight reasoning bound keep each step to seconds; the prompts the car uses
+are exercised by the training commands, not here.
+"""
+import pytest
+
+from robotxr1_ros.cli import main
+from robotxr1_ros.evaluation.control_cases import ControlPrompt
+from robotxr1_ros.llm.answer_format import mpc_answer
+from robotxr1_ros.llm.backends import LlamaCppBackend
+from robotxr1_ros.llm.model_spec import ModelSpec
+from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
+from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer
+from robotxr1_ros.training.export import export_adapter
+from robotxr1_ros.training.grammar_constraint import GrammarCompiler
+from robotxr1_ros.training.grpo import GrpoPrompt, GrpoSettings, train_grpo
+from robotxr1_ros.training.metrics_log import read_metrics
+from robotxr1_ros.training.rewards import ClosedLoopReward
+from robotxr1_ros.training.rollouts import DefaultRmseCache
+from robotxr1_ros.training.run import RunSettings
+from robotxr1_ros.training.sampling import sample_group
+from robotxr1_ros.training.sft import train_sft
+from robotxr1_ros.training.sft_data import MPC, SftExample
+from robotxr1_ros.training.train_oracle import TRAIN_TRACK
+
+PROMPT = ControlPrompt.of("reverse", "Back up.")
+MESSAGES = [{"role": "system", "content": "Tune the MPC."}, {"role": "user", "content": PROMPT.text}]
+REASONING_CHARS = 12
+GOOD = mpc_answer("reverse", {"v_min": -1.4, "v_max": -0.9})
+
+
+@pytest.fixture(scope="module")
+def sft_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sft")
+    examples = [SftExample(MPC, MESSAGES, GOOD, {})] * 2
+    run = train_sft(RunSettings(out_dir=out, steps=2, learning_rate=1e-3, checkpoint_minutes=60.0), examples)
+    return run
+
+
+def test_sft_two_steps_write_metrics_checkpoints_adapter_and_curves(sft_run):
+    rows = read_metrics(sft_run.out)
+    assert [row["step"] for row in rows] == [1, 2]
+    assert all(row["loss"] > 0 and row["answer_tokens"] > 10 for row in rows)
+    assert rows[1]["loss"] < rows[0]["loss"]  # the same examples: the second step fits them better
+    assert (sft_run.out / "adapter" / "adapter_model.safetensors").exists()
+    assert (sft_run.out / "checkpoints" / "step-000002" / "optimizer.pt").exists()
+    assert (sft_run.out / "curves.png").stat().st_size > 1000
+
+
+def test_grpo_two_steps_from_the_sft_adapter_and_resume(sft_run, tmp_path):
+    defaults = DefaultRmseCache(tmp_path / "defaults.json")
+    reward = ClosedLoopReward(TRAIN_TRACK, PROMPT, defaults.get(TRAIN_TRACK, PROMPT, _short_scenario()),
+                              _short_scenario())
+    prompts = [GrpoPrompt(MESSAGES, mpc_grammar(reasoning_chars=REASONING_CHARS), reward, {})]
+    settings = RunSettings(out_dir=tmp_path / "grpo", init_from=str(sft_run.out / "adapter"), steps=1,
+                           checkpoint_minutes=60.0)
+    grpo = GrpoSettings(group_size=2, max_new_tokens=48, temperature=1.5, workers=0)
+    train_grpo(settings, prompts, grpo)
+    resumed = train_grpo(RunSettings(**{**vars(settings), "steps": 2, "resume": True}), prompts, grpo)
+    rows = read_metrics(resumed.out)
+    assert [row["step"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["completion_tokens"] > row["forced_tokens"] > 0  # the grammar forced the tags
+        assert -4.0 <= row["reward_improvement"] <= 4.0
+        assert {"reward_format", "reward_parsable", "reward_valid_names", "reward_length"} <= set(row)
+
+
+def test_export_adapter_loads_in_llama_cpp_and_answers(sft_run, tmp_path):
+    adapter = export_adapter(sft_run.out / "adapter", sft_run.base_dir, tmp_path / "adapter.gguf")
+    assert 1e5 < adapter.stat().st_size < 2e7  # a few MB, not a model
+    backend = ModelSpec(n_ctx=256, lora_path=str(adapter)).create()
+    answer = backend.complete(MESSAGES, grammar=mpc_grammar(reasoning_chars=REASONING_CHARS), max_tokens=60)
+    assert parse_mpc_answer(answer.text).found
+    base = LlamaCppBackend(n_threads=2, n_ctx=256)
+    assert base.complete(MESSAGES, max_tokens=30).text != backend.complete(MESSAGES, max_tokens=30).text
+
+
+def test_constrained_samples_of_the_real_model_always_parse(sft_run):
+    compiler = GrammarCompiler(sft_run.tokenizer, sft_run.policy.config.vocab_size)
+    mpc = sample_group(sft_run.policy, sft_run.tokenizer, compiler, MESSAGES, mpc_grammar(reasoning_chars=8), 2, 48)
+    for text, length in zip(mpc.texts, mpc.lengths):
+        if length < 48:  # finished within the budget, so the grammar's answer is complete
+            assert parse_mpc_answer(text).found, text
+    decision = sample_group(sft_run.policy, sft_run.tokenizer, compiler, MESSAGES, decision_grammar(reasoning_chars=8),
+                            2, 40)
+    assert all(n < 40 for n in decision.lengths)  # at most ~30 tokens fit the grammar
+    assert all(parse_decision(text).adheres is not None for text in decision.texts), decision.texts
+    assert bool(decision.forced.any()) and not bool((decision.forced & ~decision.mask).any())
+
+
+def test_export_command_refuses_a_folder_without_a_trained_model(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "missing"), "--out", str(tmp_path / "x.gguf")]) == 2
+    assert "no trained model folder" in capsys.readouterr().err
+    assert main(["export", str(tmp_path), "--out", str(tmp_path / "x.gguf")]) == 2
+    assert "not a LoRA adapter folder" in capsys.readouterr().err
+
+
+def _short_scenario():
+    from robotxr1_ros.evaluation.control_cases import EVAL_SCENARIO
+
+    return EVAL_SCENARIO

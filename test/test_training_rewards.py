@@ -1,0 +1,105 @@
+"""Training data and rewards without the training stack: phrasings kept apart, rewards that rank
+a good answer above bad ones (with real rollouts on the training track), SFT targets that the
+parser reads back as the oracle's parameters."""
+import pickle
+
+import pytest
+
+from robotxr1_ros.evaluation.control_cases import ControlPrompt
+from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, label
+from robotxr1_ros.llm.answer_format import mpc_answer
+from robotxr1_ros.llm.grammar import REASONING_CHARS
+from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
+from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
+from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
+from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
+from robotxr1_ros.training.sft_data import answer_values, control_reasoning, decision_examples
+from robotxr1_ros.training.train_oracle import TRAIN_TRACK, TrainingOracle, train_prompts
+
+REVERSE = ControlPrompt.of("reverse", "Back up.")
+
+
+def _normalised(text):
+    return " ".join(text.lower().replace(".", "").split())
+
+
+def test_train_and_eval_phrasings_never_overlap():
+    for case, phrasings in load_phrasings().items():
+        assert not {_normalised(t) for t in phrasings.train} & {_normalised(t) for t in phrasings.eval}, case
+    eval_texts = {_normalised(text) for _, text in eval_phrasings()}
+    assert not {_normalised(p.text) for p in train_prompts()} & eval_texts
+
+
+def test_training_refvel_speeds_are_not_the_evaluation_speeds():
+    eval_speeds = {ControlPrompt.of(case, text).reference_speed for case, text in eval_phrasings() if case == "refvel"}
+    train_speeds = {p.reference_speed for p in train_prompts(["refvel"])}
+    assert train_speeds and not train_speeds & eval_speeds
+
+
+@pytest.fixture(scope="module")
+def reverse_reward(tmp_path_factory):
+    defaults = DefaultRmseCache(tmp_path_factory.mktemp("defaults") / "defaults.json")
+    return ClosedLoopReward(TRAIN_TRACK, REVERSE, defaults.get(TRAIN_TRACK, REVERSE, _scenario()), _scenario())
+
+
+def _scenario():
+    from robotxr1_ros.evaluation.control_cases import EVAL_SCENARIO
+
+    return EVAL_SCENARIO
+
+
+def test_closed_loop_reward_ranks_a_good_answer_above_bad_ones(reverse_reward):
+    good = mpc_answer("reverse slowly", {"v_min": -1.4, "v_max": -0.9})
+    wrong = mpc_answer("faster", {"v_max": 8.0})
+    unparsable = "<reasoning>reverse</reasoning>\n<answer>new_mpc_params = {'v_max': </answer>"
+    scores = {name: reverse_reward.breakdown(text, 40) for name, text in
+              (("good", good), ("wrong", wrong), ("unparsable", unparsable))}
+    assert scores["good"].components["improvement"] > 0.5
+    assert scores["good"].total > scores["wrong"].total > scores["unparsable"].total
+    assert scores["unparsable"].components["improvement"] == -4.0  # no usable parameters: a failure
+    assert scores["unparsable"].info["failure"] == "no usable parameters"
+    assert reverse_reward([good, unparsable], completion_lengths=[40, 40]) == \
+        [scores["good"].total, scores["unparsable"].total]
+
+
+def test_rewards_pickle_and_score_alike_in_a_worker(reverse_reward):
+    text = mpc_answer("reverse", {"v_min": -1.4, "v_max": -0.9})
+    assert pickle.loads(pickle.dumps(reverse_reward)) == reverse_reward
+    with RolloutPool(1) as pool:
+        remote = pool.map(reverse_reward.breakdown, [text])[0]
+    assert remote.total == pytest.approx(reverse_reward.breakdown(text).total)
+
+
+def test_length_penalty_prefers_the_shorter_of_two_equal_answers(reverse_reward):
+    text = mpc_answer("reverse", {"v_min": -1.4, "v_max": -0.9})
+    assert reverse_reward.breakdown(text, 60).total > reverse_reward.breakdown(text, 190).total
+
+
+def test_decision_reward_checks_the_verdict_and_the_format():
+    reward = DecisionReward(label=False)
+    right = "<reasoning>mean s_speed 2.0 m/s</reasoning>\n<answer>False</answer>"
+    wrong = "<reasoning>mean s_speed 2.0 m/s</reasoning>\n<answer>True</answer>"
+    assert reward([right, wrong, "False"]) == [1.5, 0.5, 1.0]
+
+
+def test_sft_mpc_targets_parse_back_to_the_oracle_parameters():
+    oracle = TrainingOracle.load()
+    for prompt in train_prompts(["center", "reverse", "smooth"])[::8]:  # one per case, all in the packaged cache
+        entry = oracle.get(prompt)
+        values = answer_values(entry.changes())
+        text = mpc_answer(control_reasoning(prompt, values), values)
+        assert format_reward(text) == 1.0
+        assert parse_mpc_answer(text).changes == values
+        reasoning = tagged_blocks(text, "reasoning")[0]
+        assert 0 < len(reasoning) <= REASONING_CHARS and "<" not in reasoning
+
+
+def test_sft_decision_targets_carry_the_rule_label():
+    record = {"time": 2.0, "data_samples": 5, "s_pos": [0.0, 1.0, 2.0, 3.0, 4.0], "d_pos": [0.0] * 5,
+              "s_speed": [2.0] * 5, "d_speed": [0.0] * 5, "d_left": [1.0] * 5, "d_right": [1.0] * 5,
+              "reversing": False, "crashed": False, "facing_wall": False}
+    examples = decision_examples([record])
+    assert [e.meta["instruction"] for e in examples] == list(DECISION_INSTRUCTIONS)
+    for example in examples:
+        assert parse_decision(example.answer).adheres is label(example.meta["instruction"], record)
+        assert format_reward(example.answer) == 1.0
