@@ -10,9 +10,11 @@ import time
 
 import numpy as np
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from std_msgs.msg import String
 
+from model_files import corrupted_copy
 from node_harness import OdometrySource, Probe, get_parameters, set_parameters
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
@@ -126,6 +128,24 @@ def test_lifecycle_without_autostart_waits_for_configure_and_activate(ros_contex
     assert probe.latest("updates")["applied"]
     llm.trigger_deactivate()
     llm.trigger_cleanup()
+    executor.shutdown()
+
+
+def test_a_corrupt_model_keeps_the_llm_node_down_while_the_controller_drives(ros_context, tmp_path):
+    """A GGUF whose tensor data aborts llama.cpp: configure fails with the reason, the node lives on
+    unconfigured, and the controller keeps commanding the car."""
+    llm = llm_node(ros_context, autostart=False, model_path=str(corrupted_copy(tmp_path)), lora_path="")
+    controller = MpcControllerNode(context=ros_context)
+    source = OdometrySource(ros_context)
+    probe = Probe(ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (controller, source.node, llm, probe.node):
+        executor.add_node(node)
+    assert llm.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert llm._state_machine.current_state[1] == "unconfigured"
+    drives_before = len(probe.snapshot("drives"))
+    assert spin_until(executor, lambda: len(probe.snapshot("drives")) > drives_before + 20, WAIT_S)
+    assert probe.latest("drives").drive.speed > 0.0
     executor.shutdown()
 
 

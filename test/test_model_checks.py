@@ -1,25 +1,12 @@
 """Model file checks: a corrupt GGUF gives one clear error, never a crashed process."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
+from model_files import corrupted_copy
 from robotxr1_ros.cli import main
 from robotxr1_ros.llm.model_spec import ModelSpec
 from robotxr1_ros.llm.models import ModelLoadError, default_model_path, verify_model
-
-
-def corrupted_copy(tmp_path, name="corrupt.gguf", fill=b"\xff"):
-    """The bundled model with a third of its tensor data overwritten: it still loads, and its
-    first grammar-constrained answer aborts llama.cpp (SIGABRT) in the process that runs it."""
-    path = tmp_path / name
-    shutil.copyfile(default_model_path(), path)
-    size = path.stat().st_size
-    with path.open("r+b") as handle:
-        handle.seek(size // 3)
-        handle.write(fill * (size // 3))
-    return path
 
 
 def test_the_bundled_model_verifies():

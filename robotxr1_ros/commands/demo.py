@@ -29,6 +29,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="sim + MPC + LLM nodes: an instruction changes how the car drives")
     parser.add_argument("--instruction", default="Reverse the car")
     parser.add_argument("--model", default="", help="GGUF model (default: the embedded SmolLM2-135M-Instruct)")
+    parser.add_argument("--lora", default="default", metavar="PATH",
+                        help="GGUF LoRA adapter (default: the trained adapter shipped for the embedded model)")
+    parser.add_argument("--base-only", action="store_true", help="the untrained base model, without any adapter")
     parser.add_argument("--track", default="eval")
     parser.add_argument("--before", type=float, default=8.0, help="simulated seconds at default parameters")
     parser.add_argument("--after", type=float, default=12.0, help="simulated seconds after the update")
@@ -106,7 +109,9 @@ def run(args) -> int:
     nodes = []
     try:
         print(f"starting sim + mpc_controller + robotxr1 (model: {args.model or 'embedded SmolLM2-135M'}) ...")
-        nodes = create_nodes("sim", {"model_path": args.model, "instruction": "", "track": args.track}, context)
+        adapter = "" if args.base_only else args.lora
+        nodes = create_nodes("sim", {"model_path": args.model, "lora_path": adapter, "instruction": "",
+                                     "track": args.track}, context)
         observer = DemoObserver(context)
         executor = SingleThreadedExecutor(context=context)
         for node in [*nodes, observer.node]:

@@ -63,6 +63,8 @@ NAMESPACE_ARGUMENT = LaunchArgument(
     "namespace", "", "namespace of every node (e.g. car1): one car's topics, services and clock")
 LLM_ARGUMENTS = (
     LaunchArgument("model_path", "", "GGUF model for the LLM node (empty: the node's default model)"),
+    LaunchArgument("lora_path", "default", "GGUF LoRA adapter for the LLM node ('default': the trained adapter "
+                   "shipped for the bundled model; empty: the base model alone)"),
     LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for the robotxr1/instruction topic)"),
 )
 SIM_ARGUMENTS = (
@@ -80,7 +82,7 @@ LLM_STOP_TIMEOUT_S = 30.0
 
 
 def _llm_overrides(args: Mapping[str, Any]) -> dict[str, Any]:
-    return {"model_path": args["model_path"], "instruction": args["instruction"]}
+    return {"model_path": args["model_path"], "lora_path": args["lora_path"], "instruction": args["instruction"]}
 
 
 def drive_nodes(config: Any, args: Mapping[str, Any]) -> list[NodeLaunch]:

@@ -49,6 +49,8 @@ from ..samples import odometry_to_sample, scan_to_sample, stamp_seconds
 from ..track.library import get_track
 from .conversions import imu_acceleration
 from .parameter_services import PARAMETER_QOS
+
+DEFAULT_ADAPTER = "default"  # lora_path value: whatever adapter ModelSpec takes by default
 from .priority import lower_thread_priority
 from .spin import run_node
 
@@ -74,6 +76,9 @@ class LlmNode(LifecycleNode):
         declare = self.declare_parameter
         self._config = {
             "model_path": declare("model_path", "", _fixed("GGUF model; empty: $ROBOTXR1_MODEL or the bundled SmolLM2")).value,
+            "lora_path": declare("lora_path", DEFAULT_ADAPTER, _fixed(
+                f"GGUF LoRA adapter; {DEFAULT_ADAPTER!r}: the trained adapter shipped for the bundled model "
+                f"(if any); empty: the base model alone")).value,
             "n_threads": declare("n_threads", 2, _fixed("llama.cpp threads")).value,
             "n_ctx": declare("n_ctx", 2048, _fixed("llama.cpp context length (tokens)")).value,
             "max_tokens": declare("max_tokens", 200, _fixed("generation budget per answer (tokens)")).value,
@@ -159,8 +164,10 @@ class LlmNode(LifecycleNode):
 
     def _llama_backends(self) -> ModuleBackends:
         config = self._config
+        adapter = config["lora_path"]
         spec = ModelSpec(model_path=config["model_path"] or None, n_ctx=int(config["n_ctx"]),
-                         n_threads=int(config["n_threads"]))
+                         n_threads=int(config["n_threads"]), base_only=not adapter,
+                         lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
         start = time.perf_counter()
         backends = ModuleBackends(spec.create(), spec.create())  # same weights (mmap), one KV cache each
         self.get_logger().info(f"model {spec.describe()} loaded in {time.perf_counter() - start:.2f} s")
