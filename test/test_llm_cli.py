@@ -76,14 +76,22 @@ def test_ask_bad_input_is_one_line_errors(tmp_path, capsys):
     assert "either a GGUF model path or an endpoint" in capsys.readouterr().err
 
 
-def test_bench_llm_is_hooked_under_bench_and_reports_cold_and_warm(capsys):
-    args = build_parser().parse_args(["bench", "llm", "--limit", "3", "--json", "--endpoint", "URL"])
+def test_bench_llm_is_hooked_under_bench_and_reports_both_modules_cold_and_warm(capsys):
+    args = build_parser().parse_args(["bench", "llm", "--limit", "3", "--decisions", "2", "--json",
+                                      "--endpoint", "URL"])
     assert args.func is run_llm_bench and args.limit == 3
     with StubServer(answer) as stub:
         args.endpoint = stub.url
         assert run_llm_bench(args) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["instructions"] == 3 and len(stub.requests) == 3 + 1 + 3  # cold, warm-up, warm
-    for label in ("cold", "warm"):
-        assert result[label]["parse_rate"] == 1.0 and result[label]["prompt_tokens_mean"] == 120
-        assert result[label]["median_s"] > 0
+    # per module: every call cold, one warm-up, every call warm
+    assert len(stub.requests) == (2 + 1 + 2) + (3 + 1 + 3)
+    assert result["decision"]["calls"] == 2 and result["tuning"]["calls"] == 3
+    for module in ("decision", "tuning"):
+        for label in ("cold", "warm"):
+            summary = result[module][label]
+            assert summary["ok_rate"] == 1.0 and summary["prompt_tokens"] == 120 and summary["cached_tokens"] == 100
+            assert summary["evaluated_tokens"] == 20 and summary["median_s"] > 0
+            assert len(summary["runs"]) == result[module]["calls"]
+    # an endpoint does not say where its time went
+    assert result["tuning"]["warm"]["prompt_eval_s"] is None and result["tuning"]["warm"]["decode_tokens_per_s"] is None

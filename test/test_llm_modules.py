@@ -11,7 +11,7 @@ from robotxr1_ros.llm.decision import (
 from robotxr1_ros.llm.features import InsufficientData, StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
 from robotxr1_ros.llm.prompts import InstructionError
-from robotxr1_ros.llm.tuning import MPCxR1, tuning_from_text
+from robotxr1_ros.llm.tuning import TUNING_REASONING_CHARS, MPCxR1, tuning_from_text
 from robotxr1_ros.params import PARAM_TABLE, MpcParams
 
 REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
@@ -26,7 +26,8 @@ def test_tuning_applies_a_valid_answer():
     assert tuning.params == MpcParams(v_min=-2.0, v_max=-0.5)
     assert tuning.reasoning == "Both speeds negative." and tuning.update.accepted == {"v_min": -2.0, "v_max": -0.5}
     call = backend.calls[0]
-    assert call["grammar"] == mpc_grammar() and call["temperature"] == 0.0 and call["max_tokens"] == 200
+    assert call["grammar"] == mpc_grammar(reasoning_chars=TUNING_REASONING_CHARS) and call["temperature"] == 0.0
+    assert call["max_tokens"] == 200
     assert "A negative v_min allows the car to reverse" in call["messages"][1]["content"]  # retrieved memory
 
 
@@ -53,7 +54,7 @@ def test_tuning_relative_to_a_custom_base_and_narrowed_ranges():
     backend = ScriptedBackend(["new_mpc_params = {'v_max': 4.0}"])
     tuning = MPCxR1(backend, specs=narrowed).tune("Slower", base=MpcParams(v_max=5.0))
     assert tuning.params == MpcParams(v_max=4.0)
-    assert backend.calls[0]["grammar"] == mpc_grammar(narrowed)
+    assert backend.calls[0]["grammar"] == mpc_grammar(narrowed, reasoning_chars=TUNING_REASONING_CHARS)
     assert "- v_max: maximum speed; negative forces reversing, m/s, -1 to 5" in backend.calls[0]["messages"][0]["content"]
 
 
@@ -72,7 +73,7 @@ def test_decision_adheres_and_maps_to_continue():
     assert decision.status == ADHERES and decision.adheres is True and decision.action == "Continue behavior"
     assert decision.explanation == "Mean s_speed is negative."
     call = backend.calls[0]
-    assert call["grammar"] == decision_grammar()
+    assert call["grammar"] == decision_grammar(reasoning_chars=0)  # the default: the verdict alone
     assert "s_speed: [-0.80, -0.80, -0.80, -0.80, -0.80]" in call["messages"][1]["content"]
     assert "A negative s_speed means the car travels backwards" in call["messages"][1]["content"]  # a hint
 

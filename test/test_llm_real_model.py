@@ -20,6 +20,9 @@ from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.params import MpcParams
 
 MAX_TOKENS = 200
+REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
+                          s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
+                          reversing=True, crashed=False, facing_wall=False)
 llama_cpp = import_llama_cpp()
 
 
@@ -35,6 +38,36 @@ def test_grammars_load_in_llama_cpp(backend):
         backend.check_grammar("root ::= undefined-rule")
     with pytest.raises(GrammarError):
         backend.check_grammar('root ::= ("a"')
+
+
+def test_answer_only_grammars_load_in_llama_cpp(backend):
+    for grammar in (mpc_grammar(reasoning_chars=0), decision_grammar(reasoning_chars=0)):
+        backend.check_grammar(grammar)
+        assert "reasoning" not in grammar
+
+
+def test_greedy_loop_answers_what_llama_cpps_greedy_sampler_answers(backend):
+    """Our decoding loop checks only the most likely token against the grammar; llama.cpp's
+    sampler chain masks the whole vocabulary. Same tokens, so the same text."""
+    messages, grammar = mpc_messages("Drive in reverse."), mpc_grammar(reasoning_chars=40)
+    ours = backend.complete(messages, grammar=grammar, max_tokens=60)
+    tokens = backend.tokenize(backend.render(messages))
+    theirs = backend.llama.create_completion(prompt=tokens, max_tokens=60, temperature=0.0,
+                                             grammar=backend.check_grammar(grammar), stop=["<|im_end|>"])
+    assert ours.text == theirs["choices"][0]["text"] and ours.text.startswith("<reasoning>")
+    assert ours.completion_tokens == theirs["usage"]["completion_tokens"]
+    assert ours.prompt_eval_s > 0 and ours.decode_s > 0 and 0 <= ours.grammar_s < ours.decode_s
+
+
+def test_verdict_from_next_token_probabilities(backend):
+    decision = DecisionxR1(backend).decide("Reverse the car", REVERSING)  # the default: verdict only
+    completion = decision.completion
+    assert set(completion.option_logprobs) == {"True", "False"} and completion.completion_tokens == 1
+    best = max(completion.option_logprobs, key=completion.option_logprobs.get)
+    assert completion.text == f"<answer>{best}</answer>" and decision.adheres is (best == "True")
+    again = DecisionxR1(backend).decide("Reverse the car", REVERSING)  # now from the KV cache
+    assert again.completion.option_logprobs == completion.option_logprobs
+    assert again.completion.cached_tokens == completion.prompt_tokens - 1
 
 
 def test_prompt_uses_the_models_chat_template(backend):
@@ -94,13 +127,10 @@ def test_static_prefix_is_served_from_the_kv_cache(backend):
     assert llama_cpp.llama_perf_context(backend.llama.ctx).n_p_eval == second.prompt_tokens - shared
 
 
-def test_decision_with_grammar_always_gives_a_verdict(backend):
-    state = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
-                          s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
-                          reversing=True, crashed=False, facing_wall=False)
-    decider = DecisionxR1(backend, max_tokens=MAX_TOKENS)
+def test_decision_with_a_reasoning_grammar_always_gives_a_verdict(backend):
+    decider = DecisionxR1(backend, max_tokens=MAX_TOKENS, reasoning_chars=120)
     for instruction in ("Reverse the car", "Drive forward", "Drive on the centerline"):
-        decision = decider.decide(instruction, state)
+        decision = decider.decide(instruction, REVERSING)
         assert decision.status in (ADHERES, DOES_NOT_ADHERE), decision.completion.text
         assert decision.explanation
 

@@ -1,5 +1,6 @@
-"""`robotxr1 bench sim|llm|safety`: measured speed of the driving loop and of the on-board LLM, and
-the safety envelope of the command path under random faults."""
+"""`robotxr1 bench sim|llm|ros|safety`: measured speed of the driving loop and of the on-board LLM,
+control deadlines with the model running over DDS, and the safety envelope of the command path
+under random faults."""
 from __future__ import annotations
 
 import json
@@ -30,6 +31,9 @@ def register(subparsers) -> None:
     from .bench_llm import register_llm_bench
 
     register_llm_bench(benches)
+    from .bench_ros import register_ros_bench
+
+    register_ros_bench(benches)
     safety = benches.add_parser("safety", help="random fault sequences through gate + MPC + safety filter: "
                                                "unsafe commands (must be 0) and stop latency")
     safety.add_argument("--sequences", type=int, default=10_000, help="random fault sequences to replay")

@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -31,8 +32,8 @@ from ..evaluation.oracle import OracleCache, SearchBudget, prompt_key, search
 from ..evaluation.report import write_control_report, write_decision_report
 from ..llm.answer_format import decision_answer
 from ..llm.backends import Backend, ScriptedBackend
-from ..llm.decision import DecisionxR1
-from ..llm.tuning import MPCxR1
+from ..llm.decision import DECISION_REASONING_CHARS, DeciderFactory, DecisionxR1
+from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
 from ..params import MpcParams
 from ..track.library import get_track
 from .model_options import add_model_arguments, model_spec
@@ -54,6 +55,12 @@ def register(subparsers) -> None:
                           help="dataset(s): a packaged name (e.g. oscillating), a JSON file in the reference's "
                                "format, or a folder of them; repeatable (default: all packaged datasets)")
     decision.add_argument("--mini", action="store_true", help="every fifth record only")
+    decision.add_argument("--workers", type=int, default=1, metavar="N",
+                          help="model instances in parallel worker processes, each with --threads threads "
+                               "(same results for any N; on 2 cores: --workers 2 --threads 1)")
+    decision.add_argument("--reasoning-chars", type=int, default=DECISION_REASONING_CHARS, metavar="N",
+                          help="reasoning before the verdict, at most N characters (default "
+                               f"{DECISION_REASONING_CHARS}: the verdict alone, from next-token probabilities)")
     _common(decision, "out/eval/decision")
     decision.set_defaults(func=run_decision)
 
@@ -65,6 +72,9 @@ def register(subparsers) -> None:
     control.add_argument("--mini", action="store_true", help="one phrasing per case")
     control.add_argument("--oracle-cache", type=Path, help="oracle cache file (default: the packaged one)")
     control.add_argument("--no-plots", action="store_true", help="skip the trajectory plots")
+    control.add_argument("--reasoning-chars", type=int, default=TUNING_REASONING_CHARS, metavar="N",
+                         help=f"reasoning before the parameters, at most N characters (default "
+                              f"{TUNING_REASONING_CHARS}: the parameter dict alone)")
     _common(control, "out/eval/control")
     control.set_defaults(func=run_control)
 
@@ -96,23 +106,31 @@ def run_decision(args: argparse.Namespace) -> int:
     _check_choice(args)
     paths = [path for spec in (args.dataset or [None]) for path in find_datasets(spec)]
     datasets = [load_dataset(path) for path in dict.fromkeys(paths)]
+    options = {"use_grammar": not args.no_grammar, "max_tokens": args.max_tokens, "seed": args.seed,
+               "reasoning_chars": args.reasoning_chars}
+    decider: DecisionxR1 | DeciderFactory
     if args.baseline:
         verdict = DECISION_BASELINES[args.baseline]
         backend: Backend = ScriptedBackend([decision_answer(f"constant baseline: always {verdict}", verdict)])
         name = f"baseline {args.baseline}"
+        decider = DecisionxR1(backend, **options)
     else:
         spec = model_spec(args)
-        backend, name = spec.create(), spec.describe()
-    decider = DecisionxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed)
+        name = spec.describe()
+        decider = DeciderFactory(spec, options)
+    workers = 1 if args.baseline else args.workers
+    start = time.perf_counter()
     with _progress(total_calls(datasets, args.mini), "decision") as bar:
-        report = evaluate_decision(decider, datasets, name, mini=args.mini, progress=bar.update)
+        report = evaluate_decision(decider, datasets, name, mini=args.mini, progress=bar.update, workers=workers)
     report.settings = {"model": name, "grammar": not args.no_grammar, "seed": args.seed, "temperature": 0.0,
-                       "max_tokens": args.max_tokens, "mini": args.mini,
+                       "max_tokens": args.max_tokens, "reasoning_chars": args.reasoning_chars, "mini": args.mini,
+                       "workers": workers, "threads": args.threads, "wall_s": round(time.perf_counter() - start, 1),
                        "datasets": [str(d.path) for d in datasets]}
     files = write_decision_report(report, args.out)
     _print_summary(args, report.summary(), files,
                    lambda s: f"decision accuracy {100 * s['accuracy']:.1f} % over {s['n']} pairs "
-                             f"(parse rate {100 * s['parse_rate']:.1f} %, mean latency {s['latency_s_mean']:.2f} s)")
+                             f"(parse rate {100 * s['parse_rate']:.1f} %, mean latency {s['latency_s_mean']:.2f} s, "
+                             f"wall {report.settings['wall_s']:.0f} s with {workers} worker(s))")
     return 0
 
 
@@ -130,14 +148,16 @@ def run_control(args: argparse.Namespace) -> int:
     else:
         spec = model_spec(args)
         backend, name = spec.create(), spec.describe()
-        tuner = MPCxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed)
+        tuner = MPCxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed,
+                       reasoning_chars=args.reasoning_chars)
         proposer = ModelProposer(tuner, name)
     with _progress(len(prompts), "control") as bar:
         report = evaluate_control(track, proposer, prompts, EVAL_SCENARIO,
                                   plot_dir=None if args.no_plots else args.out / "plots",
                                   progress=bar.update)
     report.settings = {"proposer": proposer.name, "grammar": not args.no_grammar if not args.baseline else None,
-                       "seed": args.seed, "temperature": 0.0, "max_tokens": args.max_tokens, "mini": args.mini}
+                       "seed": args.seed, "temperature": 0.0, "max_tokens": args.max_tokens, "mini": args.mini,
+                       "reasoning_chars": args.reasoning_chars}
     if args.track != "eval":
         report.settings["note"] = f"track {args.track!r} is not the evaluation track"
     stale = [p.text for p in report.prompts if "oracle_default_rmse" in p.detail

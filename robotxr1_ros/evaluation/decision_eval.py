@@ -5,13 +5,22 @@ Every dataset record is asked every one of the eight instructions, as in the ref
 The model is asked through the LLM layer's DecisionxR1 (prompt, hints, grammar, parser); an
 answer without a readable verdict counts as wrong. `mini` keeps every fifth record (the
 reference's mini test).
+
+With `workers` > 1 the records are shared out to worker processes, each with its own model
+instance built by a picklable factory; the calls come back in dataset/record order. A call's
+verdict depends only on its prompt (greedy, no state carried between calls but the KV cache of
+a common prefix, which does not change the numbers), so any number of workers gives the same
+report but for the latencies.
 """
 from __future__ import annotations
 
+import multiprocessing
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
+from ..errors import Robotxr1Error
 from ..llm.decision import DecisionxR1
 from ..llm.features import features_from_record
 from .decision_dataset import MIN_RECORD_SAMPLES, Dataset
@@ -83,32 +92,78 @@ def selected_records(dataset: Dataset, mini: bool) -> list[tuple[int, dict[str, 
     return indexed[::MINI_STRIDE] if mini else indexed
 
 
-def evaluate_decision(decider: DecisionxR1, datasets: Sequence[Dataset], model: str, mini: bool = False,
-                      instructions: Sequence[str] = DECISION_INSTRUCTIONS,
-                      progress: Callable[[], None] | None = None) -> DecisionReport:
-    """Ask `decider` every instruction about every (selected) record of every dataset."""
+RecordResult = tuple[list[DecisionCall], list[dict[str, Any]]]  # the calls of one record, and the wrong ones
+
+
+def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets: Sequence[Dataset], model: str,
+                      mini: bool = False, instructions: Sequence[str] = DECISION_INSTRUCTIONS,
+                      progress: Callable[[], None] | None = None, workers: int = 1) -> DecisionReport:
+    """Ask every instruction about every (selected) record of every dataset. `decider` is a
+    DecisionxR1, or a picklable factory of one (needed for `workers` > 1: one per process)."""
+    if workers < 1:
+        raise Robotxr1Error(f"workers must be >= 1, got {workers}")
+    units = [(dataset.name, index, record) for dataset in datasets for index, record in selected_records(dataset, mini)]
+    if workers == 1:
+        local = decider if isinstance(decider, DecisionxR1) else decider()
+        results = (evaluate_record(local, *unit, instructions) for unit in units)
+        report = _collect(results, progress)
+    else:
+        if isinstance(decider, DecisionxR1):
+            raise Robotxr1Error("parallel evaluation needs a factory of deciders (one model per worker process)")
+        context = multiprocessing.get_context("spawn")  # no llama.cpp/OpenMP state inherited through fork
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                 initargs=(decider, tuple(instructions))) as pool:
+            report = _collect(pool.map(_worker_record, units), progress)
+    report.model = model
+    report.dataset_notes = {dataset.name: dataset.notes for dataset in datasets if dataset.notes}
+    return report
+
+
+def evaluate_record(decider: DecisionxR1, dataset: str, index: int, record: dict[str, Any],
+                    instructions: Sequence[str] = DECISION_INSTRUCTIONS) -> RecordResult:
+    """Every instruction about one record (asked one after the other, so the model's KV cache
+    keeps what their prompts share)."""
+    state = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
+    calls, wrong = [], []
+    for instruction in instructions:
+        decision = decider.decide(instruction, state)
+        completion = decision.completion
+        call = DecisionCall(dataset, index, instruction, label(instruction, record), decision.adheres,
+                            decision.status, completion.text if completion else "",
+                            completion.latency_s if completion else 0.0,
+                            completion.prompt_tokens if completion else 0,
+                            completion.completion_tokens if completion else 0)
+        calls.append(call)
+        if not call.correct:
+            wrong.append({"dataset": dataset, "index": index, "instruction": instruction,
+                          "expected": call.expected, "verdict": call.verdict, "status": call.status,
+                          "prompt": decider.messages(instruction, state), "output": call.output})
+    return calls, wrong
+
+
+def _collect(results, progress: Callable[[], None] | None) -> DecisionReport:
     calls: list[DecisionCall] = []
     wrong: list[dict[str, Any]] = []
-    for dataset in datasets:
-        for index, record in selected_records(dataset, mini):
-            state = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
-            for instruction in instructions:
-                decision = decider.decide(instruction, state)
-                completion = decision.completion
-                call = DecisionCall(dataset.name, index, instruction, label(instruction, record), decision.adheres,
-                                    decision.status, completion.text if completion else "",
-                                    completion.latency_s if completion else 0.0,
-                                    completion.prompt_tokens if completion else 0,
-                                    completion.completion_tokens if completion else 0)
-                calls.append(call)
-                if not call.correct:
-                    wrong.append({"dataset": dataset.name, "index": index, "instruction": instruction,
-                                  "expected": call.expected, "verdict": call.verdict, "status": call.status,
-                                  "prompt": decider.messages(instruction, state), "output": call.output})
-                if progress:
-                    progress()
-    return DecisionReport(model, calls, wrong,
-                          dataset_notes={dataset.name: dataset.notes for dataset in datasets if dataset.notes})
+    for record_calls, record_wrong in results:
+        calls.extend(record_calls)
+        wrong.extend(record_wrong)
+        if progress:
+            for _ in record_calls:
+                progress()
+    return DecisionReport("", calls, wrong)
+
+
+_worker: tuple[DecisionxR1, tuple[str, ...]] | None = None  # the decider of this worker process
+
+
+def _start_worker(factory: Callable[[], DecisionxR1], instructions: tuple[str, ...]) -> None:
+    global _worker
+    _worker = (factory(), instructions)
+
+
+def _worker_record(unit: tuple[str, int, dict[str, Any]]) -> RecordResult:
+    decider, instructions = _worker
+    return evaluate_record(decider, *unit, instructions)
 
 
 def total_calls(datasets: Sequence[Dataset], mini: bool, instructions: Sequence[str] = DECISION_INSTRUCTIONS) -> int:

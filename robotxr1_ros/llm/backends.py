@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import Robotxr1Error
-from .grammar import GrammarError
+from .grammar import GrammarError, choice_grammar
+from .greedy_decoding import GrammarChecker, greedy_decode, next_token_logprobs
 from .models import ModelLoadError, default_model_path, import_llama_cpp, load_llama
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
@@ -35,10 +36,21 @@ class Completion:
     latency_s: float  # wall time of the whole call, prompt evaluation included
     cached_tokens: int = 0  # prompt tokens served from the KV cache instead of being evaluated
     finish_reason: str = "stop"  # "stop" (model ended) or "length" (max_tokens reached)
+    # Where the time went, when the backend knows (None: it does not): evaluating the uncached
+    # prompt tokens, generating, and of that the grammar checks.
+    prompt_eval_s: float | None = None
+    decode_s: float | None = None
+    grammar_s: float | None = None
+    option_logprobs: Mapping[str, float] | None = None  # `choose`: log-probability of each option
 
     @property
     def tokens_per_s(self) -> float:
         return self.completion_tokens / self.latency_s if self.latency_s > 0 else 0.0
+
+    @property
+    def decode_tokens_per_s(self) -> float | None:
+        """Generation speed without the prompt evaluation."""
+        return self.completion_tokens / self.decode_s if self.decode_s else None
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "tokens_per_s": round(self.tokens_per_s, 2)}
@@ -51,6 +63,14 @@ class Backend(ABC):
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
                  temperature: float = 0.0, seed: int = 0) -> Completion:
         """Answer the conversation; `grammar` (GBNF) constrains the answer when the backend can."""
+
+    def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "") -> Completion:
+        """Which of `options` the answer `prefix` + option + `suffix` takes (e.g. a True/False
+        verdict). Here: a completion constrained to exactly those answers; the llama.cpp backend
+        instead reads the next-token probabilities after `prefix` in one forward pass."""
+        grammar = choice_grammar(prefix, options, suffix)
+        longest = max(len(prefix + option + suffix) for option in options)
+        return self.complete(messages, grammar=grammar, max_tokens=longest)
 
     def reset_cache(self) -> None:
         """Forget cached prompt state (for cold-start measurements); a no-op where there is none."""
@@ -89,13 +109,16 @@ class LlamaCppBackend(Backend):
     name = "llama.cpp"
 
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2,
-                 n_batch: int = 512, seed: int = 0, chat_template: str | None = None) -> None:
+                 n_batch: int = 512, seed: int = 0, chat_template: str | None = None,
+                 lora_path: str | Path | None = None) -> None:
         llama_cpp = import_llama_cpp()
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         self._llama_cpp = llama_cpp
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
-        self.llama = load_llama(self.model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch, seed=seed)
+        self.lora_path = Path(lora_path) if lora_path is not None else None  # a GGUF LoRA adapter of this base
+        self.llama = load_llama(self.model_path, n_ctx=n_ctx, n_threads=n_threads, n_batch=n_batch, seed=seed,
+                                lora_path=self.lora_path)
         template = chat_template or self.llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise ModelLoadError(f"{self.model_path}: the model has no chat template; pass chat_template "
@@ -104,6 +127,7 @@ class LlamaCppBackend(Backend):
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=_token_text(model, model.token_eos()),
                                               bos_token=_token_text(model, model.token_bos()))
         self._grammars: dict[str, Any] = {}
+        self._checkers: dict[str, GrammarChecker] = {}
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt text exactly as the model sees it (chat template + generation prompt)."""
@@ -121,11 +145,12 @@ class LlamaCppBackend(Backend):
         """
         if grammar not in self._grammars:
             llama_cpp = self._llama_cpp
-            sampler = llama_cpp.llama_sampler_init_grammar(self.llama._model.vocab, grammar.encode("utf-8"), b"root")
-            if not sampler:
+            try:
+                self._checkers[grammar] = GrammarChecker(llama_cpp, self.llama._model.vocab, grammar,
+                                                         self.llama.n_vocab())
+            except ValueError:
                 first_line = grammar.splitlines()[0] if grammar.strip() else ""
-                raise GrammarError(f"llama.cpp cannot parse the grammar (first line: {first_line!r})")
-            llama_cpp.llama_sampler_free(sampler)
+                raise GrammarError(f"llama.cpp cannot parse the grammar (first line: {first_line!r})") from None
             self._grammars[grammar] = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
         return self._grammars[grammar]
 
@@ -146,6 +171,8 @@ class LlamaCppBackend(Backend):
         if len(tokens) + max_tokens > self.llama.n_ctx():
             raise BackendError(f"prompt of {len(tokens)} tokens + max_tokens {max_tokens} exceeds the "
                                f"context of {self.llama.n_ctx()} tokens; raise n_ctx")
+        if temperature == 0.0:
+            return self._greedy(tokens, grammar, max_tokens)
         cached = max(0, self.cached_prefix(tokens))
         start = time.perf_counter()
         result = self.llama.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=temperature,
@@ -154,6 +181,42 @@ class LlamaCppBackend(Backend):
         choice, usage = result["choices"][0], result["usage"]
         return Completion(choice["text"], usage["prompt_tokens"], usage["completion_tokens"], latency,
                           cached_tokens=cached, finish_reason=choice.get("finish_reason") or "stop")
+
+    def _greedy(self, tokens: list[int], grammar: str | None, max_tokens: int) -> Completion:
+        """Temperature 0: our own greedy loop (greedy_decoding), the same tokens at a fraction of
+        create_completion's cost per token."""
+        start = time.perf_counter()
+        decoded = greedy_decode(self._llama_cpp, self.llama, tokens, max_tokens,
+                                self._checkers[grammar] if grammar is not None else None, self._is_end)
+        text = self.llama.detokenize(decoded.tokens).decode("utf-8", errors="replace")
+        return Completion(text, len(tokens), len(decoded.tokens), time.perf_counter() - start,
+                          cached_tokens=decoded.cached_tokens, finish_reason=decoded.finish_reason,
+                          prompt_eval_s=decoded.prompt_eval_s, decode_s=decoded.decode_s, grammar_s=decoded.grammar_s)
+
+    def _is_end(self, token: int) -> bool:
+        return bool(self._llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
+
+    def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "") -> Completion:
+        """One forward pass over the prompt + `prefix`; the option whose first token is the most
+        likely next token wins. Options must differ in their first token."""
+        start = time.perf_counter()
+        head = self.render(messages) + prefix
+        tokens = self.tokenize(head)
+        if len(tokens) + 1 > self.llama.n_ctx():
+            raise BackendError(f"prompt of {len(tokens)} tokens exceeds the context of {self.llama.n_ctx()} tokens")
+        firsts = {}
+        for option in options:
+            full = self.tokenize(head + option)
+            if full[:len(tokens)] != tokens or len(full) == len(tokens):
+                raise BackendError(f"option {option!r} does not start a new token after {prefix!r}")
+            firsts[option] = full[len(tokens)]
+        if len(set(firsts.values())) != len(firsts):
+            raise BackendError(f"options {list(options)} share their first token; choose needs distinct ones")
+        logprobs, cached, prompt_eval_s = next_token_logprobs(self._llama_cpp, self.llama, tokens)
+        scores = {option: float(logprobs[token]) for option, token in firsts.items()}
+        best = max(scores, key=scores.get)
+        return Completion(prefix + best + suffix, len(tokens), 1, time.perf_counter() - start, cached_tokens=cached,
+                          prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0, option_logprobs=scores)
 
     def reset_cache(self) -> None:
         self.llama.reset()

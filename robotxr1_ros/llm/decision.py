@@ -4,15 +4,22 @@ In the deployed loop a True verdict means "Continue behavior" and False means
 "Change behavior: <instruction>", which hands the instruction to the MPC module. A state that
 cannot support a judgement gives an explicit insufficient-data decision without asking the
 model; an answer without a readable verdict gives NO_VERDICT. Neither is ever turned into a guess.
+
+With `reasoning_chars` 0 (the default) the answer is the verdict alone, `<answer>True</answer>`
+or `<answer>False</answer>`, read from the model's next-token probabilities after `<answer>`:
+one forward pass over the prompt, no sampling (Backend.choose); `robotxr1 bench llm` and
+`robotxr1 eval decision --reasoning-chars N` compare it with a reasoning first.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
+from .answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
 from .backends import Backend, Completion
 from .features import MIN_JUDGEABLE_SAMPLES, InsufficientData, StateFeatures
-from .grammar import REASONING_CHARS, decision_grammar
+from .grammar import ANSWER_ONLY, decision_grammar
+from .model_spec import ModelSpec
 from .parsing import parse_decision
 from .prompts import decision_messages, require_instruction
 from .retrieval import Bm25Retriever, load_hints
@@ -23,6 +30,7 @@ INSUFFICIENT_DATA = "insufficient_data"
 NO_VERDICT = "no_verdict"
 CONTINUE_BEHAVIOR = "Continue behavior"
 CHANGE_BEHAVIOR = "Change behavior"
+DECISION_REASONING_CHARS = ANSWER_ONLY  # the verdict alone, from next-token probabilities
 
 
 @dataclass(frozen=True)
@@ -53,12 +61,14 @@ class Decision:
 
 class DecisionxR1:
     def __init__(self, backend: Backend, *, hints: Bm25Retriever | None = None, n_hints: int = 3,
-                 use_grammar: bool = True, reasoning_chars: int = REASONING_CHARS,
+                 use_grammar: bool = True, reasoning_chars: int = DECISION_REASONING_CHARS,
                  max_tokens: int = 160, temperature: float = 0.0, seed: int = 0) -> None:
         self.backend = backend
         self.hints = hints if hints is not None else Bm25Retriever(load_hints())
         self.n_hints = n_hints
         self.grammar = decision_grammar(reasoning_chars=reasoning_chars) if use_grammar else None
+        # Verdict only, greedy: the most likely first token of the verdict decides it.
+        self.verdict_only = use_grammar and reasoning_chars == ANSWER_ONLY and temperature == 0.0
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
@@ -77,9 +87,25 @@ class DecisionxR1:
             state = state.insufficiency(MIN_JUDGEABLE_SAMPLES) or state
         if isinstance(state, InsufficientData):
             return Decision(instruction, INSUFFICIENT_DATA, state.reason)
-        completion = self.backend.complete(self.messages(instruction, state), grammar=self.grammar,
-                                           max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
+        messages = self.messages(instruction, state)
+        if self.verdict_only:
+            completion = self.backend.choose(messages, open_tag(ANSWER_TAG), (VERDICT_TRUE, VERDICT_FALSE),
+                                             close_tag(ANSWER_TAG))
+        else:
+            completion = self.backend.complete(messages, grammar=self.grammar, max_tokens=self.max_tokens,
+                                               temperature=self.temperature, seed=self.seed)
         return decision_from_text(instruction, completion)
+
+
+@dataclass(frozen=True)
+class DeciderFactory:
+    """A picklable recipe for a DecisionxR1: a process of a parallel evaluation builds its own."""
+
+    model: ModelSpec
+    options: Mapping[str, Any]  # DecisionxR1 keyword arguments
+
+    def __call__(self) -> DecisionxR1:
+        return DecisionxR1(self.model.create(), **self.options)
 
 
 def decision_from_text(instruction: str, completion: Completion) -> Decision:

@@ -1,8 +1,9 @@
 """GBNF grammars for constrained decoding, generated from the parameter table.
 
-The MPC grammar admits: an optional, length-bounded reasoning block, then exactly one answer
-block holding one `new_mpc_params = {...}` dict whose keys are table names in table order, each
-at most once, and whose values are plain decimals with the sign the parameter's range allows.
+The MPC grammar admits: an optional, length-bounded reasoning block (none with reasoning_chars
+0), then exactly one answer block holding one `new_mpc_params = {...}` dict whose keys are table
+names in table order, each at most once, and whose values are plain decimals with the sign the
+parameter's range allows.
 Values can still be out of range (a grammar cannot bound magnitudes cheaply): the parser clamps
 them, or rejects them for a safety limit. Pass the controller's effective `specs` so signs and
 digits follow a car's narrowed ranges.
@@ -20,6 +21,7 @@ from ..params import PARAM_TABLE, ParamSpec
 from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
 
 REASONING_CHARS = 200  # bound on the reasoning text (~50 tokens), so the answer fits the token budget
+ANSWER_ONLY = 0  # reasoning_chars for an answer without a reasoning block
 FRACTION_DIGITS = 2
 
 
@@ -30,7 +32,7 @@ class GrammarError(Robotxr1Error):
 def mpc_grammar(specs: Sequence[ParamSpec] = PARAM_TABLE, reasoning_chars: int = REASONING_CHARS) -> str:
     names = [spec.name for spec in specs]
     rules = [
-        "root ::= reasoning? answer",
+        "root ::= reasoning? answer" if reasoning_chars else "root ::= answer",
         *_reasoning_rules(reasoning_chars),
         f'answer ::= {_literal(open_tag(ANSWER_TAG) + PARAMS_VARIABLE + " = {")} params? '
         f'{_literal("}" + close_tag(ANSWER_TAG))}',
@@ -47,16 +49,26 @@ def mpc_grammar(specs: Sequence[ParamSpec] = PARAM_TABLE, reasoning_chars: int =
 
 def decision_grammar(reasoning_chars: int = REASONING_CHARS) -> str:
     rules = [
-        f'root ::= reasoning {_literal(open_tag(ANSWER_TAG))} ({_literal(VERDICT_TRUE)} | '
-        f'{_literal(VERDICT_FALSE)}) {_literal(close_tag(ANSWER_TAG))}',
+        f'root ::= {"reasoning " if reasoning_chars else ""}{_literal(open_tag(ANSWER_TAG))} '
+        f'({_literal(VERDICT_TRUE)} | {_literal(VERDICT_FALSE)}) {_literal(close_tag(ANSWER_TAG))}',
         *_reasoning_rules(reasoning_chars),
     ]
     return "\n".join(rules) + "\n"
 
 
+def choice_grammar(prefix: str, options: Sequence[str], suffix: str = "") -> str:
+    """Exactly `prefix`, one of `options`, `suffix`."""
+    if not options:
+        raise Robotxr1Error("a choice needs at least one option")
+    choices = " | ".join(_literal(option) for option in options)
+    return f"root ::= {_literal(prefix)} ({choices}) {_literal(suffix)}\n"
+
+
 def _reasoning_rules(reasoning_chars: int) -> list[str]:
-    if reasoning_chars < 1:
-        raise Robotxr1Error(f"reasoning_chars must be >= 1, got {reasoning_chars}")
+    if reasoning_chars < 0:
+        raise Robotxr1Error(f"reasoning_chars must be >= 0 (0: no reasoning block), got {reasoning_chars}")
+    if reasoning_chars == ANSWER_ONLY:
+        return []
     # No '<' inside the reasoning, so it cannot open or fake a tag; bounded whitespace after it.
     return [
         f"reasoning ::= {_literal(open_tag(REASONING_TAG))} [^<]{{1,{reasoning_chars}}} "

@@ -3,7 +3,9 @@
 Each prompt is a static system message (role, parameter table or feature glossary, answer
 form) followed by a user message with everything that changes per call (retrieved hints or
 memories, the state, the instruction). The system message is byte-identical across calls, so
-llama.cpp keeps its tokens in the KV cache. Templates use `${name}` placeholders
+llama.cpp keeps its tokens in the KV cache. The decision prompt puts the state before the hints
+and the instruction: the evaluation asks every instruction about one state, and the state's
+tokens (most of the prompt) are then evaluated once per state, not once per instruction. Templates use `${name}` placeholders
 (string.Template), so literal braces in them need no escaping.
 """
 from __future__ import annotations

@@ -1,0 +1,161 @@
+"""Where the time of an LLM answer goes, for both modules, cold and warm.
+
+DecisionxR1 is asked about recorded state windows (the packaged decision datasets, a new window
+each call, as on the car); MPCxR1 about the held-out evaluation phrasings. "cold" empties the KV
+cache before every call (every prompt token is evaluated); "warm" keeps what the previous call
+left, as the on-board node does (the static system prompt stays cached).
+
+Per call: end-to-end time (retrieval, prompt, model, parse), prompt tokens evaluated vs cached,
+prompt-evaluation time, generated tokens and decode speed, the grammar's share of decoding,
+parsing, and the process CPU time (on a loaded machine wall time stretches, CPU time much less).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+from ..evaluation.decision_dataset import MIN_RECORD_SAMPLES, find_datasets, load_dataset
+from ..evaluation.labels import DECISION_INSTRUCTIONS
+from ..llm.backends import Backend, Completion
+from ..llm.decision import DecisionxR1, decision_from_text
+from ..llm.features import StateFeatures, features_from_record
+from ..llm.phrasings import eval_phrasings
+from ..llm.tuning import MPCxR1, tuning_from_text
+
+PHASES = ("cold", "warm")
+
+
+@dataclass(frozen=True)
+class CallTiming:
+    total_s: float  # the module's call, end to end
+    cpu_s: float  # process CPU time during the call (all threads)
+    prompt_tokens: int
+    cached_tokens: int
+    prompt_eval_s: float | None
+    completion_tokens: int
+    decode_s: float | None
+    grammar_s: float | None
+    parse_s: float
+    ok: bool  # a verdict / a parameter dict was read
+
+    @classmethod
+    def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool) -> "CallTiming":
+        return cls(total_s, cpu_s, completion.prompt_tokens, completion.cached_tokens, completion.prompt_eval_s,
+                   completion.completion_tokens, completion.decode_s, completion.grammar_s, parse_s, ok)
+
+
+def decision_inputs(count: int) -> list[tuple[str, StateFeatures]]:
+    """`count` (instruction, state window) pairs spread over the packaged datasets."""
+    datasets = [load_dataset(path) for path in find_datasets(None)]
+    pairs = []
+    for i in range(count):
+        dataset = datasets[i % len(datasets)]
+        record = dataset.records[(i // len(datasets) * 7) % len(dataset.records)]
+        pairs.append((DECISION_INSTRUCTIONS[i % len(DECISION_INSTRUCTIONS)],
+                      features_from_record(record, min_samples=MIN_RECORD_SAMPLES)))
+    return pairs
+
+
+def time_decision(decider: DecisionxR1, instruction: str, state: StateFeatures) -> CallTiming:
+    wall, cpu = time.perf_counter(), time.process_time()
+    decision = decider.decide(instruction, state)
+    total, cpu_used = time.perf_counter() - wall, time.process_time() - cpu
+    parse_start = time.perf_counter()
+    decision_from_text(instruction, decision.completion)
+    return CallTiming.of(total, cpu_used, decision.completion, time.perf_counter() - parse_start,
+                         decision.adheres is not None)
+
+
+def time_tuning(tuner: MPCxR1, instruction: str) -> CallTiming:
+    wall, cpu = time.perf_counter(), time.process_time()
+    tuning = tuner.tune(instruction)
+    total, cpu_used = time.perf_counter() - wall, time.process_time() - cpu
+    parse_start = time.perf_counter()
+    tuning_from_text(instruction, tuning.completion)
+    return CallTiming.of(total, cpu_used, tuning.completion, time.perf_counter() - parse_start, tuning.update.found)
+
+
+def run_phases(backend: Backend, calls: Sequence[Callable[[], CallTiming]]) -> dict[str, dict[str, Any]]:
+    """Every call cold, then warm (one unmeasured call first fills the cache)."""
+    cold = []
+    for call in calls:
+        backend.reset_cache()
+        cold.append(call())
+    backend.reset_cache()
+    calls[-1]()
+    warm = [call() for call in calls]
+    return {"cold": summarize(cold), "warm": summarize(warm)}
+
+
+def bench_llm(backend: Backend, *, decisions: int = 16, instructions: Sequence[str] | None = None,
+              decision_options: dict[str, Any] | None = None, tuning_options: dict[str, Any] | None = None,
+              modules: Sequence[str] = ("decision", "tuning")) -> dict[str, Any]:
+    """Both modules on one backend (each phase starts from its own cache state)."""
+    result: dict[str, Any] = {"load_before": _load()}
+    if "decision" in modules:
+        decider = DecisionxR1(backend, **(decision_options or {}))
+        pairs = decision_inputs(decisions)
+        result["decision"] = {"calls": len(pairs), "options": decision_options or {},
+                              **run_phases(backend, [lambda i=i, s=s: time_decision(decider, i, s) for i, s in pairs])}
+    if "tuning" in modules:
+        tuner = MPCxR1(backend, **(tuning_options or {}))
+        texts = list(instructions) if instructions is not None else [text for _, text in eval_phrasings()]
+        result["tuning"] = {"calls": len(texts), "options": tuning_options or {},
+                            **run_phases(backend, [lambda t=t: time_tuning(tuner, t) for t in texts])}
+    result["load_after"] = _load()
+    return result
+
+
+def summarize(runs: Sequence[CallTiming]) -> dict[str, Any]:
+    def median(values):
+        values = [v for v in values if v is not None]
+        return round(statistics.median(values), 4) if values else None
+
+    totals = sorted(run.total_s for run in runs)
+    evaluated = [run.prompt_tokens - run.cached_tokens for run in runs]
+    prompt_rate = [(run.prompt_tokens - run.cached_tokens) / run.prompt_eval_s for run in runs if run.prompt_eval_s]
+    decode_rate = [run.completion_tokens / run.decode_s for run in runs if run.decode_s]
+    return {
+        "median_s": round(statistics.median(totals), 3),
+        "p90_s": round(totals[min(len(totals) - 1, int(0.9 * len(totals)))], 3),
+        "cpu_s_median": median(run.cpu_s for run in runs),
+        "prompt_tokens": median(run.prompt_tokens for run in runs),
+        "cached_tokens": median(run.cached_tokens for run in runs),
+        "evaluated_tokens": median(evaluated),
+        "prompt_eval_s": median(run.prompt_eval_s for run in runs),
+        "prompt_tokens_per_s": median(prompt_rate),
+        "completion_tokens": median(run.completion_tokens for run in runs),
+        "decode_s": median(run.decode_s for run in runs),
+        "decode_tokens_per_s": median(decode_rate),
+        "grammar_s": median(run.grammar_s for run in runs),
+        "parse_ms": round(1000 * statistics.median(run.parse_s for run in runs), 3),
+        "ok_rate": round(sum(run.ok for run in runs) / len(runs), 3),
+        "runs": [asdict(run) for run in runs],
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    columns = (("median_s", "median s", 9, ".3f"), ("p90_s", "p90 s", 7, ".3f"), ("cpu_s_median", "cpu s", 7, ".3f"),
+               ("prompt_tokens", "prompt", 7, ".0f"), ("cached_tokens", "cached", 7, ".0f"),
+               ("evaluated_tokens", "eval'd", 7, ".0f"), ("prompt_eval_s", "eval s", 7, ".3f"),
+               ("prompt_tokens_per_s", "ptok/s", 7, ".0f"), ("completion_tokens", "gen", 5, ".0f"),
+               ("decode_s", "dec s", 6, ".3f"), ("decode_tokens_per_s", "tok/s", 6, ".0f"),
+               ("grammar_s", "gram s", 7, ".3f"), ("parse_ms", "parse ms", 9, ".2f"), ("ok_rate", "ok", 5, ".0%"))
+    lines = [f"{'':15}" + " ".join(f"{title:>{width}}" for _, title, width, _ in columns)]
+    for module in ("decision", "tuning"):
+        if module not in result:
+            continue
+        for phase in PHASES:
+            summary = result[module][phase]
+            cells = [("-" if summary[key] is None else format(summary[key], fmt)).rjust(width)
+                     for key, _, width, fmt in columns]
+            lines.append(f"{module + ' ' + phase:15}" + " ".join(cells))
+    lines.append(f"load average before {result['load_before']}, after {result['load_after']}")
+    return "\n".join(lines)
+
+
+def _load() -> list[float]:
+    return [round(value, 2) for value in os.getloadavg()]

@@ -1,0 +1,57 @@
+"""Figures of `robotxr1 bench ros` (ROS-free): control-loop periods and deadline misses on the
+wall clock, latency percentiles, the report text. The run itself (simulator, controller and LLM
+node over DDS) is commands/bench_ros.py.
+
+A control cycle misses its deadline when it starts later than one period + DEADLINE_SLACK_S
+after the previous one.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+DEADLINE_SLACK_S = 0.005
+
+
+def loop_stats(starts: Sequence[float], period_s: float, slack_s: float = DEADLINE_SLACK_S) -> dict[str, Any]:
+    """Wall-clock periods between successive cycle starts: percentiles in ms and missed deadlines."""
+    periods = np.diff(np.asarray(starts, dtype=float))
+    if periods.size == 0:
+        return {"cycles": len(starts), "period_ms_p50": None, "period_ms_p99": None, "period_ms_max": None,
+                "missed_deadlines": 0}
+    late = periods > period_s + slack_s
+    return {
+        "cycles": len(starts),
+        "period_ms_p50": round(1e3 * float(np.percentile(periods, 50)), 2),
+        "period_ms_p99": round(1e3 * float(np.percentile(periods, 99)), 2),
+        "period_ms_max": round(1e3 * float(periods.max()), 2),
+        "missed_deadlines": int(late.sum()),
+    }
+
+
+def latency_stats(values: Sequence[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0, "p50_s": None, "p95_s": None, "max_s": None}
+    array = np.asarray(values, dtype=float)
+    return {"n": len(values), "p50_s": round(float(np.percentile(array, 50)), 3),
+            "p95_s": round(float(np.percentile(array, 95)), 3), "max_s": round(float(array.max()), 3)}
+
+
+def report_text(result: dict[str, Any]) -> str:
+    lines = [f"bench ros: sim + controller + LLM node over DDS, {result['threads']} LLM threads, "
+             f"control thread {result['control_priority']}, LLM worker nice {result['worker_nice']}"]
+    for phase in ("idle", "busy"):
+        loop = result["control"][phase]
+        lines.append(f"controller {phase:4} ({result['seconds'][phase]:.0f} s): {loop['cycles']} cycles, period p50 "
+                     f"{loop['period_ms_p50']} ms, p99 {loop['period_ms_p99']} ms, max {loop['period_ms_max']} ms, "
+                     f"missed deadlines {loop['missed_deadlines']} (> {result['deadline_ms']} ms)")
+    update = result["instruction_to_update"]
+    lines.append(f"instruction -> update applied: p50 {update['p50_s']} s, p95 {update['p95_s']} s, max "
+                 f"{update['max_s']} s over {update['n']} instructions ({result['instructions_sent']} sent, "
+                 f"{result['updates_applied']} applied)")
+    period = result["decision_period"]
+    lines.append(f"decisions: {result['decisions']} in the busy phase, period achieved p50 {period['p50_s']} s, "
+                 f"p95 {period['p95_s']} s (requested {result['requested_period_s']} s)")
+    lines.append(f"load average before {result['load_before']}, after {result['load_after']}")
+    return "\n".join(lines)

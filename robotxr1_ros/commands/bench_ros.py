@@ -1,0 +1,235 @@
+"""`robotxr1 bench ros`: the simulated car over DDS with the model running; does control come first?
+
+Starts the `sim` bringup's nodes (simulator, MPC controller, LLM node with the real model) in one
+process, as `robotxr1 run sim` does, and measures on the wall clock:
+- the controller's 40 Hz loop (period p50/p99/max, cycles later than period + 5 ms), first with
+  the LLM idle (no instruction), then busy: decisions back to back (`--period`, default 0.05 s)
+  and a new instruction every `--instruction-every` s;
+- instruction published -> update applied on the controller (the LLM node's /robotxr1/update
+  after set_parameters_atomically succeeded), p50/p95;
+- the decision period achieved.
+
+Layout `process` (default, as launch runs the nodes): simulator and controller in this process,
+raised to SCHED_FIFO where permitted (else nice -10) before DDS starts its threads, so the clock
+and odometry paths are raised too; the LLM node in a child process at normal priority, its worker
+and llama.cpp's threads at nice `worker_nice`. In one process the control thread would share the
+GIL with the inference worker, which a loaded machine can deschedule while it holds it.
+`single` puts every node on one executor in one process at the default priority (the layout of
+`robotxr1 run`), for comparison. The ROS-free figures are in robotxr1_ros/bench/ros.py.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text
+from ..errors import Robotxr1Error
+from ..llm.phrasings import eval_phrasings
+from .run import BRINGUPS, launch_values, node_arguments, node_class
+
+GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)
+WARMUP_S = 5.0  # the simulator starts, the LLM node's state window fills
+
+
+def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("ros", help="sim + controller + LLM node over DDS: control deadlines with the "
+                                               "model idle and busy, instruction -> update latency",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=120.0, help="busy phase, wall seconds (default 120)")
+    parser.add_argument("--idle-seconds", type=float, default=20.0, help="idle phase, wall seconds (default 20)")
+    parser.add_argument("--instruction-every", type=float, default=8.0, metavar="S",
+                        help="a new instruction every S seconds in the busy phase (default 8)")
+    parser.add_argument("--period", type=float, default=0.05, metavar="S",
+                        help="the LLM node's decision period in the busy phase (default 0.05: back to back)")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads of the LLM node (default 2)")
+    parser.add_argument("--worker-nice", type=int, default=10, help="nice value of the LLM worker (default 10)")
+    parser.add_argument("--layout", choices=("process", "single"), default="process")
+    parser.add_argument("--model-path", default="", help="GGUF model (default: the LLM node's default)")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=run_ros_bench)
+
+
+def run_ros_bench(args: argparse.Namespace) -> int:
+    if args.seconds <= 0 or args.idle_seconds <= 0 or args.instruction_every <= 0:
+        raise Robotxr1Error("--seconds, --idle-seconds and --instruction-every must be positive")
+    result = bench_ros(args)
+    print(json.dumps(result, indent=2) if args.json else report_text(result))
+    return 0
+
+
+def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+    from std_msgs.msg import String
+
+    from ..nodes.priority import raise_thread_priority
+
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    specs = sim_bringup_specs(args)
+    separate = args.layout == "process"
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    # The LLM process first, at normal priority; then threads started from here on (DDS's, the
+    # executors') inherit the raised priority.
+    llm_process = _start_llm_process(specs["robotxr1_llm"]) if separate else None
+    priority = raise_thread_priority() if separate else "default (one process, one executor)"
+    context = Context()
+    rclpy.init(context=context)
+    nodes: list = []
+    stop = threading.Event()
+    spinners: list[threading.Thread] = []
+    sent_count = 0
+    try:
+        for executable in ("sim", "mpc_controller") + (() if separate else ("robotxr1_llm",)):
+            nodes.append(node_class(executable)(context=context, **node_arguments(specs[executable])))
+        controller = nodes[1]
+        probe = Node("bench_ros_probe", context=context)
+        cycle_starts: list[float] = []
+        _time_control_cycles(controller, cycle_starts)
+        updates: list[tuple[float, dict]] = []
+        decisions: list[float] = []
+        probe.create_subscription(String, "/robotxr1/update", lambda m: updates.append((time.monotonic(),
+                                                                                        json.loads(m.data))), 10)
+        probe.create_subscription(String, "/robotxr1/decision", lambda m: decisions.append(time.monotonic()), 10)
+        instruction_publisher = probe.create_publisher(String, "/robotxr1/instruction", 10)
+        groups = [nodes, [probe]] if separate else [nodes + [probe]]
+        nodes.append(probe)
+        for group in groups:
+            executor = SingleThreadedExecutor(context=context)
+            for node in group:
+                executor.add_node(node)
+            spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
+            spinner.start()
+            spinners.append(spinner)
+
+        _wait_for_llm(probe, llm_process)
+        time.sleep(WARMUP_S)
+        idle_start = time.monotonic()
+        time.sleep(args.idle_seconds)
+        busy_start = time.monotonic()
+        sent: dict[str, float] = {}
+        phrasings = [text for _, text in eval_phrasings()]
+        while time.monotonic() < busy_start + args.seconds:
+            text = phrasings[sent_count % len(phrasings)]
+            if sent_count >= len(phrasings):
+                text += f" ({sent_count})"  # a repeated instruction would not be tuned again
+            sent[text] = time.monotonic()
+            sent_count += 1
+            instruction_publisher.publish(String(data=text))
+            time.sleep(min(args.instruction_every, max(0.0, busy_start + args.seconds - time.monotonic())))
+        busy_end = time.monotonic()
+    finally:
+        stop.set()
+        for spinner in spinners:
+            spinner.join()
+        if llm_process is not None:
+            llm_process.terminate()  # SIGTERM: the node's runner stops and releases the model
+            llm_process.join(60)
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+    period = 1.0 / float(controller_rate_hz(controller))
+    idle = [t for t in cycle_starts if idle_start <= t < busy_start]
+    busy = [t for t in cycle_starts if busy_start <= t < busy_end]
+    latencies, applied = [], 0
+    for received, record in updates:
+        sent_at = sent.pop(record.get("instruction"), None)
+        applied += bool(record.get("applied"))
+        if sent_at is not None and record.get("applied"):
+            latencies.append(received - sent_at)
+    busy_decisions = [t for t in decisions if busy_start <= t < busy_end]
+    return {
+        "layout": args.layout, "threads": args.threads, "worker_nice": args.worker_nice,
+        "control_priority": priority,
+        "seconds": {"idle": round(busy_start - idle_start, 1), "busy": round(busy_end - busy_start, 1)},
+        "deadline_ms": round(1e3 * (period + DEADLINE_SLACK_S), 1),
+        "control": {"idle": loop_stats(idle, period), "busy": loop_stats(busy, period)},
+        "instructions_sent": sent_count, "updates_applied": applied,
+        "instruction_to_update": latency_stats(latencies),
+        "decisions": len(busy_decisions), "requested_period_s": args.period,
+        "decision_period": latency_stats(_diffs(busy_decisions)),
+        "load_before": load_before, "load_after": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def sim_bringup_specs(args: argparse.Namespace) -> dict[str, Any]:
+    """The sim bringup's nodes as `robotxr1 run sim` creates them, by executable; the LLM node with
+    the bench's period, threads and worker priority."""
+    values = launch_values("sim", {"model_path": args.model_path})
+    llm_settings = {"period_s": args.period, "max_backoff_s": max(args.period, 2.0), "n_threads": args.threads,
+                    "worker_nice": args.worker_nice}
+    specs = {}
+    for spec in BRINGUPS["sim"].nodes(values["config"], values):
+        if spec.executable == "robotxr1_llm":
+            spec = dataclasses.replace(spec, overrides={**spec.overrides, **llm_settings})
+        specs[spec.executable] = spec
+    return specs
+
+
+def _start_llm_process(spec):
+    """The LLM node in a child process at normal priority (a new interpreter: nothing inherited
+    but the environment)."""
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=_run_llm_node, args=(spec,), daemon=True)
+    process.start()
+    return process
+
+
+def _run_llm_node(spec) -> None:
+    """The node's own runner (nodes/spin.py), as its executable runs it."""
+    import functools
+
+    from ..nodes.spin import run_node
+
+    sys.exit(run_node(functools.partial(node_class(spec.executable), **node_arguments(spec)), []))
+
+
+def _wait_for_llm(probe, llm_process, timeout_s: float = 120.0) -> None:
+    """Until the LLM node (model loaded) subscribes to instructions."""
+    deadline = time.monotonic() + timeout_s
+    while probe.count_subscribers("/robotxr1/instruction") == 0:
+        if llm_process is not None and not llm_process.is_alive():
+            raise Robotxr1Error(f"the LLM node process ended (exit code {llm_process.exitcode})")
+        if time.monotonic() > deadline:
+            raise Robotxr1Error(f"the LLM node did not come up within {timeout_s:.0f} s")
+        time.sleep(0.1)
+
+
+def controller_rate_hz(controller) -> float:
+    return controller.get_parameter("control_rate_hz").value
+
+
+def _time_control_cycles(controller, starts: list[float]) -> None:
+    """Record the wall-clock start of every control step (wraps the control timer's callback)."""
+    for timer in controller.timers:
+        if timer.callback == controller._control_step:
+            step = timer.callback
+
+            def timed(step=step) -> None:
+                starts.append(time.monotonic())
+                step()
+
+            timer.callback = timed
+            return
+    raise Robotxr1Error("the controller has no control-step timer to measure")
+
+
+def _spin(executor, stop: threading.Event) -> None:
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        executor.shutdown()
+
+
+def _diffs(values: list[float]) -> list[float]:
+    return [b - a for a, b in zip(values, values[1:])]
