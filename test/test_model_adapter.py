@@ -18,7 +18,7 @@ def _parse(*argv):
 def test_lora_option_reaches_the_spec_and_its_description(tmp_path):
     spec = model_spec(_parse("--lora", str(tmp_path / "a.lora.gguf")))
     assert spec.lora_path == str(tmp_path / "a.lora.gguf") and spec.adapter() == spec.lora_path
-    assert spec.describe() == "bundled model + a.lora.gguf"
+    assert spec.describe() == "SmolLM2-135M-Instruct.Q4_1.gguf + a.lora.gguf"
 
 
 def test_lora_and_base_only_exclude_each_other(capsys):

@@ -96,20 +96,20 @@ def run(args) -> int:
     module_name, class_name = EXECUTORS[args.executor].split(":")
     executor_class = getattr(importlib.import_module(module_name), class_name)
     # Ctrl-C / SIGTERM stop the loop (exit 0); the nodes are destroyed before rclpy shuts down.
-    stop = stop_on_signals()
-    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-    nodes = []
-    executor = None
-    try:
-        nodes = create_nodes(args.bringup, given)
-        executor = executor_class()
-        for node in nodes:
-            executor.add_node(node)
-        spin_until_stopped(executor, stop, args.seconds)
-    finally:
-        if executor is not None:
-            executor.shutdown()
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    with stop_on_signals() as stop:
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+        nodes = []
+        executor = None
+        try:
+            nodes = create_nodes(args.bringup, given)
+            executor = executor_class()
+            for node in nodes:
+                executor.add_node(node)
+            spin_until_stopped(executor, stop, args.seconds)
+        finally:
+            if executor is not None:
+                executor.shutdown()
+            for node in nodes:
+                node.destroy_node()
+            rclpy.try_shutdown()
     return 0

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import Robotxr1Error
 from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
-from .models import MODEL_ENV, bundled_model_path
+from .models import MODEL_ENV, bundled_model_path, default_model_path
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "data" / "adapters"
 
@@ -68,6 +68,6 @@ class ModelSpec:
         """A short name for logs and reports."""
         if self.endpoint:
             return f"{self.served_model} @ {self.endpoint}"
-        name = Path(self.model_path).name if self.model_path else "bundled model"
+        name = Path(self.model_path).name if self.model_path else default_model_path().name
         adapter = self.adapter()
         return f"{name} + {Path(adapter).name}" if adapter else name

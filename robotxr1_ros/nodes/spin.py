@@ -12,7 +12,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -25,13 +26,19 @@ SPIN_TIMEOUT_S = 0.1  # how quickly the spin loop notices a stop request
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def stop_on_signals() -> threading.Event:
-    """An Event that SIGINT/SIGTERM set, for the rest of the process: the handlers are never put
-    back, since the second signal may come after cleanup, while the interpreter exits."""
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An Event that SIGINT/SIGTERM set. On leaving, both signals are ignored for the rest of the
+    process: the second signal may come after cleanup, while the interpreter finalizes, and Python
+    then puts the default handlers back (which would end the process with -2), unless ignored."""
     stop = threading.Event()
     for sig in STOP_SIGNALS:
         signal.signal(sig, lambda *_: stop.set())
-    return stop
+    try:
+        yield stop
+    finally:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = None) -> None:
@@ -47,23 +54,23 @@ def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = 
 def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
     """Spin the node until SIGINT/SIGTERM or shutdown (exit 0); a bad configuration
     (Robotxr1Error) exits with 2, unless a stop was requested meanwhile."""
-    stop = stop_on_signals()
-    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
-    node = None
-    executor = None
-    try:
-        node = make_node()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        spin_until_stopped(executor, stop)
-    except Robotxr1Error as error:
-        print(f"{getattr(make_node, '__name__', 'node')}: error: {error}", file=sys.stderr)
-        # Stopped while starting up (Ctrl-C also reaches helpers such as a model check): not a failure.
-        return 0 if stop.is_set() else 2
-    finally:
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    with stop_on_signals() as stop:
+        rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+        node = None
+        executor = None
+        try:
+            node = make_node()
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            spin_until_stopped(executor, stop)
+        except Robotxr1Error as error:
+            print(f"{getattr(make_node, '__name__', 'node')}: error: {error}", file=sys.stderr)
+            # Stopped while starting up (Ctrl-C also reaches helpers such as a model check): not a failure.
+            return 0 if stop.is_set() else 2
+        finally:
+            if executor is not None:
+                executor.shutdown()
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
     return 0
