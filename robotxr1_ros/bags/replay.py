@@ -54,7 +54,7 @@ class WindowResult:
         return {
             "event": "decision" if self.decision is not None else "window",
             "t": round(self.t, 3),
-            "features": features.as_record() if isinstance(features, StateFeatures) else {"insufficient": features.reason},
+            "features": features.as_record(),
             "label": self.label,
             "decision": None if self.decision is None else {
                 key: value for key, value in self.decision.as_dict().items() if key != "completion"},
@@ -112,7 +112,7 @@ def _label(instruction: str | None, features: Features) -> bool | None:
 def model_modules(backend: Backend, **options) -> Models:
     """The model answers both modules (options: use_grammar, max_tokens, seed)."""
     decision, tuning = DecisionxR1(backend, **options), MPCxR1(backend, **options)
-    return Models(decision.decide, lambda instruction, base, specs: tuning.tune(instruction, base, specs))
+    return Models(decision.decide, tuning.tune)
 
 
 def scripted_modules(instruction: str, proposal: Mapping[str, float]) -> Models:
@@ -135,7 +135,7 @@ def scripted_modules(instruction: str, proposal: Mapping[str, float]) -> Models:
         if isinstance(features, StateFeatures):
             current["record"] = features.as_record()
         return decision.decide(text, features)
-    return Models(decide, lambda text, base, specs: tuning.tune(text, base, specs))
+    return Models(decide, tuning.tune)
 
 
 def summary_line(result: WindowResult | TuningEvent) -> str:

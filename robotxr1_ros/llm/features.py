@@ -44,6 +44,10 @@ class InsufficientData:
 
     reason: str
 
+    def as_record(self) -> dict[str, str]:
+        """What a report or a topic carries in place of the features."""
+        return {"insufficient": self.reason}
+
 
 @dataclass(frozen=True)
 class StateFeatures:

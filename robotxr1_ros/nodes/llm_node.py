@@ -38,7 +38,7 @@ from ..control.param_limits import narrowed_specs
 from ..errors import Robotxr1Error
 from ..llm.backends import Backend
 from ..llm.decision import DecisionxR1
-from ..llm.features import StateFeatures, compute_features
+from ..llm.features import compute_features
 from ..llm.model_spec import ModelSpec
 from ..llm.prompts import InstructionError, require_instruction
 from ..llm.state_buffer import DEFAULT_WINDOW_S
@@ -321,7 +321,7 @@ class LlmNode(LifecycleNode):
             imu = [magnitude for t, magnitude in self._imu if t >= event.window_start]
         self._publish(self._decision_publisher, {
             **event.as_dict(),
-            "features": features.as_record() if isinstance(features, StateFeatures) else {"insufficient": features.reason},
+            "features": features.as_record(),
             "imu_accel_mean": round(sum(imu) / len(imu), 3) if imu else None,
             "decision": decision.as_dict(),
             "latency_s": round(event.t - job.t, 3),
