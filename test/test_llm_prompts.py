@@ -50,7 +50,9 @@ def test_decision_prompt_carries_state_hints_and_instruction():
     assert messages[0] == decision_messages("Stop", STATE)[0]  # static system prompt
     user = messages[1]["content"]
     assert "Hints:\n- Negative s_speed means backwards." in user and "Instruction: Reverse the car" in user
-    assert "s_speed: [-1.00, -1.10, -0.90, -1.00, -1.00]" in user and "reversing: True" in user
+    assert "s_speed: [-1.0,-1.1,-0.9,-1.0,-1.0] m/s; mean -1.00, mean |s_speed| 1.00" in user
+    assert "max |d_pos| 0.12, sign changes 0" in user and "max |d_left - d_right| 0.20 m" in user
+    assert "reversing: True, crashed: False" in user
     assert "over the last 2.0 s (5 samples)" in user and "${" not in user
 
 

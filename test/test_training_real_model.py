@@ -24,7 +24,7 @@ from robotxr1_ros.training.run import RunSettings
 from robotxr1_ros.training.sampling import sample_group
 from robotxr1_ros.training.sft import train_sft
 from robotxr1_ros.training.sft_data import MPC, SftExample
-from robotxr1_ros.training.train_oracle import TRAIN_TRACK
+from robotxr1_ros.training.train_prompts import TRAIN_TRACK
 
 PROMPT = ControlPrompt.of("reverse", "Back up.")
 MESSAGES = [{"role": "system", "content": "Tune the MPC."}, {"role": "user", "content": PROMPT.text}]

@@ -1,6 +1,6 @@
-"""Training data and rewards without the training stack: phrasings kept apart, rewards that rank
-a good answer above bad ones (with real rollouts on the training track), SFT targets that the
-parser reads back as the oracle's parameters."""
+"""Training data and rewards without the training stack: phrasings and speeds kept apart, rewards
+that rank a good answer above bad ones (with real rollouts on the training track), a teacher whose
+rules are chosen by driving, SFT targets that the parser reads back as the teacher's parameters."""
 import pickle
 
 import pytest
@@ -8,13 +8,15 @@ import pytest
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
 from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, label
 from robotxr1_ros.llm.answer_format import mpc_answer
-from robotxr1_ros.llm.grammar import REASONING_CHARS
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
 from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
 from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
 from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
-from robotxr1_ros.training.sft_data import answer_values, control_reasoning, decision_examples
-from robotxr1_ros.training.train_oracle import TRAIN_TRACK, TrainingOracle, train_prompts
+from robotxr1_ros.llm.tuning import TUNING_REASONING_CHARS
+from robotxr1_ros.track.library import get_track
+from robotxr1_ros.training.sft_data import answer_values, decision_examples, mpc_examples
+from robotxr1_ros.training.teacher import CANDIDATES, Teacher, packaged_teacher_file
+from robotxr1_ros.training.train_prompts import TRAIN_TRACK, eval_speeds, train_prompts
 
 REVERSE = ControlPrompt.of("reverse", "Back up.")
 
@@ -30,10 +32,10 @@ def test_train_and_eval_phrasings_never_overlap():
     assert not {_normalised(p.text) for p in train_prompts()} & eval_texts
 
 
-def test_training_refvel_speeds_are_not_the_evaluation_speeds():
-    eval_speeds = {ControlPrompt.of(case, text).reference_speed for case, text in eval_phrasings() if case == "refvel"}
+def test_training_refvel_speeds_are_many_and_not_the_evaluation_speeds():
     train_speeds = {p.reference_speed for p in train_prompts(["refvel"])}
-    assert train_speeds and not train_speeds & eval_speeds
+    assert len(train_speeds) >= 12 and not train_speeds & eval_speeds()
+    assert eval_speeds() == {ControlPrompt.of(c, t).reference_speed for c, t in eval_phrasings() if c == "refvel"}
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +84,31 @@ def test_decision_reward_checks_the_verdict_and_the_format():
     assert reward([right, wrong, "False"]) == [1.5, 0.5, 1.0]
 
 
-def test_sft_mpc_targets_parse_back_to_the_oracle_parameters():
-    oracle = TrainingOracle.load()
-    for prompt in train_prompts(["center", "reverse", "smooth"])[::8]:  # one per case, all in the packaged cache
-        entry = oracle.get(prompt)
-        values = answer_values(entry.changes())
-        text = mpc_answer(control_reasoning(prompt, values), values)
-        assert format_reward(text) == 1.0
-        assert parse_mpc_answer(text).changes == values
-        reasoning = tagged_blocks(text, "reasoning")[0]
-        assert 0 < len(reasoning) <= REASONING_CHARS and "<" not in reasoning
+def test_the_teacher_keeps_the_rule_that_drives_best_on_the_training_track():
+    prompts = [ControlPrompt.of("reverse", "Back up."), ControlPrompt.of("refvel", "Drive at 1.4 m/s.")]
+    teacher = Teacher.choose(get_track(TRAIN_TRACK), prompts)
+    assert set(teacher.rules) == {"reverse", "refvel"}
+    for case in teacher.rules:
+        mine = [s for s in teacher.scores if s.case == case]
+        assert len(mine) == len(CANDIDATES[case])
+        chosen = next(s for s in mine if s.rule == teacher.rules[case])
+        assert chosen.failures == 0 and chosen.mean_improvement == max(s.mean_improvement for s in mine)
+    assert teacher.answer(prompts[1])["v_max"] == 1.4  # a speed rule copies the requested speed
+    assert teacher.answer(prompts[0])["v_max"] < 0  # reversing: a negative speed ceiling
+
+
+def test_sft_mpc_targets_are_grammar_shaped_and_parse_back_to_the_packaged_teachers_rules():
+    teacher = Teacher.load(packaged_teacher_file())
+    assert set(teacher.rules) == {"center", "refvel", "reverse", "smooth"}
+    for example in mpc_examples(teacher):
+        assert format_reward(example.answer) == 1.0
+        assert parse_mpc_answer(example.answer).changes == answer_values(teacher.answer(_prompt(example)))
+        reasoning = tagged_blocks(example.answer, "reasoning")[0]
+        assert 0 < len(reasoning) <= TUNING_REASONING_CHARS and "<" not in reasoning
+
+
+def _prompt(example):
+    return ControlPrompt.of(example.meta["case"], example.meta["instruction"])
 
 
 def test_sft_decision_targets_carry_the_rule_label():

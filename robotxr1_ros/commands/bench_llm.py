@@ -32,7 +32,7 @@ def register_llm_bench(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--decision-reasoning-chars", type=int, default=DECISION_REASONING_CHARS, metavar="N",
                         help=f"reasoning before the verdict (default {DECISION_REASONING_CHARS}: verdict only)")
     parser.add_argument("--tuning-reasoning-chars", type=int, default=TUNING_REASONING_CHARS, metavar="N",
-                        help=f"reasoning before the parameters (default {TUNING_REASONING_CHARS}: dict only)")
+                        help=f"reasoning before the parameters (default {TUNING_REASONING_CHARS}; 0: dict only)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (every call) instead of text")
     parser.set_defaults(func=run_llm_bench)
 

@@ -74,7 +74,7 @@ def register(subparsers) -> None:
     control.add_argument("--no-plots", action="store_true", help="skip the trajectory plots")
     control.add_argument("--reasoning-chars", type=int, default=TUNING_REASONING_CHARS, metavar="N",
                          help=f"reasoning before the parameters, at most N characters (default "
-                              f"{TUNING_REASONING_CHARS}: the parameter dict alone)")
+                              f"{TUNING_REASONING_CHARS}; 0: the parameter dict alone)")
     _common(control, "out/eval/control")
     control.set_defaults(func=run_control)
 

@@ -18,15 +18,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the model: SFT warm start, closed-loop GRPO (MPC, decision)",
                                    description=__doc__)
     tasks = parser.add_subparsers(dest="task", required=True)
-    sft = tasks.add_parser("sft", help="supervised warm start on oracle parameters and decision labels")
+    sft = tasks.add_parser("sft", help="supervised warm start on the teacher's parameters and decision labels")
     _common(sft, steps=200, learning_rate=2e-4)
     sft.add_argument("--batch-size", type=int, default=4, help="examples per step (default 4)")
     sft.add_argument("--data", type=Path, metavar="JSONL",
                      help="SFT examples (default: OUT/sft_data.jsonl, built on first use)")
-    sft.add_argument("--decision-windows", type=int, default=6,
-                     help="state windows per behaviour on the training track (default 6; 0: MPC examples only)")
-    sft.add_argument("--decision-instructions", type=int, default=3,
-                     help="decision instructions drawn per window (default 3)")
+    sft.add_argument("--teacher", type=Path, metavar="JSON",
+                     help="the teacher's chosen rules (default: the packaged choice; chosen by driving and "
+                          "written there when the file is missing)")
+    sft.add_argument("--decision-windows", type=int, default=4,
+                     help="state windows per behaviour on the training track (default 4; 0: MPC examples only)")
+    sft.add_argument("--decision-instructions", type=int, default=4,
+                     help="decision instructions drawn per window (default 4)")
     mpc = tasks.add_parser("mpc", help="closed-loop GRPO on the MPC answers, rewarded by driving the training track")
     _common(mpc, steps=100, learning_rate=5e-5)
     _grpo(mpc)
@@ -89,17 +92,30 @@ def _sft(args: argparse.Namespace, settings) -> Path:
     from ..training.sft import SftSettings, train_sft
     from ..training.sft_data import (decision_examples, decision_records, mpc_examples, read_examples,
                                      write_examples)
-    from ..training.train_oracle import TrainingOracle
 
     data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
     if not data.exists():
-        examples = mpc_examples(TrainingOracle.load())
+        examples = mpc_examples(_teacher(args.teacher))
         if args.decision_windows > 0:
             records = decision_records(args.decision_windows, seed=args.seed)
             examples += decision_examples(records, per_record=args.decision_instructions, seed=args.seed)
         write_examples(data, examples)
         print(f"{len(examples)} SFT examples written to {data}")
     return train_sft(settings, read_examples(data), SftSettings(batch_size=args.batch_size)).out / "adapter"
+
+
+def _teacher(path: Path | None):
+    from ..track.library import get_track
+    from ..training.teacher import Teacher, packaged_teacher_file
+    from ..training.train_prompts import TRAIN_TRACK, train_prompts
+
+    path = path or packaged_teacher_file()
+    if path.exists():
+        return Teacher.load(path)
+    print(f"choosing the teacher's rules on the {TRAIN_TRACK} track ...")
+    teacher = Teacher.choose(get_track(TRAIN_TRACK), train_prompts())
+    print(f"teacher's rules {teacher.rules} written to {teacher.save(path)}")
+    return teacher
 
 
 def _grpo_settings(args: argparse.Namespace):
@@ -118,7 +134,7 @@ def _mpc(args: argparse.Namespace, settings) -> Path:
     from ..training.grpo import train_grpo
     from ..training.rollouts import DefaultRmseCache, RolloutPool
     from ..training.tasks import control_summary, control_task
-    from ..training.train_oracle import train_prompts
+    from ..training.train_prompts import train_prompts
 
     defaults = DefaultRmseCache(Path(settings.out_dir) / "default_rmse.json")
     with RolloutPool(args.workers) as pool:

@@ -31,6 +31,27 @@ from .oracle import OracleCache
 
 NO_PARAMETERS = "no usable parameters"
 CLIP_LOWER = -1.0  # the clipped score counts a failure as -100 %
+SPEED_TOLERANCE = 0.3  # m/s; a speed request is met when the mean speed is this close to it
+
+
+def behaviour_achieved(case: str, reference_speed: float, default_rmse: float, rmse: float, failure: str,
+                       mean_speed: float | None) -> bool:
+    """Did the car do what was asked, whatever the RMSE says? A speed request: mean speed along
+    the track within SPEED_TOLERANCE of it; reverse: mean speed below 0; the other cases: no
+    failure and a better RMSE than the defaults.
+
+    >>> behaviour_achieved("reverse", -1.0, 6.5, 5.2, "", 0.4)  # slower, but still forwards
+    False
+    >>> behaviour_achieved("refvel", 2.5, 3.1, 0.2, "", 2.41)
+    True
+    """
+    if failure or mean_speed is None:
+        return False
+    if case == "reverse":
+        return mean_speed < 0.0
+    if case == "refvel":
+        return abs(mean_speed - reference_speed) <= SPEED_TOLERANCE
+    return rmse < default_rmse
 
 
 def eval_prompts(mini: bool = False) -> list[ControlPrompt]:
@@ -114,6 +135,7 @@ class PromptResult:
     output: str
     detail: dict[str, Any]
     latency_s: float | None
+    achieved: bool = False  # behaviour_achieved
     plot: str | None = None
 
     @property
@@ -149,6 +171,7 @@ def _summary(results: Sequence[PromptResult]) -> dict[str, Any]:
         "median_improvement": statistics.median(improvements) if results else None,
         "score_without_failures": statistics.fmean(r.improvement for r in ok) if ok else None,
         "failures": sum(bool(r.failure) for r in results),
+        "achieved": sum(r.achieved for r in results),
         "parse_rate": sum(r.parsed for r in results) / len(results) if results else None,
         "crashes": sum(r.failure == "crashed" for r in results),
         "mean_default_rmse": statistics.fmean(r.default_rmse for r in results) if results else None,
@@ -175,7 +198,9 @@ def evaluate_control(track: Track, proposer: Proposer, prompts: Sequence[Control
         result = PromptResult(prompt.case, prompt.text, prompt.reference_speed, default.rmse, rmse,
                               improvement(default.rmse, rmse), failure, proposal.changes,
                               proposal.params.as_dict() if proposal.params else None, metrics, proposal.output,
-                              proposal.detail, proposal.latency_s)
+                              proposal.detail, proposal.latency_s,
+                              behaviour_achieved(prompt.case, prompt.reference_speed, default.rmse, rmse, failure,
+                                                 metrics["mean_speed"] if metrics else None))
         if plot_dir is not None:
             runs = [("default parameters", default.log)]
             if run is not None:

@@ -55,23 +55,27 @@ def control_markdown(report: ControlReport, out_dir: Path | None = None) -> str:
              f"**Control adaptability score {_pct(summary['score'])}** (mean improvement over {summary['prompts']} "
              f"prompts, failures at RMSE 69); clipped at -100 %: {_pct(summary['score_clipped'])}; "
              f"median {_pct(summary['median_improvement'])}; failures {summary['failures']} "
-             f"(crashes {summary['crashes']}); parameters parsed in {_pct(summary['parse_rate'])}; "
+             f"(crashes {summary['crashes']}); behaviour achieved in {summary['achieved']} of {summary['prompts']}; "
+             f"parameters parsed in {_pct(summary['parse_rate'])}; "
              f"mean latency {_num(summary['latency_s_mean'], 2)} s.", "",
              "## Per case", "",
-             "| case | RMSE of | prompts | score | clipped | failures | mean default RMSE | mean RMSE |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| case | RMSE of | prompts | score | clipped | failures | achieved | mean default RMSE | mean RMSE |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for case, row in summary["per_case"].items():
         lines.append(f"| {case} | {case_description(case)} | {row['prompts']} | {_pct(row['score'])} | "
-                     f"{_pct(row['score_clipped'])} | {row['failures']} | {_num(row['mean_default_rmse'])} | "
+                     f"{_pct(row['score_clipped'])} | {row['failures']} | {row['achieved']} | "
+                     f"{_num(row['mean_default_rmse'])} | "
                      f"{_num(row['mean_rmse'])} |")
     lines += ["", "## Per prompt", "",
-              "| case | instruction | default RMSE | RMSE | improvement | failure | changes | latency |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| case | instruction | default RMSE | RMSE | improvement | failure | achieved | mean speed | changes "
+              "| latency |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for p in report.prompts:
         changes = ", ".join(f"{k}={v:.3g}" for k, v in p.changes.items()) or "-"
         plot = f" ([plot]({Path(os.path.relpath(p.plot, out_dir or '.')).as_posix()}))" if p.plot else ""
         lines.append(f"| {p.case} | {p.text}{plot} | {p.default_rmse:.3f} | {p.rmse:.3f} | {_pct(p.improvement)} | "
-                     f"{p.failure or '-'} | {changes} | {_num(p.latency_s, 2)} |")
+                     f"{p.failure or '-'} | {'yes' if p.achieved else 'no'} | "
+                     f"{_num(p.metrics['mean_speed'] if p.metrics else None, 2)} | {changes} | {_num(p.latency_s, 2)} |")
     return "\n".join(lines) + "\n"
 
 

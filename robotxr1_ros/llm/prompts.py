@@ -16,6 +16,8 @@ from pathlib import Path
 from string import Template
 from typing import Sequence
 
+import numpy as np
+
 from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
 from .answer_format import decision_answer_shape, mpc_answer_shape
@@ -81,14 +83,30 @@ def mpc_system_prompt(specs: tuple[ParamSpec, ...] = PARAM_TABLE) -> str:
 
 
 def state_text(state: StateFeatures) -> str:
-    lines = []
-    for key, value in state.as_record().items():
-        if key in ("time", "data_samples"):
-            continue
-        if isinstance(value, list):
-            value = "[" + ", ".join(f"{v:.{STATE_DECIMALS}f}" for v in value) + "]"
-        lines.append(f"{key}: {value}")
-    return "\n".join(lines)
+    """The state as the decision model reads it: the speed and offset series, then the summary
+    statistics the judgement turns on (means, extremes, sign changes, wall gaps), so a small
+    model compares a number with a limit instead of averaging a list. ~130 tokens: the state is
+    the part of the prompt evaluated anew on every decision."""
+    s_speed, d_pos = np.asarray(state.s_speed), np.asarray(state.d_pos)
+    d_speed, d_left, d_right = np.asarray(state.d_speed), np.asarray(state.d_left), np.asarray(state.d_right)
+    return "\n".join([
+        f"s_speed: {_series(s_speed)} m/s; mean {_f(s_speed.mean())}, mean |s_speed| {_f(np.abs(s_speed).mean())}",
+        f"d_pos: {_series(d_pos)} m; mean {_f(d_pos.mean())}, max |d_pos| {_f(np.abs(d_pos).max())}, "
+        f"sign changes {int(np.count_nonzero(d_pos[1:] * d_pos[:-1] < 0.0))}",
+        f"d_speed: mean |d_speed| {_f(np.abs(d_speed).mean())} m/s",
+        f"walls: mean d_left {_f(d_left.mean())} m, mean d_right {_f(d_right.mean())} m, "
+        f"max |d_left - d_right| {_f(np.abs(d_left - d_right).max())} m",
+        f"reversing: {state.reversing}, crashed: {state.crashed}, facing_wall: {state.facing_wall}",
+    ])
+
+
+def _f(value: float) -> str:
+    return f"{value:.{STATE_DECIMALS}f}"
+
+
+def _series(values: np.ndarray) -> str:
+    """One decimal: the trend; the summary beside it carries two."""
+    return "[" + ",".join(f"{v:.1f}" for v in values) + "]"
 
 
 def decision_messages(instruction: str, state: StateFeatures, hints: Sequence[str] = ()) -> list[dict[str, str]]:

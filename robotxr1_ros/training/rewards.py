@@ -38,9 +38,12 @@ class RewardWeights:
 
 
 def format_reward(text: str) -> float:
-    """1.0 for exactly one reasoning block followed by exactly one answer block, else 0.0.
+    """1.0 for exactly one answer block, after at most one reasoning block, else 0.0 (the car's
+    answers carry a reasoning only where its grammar asks for one).
 
     >>> format_reward("<reasoning>lower v_max</reasoning>\\n<answer>new_mpc_params = {}</answer>")
+    1.0
+    >>> format_reward("<answer>True</answer>")
     1.0
     >>> format_reward("<answer>x</answer><reasoning>y</reasoning>")
     0.0
@@ -48,9 +51,12 @@ def format_reward(text: str) -> float:
     0.0
     """
     lowered = text.lower()
-    counts = [lowered.count(open_tag(tag)) == 1 and lowered.count(close_tag(tag)) == 1
-              for tag in (REASONING_TAG, ANSWER_TAG)]
-    if not all(counts):
+    if lowered.count(open_tag(ANSWER_TAG)) != 1 or lowered.count(close_tag(ANSWER_TAG)) != 1:
+        return 0.0
+    reasoning = (lowered.count(open_tag(REASONING_TAG)), lowered.count(close_tag(REASONING_TAG)))
+    if reasoning == (0, 0):
+        return 1.0
+    if reasoning != (1, 1):
         return 0.0
     return 1.0 if lowered.find(close_tag(REASONING_TAG)) < lowered.find(open_tag(ANSWER_TAG)) else 0.0
 

@@ -1,17 +1,19 @@
 """The SFT warm start's examples, made without any cloud model.
 
-MPC examples: each train phrasing (never an eval one) with the prompt the car builds
-(llm.tuning.MPCxR1.messages: the same system prompt and retrieved memories), and as target an
-answer in the exact on-board format whose parameters are the oracle's for that prompt on the
-training track, with a short reasoning written from the parameter table's meanings.
+MPC examples: each training prompt (training.train_prompts: never an eval phrasing or speed)
+with the prompt the car builds (llm.tuning.MPCxR1.messages: the same system prompt and retrieved
+memories), and as target an answer in the exact on-board format whose parameters are the
+teacher's rule for the case (training.teacher: compact answers chosen by driving the training
+track), with a short reasoning written from the parameter table.
 
 Decision examples: state windows of the eight behaviours driven on the training track, each
 with every decision instruction, the prompt the car builds (llm.decision.DecisionxR1.messages)
-and as target the rule label (evaluation.labels) with a reasoning that quotes the quantities the
-rule looks at.
+and as target the rule label (evaluation.labels), alone when the car reads the verdict alone
+(DECISION_REASONING_CHARS 0), else after a reasoning that quotes the quantities the rule looks at.
 
-Targets are grammar-legal (values rounded to the grammar's decimals, names in table order,
-reasoning within the grammar's length and without '<'), so the constrained decoder can say them.
+Targets are what the car's grammars admit (values rounded to the grammar's decimals, names in
+table order, reasoning within the car's bound and without '<'): training and inference see the
+same answer shape.
 """
 from __future__ import annotations
 
@@ -26,21 +28,21 @@ from ..evaluation.behaviours import BEHAVIOURS
 from ..evaluation.control_cases import ControlPrompt
 from ..evaluation.decision_dataset import generate_behaviour
 from ..evaluation.labels import DECISION_INSTRUCTIONS, label
-from ..llm.answer_format import decision_answer, mpc_answer
+from ..llm.answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, decision_answer, mpc_answer, wrap
 from ..llm.backends import ScriptedBackend
-from ..llm.decision import DecisionxR1
+from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
 from ..llm.features import InsufficientData, features_from_record
-from ..llm.grammar import FRACTION_DIGITS, REASONING_CHARS
-from ..llm.tuning import MPCxR1
+from ..llm.grammar import ANSWER_ONLY, FRACTION_DIGITS
+from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams
 from ..track.library import get_track
-from .train_oracle import TRAIN_TRACK, TrainingOracle, train_prompts
+from .teacher import Teacher
+from .train_prompts import TRAIN_TRACK, train_prompts
 
 MPC = "mpc"
 DECISION = "decision"
 CASE_GOALS = {"center": "keep to the middle of the track", "reverse": "drive backwards",
               "smooth": "drive smoothly", "raceline": "follow the racing line"}
-MAX_NAMED_IN_REASONING = 3
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,11 @@ def _goal(prompt: ControlPrompt) -> str:
     return CASE_GOALS[prompt.case]
 
 
-def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float]) -> str:
-    """One or two sentences naming the largest changes with their meaning from the table.
+def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit: int = TUNING_REASONING_CHARS) -> str:
+    """The goal and as many of the changes as fit in `limit` characters, largest change first.
 
-    >>> control_reasoning(ControlPrompt.of('reverse', 'Back up.'), {'v_min': -1.4, 'v_max': -0.9})
-    'To drive backwards: v_max (maximum speed; negative forces reversing) down to -0.9, v_min (minimum speed; negative allows reversing) down to -1.4.'
+    >>> control_reasoning(ControlPrompt.of('reverse', 'Back up.'), {'v_min': -1.0, 'v_max': -1.0})
+    'To drive backwards: v_max down to -1, v_min down to -1.'
     """
     default = MpcParams().as_dict()
 
@@ -83,28 +85,25 @@ def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float]) -> str
         spec = PARAM_SPECS[name]
         return abs(values[name] - default[name]) / (spec.maximum - spec.minimum)
 
-    named = sorted(values, key=relative_change, reverse=True)[:MAX_NAMED_IN_REASONING]
-    parts = [f"{name} ({PARAM_SPECS[name].meaning}) {'up' if values[name] > default[name] else 'down'} to "
-             f"{values[name]:g}" for name in named]
     text = f"To {_goal(prompt)}: "
-    for part in parts:  # as many as fit the grammar's bound on the reasoning
-        if len(text) + len(part) + 2 > REASONING_CHARS:
+    for name in sorted(values, key=relative_change, reverse=True):
+        part = f"{name} {'up' if values[name] > default[name] else 'down'} to {values[name]:g}"
+        if len(text) + len(part) + 3 > limit:
             break
         text += ("" if text.endswith(": ") else ", ") + part
     return (text.rstrip(": ") + ".").replace("<", "")
 
 
-def mpc_examples(oracle: TrainingOracle, prompts: Sequence[ControlPrompt] | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[SftExample]:
+def mpc_examples(teacher: Teacher, prompts: Sequence[ControlPrompt] | None = None) -> list[SftExample]:
     tuner = MPCxR1(ScriptedBackend([""]))
     examples = []
     for prompt in prompts if prompts is not None else train_prompts():
-        entry = oracle.entry(prompt, progress)
-        values = answer_values(entry.changes())
+        values = answer_values(teacher.answer(prompt))
         examples.append(SftExample(MPC, tuner.messages(prompt.text),
                                    mpc_answer(control_reasoning(prompt, values), values),
                                    {"case": prompt.case, "instruction": prompt.text,
-                                    "reference_speed": prompt.reference_speed, "oracle_improvement": entry.improvement}))
+                                    "reference_speed": prompt.reference_speed,
+                                    "rule": teacher.rules[prompt.case]}))
     return examples
 
 
@@ -137,9 +136,14 @@ _EVIDENCE: dict[str, Callable[[Mapping[str, Any]], str]] = {
 }
 
 
-def decision_reasoning(instruction: str, record: Mapping[str, Any], adheres: bool) -> str:
+def decision_target(instruction: str, record: Mapping[str, Any], adheres: bool,
+                    reasoning_chars: int = DECISION_REASONING_CHARS) -> str:
+    """The verdict alone (reasoning_chars 0, as the car reads it), else after the evidence."""
+    if reasoning_chars == ANSWER_ONLY:
+        return wrap(ANSWER_TAG, VERDICT_TRUE if adheres else VERDICT_FALSE)
     verdict = "the car does what is asked" if adheres else "the car does not do what is asked"
-    return f"{_EVIDENCE[instruction](record).capitalize()}, so {verdict}."[:REASONING_CHARS].replace("<", "")
+    reasoning = f"{_EVIDENCE[instruction](record).capitalize()}, so {verdict}."[:reasoning_chars].replace("<", "")
+    return decision_answer(reasoning, adheres)
 
 
 def decision_records(windows_per_behaviour: int, seed: int = 0, track_name: str = TRAIN_TRACK) -> list[dict[str, Any]]:
@@ -153,7 +157,8 @@ def decision_records(windows_per_behaviour: int, seed: int = 0, track_name: str 
 
 
 def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequence[str] = DECISION_INSTRUCTIONS,
-                      per_record: int | None = None, seed: int = 0) -> list[SftExample]:
+                      per_record: int | None = None, seed: int = 0,
+                      reasoning_chars: int = DECISION_REASONING_CHARS) -> list[SftExample]:
     """Examples for (record, instruction) pairs; `per_record` instructions drawn per record (all if None)."""
     decider = DecisionxR1(ScriptedBackend([""]))
     rng = np.random.default_rng(seed)
@@ -166,7 +171,7 @@ def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequen
         for instruction in chosen:
             adheres = label(str(instruction), record)
             examples.append(SftExample(DECISION, decider.messages(str(instruction), state),
-                                       decision_answer(decision_reasoning(str(instruction), record, adheres), adheres),
+                                       decision_target(str(instruction), record, adheres, reasoning_chars),
                                        {"instruction": str(instruction), "label": adheres,
                                         "behaviour": record.get("behaviour", "")}))
     return examples

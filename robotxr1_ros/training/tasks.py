@@ -1,6 +1,6 @@
 """The two GRPO tasks as lists of prompts with their rewards, and their per-step summaries.
 
-MPC: every train phrasing (never an eval one), the prompt the car builds, the car's MPC grammar,
+MPC: every training prompt (train phrasings and speeds, never eval ones), the prompt the car builds, the car's MPC grammar,
 and a ClosedLoopReward on the training track against the cached default RMSE. Decision: state
 windows driven on the training track with the decision instructions, the car's decision grammar,
 and a DecisionReward against the rule label.
@@ -15,19 +15,19 @@ from ..control.closed_loop import Scenario
 from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt
 from ..evaluation.labels import DECISION_INSTRUCTIONS, label
 from ..llm.backends import ScriptedBackend
-from ..llm.decision import DecisionxR1
+from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
 from ..llm.features import InsufficientData, features_from_record
-from ..llm.grammar import REASONING_CHARS, decision_grammar, mpc_grammar
-from ..llm.tuning import MPCxR1
+from ..llm.grammar import decision_grammar, mpc_grammar
+from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
 from .grpo import GrpoPrompt
 from .rewards import ClosedLoopReward, DecisionReward, RewardBreakdown, RewardWeights
 from .rollouts import DefaultRmseCache, RolloutPool
-from .train_oracle import TRAIN_TRACK
+from .train_prompts import TRAIN_TRACK
 
 
 def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRmseCache, track: str = TRAIN_TRACK,
                  scenario: Scenario = EVAL_SCENARIO, weights: RewardWeights = RewardWeights(),
-                 reasoning_chars: int = REASONING_CHARS, pool: RolloutPool | None = None) -> list[GrpoPrompt]:
+                 reasoning_chars: int = TUNING_REASONING_CHARS, pool: RolloutPool | None = None) -> list[GrpoPrompt]:
     defaults.fill(track, prompts, scenario, pool)
     tuner = MPCxR1(ScriptedBackend([""]))
     grammar = mpc_grammar(reasoning_chars=reasoning_chars)
@@ -37,7 +37,8 @@ def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRmseCache, t
 
 
 def decision_task(records: Sequence[Mapping[str, Any]], instructions: Sequence[str] = DECISION_INSTRUCTIONS,
-                  weights: RewardWeights = RewardWeights(), reasoning_chars: int = REASONING_CHARS) -> list[GrpoPrompt]:
+                  weights: RewardWeights = RewardWeights(),
+                  reasoning_chars: int = DECISION_REASONING_CHARS) -> list[GrpoPrompt]:
     decider = DecisionxR1(ScriptedBackend([""]))
     grammar = decision_grammar(reasoning_chars=reasoning_chars)
     prompts = []

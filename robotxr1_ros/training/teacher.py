@@ -1,0 +1,142 @@
+"""The SFT teacher's MPC answers: short, readable rules of thumb, chosen by driving.
+
+The oracle (evaluation/oracle.py) finds the best full parameter set for one prompt on one
+track; its sets are specific to that track (11 values with decimals, different for every
+speed) and a small model fine-tuned on them learns noise. The teacher instead offers a few
+compact answers per case, each a function of the instruction (a speed case copies the speed
+it names), drives every candidate on the training track for the training prompts, and keeps,
+per case, the one with the best mean clipped improvement. Every phrasing of a case then gets
+the same rule, which is what the model should learn: how to read the instruction, not one
+track's optimum.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..control.closed_loop import Scenario
+from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt, improvement, score_params
+from ..params import PARAM_SPECS, MpcParams
+from ..track import Track
+from .rewards import IMPROVEMENT_CLIP
+
+Rule = Callable[[ControlPrompt], dict[str, float]]
+
+
+def _speed_band(prompt: ControlPrompt) -> dict[str, float]:
+    """v_min and v_max both at the requested speed (v_min capped at its range)."""
+    speed = prompt.reference_speed
+    return {"v_min": min(speed, PARAM_SPECS["v_min"].maximum), "v_max": speed}
+
+
+def _speed_cap(prompt: ControlPrompt) -> dict[str, float]:
+    speed = prompt.reference_speed
+    floor = min(speed, MpcParams().v_min)
+    return {"v_min": floor, "v_max": speed}
+
+
+def _speed_cap_with_weight(prompt: ControlPrompt) -> dict[str, float]:
+    return {"qv": 50.0, **_speed_cap(prompt)}
+
+
+# Candidate rules per case, named for the report. A rule returns the changed parameters only.
+CANDIDATES: dict[str, dict[str, Rule]] = {
+    "center": {
+        "wide margin": lambda _: {"track_safety_margin": 1.0},
+        "wide margin, loose line": lambda _: {"qn": 0.0, "track_safety_margin": 1.0},
+        "wide margin, slower": lambda _: {"track_safety_margin": 1.0, "v_max": 4.0},
+    },
+    "refvel": {
+        "speed band": _speed_band,
+        "speed cap": _speed_cap,
+        "speed cap, speed weight": _speed_cap_with_weight,
+    },
+    "reverse": {
+        "reverse at 1 m/s": lambda _: {"v_min": -1.0, "v_max": -1.0},
+        "reverse band": lambda _: {"v_min": -1.5, "v_max": -1.0},
+        "slow reverse band": lambda _: {"v_min": -1.2, "v_max": -0.8},
+    },
+    "smooth": {
+        "slow": lambda _: {"v_max": 1.5},
+        "slow, smooth acceleration": lambda _: {"qac": 1.0, "v_max": 1.5},
+        "soft corners": lambda _: {"alat_max": 2.0, "qac": 1.0},
+        "gentle steering, moderate speed": lambda _: {"qac": 1.0, "qddelta": 50.0, "v_max": 2.0},
+    },
+}
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    case: str
+    rule: str
+    mean_improvement: float  # clipped, over the case's training prompts
+    failures: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"case": self.case, "rule": self.rule, "mean_improvement": self.mean_improvement,
+                "failures": self.failures}
+
+
+def score_rule(track: Track, rule: Rule, prompts: Sequence[ControlPrompt], defaults: Mapping[float, float],
+               scenario: Scenario = EVAL_SCENARIO) -> tuple[float, int]:
+    """Mean clipped improvement and failure count of `rule` over `prompts`; `defaults` maps a
+    prompt's reference speed to the default parameters' RMSE."""
+    scores, failures = [], 0
+    for prompt in prompts:
+        run = score_params(track, MpcParams().updated(rule(prompt)), prompt, scenario)
+        failures += bool(run.failure)
+        scores.append(float(np.clip(improvement(defaults[prompt.reference_speed], run.rmse),
+                                    -IMPROVEMENT_CLIP, IMPROVEMENT_CLIP)))
+    return float(np.mean(scores)), failures
+
+
+@dataclass
+class Teacher:
+    """The chosen rule per case, with every candidate's score (the evidence for the choice)."""
+
+    rules: dict[str, str]
+    scores: list[RuleScore]
+
+    @classmethod
+    def choose(cls, track: Track, prompts: Sequence[ControlPrompt], scenario: Scenario = EVAL_SCENARIO,
+               progress: Callable[[int], None] | None = None) -> "Teacher":
+        """Drive every candidate rule of every case on `track` for that case's `prompts`."""
+        rules, scores = {}, []
+        for case in sorted({prompt.case for prompt in prompts}):
+            mine = [prompt for prompt in prompts if prompt.case == case]
+            defaults = {prompt.reference_speed: score_params(track, MpcParams(), prompt, scenario).rmse
+                        for prompt in mine}
+            for name, rule in CANDIDATES[case].items():
+                mean, failures = score_rule(track, rule, mine, defaults, scenario)
+                scores.append(RuleScore(case, name, mean, failures))
+                if progress:
+                    progress(len(mine))
+            # Fewest failures first, then the best mean; candidates are listed simplest first.
+            best = min((s for s in scores if s.case == case), key=lambda s: (s.failures, -s.mean_improvement))
+            rules[case] = best.rule
+        return cls(rules, scores)
+
+    def answer(self, prompt: ControlPrompt) -> dict[str, float]:
+        return CANDIDATES[prompt.case][self.rules[prompt.case]](prompt)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"rules": self.rules, "scores": [s.as_dict() for s in self.scores]}, indent=1),
+                        encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Teacher":
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(dict(data["rules"]), [RuleScore(**s) for s in data["scores"]])
+
+
+def packaged_teacher_file() -> Path:
+    """The rules chosen on the training track, shipped so SFT data builds without driving."""
+    return Path(str(resources.files("robotxr1_ros") / "data" / "training" / "teacher.json"))
