@@ -138,7 +138,7 @@ def test_runner_builds_the_drive_nodes_with_config_overrides_and_remapping(ros_c
 
 
 def test_robotxr1_run_sim_drives_the_car_in_a_separate_process(ros_context, tmp_path):
-    """`robotxr1 run sim`: simulator, controller and LLM node in one process, seen from this one."""
+    """`robotxr1 run sim`: simulator, controller and LLM node, one process each, seen from this one."""
     config = yaml.safe_load(Path(default_config_file()).read_text())
     config[config_section("sim")]["ros__parameters"]["real_time_factor"] = 2.0
     (tmp_path / "fast.yaml").write_text(yaml.safe_dump(config))
@@ -162,6 +162,7 @@ def test_robotxr1_run_sim_drives_the_car_in_a_separate_process(ros_context, tmp_
     assert all_up, probe.node.get_node_names()
     assert real_time_factor == {"real_time_factor": 2.0}
     assert runner.returncode == 0 and "Traceback" not in output, output  # Ctrl-C: a clean exit
+    assert all(f"[robotxr1 run] {name} exited with 0" in output for name in ("sim", "mpc_controller", "robotxr1")), output
 
 
 def test_sim_bringup_passes_the_track_and_simulated_time_to_every_node(ros_context):

@@ -1,31 +1,38 @@
-"""`robotxr1 run drive|sim`: start a bringup's nodes in one process, as its launch file would.
+"""`robotxr1 run drive|sim`: start a bringup's nodes, each in its own process, as its launch file would.
 
 ROS 2's `launch` is not installable everywhere, so this runner reads the same description
-(robotxr1_ros.nodes.bringup) and gives each node the same parameter files, overrides and
-remappings, then spins them together on one executor. The LLM node runs its model on a worker
-thread of its own, so no executor thread ever waits for inference. The default executor is the
-SingleThreadedExecutor: measured on 2 cores with sim + controller at a requested real-time factor
-of 8, it reached 5.2x, rclpy's MultiThreadedExecutor 0.7x (0.34x at a requested 1x: the thread
-pool's overhead dwarfs 1 ms callbacks) and the experimental EventsExecutor 6.3x.
+(robotxr1_ros.nodes.bringup) and starts each node's executable (`python -m <node module>`) with
+the same parameter files, overrides and remappings. One process per node, as under launch:
+with all nodes on one executor in one process, the controller missed 668 of 1,600 deadlines in
+40 s while the model answered (the GIL and one executor shared with inference and the
+simulator); in a process of its own, raised in priority, it missed 1 in 4,800 with the model
+busy (`robotxr1 bench ros`). Ctrl-C or SIGTERM stops every node (SIGINT first, then SIGTERM,
+then SIGKILL, as launch escalates); the exit code is 0 when every node exited 0.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
 
 from ..errors import Robotxr1Error
 from ..nodes.bringup import BRINGUPS, EXECUTABLES, NodeLaunch
 
-EXECUTORS = {
-    "single": "rclpy.executors:SingleThreadedExecutor",
-    "multi": "rclpy.executors:MultiThreadedExecutor",
-    "events": "rclpy.experimental:EventsExecutor",
-}
+STOP_TIMEOUT_S = 10.0  # after SIGINT, then after SIGTERM, before escalating
+POLL_S = 0.1
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("run", help="start the nodes of a bringup (drive: car, sim: simulation) "
-                                               "in one process, like launch/<bringup>.launch.py")
+    parser = subparsers.add_parser("run", help="start the nodes of a bringup (drive: car, sim: simulation), "
+                                               "one process each, like launch/<bringup>.launch.py")
     parser.add_argument("bringup", choices=sorted(BRINGUPS))
     seen = set()
     for bringup in BRINGUPS.values():
@@ -35,8 +42,6 @@ def register(subparsers) -> None:
                 parser.add_argument(f"--{argument.name.replace('_', '-')}", dest=argument.name, default=None,
                                     help=f"{argument.description} (default: {argument.default!r})")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many wall-clock seconds")
-    parser.add_argument("--executor", choices=sorted(EXECUTORS), default="single",
-                        help="rclpy executor (default: single; see the module docstring for measurements)")
     parser.set_defaults(func=run)
 
 
@@ -86,30 +91,55 @@ def create_nodes(bringup_name: str, given: Mapping[str, Any], context=None) -> l
     return nodes
 
 
-def run(args) -> int:
-    import rclpy
-    from rclpy.signals import SignalHandlerOptions
+def node_command(spec: NodeLaunch, work_dir: Path) -> list[str]:
+    """The command line of one node: its executable's module, its name, namespace, parameter
+    files and remappings as --ros-args, its overrides as one more parameter file (last: it wins)."""
+    module = EXECUTABLES[spec.executable].split(":")[0]
+    command = [sys.executable, "-m", module, "--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        command += ["-r", f"__ns:=/{spec.namespace.strip('/')}"]
+    for parameter_file in spec.parameter_files:
+        command += ["--params-file", str(parameter_file)]
+    if spec.overrides:
+        overrides = work_dir / f"{spec.name}.overrides.yaml"
+        overrides.write_text(yaml.safe_dump({"/**": {"ros__parameters": dict(spec.overrides)}}), encoding="utf-8")
+        command += ["--params-file", str(overrides)]
+    for source, target in spec.remappings:
+        command += ["-r", f"{source}:={target}"]
+    return command
 
-    from ..nodes.spin import spin_until_stopped, stop_on_signals
+
+def stop_processes(processes: Mapping[str, subprocess.Popen], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGINT every live process, then SIGTERM, then SIGKILL, each after `timeout_s`."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        live = [process for process in processes.values() if process.poll() is None]
+        for process in live:
+            process.send_signal(sig)
+        deadline = time.monotonic() + timeout_s
+        while any(process.poll() is None for process in live) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+
+
+def run(args) -> int:
+    from ..nodes.spin import stop_on_signals
 
     given = {argument.name: getattr(args, argument.name) for argument in BRINGUPS[args.bringup].arguments()}
-    module_name, class_name = EXECUTORS[args.executor].split(":")
-    executor_class = getattr(importlib.import_module(module_name), class_name)
-    # Ctrl-C / SIGTERM stop the loop (exit 0); the nodes are destroyed before rclpy shuts down.
-    with stop_on_signals() as stop:
-        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
-        nodes = []
-        executor = None
+    values = launch_values(args.bringup, given)
+    specs: Sequence[NodeLaunch] = BRINGUPS[args.bringup].nodes(values["config"], values)
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    processes: dict[str, subprocess.Popen] = {}
+    with stop_on_signals() as stop, tempfile.TemporaryDirectory(prefix="robotxr1-run-") as work_dir:
         try:
-            nodes = create_nodes(args.bringup, given)
-            executor = executor_class()
-            for node in nodes:
-                executor.add_node(node)
-            spin_until_stopped(executor, stop, args.seconds)
+            for spec in specs:
+                label = f"{spec.namespace.strip('/')}/{spec.name}" if spec.namespace else spec.name
+                processes[label] = subprocess.Popen(node_command(spec, Path(work_dir)), env=os.environ.copy())
+                print(f"[robotxr1 run] {label}: process {processes[label].pid}", flush=True)
+            while (not stop.is_set() and any(p.poll() is None for p in processes.values())
+                   and (deadline is None or time.monotonic() < deadline)):
+                time.sleep(POLL_S)
         finally:
-            if executor is not None:
-                executor.shutdown()
-            for node in nodes:
-                node.destroy_node()
-            rclpy.try_shutdown()
-    return 0
+            stop_processes(processes)
+    codes = {label: process.returncode for label, process in processes.items()}
+    for label, code in codes.items():
+        print(f"[robotxr1 run] {label} exited with {code}", flush=True)
+    return 0 if all(code == 0 for code in codes.values()) else 1
