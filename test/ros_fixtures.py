@@ -39,10 +39,16 @@ def process_domain_id() -> int:
 
 
 def next_launch_domain_id() -> int:
-    """A domain for one launch test: successive calls in a process take successive domains,
-    starting at a pid-dependent one so concurrent test processes rarely meet."""
+    """A domain for one launch test: successive calls in a process take successive domains.
+    pytest-xdist workers each cycle through a slice of the launch range of their own; a plain
+    pytest process starts at a pid-dependent one, so concurrent test processes rarely meet."""
     global _launch_domains_taken
     _launch_domains_taken += 1
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        size = max(1, LAUNCH_DOMAIN_COUNT // workers)
+        return FIRST_LAUNCH_DOMAIN + (int(worker[2:]) % workers) * size + _launch_domains_taken % size
     return FIRST_LAUNCH_DOMAIN + (os.getpid() + _launch_domains_taken) % LAUNCH_DOMAIN_COUNT
 
 

