@@ -1,6 +1,7 @@
 """The training pipeline end to end on the real bundled model, at smoke scale: a 2-step SFT, a
-2-step closed-loop GRPO from it (rollouts on the training track), and the export of the adapter
-to GGUF, loaded by llama.cpp next to the bundled base and answering a prompt.
+2-step closed-loop GRPO from it (rollouts on the training track), the export of the adapter
+to GGUF, loaded by llama.cpp next to the bundled base and answering a prompt, and the adapter
+run in torch through the car's modules (what `eval --torch` scores).
 
 Short prompts and a tight reasoning bound keep each step to seconds; the prompts the car uses
 are exercised by the training commands, not here.
@@ -11,9 +12,12 @@ from robotxr1_ros.cli import main
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.backends import LlamaCppBackend
+from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, DecisionxR1
+from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.model_spec import ModelSpec
-from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
+from robotxr1_ros.llm.grammar import ANSWER_ONLY, decision_grammar, mpc_grammar
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer
+from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.training.export import export_adapter
 from robotxr1_ros.training.grammar_constraint import GrammarCompiler
 from robotxr1_ros.training.grpo import GrpoPrompt, GrpoSettings, train_grpo
@@ -24,12 +28,16 @@ from robotxr1_ros.training.run import RunSettings
 from robotxr1_ros.training.sampling import sample_group
 from robotxr1_ros.training.sft import train_sft
 from robotxr1_ros.training.sft_data import MPC, SftExample
+from robotxr1_ros.training.torch_backend import TorchBackend
 from robotxr1_ros.training.train_prompts import TRAIN_TRACK
 
 PROMPT = ControlPrompt.of("reverse", "Back up.")
 MESSAGES = [{"role": "system", "content": "Tune the MPC."}, {"role": "user", "content": PROMPT.text}]
 REASONING_CHARS = 12
 GOOD = mpc_answer("reverse", {"v_min": -1.4, "v_max": -0.9})
+REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
+                          s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
+                          reversing=True, crashed=False, facing_wall=False)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +110,14 @@ def _short_scenario():
     from robotxr1_ros.evaluation.control_cases import EVAL_SCENARIO
 
     return EVAL_SCENARIO
+
+
+def test_torch_backend_runs_the_trained_adapter_through_the_cars_modules(sft_run, tmp_path, capsys):
+    backend = TorchBackend(sft_run.out / "adapter")
+    tuning = MPCxR1(backend, max_tokens=60, reasoning_chars=ANSWER_ONLY).tune(PROMPT.text)
+    assert tuning.completion.text.startswith("<answer>new_mpc_params = {"), tuning.completion.text
+    assert tuning.completion.prompt_tokens > 100  # the car's MPC prompt, system message included
+    verdict = DecisionxR1(backend).decide("Reverse the car", REVERSING)
+    assert verdict.status in (ADHERES, DOES_NOT_ADHERE), verdict
+    assert main(["eval", "control", "--mini", "--no-plots", "--torch", str(sft_run.out), "--out", str(tmp_path)]) == 2
+    assert "not an adapter folder" in capsys.readouterr().err

@@ -61,6 +61,7 @@ def register(subparsers) -> None:
     decision.add_argument("--reasoning-chars", type=int, default=DECISION_REASONING_CHARS, metavar="N",
                           help="reasoning before the verdict, at most N characters (default "
                                f"{DECISION_REASONING_CHARS}: the verdict alone, from next-token probabilities)")
+    _add_torch_argument(decision)
     _common(decision, "out/eval/decision")
     decision.set_defaults(func=run_decision)
 
@@ -75,6 +76,7 @@ def register(subparsers) -> None:
     control.add_argument("--reasoning-chars", type=int, default=TUNING_REASONING_CHARS, metavar="N",
                          help=f"reasoning before the parameters, at most N characters (default "
                               f"{TUNING_REASONING_CHARS}; 0: the parameter dict alone)")
+    _add_torch_argument(control)
     _common(control, "out/eval/control")
     control.set_defaults(func=run_control)
 
@@ -93,9 +95,29 @@ def _common(parser: argparse.ArgumentParser, out: str) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
+def _add_torch_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--torch", type=Path, metavar="ADAPTER_DIR",
+                        help="a training run's adapter folder (e.g. out/train/mpc/adapter), run in torch on the "
+                             "float base of --model: the model as trained, to compare with its GGUF export "
+                             "(needs `make train-setup`; one process, --threads torch threads)")
+
+
 def _check_choice(args: argparse.Namespace) -> None:
-    if args.baseline and (args.model or args.endpoint):
-        raise Robotxr1Error("give either --baseline or a model (--model/--endpoint), not both")
+    if args.baseline and (args.model or args.endpoint or args.torch):
+        raise Robotxr1Error("give either --baseline or a model (--model/--endpoint/--torch), not both")
+    if args.torch and (args.endpoint or args.lora or args.base_only):
+        raise Robotxr1Error("--torch runs a training run's adapter on the float base: not with --endpoint, "
+                            "--lora or --base-only")
+
+
+def _torch_backend(args: argparse.Namespace) -> Backend:
+    try:
+        from ..training.torch_backend import TorchBackend
+    except ImportError as error:
+        raise Robotxr1Error(f"--torch needs the training stack ({error}); run `make train-setup`") from None
+    if not (args.torch / "adapter_config.json").exists():
+        raise Robotxr1Error(f"{args.torch} is not an adapter folder (no adapter_config.json)")
+    return TorchBackend(args.torch, str(args.model) if args.model else None, threads=args.threads)
 
 
 def _progress(total: int, what: str) -> tqdm:
@@ -113,6 +135,12 @@ def run_decision(args: argparse.Namespace) -> int:
         verdict = DECISION_BASELINES[args.baseline]
         backend: Backend = ScriptedBackend([decision_answer(f"constant baseline: always {verdict}", verdict)])
         name = f"baseline {args.baseline}"
+        decider = DecisionxR1(backend, **options)
+    elif args.torch:
+        if args.workers != 1:
+            raise Robotxr1Error("--torch evaluates in one process: use --workers 1")
+        backend = _torch_backend(args)
+        name = backend.name
         decider = DecisionxR1(backend, **options)
     else:
         spec = model_spec(args)
@@ -146,8 +174,12 @@ def run_control(args: argparse.Namespace) -> int:
         for prompt in prompts:  # fail before driving anything
             proposer.cache.require(track, prompt)
     else:
-        spec = model_spec(args)
-        backend, name = spec.create(), spec.describe()
+        if args.torch:
+            backend = _torch_backend(args)
+            name = backend.name
+        else:
+            spec = model_spec(args)
+            backend, name = spec.create(), spec.describe()
         tuner = MPCxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed,
                        reasoning_chars=args.reasoning_chars)
         proposer = ModelProposer(tuner, name)
