@@ -16,6 +16,9 @@ WHEELS := $(BUILD)/wheels
 ifeq ($(shell uname -m),x86_64)
 LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
+# Only the text libraries: the multimodal one (mtmd, imported by llama-cpp-python only for image
+# chat handlers) is a fifth of the compile and nothing here uses it.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF
 IN_ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 # The ROS 2 launch / command-line tools (`ros2 launch`, `ros2 param`, launch_testing) as upstream
@@ -54,7 +57,8 @@ $(VENV_STAMP):
 # and pip is pointed at it, so llama.cpp is never compiled a second time with the default flags.
 $(LLAMA_WHEEL_STAMP): $(VENV_STAMP)
 	test -n "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl 2>/dev/null)" || \
-	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" $(VENV)/bin/pip wheel --no-deps --no-cache-dir \
+	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+	  $(VENV)/bin/pip wheel --no-deps --no-cache-dir \
 	    -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	touch $@
 

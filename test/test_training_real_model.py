@@ -27,7 +27,8 @@ from robotxr1_ros.training.rollouts import DefaultRmseCache
 from robotxr1_ros.training.run import RunSettings
 from robotxr1_ros.training.sampling import sample_group
 from robotxr1_ros.training.sft import train_sft
-from robotxr1_ros.training.sft_data import MPC, SftExample
+from robotxr1_ros.training.sft_data import DECISION, MPC, SftExample, read_examples
+from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
 from robotxr1_ros.training.torch_backend import TorchBackend
 from robotxr1_ros.training.train_prompts import TRAIN_TRACK
 
@@ -121,3 +122,19 @@ def test_torch_backend_runs_the_trained_adapter_through_the_cars_modules(sft_run
     assert verdict.status in (ADHERES, DOES_NOT_ADHERE), verdict
     assert main(["eval", "control", "--mini", "--no-plots", "--torch", str(sft_run.out), "--out", str(tmp_path)]) == 2
     assert "not an adapter folder" in capsys.readouterr().err
+
+
+def test_train_sft_command_builds_the_cars_prompts_from_the_packaged_teacher(tmp_path):
+    out = tmp_path / "sft"
+    assert main(["train", "sft", "--steps", "1", "--batch-size", "2", "--mpc-examples", "2", "--decision-windows", "1",
+                 "--decision-instructions", "1", "--out", str(out)]) == 0
+    examples = read_examples(out / "sft_data.jsonl")
+    kinds = [example.kind for example in examples]
+    assert kinds.count(MPC) == 2 and kinds.count(DECISION) == 8  # one window per behaviour, one instruction each
+    for example in examples:
+        if example.kind == MPC:
+            assert example.meta["rule"] == Teacher.load(packaged_teacher_file()).rules[example.meta["case"]]
+            assert "Tunable parameters" in example.messages[0]["content"]
+        else:
+            assert example.answer in ("<answer>True</answer>", "<answer>False</answer>")
+    assert len(read_metrics(out)) == 1 and (out / "adapter" / "adapter_model.safetensors").exists()

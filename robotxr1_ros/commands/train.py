@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sft.add_argument("--teacher", type=Path, metavar="JSON",
                      help="the teacher's chosen rules (default: the packaged choice; chosen by driving and "
                           "written there when the file is missing)")
+    sft.add_argument("--mpc-examples", type=int, default=None, metavar="N",
+                     help="MPC examples drawn from the training prompts (default: all 64; fewer, e.g. to keep "
+                          "the tuning while a second stage teaches decisions)")
     sft.add_argument("--decision-windows", type=int, default=4,
                      help="state windows per behaviour on the training track (default 4; 0: MPC examples only)")
     sft.add_argument("--decision-instructions", type=int, default=4,
@@ -89,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sft(args: argparse.Namespace, settings) -> Path:
+    import numpy as np
+
     from ..training.sft import SftSettings, train_sft
     from ..training.sft_data import (decision_examples, decision_records, mpc_examples, read_examples,
                                      write_examples)
@@ -96,6 +101,9 @@ def _sft(args: argparse.Namespace, settings) -> Path:
     data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
     if not data.exists():
         examples = mpc_examples(_teacher(args.teacher))
+        if args.mpc_examples is not None:
+            keep = np.random.default_rng(args.seed).permutation(len(examples))[:args.mpc_examples]
+            examples = [examples[i] for i in sorted(keep)]
         if args.decision_windows > 0:
             records = decision_records(args.decision_windows, seed=args.seed)
             examples += decision_examples(records, per_record=args.decision_instructions, seed=args.seed)
