@@ -120,3 +120,14 @@ def test_sft_decision_targets_carry_the_rule_label():
     for example in examples:
         assert parse_decision(example.answer).adheres is label(example.meta["instruction"], record)
         assert format_reward(example.answer) == 1.0
+
+
+def test_adhered_first_sampling_keeps_every_adhered_instruction_and_draws_the_rest():
+    record = {"time": 2.0, "data_samples": 5, "s_pos": [0.0, 1.0, 2.0, 3.0, 4.0], "d_pos": [0.0] * 5,
+              "s_speed": [2.0] * 5, "d_speed": [0.0] * 5, "d_left": [1.0] * 5, "d_right": [1.0] * 5,
+              "reversing": False, "crashed": False, "facing_wall": False}
+    adhered = {i for i in DECISION_INSTRUCTIONS if label(i, record)}
+    for seed in range(5):
+        examples = decision_examples([record], per_record=2, seed=seed, adhered_first=True)
+        assert {e.meta["instruction"] for e in examples if e.meta["label"]} == adhered
+        assert sum(not e.meta["label"] for e in examples) == 2

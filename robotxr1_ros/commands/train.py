@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="state windows per behaviour on the training track (default 4; 0: MPC examples only)")
     sft.add_argument("--decision-instructions", type=int, default=4,
                      help="decision instructions drawn per window (default 4)")
+    sft.add_argument("--adhered-first", action="store_true",
+                     help="per window, every instruction it adheres to plus --decision-instructions others "
+                          "(instead of a random draw, which rarely shows an adhered rare instruction)")
     mpc = tasks.add_parser("mpc", help="closed-loop GRPO on the MPC answers, rewarded by driving the training track")
     _common(mpc, steps=100, learning_rate=5e-5)
     _grpo(mpc)
@@ -106,7 +109,8 @@ def _sft(args: argparse.Namespace, settings) -> Path:
             examples = [examples[i] for i in sorted(keep)]
         if args.decision_windows > 0:
             records = decision_records(args.decision_windows, seed=args.seed)
-            examples += decision_examples(records, per_record=args.decision_instructions, seed=args.seed)
+            examples += decision_examples(records, per_record=args.decision_instructions, seed=args.seed,
+                                          adhered_first=args.adhered_first)
         write_examples(data, examples)
         print(f"{len(examples)} SFT examples written to {data}")
     return train_sft(settings, read_examples(data), SftSettings(batch_size=args.batch_size)).out / "adapter"

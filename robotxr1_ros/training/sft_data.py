@@ -157,9 +157,12 @@ def decision_records(windows_per_behaviour: int, seed: int = 0, track_name: str 
 
 
 def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequence[str] = DECISION_INSTRUCTIONS,
-                      per_record: int | None = None, seed: int = 0,
-                      reasoning_chars: int = DECISION_REASONING_CHARS) -> list[SftExample]:
-    """Examples for (record, instruction) pairs; `per_record` instructions drawn per record (all if None)."""
+                      per_record: int | None = None, seed: int = 0, reasoning_chars: int = DECISION_REASONING_CHARS,
+                      adhered_first: bool = False) -> list[SftExample]:
+    """Examples for (record, instruction) pairs: `per_record` instructions drawn per record (all if
+    None). With `adhered_first`, every instruction the record adheres to, plus `per_record` drawn
+    from the others: a window adheres to few of the eight, so random draws hardly ever show the
+    model what "Oscillate!" or "Reverse the car" look like when they are met."""
     decider = DecisionxR1(ScriptedBackend([""]))
     rng = np.random.default_rng(seed)
     examples = []
@@ -167,12 +170,20 @@ def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequen
         state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
         if isinstance(state, InsufficientData):
             continue
-        chosen = instructions if per_record is None else rng.choice(instructions, per_record, replace=False)
+        labels = {instruction: label(instruction, record) for instruction in instructions}
+        if per_record is None:
+            chosen = list(instructions)
+        elif adhered_first:
+            others = [instruction for instruction in instructions if not labels[instruction]]
+            picked = rng.choice(others, min(per_record, len(others)), replace=False) if others else []
+            chosen = [instruction for instruction in instructions if labels[instruction] or instruction in picked]
+        else:
+            chosen = [str(instruction) for instruction in rng.choice(instructions, per_record, replace=False)]
         for instruction in chosen:
-            adheres = label(str(instruction), record)
-            examples.append(SftExample(DECISION, decider.messages(str(instruction), state),
-                                       decision_target(str(instruction), record, adheres, reasoning_chars),
-                                       {"instruction": str(instruction), "label": adheres,
+            adheres = labels[instruction]
+            examples.append(SftExample(DECISION, decider.messages(instruction, state),
+                                       decision_target(instruction, record, adheres, reasoning_chars),
+                                       {"instruction": instruction, "label": adheres,
                                         "behaviour": record.get("behaviour", "")}))
     return examples
 
