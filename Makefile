@@ -16,8 +16,8 @@ WHEELS := $(BUILD)/wheels
 ifeq ($(shell uname -m),x86_64)
 LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
-# Only the text libraries: the multimodal one (mtmd, imported by llama-cpp-python only for image
-# chat handlers) is a fifth of the compile and nothing here uses it.
+# Only the text libraries: the multimodal one (mtmd, which llama-cpp-python imports only for its
+# image chat handlers) is not used here, and leaving it out shortens the one compile.
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF
 IN_ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
