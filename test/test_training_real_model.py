@@ -7,6 +7,7 @@ Short prompts and a tight reasoning bound keep each step to seconds; the prompts
 are exercised by the training commands, not here.
 """
 import pytest
+import torch
 
 from robotxr1_ros.cli import main
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
@@ -20,7 +21,7 @@ from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.training.export import export_adapter
 from robotxr1_ros.training.grammar_constraint import GrammarCompiler
-from robotxr1_ros.training.grpo import GrpoPrompt, GrpoSettings, train_grpo
+from robotxr1_ros.training.grpo import GrpoPrompt, GrpoSettings, completion_logprobs, train_grpo
 from robotxr1_ros.training.metrics_log import read_metrics
 from robotxr1_ros.training.rewards import ClosedLoopReward
 from robotxr1_ros.training.rollouts import DefaultRmseCache
@@ -138,3 +139,18 @@ def test_train_sft_command_builds_the_cars_prompts_from_the_packaged_teacher(tmp
         else:
             assert example.answer in ("<answer>True</answer>", "<answer>False</answer>")
     assert len(read_metrics(out)) == 1 and (out / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_shared_prompt_logprobs_equal_those_of_repeated_prompts(sft_run):
+    compiler = GrammarCompiler(sft_run.tokenizer, sft_run.policy.config.vocab_size)
+    group = sample_group(sft_run.policy, sft_run.tokenizer, compiler, MESSAGES, mpc_grammar(reasoning_chars=8), 3, 40)
+    model = sft_run.policy
+    size, length = group.completions.shape
+    ids = torch.cat([group.prompt.unsqueeze(0).repeat(size, 1), group.completions], dim=1)
+    attention = torch.cat([torch.ones(size, group.prompt.shape[0], dtype=torch.bool), group.mask], dim=1)
+    with torch.no_grad():
+        logits = model(input_ids=ids, attention_mask=attention).logits[:, -length - 1:-1].float()
+        repeated = torch.log_softmax(logits, dim=-1).gather(-1, group.completions.unsqueeze(-1)).squeeze(-1)
+        shared = completion_logprobs(model, group)
+    assert shared.shape == (size, length) and len(set(group.lengths)) >= 1
+    assert torch.allclose(shared[group.mask], repeated[group.mask], atol=1e-4)
