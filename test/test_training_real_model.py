@@ -27,7 +27,7 @@ from robotxr1_ros.training.rewards import ClosedLoopReward
 from robotxr1_ros.training.rollouts import DefaultRmseCache
 from robotxr1_ros.training.run import RunSettings
 from robotxr1_ros.training.sampling import sample_group
-from robotxr1_ros.training.sft import train_sft
+from robotxr1_ros.training.sft import example_ids, shared_prefix_answer_losses, train_sft
 from robotxr1_ros.training.sft_data import DECISION, MPC, SftExample, read_examples
 from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
 from robotxr1_ros.training.torch_backend import TorchBackend
@@ -154,3 +154,18 @@ def test_shared_prompt_logprobs_equal_those_of_repeated_prompts(sft_run):
         shared = completion_logprobs(model, group)
     assert shared.shape == (size, length) and len(set(group.lengths)) >= 1
     assert torch.allclose(shared[group.mask], repeated[group.mask], atol=1e-4)
+
+
+def test_shared_prefix_sft_losses_equal_separate_forward_passes(sft_run):
+    tokenizer, model = sft_run.tokenizer, sft_run.policy
+    other = [MESSAGES[0], {"role": "user", "content": "Drive in reverse, please."}]
+    items = [example_ids(tokenizer, SftExample(MPC, MESSAGES, GOOD, {})),
+             example_ids(tokenizer, SftExample(MPC, other, mpc_answer("back", {"v_max": -1.0}), {})),
+             example_ids(tokenizer, SftExample(MPC, MESSAGES, "<answer>new_mpc_params = {}</answer>", {}))]
+    with torch.no_grad():
+        shared = shared_prefix_answer_losses(model, items)
+        for loss, (prompt, answer) in zip(shared, items):
+            ids = torch.tensor([prompt + answer])
+            logits = model(input_ids=ids).logits[0, len(prompt) - 1:-1].float()
+            assert float(loss) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, ids[0, len(prompt):])),
+                                                abs=1e-4)

@@ -7,11 +7,12 @@ run over several GPUs (each process trains on its own prompts; accelerate averag
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -91,11 +92,11 @@ class TrainingRun:
         """The model without accelerate's wrappers (for generate and saving)."""
         return self.accelerator.unwrap_model(self.model)
 
-    def items_for_step(self, count: int, step: int, per_step: int) -> list[int]:
+    def items_for_step(self, count: int, step: int, per_step: int, units: Sequence[Any] | None = None) -> list[int]:
         """This process's `per_step` items of `step`: with several processes (accelerate launch)
         each takes its own share of one seeded order, so no two train on the same item."""
         processes, index = self.accelerator.num_processes, self.accelerator.process_index
-        return seeded_order(count, step, per_step * processes, self.settings.seed)[index::processes]
+        return seeded_order(count, step, per_step * processes, self.settings.seed, units)[index::processes]
 
     def steps(self) -> range:
         return range(self.start_step + 1, self.settings.steps + 1)
@@ -138,19 +139,34 @@ class TrainingRun:
         return target
 
 
-def seeded_order(count: int, step: int, per_step: int, seed: int) -> list[int]:
+def seeded_order(count: int, step: int, per_step: int, seed: int, units: Sequence[Any] | None = None) -> list[int]:
     """Indices of the items of `step` (1-based): a seeded permutation per epoch, so a resumed run
-    continues with the same order.
+    continues with the same order. With `units` (a key per item), the units are permuted and
+    their items kept together, so a step sees items that share a prompt prefix side by side.
 
     >>> seeded_order(5, 1, 2, 0) + seeded_order(5, 2, 2, 0) + seeded_order(5, 3, 2, 0)[:1] == \\
     ...     [int(i) for i in np.random.default_rng([0, 0]).permutation(5)]
+    True
+    >>> sorted(seeded_order(4, 1, 2, 0, units=["a", "b", "a", "b"])) in ([0, 2], [1, 3])
     True
     """
     picked = []
     for position in range((step - 1) * per_step, step * per_step):
         epoch, index = divmod(position, count)
-        picked.append(int(np.random.default_rng([seed, epoch]).permutation(count)[index]))
+        picked.append(_epoch_order(count, seed, epoch, tuple(units) if units is not None else None)[index])
     return picked
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(count: int, seed: int, epoch: int, units: tuple[Any, ...] | None) -> list[int]:
+    rng = np.random.default_rng([seed, epoch])
+    if units is None:
+        return [int(i) for i in rng.permutation(count)]
+    groups: dict[Any, list[int]] = {}
+    for item, unit in enumerate(units):
+        groups.setdefault(unit, []).append(item)
+    keys = list(groups)
+    return [item for k in rng.permutation(len(keys)) for item in groups[keys[int(k)]]]
 
 
 def _progress_bar(total: int, start: int, kind: str) -> Any:

@@ -2,9 +2,11 @@
 
 Each example is the car's prompt followed by the target answer and the end-of-turn token; the
 loss is the cross-entropy on the answer tokens only (the prompt is context, not something to
-imitate). A step averages `batch_size` examples, each its own forward pass (no padding: on a
-CPU thread a padded batch costs as much as its parts). Examples are shuffled once per epoch
-with the run's seed, so a resumed run continues with the same order.
+imitate). A step averages `batch_size` examples. Examples that share a prompt prefix (every MPC
+prompt shares the ~500-token system message; the decision examples of one state window share
+the system message and the state) are run together: the prefix once, its KV cache shared by
+their tails. Examples are shuffled once per epoch with the run's seed, a window's examples kept
+together, so a resumed run continues with the same order.
 """
 from __future__ import annotations
 
@@ -25,38 +27,77 @@ class SftSettings:
     batch_size: int = 4
 
 
-def example_tensors(tokenizer: Any, example: SftExample) -> tuple[torch.Tensor, int]:
-    """The example's token ids (prompt + answer + end of turn) and how many of them are the answer."""
-    prompt, answer = prompt_ids(tokenizer, example.messages), answer_ids(tokenizer, example.answer)
-    return torch.tensor(prompt + answer), len(answer)
+def example_ids(tokenizer: Any, example: SftExample) -> tuple[list[int], list[int]]:
+    """The example's prompt tokens and answer tokens (answer + end of turn)."""
+    return prompt_ids(tokenizer, example.messages), answer_ids(tokenizer, example.answer)
 
 
-def answer_loss(model: Any, ids: torch.Tensor, answer_length: int) -> torch.Tensor:
-    """Mean cross-entropy of the answer tokens; logits are computed for the answer positions only
-    (the vocabulary projection of the prompt positions would be a fifth of the work for nothing)."""
-    ids = ids.unsqueeze(0).to(model.device)
-    logits = model(input_ids=ids, logits_to_keep=answer_length + 1).logits[:, :-1].float()
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, -answer_length:].reshape(-1))
+def example_unit(example: SftExample) -> tuple[str, Any]:
+    """Examples of one unit share a long prompt prefix (a decision window's instructions)."""
+    return example.kind, example.meta.get("window")
+
+
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """
+    >>> common_prefix_length([[1, 2, 3], [1, 2, 4], [1, 2]])
+    2
+    """
+    length = min(len(s) for s in sequences)
+    for position in range(length):
+        if len({s[position] for s in sequences}) > 1:
+            return position
+    return length
+
+
+def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], list[int]]]) -> torch.Tensor:
+    """Per example, the mean cross-entropy of its answer tokens given its prompt; the examples'
+    common prompt prefix is run once. Position j of a tail predicts tail token j (the prefix's
+    last logit predicts tail token 0), as in a plain forward pass over prompt + answer."""
+    prompts = [prompt for prompt, _ in items]
+    shared = max(1, common_prefix_length(prompts))
+    device = model.device
+    head = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1)
+    tails = [prompt[shared:] + answer for prompt, answer in items]
+    width = max(len(tail) for tail in tails)
+    ids = torch.zeros(len(tails), width, dtype=torch.long)
+    mask = torch.zeros(len(tails), width, dtype=torch.bool)
+    for row, tail in enumerate(tails):
+        ids[row, :len(tail)] = torch.tensor(tail)
+        mask[row, :len(tail)] = True
+    cache = head.cache
+    cache.batch_repeat_interleave(len(tails))
+    attention = torch.cat([torch.ones(len(tails), shared, dtype=torch.bool), mask], dim=1).to(device)
+    logits = model(input_ids=ids.to(device), attention_mask=attention, cache=cache).logits
+    logits = torch.cat([head.logits[:, -1:].expand(len(tails), 1, -1), logits[:, :-1]], dim=1).float()
+    losses = []
+    for row, (tail, (_, answer)) in enumerate(zip(tails, items)):
+        start, end = len(tail) - len(answer), len(tail)
+        losses.append(torch.nn.functional.cross_entropy(logits[row, start:end], ids[row, start:end].to(device)))
+    return torch.stack(losses)
 
 
 def train_sft(settings: RunSettings, examples: Sequence[SftExample], sft: SftSettings = SftSettings()) -> TrainingRun:
     run = TrainingRun(settings, "sft", {"batch_size": sft.batch_size, "examples": len(examples)})
-    tensors = [example_tensors(run.tokenizer, example) for example in examples]
+    tokens = [example_ids(run.tokenizer, example) for example in examples]
+    units = [example_unit(example) for example in examples]
     step = run.start_step
     for step in run.steps():
         start = time.perf_counter()
         run.model.train()
-        losses, tokens, answer_tokens = [], 0, 0
-        for index in run.items_for_step(len(examples), step, sft.batch_size):
-            ids, answer_length = tensors[index]
-            loss = answer_loss(run.model, ids, answer_length)
-            run.accelerator.backward(loss / sft.batch_size)
-            losses.append(float(loss.detach()))
-            tokens += len(ids)
-            answer_tokens += answer_length
+        batch = run.items_for_step(len(examples), step, sft.batch_size, units)
+        groups: dict[Any, list[int]] = {}
+        for index in batch:  # one forward per unit; a kind's examples without a unit share the system prompt
+            groups.setdefault(units[index], []).append(index)
+        losses = []
+        for members in groups.values():
+            group_losses = shared_prefix_answer_losses(run.model, [tokens[i] for i in members])
+            run.accelerator.backward(group_losses.sum() / len(batch))
+            losses += [float(loss) for loss in group_losses.detach()]
         norm = run.optimizer_step()
         seconds = time.perf_counter() - start
-        run.record(step, {"loss": float(np.mean(losses)), "grad_norm": float(norm), "tokens": tokens,
-                          "answer_tokens": answer_tokens, "seconds": seconds, "tokens_per_s": tokens / seconds})
+        total = sum(len(tokens[i][0]) + len(tokens[i][1]) for i in batch)
+        run.record(step, {"loss": float(np.mean(losses)), "grad_norm": float(norm), "tokens": total,
+                          "answer_tokens": sum(len(tokens[i][1]) for i in batch), "forward_passes": len(groups),
+                          "seconds": seconds, "tokens_per_s": total / seconds})
     run.finish(step)
     return run

@@ -166,7 +166,7 @@ def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequen
     decider = DecisionxR1(ScriptedBackend([""]))
     rng = np.random.default_rng(seed)
     examples = []
-    for record in records:
+    for window, record in enumerate(records):
         state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
         if isinstance(state, InsufficientData):
             continue
@@ -183,7 +183,7 @@ def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequen
             adheres = labels[instruction]
             examples.append(SftExample(DECISION, decider.messages(instruction, state),
                                        decision_target(instruction, record, adheres, reasoning_chars),
-                                       {"instruction": instruction, "label": adheres,
+                                       {"instruction": instruction, "label": adheres, "window": window,
                                         "behaviour": record.get("behaviour", "")}))
     return examples
 
