@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="the teacher's chosen rules (default: the packaged choice; chosen by driving and "
                           "written there when the file is missing)")
     sft.add_argument("--mpc-examples", type=int, default=None, metavar="N",
-                     help="MPC examples drawn from the training prompts (default: all 64; fewer, e.g. to keep "
+                     help="MPC examples drawn from the training prompts (default: all 112; fewer, e.g. to keep "
                           "the tuning while a second stage teaches decisions)")
     sft.add_argument("--decision-windows", type=int, default=4,
                      help="state windows per behaviour on the training track (default 4; 0: MPC examples only)")
