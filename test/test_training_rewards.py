@@ -131,3 +131,19 @@ def test_adhered_first_sampling_keeps_every_adhered_instruction_and_draws_the_re
         examples = decision_examples([record], per_record=2, seed=seed, adhered_first=True)
         assert {e.meta["instruction"] for e in examples if e.meta["label"]} == adhered
         assert sum(not e.meta["label"] for e in examples) == 2
+
+
+def test_sft_epoch_order_keeps_windows_together_and_spreads_the_other_examples():
+    from robotxr1_ros.training.run import seeded_order
+    from robotxr1_ros.training.sft import example_unit
+    from robotxr1_ros.training.sft_data import DECISION, MPC, SftExample
+
+    examples = [SftExample(MPC, [], "", {}) for _ in range(6)] + \
+        [SftExample(DECISION, [], "", {"window": w}) for w in (0, 0, 0, 1, 1, 1)]
+    units = [example_unit(i, e) for i, e in enumerate(examples)]
+    assert len(set(units)) == 8  # six MPC examples on their own, two windows
+    order = [i for step in range(1, 7) for i in seeded_order(len(examples), step, 2, 3, units)]
+    assert sorted(order) == list(range(12))
+    for window in ({6, 7, 8}, {9, 10, 11}):
+        positions = sorted(order.index(i) for i in window)
+        assert positions[-1] - positions[0] == 2  # consecutive

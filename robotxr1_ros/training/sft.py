@@ -32,8 +32,16 @@ def example_ids(tokenizer: Any, example: SftExample) -> tuple[list[int], list[in
     return prompt_ids(tokenizer, example.messages), answer_ids(tokenizer, example.answer)
 
 
-def example_unit(example: SftExample) -> tuple[str, Any]:
-    """Examples of one unit share a long prompt prefix (a decision window's instructions)."""
+def example_unit(index: int, example: SftExample) -> tuple[str, Any]:
+    """The epoch order keeps a unit's examples together: a decision window's instructions (they
+    share the system message and the state); any other example is a unit of its own."""
+    window = example.meta.get("window")
+    return (example.kind, window) if window is not None else (example.kind, f"example {index}")
+
+
+def prefix_group(example: SftExample) -> tuple[str, Any]:
+    """Within a step, examples of one group run together: a decision window's instructions, and
+    the examples of one kind without a window (they share at least the system message)."""
     return example.kind, example.meta.get("window")
 
 
@@ -79,15 +87,16 @@ def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], lis
 def train_sft(settings: RunSettings, examples: Sequence[SftExample], sft: SftSettings = SftSettings()) -> TrainingRun:
     run = TrainingRun(settings, "sft", {"batch_size": sft.batch_size, "examples": len(examples)})
     tokens = [example_ids(run.tokenizer, example) for example in examples]
-    units = [example_unit(example) for example in examples]
+    units = [example_unit(index, example) for index, example in enumerate(examples)]
+    prefix_groups = [prefix_group(example) for example in examples]
     step = run.start_step
     for step in run.steps():
         start = time.perf_counter()
         run.model.train()
         batch = run.items_for_step(len(examples), step, sft.batch_size, units)
         groups: dict[Any, list[int]] = {}
-        for index in batch:  # one forward per unit; a kind's examples without a unit share the system prompt
-            groups.setdefault(units[index], []).append(index)
+        for index in batch:
+            groups.setdefault(prefix_groups[index], []).append(index)
         losses = []
         for members in groups.values():
             group_losses = shared_prefix_answer_losses(run.model, [tokens[i] for i in members])

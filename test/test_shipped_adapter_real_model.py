@@ -1,0 +1,48 @@
+"""The trained adapter shipped with the bundled model, end to end through llama.cpp, the car's
+modules, the MPC and the simulator: it is loaded by default, checked against its shipped hash,
+and it makes the car do what the base model does not (reverse when asked to)."""
+import json
+
+import numpy as np
+import pytest
+
+from robotxr1_ros.control.closed_loop import Scenario, rollout
+from robotxr1_ros.llm.model_spec import ModelSpec, shipped_adapter_path
+from robotxr1_ros.llm.models import KNOWN_HASHES_FILE, ModelLoadError, default_model_path, file_sha256, load_llama
+from robotxr1_ros.llm.tuning import MPCxR1
+from robotxr1_ros.track.library import get_track
+
+REVERSE = "Reverse the car"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    path = shipped_adapter_path()
+    assert path is not None, "no trained adapter is shipped for the bundled model"
+    return path
+
+
+def test_the_shipped_adapter_is_the_default_and_matches_its_hash(shipped):
+    assert ModelSpec().adapter() == str(shipped) and ModelSpec(base_only=True).adapter() is None
+    assert json.loads(KNOWN_HASHES_FILE.read_text())[shipped.name] == file_sha256(shipped)
+    assert 1e5 < shipped.stat().st_size < 2e7  # an adapter of a few MB, not a model
+
+
+def test_a_corrupted_copy_of_the_shipped_adapter_is_refused(shipped, tmp_path):
+    copy = tmp_path / shipped.name
+    data = bytearray(shipped.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="sha256 differs"):
+        load_llama(default_model_path(), lora_path=copy)
+
+
+def test_trained_model_reverses_the_car_where_the_base_does_not():
+    track = get_track("eval")
+    speeds = {}
+    for name, spec in (("trained", ModelSpec()), ("base", ModelSpec(base_only=True))):
+        tuning = MPCxR1(spec.create()).tune(REVERSE)
+        log = rollout(track, tuning.params, Scenario(seconds=8.0, seed=0, start_s=0.0, start_speed=0.0))
+        speeds[name] = (tuning.update.changes, float(np.mean(log.speed_along[len(log.t) // 2:])))
+    assert speeds["trained"][1] < -0.5, speeds  # backwards along the track
+    assert speeds["base"][1] > 0.0, speeds  # the untrained model only slows the car down
