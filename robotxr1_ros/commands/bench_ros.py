@@ -31,7 +31,7 @@ from typing import Any
 from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text
 from ..errors import Robotxr1Error
 from ..llm.phrasings import eval_phrasings
-from .run import BRINGUPS, launch_values, node_arguments, node_class
+from .run import node_arguments, node_class, node_specs
 
 GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)
 WARMUP_S = 5.0  # the simulator starts, the LLM node's state window fills
@@ -163,11 +163,10 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
 def sim_bringup_specs(args: argparse.Namespace) -> dict[str, Any]:
     """The sim bringup's nodes as `robotxr1 run sim` creates them, by executable; the LLM node with
     the bench's period, threads and worker priority."""
-    values = launch_values("sim", {"model_path": args.model_path})
     llm_settings = {"period_s": args.period, "max_backoff_s": max(args.period, 2.0), "n_threads": args.threads,
                     "worker_nice": args.worker_nice}
     specs = {}
-    for spec in BRINGUPS["sim"].nodes(values["config"], values):
+    for spec in node_specs("sim", {"model_path": args.model_path}):
         if spec.executable == "robotxr1_llm":
             spec = dataclasses.replace(spec, overrides={**spec.overrides, **llm_settings})
         specs[spec.executable] = spec

@@ -12,14 +12,13 @@ then SIGKILL, as launch escalates); the exit code is 0 when every node exited 0.
 from __future__ import annotations
 
 import importlib
-import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import yaml
 
@@ -55,19 +54,24 @@ def node_class(executable: str):
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def ros_arguments(spec: NodeLaunch) -> list[str]:
+    """The node's name, namespace, parameter files and remappings as --ros-args."""
+    arguments = ["--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        arguments += ["-r", f"__ns:=/{spec.namespace.strip('/')}"]
+    for parameter_file in spec.parameter_files:
+        arguments += ["--params-file", str(parameter_file)]
+    for source, target in spec.remappings:
+        arguments += ["-r", f"{source}:={target}"]
+    return arguments
+
+
 def node_arguments(spec: NodeLaunch) -> dict[str, Any]:
     """Node() keyword arguments equivalent to launch_ros's Node(name, namespace, parameters, remappings)."""
     from rclpy.parameter import Parameter
 
-    cli_args = ["--ros-args", "-r", f"__node:={spec.name}"]
-    if spec.namespace:
-        cli_args += ["-r", f"__ns:=/{spec.namespace.strip('/')}"]
-    for parameter_file in spec.parameter_files:
-        cli_args += ["--params-file", str(parameter_file)]
-    for source, target in spec.remappings:
-        cli_args += ["-r", f"{source}:={target}"]
     overrides = [Parameter(name, value=value) for name, value in spec.overrides.items()]
-    return {"cli_args": cli_args, "parameter_overrides": overrides}
+    return {"cli_args": ros_arguments(spec), "parameter_overrides": overrides}
 
 
 def launch_values(bringup_name: str, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,13 +80,17 @@ def launch_values(bringup_name: str, given: Mapping[str, Any]) -> dict[str, Any]
     return {a.name: a.default if given.get(a.name) is None else given[a.name] for a in arguments}
 
 
+def node_specs(bringup_name: str, given: Mapping[str, Any]) -> list[NodeLaunch]:
+    """The bringup's nodes for the given launch arguments (defaults for the others)."""
+    values = launch_values(bringup_name, given)
+    return list(BRINGUPS[bringup_name].nodes(values["config"], values))
+
+
 def create_nodes(bringup_name: str, given: Mapping[str, Any], context=None) -> list:
     """The bringup's nodes, created in `context` (rclpy must be initialised in it)."""
-    values = launch_values(bringup_name, given)
-    specs = BRINGUPS[bringup_name].nodes(values["config"], values)
     nodes = []
     try:
-        for spec in specs:
+        for spec in node_specs(bringup_name, given):
             nodes.append(node_class(spec.executable)(context=context, **node_arguments(spec)))
     except BaseException:
         for node in nodes:
@@ -92,20 +100,14 @@ def create_nodes(bringup_name: str, given: Mapping[str, Any], context=None) -> l
 
 
 def node_command(spec: NodeLaunch, work_dir: Path) -> list[str]:
-    """The command line of one node: its executable's module, its name, namespace, parameter
-    files and remappings as --ros-args, its overrides as one more parameter file (last: it wins)."""
+    """The command line of one node: its executable's module and its --ros-args, with its
+    overrides as one more parameter file after the others (the last one wins)."""
     module = EXECUTABLES[spec.executable].split(":")[0]
-    command = [sys.executable, "-m", module, "--ros-args", "-r", f"__node:={spec.name}"]
-    if spec.namespace:
-        command += ["-r", f"__ns:=/{spec.namespace.strip('/')}"]
-    for parameter_file in spec.parameter_files:
-        command += ["--params-file", str(parameter_file)]
+    command = [sys.executable, "-m", module, *ros_arguments(spec)]
     if spec.overrides:
         overrides = work_dir / f"{spec.name}.overrides.yaml"
         overrides.write_text(yaml.safe_dump({"/**": {"ros__parameters": dict(spec.overrides)}}), encoding="utf-8")
         command += ["--params-file", str(overrides)]
-    for source, target in spec.remappings:
-        command += ["-r", f"{source}:={target}"]
     return command
 
 
@@ -124,15 +126,14 @@ def run(args) -> int:
     from ..nodes.spin import stop_on_signals
 
     given = {argument.name: getattr(args, argument.name) for argument in BRINGUPS[args.bringup].arguments()}
-    values = launch_values(args.bringup, given)
-    specs: Sequence[NodeLaunch] = BRINGUPS[args.bringup].nodes(values["config"], values)
+    specs = node_specs(args.bringup, given)
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     processes: dict[str, subprocess.Popen] = {}
     with stop_on_signals() as stop, tempfile.TemporaryDirectory(prefix="robotxr1-run-") as work_dir:
         try:
             for spec in specs:
                 label = f"{spec.namespace.strip('/')}/{spec.name}" if spec.namespace else spec.name
-                processes[label] = subprocess.Popen(node_command(spec, Path(work_dir)), env=os.environ.copy())
+                processes[label] = subprocess.Popen(node_command(spec, Path(work_dir)))
                 print(f"[robotxr1 run] {label}: process {processes[label].pid}", flush=True)
             while (not stop.is_set() and any(p.poll() is None for p in processes.values())
                    and (deadline is None or time.monotonic() < deadline)):

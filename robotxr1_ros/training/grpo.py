@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .grammar_constraint import GrammarCompiler
+from .prefix_sharing import shared_prefix_logits
 from .rewards import RewardBreakdown
 from .rollouts import RolloutPool
 from .run import RunSettings, TrainingRun
@@ -72,23 +73,10 @@ def group_advantages(rewards: Sequence[float]) -> np.ndarray:
 
 
 def completion_logprobs(model: Any, group: SampledGroup) -> torch.Tensor:
-    """(G, T) log-probabilities of the sampled tokens under `model`.
-
-    The prompt (the car's ~700-token system prompt and instruction) is run once and its keys and
-    values shared by the G completions, instead of G times: on one CPU thread this is most of a
-    GRPO step. Gradients flow into the shared prompt pass as they would into G copies of it.
-    """
-    size, length = group.completions.shape
-    prompt = group.prompt.unsqueeze(0).to(model.device)
-    head = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
-    cache = head.cache
-    cache.batch_repeat_interleave(size)
-    attention = torch.cat([torch.ones(size, prompt.shape[1], dtype=torch.bool), group.mask], dim=1)
+    """(G, T) log-probabilities of the sampled tokens under `model`; the prompt (the car's
+    ~700-token system prompt and instruction) is run once for the G completions."""
+    logits = shared_prefix_logits(model, group.prompt, group.completions, group.mask)
     completions = group.completions.to(model.device)
-    tail = model(input_ids=completions, attention_mask=attention.to(model.device), cache=cache,
-                 use_cache=False)
-    # The prompt's last position predicts completion token 0, completion position t token t + 1.
-    logits = torch.cat([head.logits[:, -1:].expand(size, 1, -1), tail.logits[:, :-1]], dim=1).float()
     return torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)
 
 

@@ -150,10 +150,11 @@ def seeded_order(count: int, step: int, per_step: int, seed: int, units: Sequenc
     >>> sorted(seeded_order(4, 1, 2, 0, units=["a", "b", "a", "b"])) in ([0, 2], [1, 3])
     True
     """
+    key = tuple(units) if units is not None else None
     picked = []
     for position in range((step - 1) * per_step, step * per_step):
         epoch, index = divmod(position, count)
-        picked.append(_epoch_order(count, seed, epoch, tuple(units) if units is not None else None)[index])
+        picked.append(_epoch_order(count, seed, epoch, key)[index])
     return picked
 
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .prefix_sharing import shared_prefix_logits
 from .run import RunSettings, TrainingRun
 from .sampling import answer_ids, prompt_ids
 from .sft_data import SftExample
@@ -59,12 +60,9 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
 
 def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], list[int]]]) -> torch.Tensor:
     """Per example, the mean cross-entropy of its answer tokens given its prompt; the examples'
-    common prompt prefix is run once. Position j of a tail predicts tail token j (the prefix's
-    last logit predicts tail token 0), as in a plain forward pass over prompt + answer."""
+    common prompt prefix is run once (prefix_sharing)."""
     prompts = [prompt for prompt, _ in items]
     shared = max(1, common_prefix_length(prompts))
-    device = model.device
-    head = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True, logits_to_keep=1)
     tails = [prompt[shared:] + answer for prompt, answer in items]
     width = max(len(tail) for tail in tails)
     ids = torch.zeros(len(tails), width, dtype=torch.long)
@@ -72,15 +70,12 @@ def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], lis
     for row, tail in enumerate(tails):
         ids[row, :len(tail)] = torch.tensor(tail)
         mask[row, :len(tail)] = True
-    cache = head.cache
-    cache.batch_repeat_interleave(len(tails))
-    attention = torch.cat([torch.ones(len(tails), shared, dtype=torch.bool), mask], dim=1).to(device)
-    logits = model(input_ids=ids.to(device), attention_mask=attention, cache=cache).logits
-    logits = torch.cat([head.logits[:, -1:].expand(len(tails), 1, -1), logits[:, :-1]], dim=1).float()
+    logits = shared_prefix_logits(model, prompts[0][:shared], ids, mask)
+    ids = ids.to(logits.device)
     losses = []
     for row, (tail, (_, answer)) in enumerate(zip(tails, items)):
         start, end = len(tail) - len(answer), len(tail)
-        losses.append(torch.nn.functional.cross_entropy(logits[row, start:end], ids[row, start:end].to(device)))
+        losses.append(torch.nn.functional.cross_entropy(logits[row, start:end], ids[row, start:end]))
     return torch.stack(losses)
 
 

@@ -20,10 +20,10 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..control.closed_loop import Scenario
-from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt, improvement, score_params
+from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt, score_params
 from ..params import PARAM_SPECS, MpcParams
 from ..track import Track
-from .rewards import IMPROVEMENT_CLIP
+from .rewards import clipped_improvement
 
 Rule = Callable[[ControlPrompt], dict[str, float]]
 
@@ -85,13 +85,19 @@ class RuleScore:
 def score_rule(track: Track, rule: Rule, prompts: Sequence[ControlPrompt], defaults: Mapping[float, float],
                scenario: Scenario = EVAL_SCENARIO) -> tuple[float, int]:
     """Mean clipped improvement and failure count of `rule` over `prompts`; `defaults` maps a
-    prompt's reference speed to the default parameters' RMSE."""
+    prompt's reference speed to the default parameters' RMSE. A rule that gives the same
+    parameters for prompts scored alike (every phrasing of a case but the speed ones) is driven once."""
+    runs: dict[tuple, tuple[float, bool]] = {}
     scores, failures = [], 0
     for prompt in prompts:
-        run = score_params(track, MpcParams().updated(rule(prompt)), prompt, scenario)
-        failures += bool(run.failure)
-        scores.append(float(np.clip(improvement(defaults[prompt.reference_speed], run.rmse),
-                                    -IMPROVEMENT_CLIP, IMPROVEMENT_CLIP)))
+        changes = rule(prompt)
+        key = (tuple(sorted(changes.items())), prompt.case, prompt.reference_speed)
+        if key not in runs:
+            run = score_params(track, MpcParams().updated(changes), prompt, scenario)
+            runs[key] = (run.rmse, bool(run.failure))
+        rmse, failed = runs[key]
+        failures += failed
+        scores.append(clipped_improvement(defaults[prompt.reference_speed], rmse))
     return float(np.mean(scores)), failures
 
 
@@ -109,8 +115,9 @@ class Teacher:
         rules, scores = {}, []
         for case in sorted({prompt.case for prompt in prompts}):
             mine = [prompt for prompt in prompts if prompt.case == case]
-            defaults = {prompt.reference_speed: score_params(track, MpcParams(), prompt, scenario).rmse
-                        for prompt in mine}
+            speeds = {prompt.reference_speed: prompt for prompt in mine}  # one default run per speed
+            defaults = {speed: score_params(track, MpcParams(), prompt, scenario).rmse
+                        for speed, prompt in speeds.items()}
             for name, rule in CANDIDATES[case].items():
                 mean, failures = score_rule(track, rule, mine, defaults, scenario)
                 scores.append(RuleScore(case, name, mean, failures))

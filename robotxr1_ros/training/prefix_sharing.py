@@ -1,0 +1,26 @@
+"""Several continuations of one prompt prefix: the prefix is run once and its KV cache shared by
+the continuations, instead of once per continuation. GRPO's G completions of a prompt and SFT
+examples that share the car's ~500-token system message both need this on a CPU thread; the
+gradients flow into the shared prefix pass as they would into copies of it.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+
+def shared_prefix_logits(model: Any, prefix: Sequence[int] | torch.Tensor, tails: torch.Tensor,
+                         mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, vocab) float logits of the right-padded `tails` (B, T) after `prefix`, where position
+    j predicts tail token j (the prefix's last position predicts token 0), as one forward pass
+    over prefix + tail would give; `mask` (B, T) marks the real tail tokens."""
+    size = tails.shape[0]
+    device = model.device
+    prefix_ids = torch.as_tensor(prefix).reshape(1, -1)
+    head = model(input_ids=prefix_ids.to(device), use_cache=True, logits_to_keep=1)
+    cache = head.cache
+    cache.batch_repeat_interleave(size)
+    attention = torch.cat([torch.ones(size, prefix_ids.shape[1], dtype=torch.bool), mask.cpu()], dim=1)
+    tail = model(input_ids=tails.to(device), attention_mask=attention.to(device), cache=cache, use_cache=False)
+    return torch.cat([head.logits[:, -1:].expand(size, 1, -1), tail.logits[:, :-1]], dim=1).float()
