@@ -43,6 +43,10 @@ TOOLING := no-ros-tooling
 endif
 # Tests without a real model or DDS: seconds instead of minutes, for development.
 FAST_TESTS := -m "not slow_model and not dds"
+# Tests run on pytest-xdist workers (one per core here); each worker has DDS domains of its own
+# (test/ros_fixtures.py). TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist worksteal)
 
 .PHONY: setup demo test test-fast bench clean missing-ros-tooling no-ros-tooling train-setup
 
@@ -92,10 +96,10 @@ demo: setup
 	$(IN_ENV) robotxr1 demo
 
 test: setup train-setup
-	$(IN_ENV) python -m pytest $(PYTEST_ARGS)
+	$(IN_ENV) python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: setup train-setup
-	$(IN_ENV) python -m pytest $(FAST_TESTS) $(PYTEST_ARGS)
+	$(IN_ENV) python -m pytest $(XDIST) $(FAST_TESTS) $(PYTEST_ARGS)
 
 # Training stack (robotxr1 train / export) and llama.cpp's GGUF converters, unpacked from
 # llama-cpp-python's source distribution of LLAMA_VERSION into build/ (never into the repository).

@@ -8,6 +8,12 @@ from ros_fixtures import ros_context  # noqa: F401  (fixture)
 # Test modules that run the real bundled model throughout (besides tests marked slow_model).
 REAL_MODEL_MODULE_SUFFIX = "_real_model.py"
 DDS_FIXTURES = {"ros_context", "launch_domain"}
+# A DDS test gets one more run only when its pytest-xdist worker died under it: a hang in rclpy /
+# Fast DDS C code (ended by pytest-timeout's thread method) or a crash. pytest-rerunfailures
+# reschedules a crashed test without looking at `only_rerun`; every failure that is an exception
+# (an assertion, a timeout inside our own waits) must match this pattern, which none can, so it
+# is never retried. Reruns show as "R" and in the summary.
+DDS_RERUN = pytest.mark.flaky(reruns=1, only_rerun=["^worker crash only$"])
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -16,5 +22,6 @@ def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if DDS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.dds)
+            item.add_marker(DDS_RERUN)
         if item.path.name.endswith(REAL_MODEL_MODULE_SUFFIX):
             item.add_marker(pytest.mark.slow_model)

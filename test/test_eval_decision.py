@@ -6,13 +6,15 @@ import pytest
 
 from robotxr1_ros.cli import main
 from robotxr1_ros.evaluation.behaviours import BEHAVIOUR_NAMES, BEHAVIOURS
-from robotxr1_ros.evaluation.decision_dataset import MANIFEST, find_datasets, load_dataset, packaged_dataset_dir
-from robotxr1_ros.evaluation.decision_eval import evaluate_decision, selected_records, total_calls
+from robotxr1_ros.evaluation.decision_dataset import (MANIFEST, MIN_RECORD_SAMPLES, find_datasets, load_dataset,
+                                                      packaged_dataset_dir)
+from robotxr1_ros.evaluation.decision_eval import UNIT_RECORDS, evaluate_decision, selected_records, total_calls
 from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, all_labels, label
 from robotxr1_ros.evaluation.report import decision_markdown, write_decision_report
 from robotxr1_ros.llm.answer_format import decision_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.decision import DecisionxR1
+from robotxr1_ros.llm.features import features_from_record
 
 # A record as the reference's datasets write them: integer seconds and speeds, plain lists.
 EXTERNAL_RECORD = {
@@ -25,6 +27,19 @@ EXTERNAL_RECORD = {
     "d_right": [1.2, 1.3, 1.1, 1.4, 1.0, 0.9],
     "reversing": False, "crashed": False, "facing_wall": False,
 }
+
+
+def rule_following_decider(datasets, mini: bool) -> DecisionxR1:
+    """A perfect scripted model: the label of the (instruction, record) whose prompt it is asked."""
+    labels = {}
+    decider = DecisionxR1(ScriptedBackend(
+        lambda messages: decision_answer("applied the rule", labels[messages[1]["content"]])))
+    for dataset in datasets:
+        for _, record in selected_records(dataset, mini):
+            state = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
+            for instruction in DECISION_INSTRUCTIONS:
+                labels[decider.messages(instruction, state)[1]["content"]] = label(instruction, record)
+    return decider
 
 
 def test_an_external_dataset_loads_as_it_is(tmp_path):
@@ -52,9 +67,7 @@ def test_records_whose_data_samples_disagrees_with_their_lists_load_and_are_scor
     warnings = capsys.readouterr().err.strip().splitlines()
     assert len(warnings) == 1 and str(path) in warnings[0] and "data_samples" in warnings[0]
 
-    answers = [decision_answer("applied the rule", label(instruction, record))
-               for record in dataset.records for instruction in DECISION_INSTRUCTIONS]
-    report = evaluate_decision(DecisionxR1(ScriptedBackend(answers)), [dataset], "rules")
+    report = evaluate_decision(rule_following_decider([dataset], mini=False), [dataset], "rules")
     assert report.summary()["n"] == 3 * 8 and report.summary()["accuracy"] == 1.0
     assert report.as_dict()["dataset_notes"] == {"recorded": list(dataset.notes)}
     assert f"- recorded: {dataset.notes[0]}" in decision_markdown(report)
@@ -103,11 +116,7 @@ def test_packaged_datasets_cover_the_eight_behaviours_and_show_them():
 
 def test_a_model_that_applies_the_rules_scores_100_percent_and_a_constant_one_the_label_rate(tmp_path):
     datasets = [load_dataset(p) for p in find_datasets()]
-    # A perfect scripted model: the labels' answers in the order the evaluator asks.
-    answers = [decision_answer("applied the rule", label(instruction, record))
-               for dataset in datasets for _, record in selected_records(dataset, mini=True)
-               for instruction in DECISION_INSTRUCTIONS]
-    perfect = evaluate_decision(DecisionxR1(ScriptedBackend(answers)), datasets, "rules", mini=True)
+    perfect = evaluate_decision(rule_following_decider(datasets, mini=True), datasets, "rules", mini=True)
     summary = perfect.summary()
     assert summary["n"] == total_calls(datasets, mini=True) == 6 * 8 * 8
     assert summary["accuracy"] == 1.0 and perfect.wrong == []
@@ -119,6 +128,12 @@ def test_a_model_that_applies_the_rules_scores_100_percent_and_a_constant_one_th
     assert summary["per_instruction"]["Don't move"]["accuracy"] == pytest.approx(1 / 8)
     assert summary["per_dataset_instruction"]["stopped"]["Don't move"] == 1.0
     assert backend.calls[0]["grammar"] is not None  # the grammar is on by default
+    # Asked as on the car: one instruction about many states in a row (its prompt prefix stays
+    # cached); reported record by record, each with the eight instructions in order.
+    asked = [call["messages"][1]["content"].split("Instruction: ")[1].splitlines()[0] for call in backend.calls]
+    assert asked[:UNIT_RECORDS] == [DECISION_INSTRUCTIONS[0]] * UNIT_RECORDS
+    first = constant.calls[:len(DECISION_INSTRUCTIONS)]
+    assert [c.instruction for c in first] == list(DECISION_INSTRUCTIONS) and len({c.index for c in first}) == 1
     wrong = constant.wrong[0]
     assert wrong["expected"] is False and wrong["verdict"] is True
     assert wrong["prompt"][-1]["content"].endswith("Is the car doing what the instruction asks?")

@@ -54,6 +54,8 @@ def test_decision_prompt_carries_state_hints_and_instruction():
     assert "max |d_pos| 0.12, sign changes 0" in user and "max |d_left - d_right| 0.20 m" in user
     assert "reversing: True, crashed: False" in user
     assert "over the last 2.0 s (5 samples)" in user and "${" not in user
+    # The state last: what stays the same between decisions (hints, instruction) stays in the KV cache.
+    assert user.index("Hints:") < user.index("Instruction: ") < user.index("s_speed:")
 
 
 def test_empty_instructions_are_refused():

@@ -8,7 +8,8 @@ import pytest
 
 from robotxr1_ros.control.closed_loop import Scenario, rollout
 from robotxr1_ros.llm.model_spec import ModelSpec, shipped_adapter_path
-from robotxr1_ros.llm.models import KNOWN_HASHES_FILE, ModelLoadError, default_model_path, file_sha256, load_llama
+from robotxr1_ros.llm.lora_merge import merged_model_path
+from robotxr1_ros.llm.models import KNOWN_HASHES_FILE, ModelLoadError, default_model_path, file_sha256
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.track.library import get_track
 
@@ -34,7 +35,7 @@ def test_a_corrupted_copy_of_the_shipped_adapter_is_refused(shipped, tmp_path):
     data[len(data) // 2] ^= 0xFF
     copy.write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match="sha256 differs"):
-        load_llama(default_model_path(), lora_path=copy)
+        merged_model_path(default_model_path(), copy)
 
 
 def test_trained_model_reverses_the_car_where_the_base_does_not():

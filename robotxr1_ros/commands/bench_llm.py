@@ -41,18 +41,20 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     instructions = [text for _, text in eval_phrasings()][: args.limit]
     if not instructions or args.decisions < 1:
         raise Robotxr1Error("--limit and --decisions must leave at least one call")
-    backend = model_spec(args).create()
+    spec = model_spec(args)
+    backend = spec.create()
     common = {"use_grammar": not args.no_grammar, "max_tokens": args.max_tokens, "seed": args.seed}
     modules = ("decision", "tuning") if args.module == "both" else (args.module,)
     result = bench_llm(backend, decisions=args.decisions, instructions=instructions, modules=modules,
                        decision_options={**common, "reasoning_chars": args.decision_reasoning_chars},
                        tuning_options={**common, "reasoning_chars": args.tuning_reasoning_chars})
-    result["model"] = args.endpoint or str(getattr(backend, "model_path", ""))
-    result["threads"] = args.threads
+    result["model"] = spec.describe()
+    result["threads"] = spec.n_threads
+    result["batch_threads"] = spec.n_threads_batch or spec.n_threads
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"LLM benchmark: model {result['model']}, {args.threads} threads, grammar "
-              f"{'on' if not args.no_grammar else 'off'}")
+        print(f"LLM benchmark: model {result['model']}, {result['threads']} decode / {result['batch_threads']} "
+              f"prompt threads, grammar {'on' if not args.no_grammar else 'off'}")
         print(table(result))
     return 0

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text
 from ..errors import Robotxr1Error
+from ..llm.models import DECODE_THREADS, PROMPT_THREADS
 from ..llm.phrasings import eval_phrasings
 from .run import node_arguments, node_class, node_specs
 
@@ -47,7 +48,10 @@ def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
                         help="a new instruction every S seconds in the busy phase (default 8)")
     parser.add_argument("--period", type=float, default=0.05, metavar="S",
                         help="the LLM node's decision period in the busy phase (default 0.05: back to back)")
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads of the LLM node (default 2)")
+    parser.add_argument("--threads", type=int, default=DECODE_THREADS,
+                        help=f"llama.cpp decoding threads of the LLM node (default {DECODE_THREADS})")
+    parser.add_argument("--batch-threads", type=int, default=PROMPT_THREADS,
+                        help=f"llama.cpp prompt threads of the LLM node (default {PROMPT_THREADS})")
     parser.add_argument("--worker-nice", type=int, default=10, help="nice value of the LLM worker (default 10)")
     parser.add_argument("--layout", choices=("process", "single"), default="process")
     parser.add_argument("--model-path", default="", help="GGUF model (default: the LLM node's default)")
@@ -147,7 +151,7 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
             latencies.append(received - sent_at)
     busy_decisions = [t for t in decisions if busy_start <= t < busy_end]
     return {
-        "layout": args.layout, "threads": args.threads, "worker_nice": args.worker_nice,
+        "layout": args.layout, "threads": args.threads, "batch_threads": args.batch_threads, "worker_nice": args.worker_nice,
         "control_priority": priority,
         "seconds": {"idle": round(busy_start - idle_start, 1), "busy": round(busy_end - busy_start, 1)},
         "deadline_ms": round(1e3 * (period + DEADLINE_SLACK_S), 1),
@@ -164,7 +168,7 @@ def sim_bringup_specs(args: argparse.Namespace) -> dict[str, Any]:
     """The sim bringup's nodes as `robotxr1 run sim` creates them, by executable; the LLM node with
     the bench's period, threads and worker priority."""
     llm_settings = {"period_s": args.period, "max_backoff_s": max(args.period, 2.0), "n_threads": args.threads,
-                    "worker_nice": args.worker_nice}
+                    "n_threads_batch": args.batch_threads, "worker_nice": args.worker_nice}
     specs = {}
     for spec in node_specs("sim", {"model_path": args.model_path}):
         if spec.executable == "robotxr1_llm":

@@ -56,8 +56,9 @@ def register(subparsers) -> None:
                                "format, or a folder of them; repeatable (default: all packaged datasets)")
     decision.add_argument("--mini", action="store_true", help="every fifth record only")
     decision.add_argument("--workers", type=int, default=1, metavar="N",
-                          help="model instances in parallel worker processes, each with --threads threads "
-                               "(same results for any N; on 2 cores: --workers 2 --threads 1)")
+                          help="model instances in parallel worker processes, each with --threads and "
+                               "--batch-threads threads (same results for any N; on 2 cores: --workers 2 "
+                               "--batch-threads 1)")
     decision.add_argument("--reasoning-chars", type=int, default=DECISION_REASONING_CHARS, metavar="N",
                           help="reasoning before the verdict, at most N characters (default "
                                f"{DECISION_REASONING_CHARS}: the verdict alone, from next-token probabilities)")

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..llm.model_spec import ModelSpec
+from ..llm.models import DECODE_THREADS, PROMPT_THREADS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +16,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--served-model", default="default", metavar="NAME",
                         help="the model name the --endpoint serves (default: 'default')")
     parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default 2)")
+    parser.add_argument("--threads", type=int, default=DECODE_THREADS,
+                        help=f"llama.cpp threads decoding (default {DECODE_THREADS})")
+    parser.add_argument("--batch-threads", type=int, default=PROMPT_THREADS, metavar="N",
+                        help=f"llama.cpp threads evaluating prompts (default {PROMPT_THREADS})")
     parser.add_argument("--ctx", type=int, default=2048, help="llama.cpp context length (default 2048)")
     parser.add_argument("--max-tokens", type=int, default=200, help="generation budget per answer (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
@@ -28,5 +32,6 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def model_spec(args: argparse.Namespace) -> ModelSpec:
     return ModelSpec(model_path=str(args.model) if args.model else None, endpoint=args.endpoint,
-                     served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads, seed=args.seed,
+                     served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads,
+                     n_threads_batch=args.batch_threads, seed=args.seed,
                      lora_path=str(args.lora) if args.lora else None, base_only=args.base_only)

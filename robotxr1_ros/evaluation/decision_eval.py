@@ -6,8 +6,8 @@ The model is asked through the LLM layer's DecisionxR1 (prompt, hints, grammar, 
 answer without a readable verdict counts as wrong. `mini` keeps every fifth record (the
 reference's mini test).
 
-With `workers` > 1 the records are shared out to worker processes, each with its own model
-instance built by a picklable factory; the calls come back in dataset/record order. A call's
+With `workers` > 1 the work is shared out to worker processes, each with its own model
+instance built by a picklable factory; the calls are reported in dataset/record order. A call's
 verdict depends only on its prompt (greedy, no state carried between calls but the KV cache of
 a common prefix, which does not change the numbers), so any number of workers gives the same
 report but for the latencies.
@@ -92,40 +92,50 @@ def selected_records(dataset: Dataset, mini: bool) -> list[tuple[int, dict[str, 
     return indexed[::MINI_STRIDE] if mini else indexed
 
 
-RecordResult = tuple[list[DecisionCall], list[dict[str, Any]]]  # the calls of one record, and the wrong ones
+Record = tuple[str, int, dict[str, Any]]  # dataset name, record index, record
+Unit = tuple[str, tuple[Record, ...]]  # one instruction and the records it is asked about, in a row
+UnitResult = tuple[list["DecisionCall"], list[dict[str, Any]]]  # the calls of a unit, and the wrong ones
+UNIT_RECORDS = 16  # records per unit of work: enough to keep the instruction cached, small for progress
 
 
 def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets: Sequence[Dataset], model: str,
                       mini: bool = False, instructions: Sequence[str] = DECISION_INSTRUCTIONS,
                       progress: Callable[[], None] | None = None, workers: int = 1) -> DecisionReport:
     """Ask every instruction about every (selected) record of every dataset. `decider` is a
-    DecisionxR1, or a picklable factory of one (needed for `workers` > 1: one per process)."""
+    DecisionxR1, or a picklable factory of one (needed for `workers` > 1: one per process).
+
+    One instruction is asked about many records in a row, as on the car (the same instruction, a
+    new state every period): the prompt up to the state stays in the model's KV cache. The calls
+    are reported in dataset / record / instruction order whatever the order of work.
+    """
     if workers < 1:
         raise Robotxr1Error(f"workers must be >= 1, got {workers}")
-    units = [(dataset.name, index, record) for dataset in datasets for index, record in selected_records(dataset, mini)]
+    records = [(dataset.name, index, record) for dataset in datasets for index, record in selected_records(dataset, mini)]
+    units = [(instruction, tuple(records[start:start + UNIT_RECORDS]))
+             for instruction in instructions for start in range(0, len(records), UNIT_RECORDS)]
     if workers == 1:
         local = decider if isinstance(decider, DecisionxR1) else decider()
-        results = (evaluate_record(local, *unit, instructions) for unit in units)
-        report = _collect(results, progress)
+        report = _collect((evaluate_unit(local, *unit) for unit in units), progress)
     else:
         if isinstance(decider, DecisionxR1):
             raise Robotxr1Error("parallel evaluation needs a factory of deciders (one model per worker process)")
         context = multiprocessing.get_context("spawn")  # no llama.cpp/OpenMP state inherited through fork
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                 initargs=(decider, tuple(instructions))) as pool:
-            report = _collect(pool.map(_worker_record, units), progress)
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(decider,)) as pool:
+            report = _collect(pool.map(_worker_unit, units), progress)
+    position = {(name, index): rank for rank, (name, index, _) in enumerate(records)}
+    asked = {instruction: rank for rank, instruction in enumerate(instructions)}
+    report.calls.sort(key=lambda call: (position[call.dataset, call.index], asked[call.instruction]))
+    report.wrong.sort(key=lambda wrong: (position[wrong["dataset"], wrong["index"]], asked[wrong["instruction"]]))
     report.model = model
     report.dataset_notes = {dataset.name: dataset.notes for dataset in datasets if dataset.notes}
     return report
 
 
-def evaluate_record(decider: DecisionxR1, dataset: str, index: int, record: dict[str, Any],
-                    instructions: Sequence[str] = DECISION_INSTRUCTIONS) -> RecordResult:
-    """Every instruction about one record (asked one after the other, so the model's KV cache
-    keeps what their prompts share)."""
-    state = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
+def evaluate_unit(decider: DecisionxR1, instruction: str, records: Sequence[Record]) -> UnitResult:
+    """`instruction` about each of `records`, one after the other."""
     calls, wrong = [], []
-    for instruction in instructions:
+    for dataset, index, record in records:
+        state = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
         decision = decider.decide(instruction, state)
         completion = decision.completion
         call = DecisionCall(dataset, index, instruction, label(instruction, record), decision.adheres,
@@ -144,26 +154,25 @@ def evaluate_record(decider: DecisionxR1, dataset: str, index: int, record: dict
 def _collect(results, progress: Callable[[], None] | None) -> DecisionReport:
     calls: list[DecisionCall] = []
     wrong: list[dict[str, Any]] = []
-    for record_calls, record_wrong in results:
-        calls.extend(record_calls)
-        wrong.extend(record_wrong)
+    for unit_calls, unit_wrong in results:
+        calls.extend(unit_calls)
+        wrong.extend(unit_wrong)
         if progress:
-            for _ in record_calls:
+            for _ in unit_calls:
                 progress()
     return DecisionReport("", calls, wrong)
 
 
-_worker: tuple[DecisionxR1, tuple[str, ...]] | None = None  # the decider of this worker process
+_worker: DecisionxR1 | None = None  # the decider of this worker process
 
 
-def _start_worker(factory: Callable[[], DecisionxR1], instructions: tuple[str, ...]) -> None:
+def _start_worker(factory: Callable[[], DecisionxR1]) -> None:
     global _worker
-    _worker = (factory(), instructions)
+    _worker = factory()
 
 
-def _worker_record(unit: tuple[str, int, dict[str, Any]]) -> RecordResult:
-    decider, instructions = _worker
-    return evaluate_record(decider, *unit, instructions)
+def _worker_unit(unit: Unit) -> UnitResult:
+    return evaluate_unit(_worker, *unit)
 
 
 def total_calls(datasets: Sequence[Dataset], mini: bool, instructions: Sequence[str] = DECISION_INSTRUCTIONS) -> int:

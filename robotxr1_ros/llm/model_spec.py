@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import Robotxr1Error
 from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
-from .models import MODEL_ENV, bundled_model_path, default_model_path
+from .models import DECODE_THREADS, MODEL_ENV, PROMPT_THREADS, bundled_model_path, default_model_path
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "data" / "adapters"
 
@@ -35,7 +35,8 @@ class ModelSpec:
     endpoint: str | None = None  # e.g. http://127.0.0.1:8080/v1 instead of a local file
     served_model: str = "default"  # the model name an endpoint serves
     n_ctx: int = 2048
-    n_threads: int = 2
+    n_threads: int = DECODE_THREADS  # llama.cpp threads decoding
+    n_threads_batch: int | None = PROMPT_THREADS  # llama.cpp threads evaluating prompts (None: n_threads)
     seed: int = 0
     lora_path: str | None = None  # GGUF LoRA adapter for the model (None: the shipped one, if any)
     base_only: bool = False  # run the base model without any adapter
@@ -45,14 +46,16 @@ class ModelSpec:
             raise Robotxr1Error("give either a GGUF model path or an endpoint (with its served model name), not both")
         if self.lora_path and (self.endpoint or self.base_only):
             raise Robotxr1Error("a LoRA adapter is loaded into a local GGUF model: not with an endpoint or base_only")
-        if self.n_threads < 1 or self.n_ctx < 64:
-            raise Robotxr1Error(f"need n_threads >= 1 and n_ctx >= 64, got {self.n_threads} and {self.n_ctx}")
+        if self.n_threads < 1 or (self.n_threads_batch is not None and self.n_threads_batch < 1) or self.n_ctx < 64:
+            raise Robotxr1Error(f"need n_threads >= 1, n_threads_batch >= 1 and n_ctx >= 64, got {self.n_threads}, "
+                                f"{self.n_threads_batch} and {self.n_ctx}")
 
     def create(self) -> Backend:
         """A new backend with its own KV cache (GGUF weights are memory-mapped and shared)."""
         if self.endpoint:
             return OpenAIHttpBackend(self.endpoint, model=self.served_model)
-        return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed,
+        return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                               n_threads_batch=self.n_threads_batch, seed=self.seed,
                                lora_path=self.adapter())
 
     def adapter(self) -> str | None:

@@ -25,6 +25,7 @@ from .features import StateFeatures
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATE_DECIMALS = 2
+SERIES_POINTS = 6  # samples shown of a series (the summary statistics cover the whole window)
 
 
 MAX_INSTRUCTION_CHARS = 500  # a command for a car, not a document: longer text only costs prompt tokens
@@ -84,9 +85,11 @@ def mpc_system_prompt(specs: tuple[ParamSpec, ...] = PARAM_TABLE) -> str:
 
 def state_text(state: StateFeatures) -> str:
     """The state as the decision model reads it: the speed and offset series, then the summary
-    statistics the judgement turns on (means, extremes, sign changes, wall gaps), so a small
-    model compares a number with a limit instead of averaging a list. ~130 tokens: the state is
-    the part of the prompt evaluated anew on every decision."""
+    statistics the judgement turns on (means, extremes, sign changes, wall gaps; of the whole
+    window), so a small model compares a number with a limit instead of averaging a list. The
+    state is the part of the prompt evaluated anew on every decision (it comes last, after the
+    instruction), so it is kept short: ~150 tokens, the series thinned to SERIES_POINTS samples
+    (the tokenizer spends four tokens on a number like 3.0)."""
     s_speed, d_pos = np.asarray(state.s_speed), np.asarray(state.d_pos)
     d_speed, d_left, d_right = np.asarray(state.d_speed), np.asarray(state.d_left), np.asarray(state.d_right)
     return "\n".join([
@@ -105,7 +108,14 @@ def _f(value: float) -> str:
 
 
 def _series(values: np.ndarray) -> str:
-    """One decimal: the trend; the summary beside it carries two."""
+    """At most SERIES_POINTS evenly spaced samples, first and last included, at one decimal: the
+    trend; the summary beside it carries two decimals.
+
+    >>> _series(np.arange(10.0))
+    '[0.0,2.0,4.0,5.0,7.0,9.0]'
+    """
+    if len(values) > SERIES_POINTS:
+        values = values[np.round(np.linspace(0, len(values) - 1, SERIES_POINTS)).astype(int)]
     return "[" + ",".join(f"{v:.1f}" for v in values) + "]"
 
 

@@ -40,6 +40,7 @@ from ..llm.backends import Backend
 from ..llm.decision import DecisionxR1
 from ..llm.features import compute_features
 from ..llm.model_spec import ModelSpec
+from ..llm.models import DECODE_THREADS, PROMPT_THREADS
 from ..llm.prompts import InstructionError, require_instruction
 from ..llm.state_buffer import DEFAULT_WINDOW_S
 from ..llm.supervisor import DECIDE, ControllerUpdate, Job, Supervisor, SupervisorConfig
@@ -79,7 +80,9 @@ class LlmNode(LifecycleNode):
             "lora_path": declare("lora_path", DEFAULT_ADAPTER, _fixed(
                 f"GGUF LoRA adapter; {DEFAULT_ADAPTER!r}: the trained adapter shipped for the bundled model "
                 f"(if any); empty: the base model alone")).value,
-            "n_threads": declare("n_threads", 2, _fixed("llama.cpp threads")).value,
+            "n_threads": declare("n_threads", DECODE_THREADS, _fixed("llama.cpp threads decoding answers")).value,
+            "n_threads_batch": declare("n_threads_batch", PROMPT_THREADS, _fixed(
+                "llama.cpp threads evaluating prompts")).value,
             "n_ctx": declare("n_ctx", 2048, _fixed("llama.cpp context length (tokens)")).value,
             "max_tokens": declare("max_tokens", 200, _fixed("generation budget per answer (tokens)")).value,
             "use_grammar": declare("use_grammar", True, _fixed("constrain answers with the GBNF grammars")).value,
@@ -166,7 +169,8 @@ class LlmNode(LifecycleNode):
         config = self._config
         adapter = config["lora_path"]
         spec = ModelSpec(model_path=config["model_path"] or None, n_ctx=int(config["n_ctx"]),
-                         n_threads=int(config["n_threads"]), base_only=not adapter,
+                         n_threads=int(config["n_threads"]), n_threads_batch=int(config["n_threads_batch"]),
+                         base_only=not adapter,
                          lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
         start = time.perf_counter()
         backends = ModuleBackends(spec.create(), spec.create())  # same weights (mmap), one KV cache each
