@@ -1,6 +1,6 @@
 """`bench llm`'s measuring logic (robotxr1_ros/bench/llm.py) on a scripted backend: both modules,
 cold and warm, every call accounted for. Timings are reported, never asserted."""
-from robotxr1_ros.bench.llm import bench_llm, decision_inputs, table
+from robotxr1_ros.bench.llm import WINDOWS_PER_INSTRUCTION, bench_llm, decision_inputs, table
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.prompts import decision_system_prompt
@@ -27,7 +27,9 @@ def test_both_modules_cold_and_warm():
     assert "decision cold" in text and "tuning warm" in text and "load average" in text
 
 
-def test_decision_inputs_spread_over_the_datasets_and_instructions():
+def test_decision_inputs_spread_over_the_datasets_and_ask_each_instruction_in_a_row():
     pairs = decision_inputs(16)
-    assert len(pairs) == 16 and len({instruction for instruction, _ in pairs}) == 8
+    instructions = [instruction for instruction, _ in pairs]
+    assert len(pairs) == 16 and len(set(instructions)) == 16 // WINDOWS_PER_INSTRUCTION
+    assert instructions == sorted(instructions, key=instructions.index)  # consecutive, as on the car
     assert len({state.s_pos for _, state in pairs}) == 16

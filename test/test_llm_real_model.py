@@ -72,6 +72,21 @@ def test_greedy_loop_answers_what_llama_cpps_greedy_sampler_answers(backend):
     assert ours.prompt_eval_s > 0 and ours.decode_s > 0 and 0 <= ours.grammar_s < ours.decode_s
 
 
+def test_an_answer_no_longer_wanted_stops_between_tokens(backend):
+    """The LLM node stops a tuning whose instruction was replaced (its `stop` check turns True):
+    the model stops generating at once and the cut answer yields no parameters."""
+    asked = []
+
+    def stop_after_five() -> bool:
+        asked.append(True)
+        return len(asked) > 5
+
+    tuning = MPCxR1(backend).tune("Drive in reverse.", stop=stop_after_five)
+    assert tuning.completion.finish_reason == "cancelled" and tuning.completion.completion_tokens == 5
+    assert not tuning.update.found and tuning.params == MpcParams()
+    assert MPCxR1(backend).tune("Drive in reverse.", stop=lambda: False).completion.finish_reason == "stop"
+
+
 def test_verdict_from_next_token_probabilities(backend):
     decision = DecisionxR1(backend).decide("Reverse the car", REVERSING)  # the default: verdict only
     completion = decision.completion

@@ -166,7 +166,9 @@ def test_a_new_instruction_supersedes_the_answer_in_progress():
     supervisor = Supervisor(CONFIG)
     supervisor.set_instruction(INSTRUCTION, 0.0)
     job = supervisor.next_job(0.0)
+    assert not supervisor.superseded(job)
     supervisor.set_instruction("Drive forward", 0.5)
+    assert supervisor.superseded(job)  # the node stops the model's answer here
     event = supervisor.on_tuning(proposal(supervisor, REVERSE, job.instruction), 1.0)
     assert event.outcome == SUPERSEDED and event.update is None
     job = supervisor.next_job(1.0)

@@ -20,6 +20,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"llama.cpp threads decoding (default {DECODE_THREADS})")
     parser.add_argument("--batch-threads", type=int, default=PROMPT_THREADS, metavar="N",
                         help=f"llama.cpp threads evaluating prompts (default {PROMPT_THREADS})")
+    parser.add_argument("--no-flash-attn", dest="flash_attn", action="store_false",
+                        help="llama.cpp without flash attention")
     parser.add_argument("--ctx", type=int, default=2048, help="llama.cpp context length (default 2048)")
     parser.add_argument("--max-tokens", type=int, default=200, help="generation budget per answer (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
@@ -33,5 +35,5 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def model_spec(args: argparse.Namespace) -> ModelSpec:
     return ModelSpec(model_path=str(args.model) if args.model else None, endpoint=args.endpoint,
                      served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads,
-                     n_threads_batch=args.batch_threads, seed=args.seed,
+                     n_threads_batch=args.batch_threads, flash_attn=args.flash_attn, seed=args.seed,
                      lora_path=str(args.lora) if args.lora else None, base_only=args.base_only)

@@ -23,6 +23,7 @@ from .lora_merge import merged_model_path
 from .models import DECODE_THREADS, PROMPT_THREADS, ModelLoadError, default_model_path, import_llama_cpp, load_llama
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
+StopCheck = Callable[[], bool]  # asked between generated tokens: True ends the answer ("cancelled")
 
 
 class BackendError(Robotxr1Error):
@@ -36,7 +37,7 @@ class Completion:
     completion_tokens: int
     latency_s: float  # wall time of the whole call, prompt evaluation included
     cached_tokens: int = 0  # prompt tokens served from the KV cache instead of being evaluated
-    finish_reason: str = "stop"  # "stop" (model ended) or "length" (max_tokens reached)
+    finish_reason: str = "stop"  # "stop" (model ended), "length" (max_tokens reached) or "cancelled" (stop())
     # Where the time went, when the backend knows (None: it does not): evaluating the uncached
     # prompt tokens, generating, and of that the grammar checks.
     prompt_eval_s: float | None = None
@@ -62,8 +63,10 @@ class Backend(ABC):
 
     @abstractmethod
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
-                 temperature: float = 0.0, seed: int = 0) -> Completion:
-        """Answer the conversation; `grammar` (GBNF) constrains the answer when the backend can."""
+                 temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
+        """Answer the conversation; `grammar` (GBNF) constrains the answer when the backend can.
+        `stop` lets the caller end an answer it no longer needs (an instruction replaced while the
+        model answers); backends that cannot stop mid-answer ignore it."""
 
     def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "") -> Completion:
         """Which of `options` the answer `prefix` + option + `suffix` takes (e.g. a True/False
@@ -86,7 +89,7 @@ class ScriptedBackend(Backend):
     name: str = "scripted"
 
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
-                 temperature: float = 0.0, seed: int = 0) -> Completion:
+                 temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
         self.calls.append({"messages": [dict(m) for m in messages], "grammar": grammar,
                            "max_tokens": max_tokens, "temperature": temperature, "seed": seed})
         if callable(self.answers):
@@ -111,7 +114,7 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = DECODE_THREADS,
                  n_threads_batch: int | None = PROMPT_THREADS, n_batch: int = 512, seed: int = 0,
-                 chat_template: str | None = None, lora_path: str | Path | None = None) -> None:
+                 chat_template: str | None = None, lora_path: str | Path | None = None, flash_attn: bool = True) -> None:
         llama_cpp = import_llama_cpp()
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -121,7 +124,7 @@ class LlamaCppBackend(Backend):
         # The adapter is merged into the weights once (cached), not applied at run time: same answers, half the time.
         weights = merged_model_path(self.model_path, self.lora_path) if self.lora_path else self.model_path
         self.llama = load_llama(weights, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch,
-                                n_batch=n_batch, seed=seed)
+                                n_batch=n_batch, seed=seed, flash_attn=flash_attn)
         template = chat_template or self.llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise ModelLoadError(f"{self.model_path}: the model has no chat template; pass chat_template "
@@ -168,14 +171,14 @@ class LlamaCppBackend(Backend):
         return common - 1 if common == len(tokens) else common
 
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
-                 temperature: float = 0.0, seed: int = 0) -> Completion:
+                 temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
         compiled = self.check_grammar(grammar) if grammar is not None else None
         tokens = self.tokenize(self.render(messages))
         if len(tokens) + max_tokens > self.llama.n_ctx():
             raise BackendError(f"prompt of {len(tokens)} tokens + max_tokens {max_tokens} exceeds the "
                                f"context of {self.llama.n_ctx()} tokens; raise n_ctx")
         if temperature == 0.0:
-            return self._greedy(tokens, grammar, max_tokens)
+            return self._greedy(tokens, grammar, max_tokens, stop)
         cached = max(0, self.cached_prefix(tokens))
         start = time.perf_counter()
         result = self.llama.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=temperature,
@@ -185,12 +188,12 @@ class LlamaCppBackend(Backend):
         return Completion(choice["text"], usage["prompt_tokens"], usage["completion_tokens"], latency,
                           cached_tokens=cached, finish_reason=choice.get("finish_reason") or "stop")
 
-    def _greedy(self, tokens: list[int], grammar: str | None, max_tokens: int) -> Completion:
+    def _greedy(self, tokens: list[int], grammar: str | None, max_tokens: int, stop: StopCheck | None) -> Completion:
         """Temperature 0: our own greedy loop (greedy_decoding), the same tokens at a fraction of
         create_completion's cost per token."""
         start = time.perf_counter()
         decoded = greedy_decode(self._llama_cpp, self.llama, tokens, max_tokens,
-                                self._checkers[grammar] if grammar is not None else None, self._is_end)
+                                self._checkers[grammar] if grammar is not None else None, self._is_end, stop)
         text = self.llama.detokenize(decoded.tokens).decode("utf-8", errors="replace")
         return Completion(text, len(tokens), len(decoded.tokens), time.perf_counter() - start,
                           cached_tokens=decoded.cached_tokens, finish_reason=decoded.finish_reason,
@@ -244,7 +247,7 @@ class OpenAIHttpBackend(Backend):
         self.grammar_field = grammar_field
 
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
-                 temperature: float = 0.0, seed: int = 0) -> Completion:
+                 temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
         body: dict[str, Any] = {"model": self.model, "messages": [dict(m) for m in messages],
                                 "max_tokens": max_tokens, "temperature": temperature, "seed": seed}
         if grammar is not None:

@@ -27,7 +27,7 @@ class Decoded:
     prompt_eval_s: float  # evaluating the prompt tokens that were not cached
     decode_s: float  # generating (forward passes of the generated tokens)
     grammar_s: float  # of decode_s: checking tokens against the grammar
-    finish_reason: str  # "stop" or "length"
+    finish_reason: str  # "stop", "length" or "cancelled"
 
 
 class GrammarChecker:
@@ -115,8 +115,9 @@ def next_token_logprobs(llama_cpp: Any, llama: Any, tokens: Sequence[int]) -> tu
 
 
 def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens: int,
-                  grammar: GrammarChecker | None, is_end: Any) -> Decoded:
-    """Most likely continuation of `tokens` under `grammar`, until an end token or max_tokens."""
+                  grammar: GrammarChecker | None, is_end: Any, stop: Any = None) -> Decoded:
+    """Most likely continuation of `tokens` under `grammar`, until an end token, max_tokens, or
+    `stop()` (asked before every token) says the answer is no longer wanted."""
     cached, prompt_eval_s = evaluate_prompt(llama, tokens)
     if grammar is not None:
         grammar.reset()
@@ -125,6 +126,9 @@ def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens:
     start = time.perf_counter()
     finish = "length"
     while len(generated) < max_tokens:
+        if stop is not None and stop():
+            finish = "cancelled"
+            break
         logits = last_logits(llama_cpp, llama)
         token = int(np.argmax(logits))
         if grammar is not None:

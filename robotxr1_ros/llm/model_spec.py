@@ -37,6 +37,7 @@ class ModelSpec:
     n_ctx: int = 2048
     n_threads: int = DECODE_THREADS  # llama.cpp threads decoding
     n_threads_batch: int | None = PROMPT_THREADS  # llama.cpp threads evaluating prompts (None: n_threads)
+    flash_attn: bool = True  # llama.cpp's flash attention (faster prompt evaluation)
     seed: int = 0
     lora_path: str | None = None  # GGUF LoRA adapter for the model (None: the shipped one, if any)
     base_only: bool = False  # run the base model without any adapter
@@ -56,7 +57,7 @@ class ModelSpec:
             return OpenAIHttpBackend(self.endpoint, model=self.served_model)
         return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                n_threads_batch=self.n_threads_batch, seed=self.seed,
-                               lora_path=self.adapter())
+                               lora_path=self.adapter(), flash_attn=self.flash_attn)
 
     def adapter(self) -> str | None:
         """The adapter that will be loaded: the given one, else the shipped one for the bundled model."""

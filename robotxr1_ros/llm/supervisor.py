@@ -175,6 +175,10 @@ class Supervisor:
         self._not_before = now
         return self.instruction
 
+    def superseded(self, job: Job) -> bool:
+        """`job` was asked for an instruction that has since been replaced."""
+        return job.instruction_id != self._instruction_id
+
     # --- what to do now ---------------------------------------------------------------------
     @property
     def busy(self) -> bool:
@@ -208,7 +212,7 @@ class Supervisor:
     # --- results ----------------------------------------------------------------------------
     def on_decision(self, decision: Decision, now: float) -> DecisionEvent:
         job = self._finish(DECIDE)
-        superseded = job.instruction_id != self._instruction_id
+        superseded = self.superseded(job)
         if not superseded:
             if decision.status == ADHERES:
                 self._misses = 0
@@ -260,7 +264,7 @@ class Supervisor:
         def event(outcome: str, reason: str, update: ControllerUpdate | None = None) -> TuningEvent:
             return TuningEvent(now, job.instruction, job.trigger, outcome, reason, tuning, update)
 
-        if job.instruction_id != self._instruction_id:
+        if self.superseded(job):
             return event(SUPERSEDED, "a new instruction arrived while the model was answering")
         if not tuning.update.found:
             return event(NO_PARAMETERS, tuning.update.problem)

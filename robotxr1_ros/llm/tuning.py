@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from ..params import PARAM_TABLE, MpcParams, ParamSpec
 from .answer_format import REASONING_TAG
-from .backends import Backend, Completion
+from .backends import Backend, Completion, StopCheck
 from .grammar import mpc_grammar
 from .parsing import ParamUpdate, parse_mpc_answer, tagged_blocks
 from .prompts import mpc_messages, require_instruction
@@ -63,14 +63,16 @@ class MPCxR1:
         return mpc_messages(instruction, memories, self.specs if specs is None else specs)
 
     def tune(self, instruction: str, base: MpcParams | None = None,
-             specs: Sequence[ParamSpec] | None = None) -> Tuning:
+             specs: Sequence[ParamSpec] | None = None, stop: StopCheck | None = None) -> Tuning:
         """Ask for parameters; `base` and `specs` replace the constructor's for this call (the LLM
-        node passes what the controller has in force and accepts right now)."""
+        node passes what the controller has in force and accepts right now); `stop` ends the
+        answer early when it is no longer wanted."""
         instruction = require_instruction(instruction)
         base = self.base if base is None else base
         specs = self.specs if specs is None else tuple(specs)
         completion = self.backend.complete(self.messages(instruction, specs), grammar=self.grammar(specs),
-                                           max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed)
+                                           max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed,
+                                           stop=stop)
         return tuning_from_text(instruction, completion, base, specs)
 
 

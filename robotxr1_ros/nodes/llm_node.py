@@ -83,6 +83,7 @@ class LlmNode(LifecycleNode):
             "n_threads": declare("n_threads", DECODE_THREADS, _fixed("llama.cpp threads decoding answers")).value,
             "n_threads_batch": declare("n_threads_batch", PROMPT_THREADS, _fixed(
                 "llama.cpp threads evaluating prompts")).value,
+            "flash_attn": declare("flash_attn", True, _fixed("llama.cpp flash attention (faster prompts)")).value,
             "n_ctx": declare("n_ctx", 2048, _fixed("llama.cpp context length (tokens)")).value,
             "max_tokens": declare("max_tokens", 200, _fixed("generation budget per answer (tokens)")).value,
             "use_grammar": declare("use_grammar", True, _fixed("constrain answers with the GBNF grammars")).value,
@@ -170,6 +171,7 @@ class LlmNode(LifecycleNode):
         adapter = config["lora_path"]
         spec = ModelSpec(model_path=config["model_path"] or None, n_ctx=int(config["n_ctx"]),
                          n_threads=int(config["n_threads"]), n_threads_batch=int(config["n_threads_batch"]),
+                         flash_attn=bool(config["flash_attn"]),
                          base_only=not adapter,
                          lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
         start = time.perf_counter()
@@ -315,6 +317,12 @@ class LlmNode(LifecycleNode):
             return True
         return False
 
+    def _unwanted(self, job: Job) -> bool:
+        """The answer to `job` is no longer needed: the node is stopping or the instruction changed
+        (a new instruction is then tuned for at once instead of after this answer)."""
+        with self._lock:
+            return self._stop.is_set() or self._supervisor.superseded(job)
+
     def _decide(self, job: Job) -> None:
         features = compute_features(job.window, self._track)
         decision = self._decision.decide(job.instruction, features)
@@ -340,7 +348,7 @@ class LlmNode(LifecycleNode):
         with self._lock:
             self._supervisor.observe_params(params, specs)
         read = time.monotonic()
-        tuning = self._tuning.tune(job.instruction, params, specs)
+        tuning = self._tuning.tune(job.instruction, params, specs, stop=lambda: self._unwanted(job))
         if self._abandon():
             return
         with self._lock:

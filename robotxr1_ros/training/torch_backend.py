@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..llm.backends import Backend, Completion, Message
+from ..llm.backends import Backend, Completion, Message, StopCheck
 from .grammar_constraint import GrammarCompiler
 from .model_io import configure_torch, float_base_dir, load_policy, load_tokenizer
 from .sampling import sample_group
@@ -33,7 +33,7 @@ class TorchBackend(Backend):
         self.name = f"torch:{Path(adapter_dir).parent.name if adapter_dir else 'base'}"
 
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
-                 temperature: float = 0.0, seed: int = 0) -> Completion:
+                 temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
         start = time.perf_counter()
         group = sample_group(self.model, self.tokenizer, self.grammars, messages, grammar, 1, max_tokens, temperature)
         length = group.lengths[0]
