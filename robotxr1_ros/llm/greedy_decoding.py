@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def next_token_logprobs(llama_cpp: Any, llama: Any, tokens: Sequence[int]) -> tu
 
 
 def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens: int,
-                  grammar: GrammarChecker | None, is_end: Any, stop: Any = None) -> Decoded:
+                  grammar: GrammarChecker | None, is_end: Any, stop: Callable[[], bool] | None = None) -> Decoded:
     """Most likely continuation of `tokens` under `grammar`, until an end token, max_tokens, or
     `stop()` (asked before every token) says the answer is no longer wanted."""
     cached, prompt_eval_s = evaluate_prompt(llama, tokens)

@@ -144,7 +144,7 @@ def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int =
     path = verify_model(path)
     try:
         return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
-                               n_threads_batch=n_threads_batch or n_threads, n_batch=n_batch, seed=seed, flash_attn=flash_attn,
-                               verbose=False)
+                               n_threads_batch=n_threads_batch or n_threads, n_batch=n_batch, seed=seed,
+                               flash_attn=flash_attn, verbose=False)
     except (ValueError, RuntimeError, OSError) as error:
         raise ModelLoadError(f"{path}: llama.cpp could not load the model ({error})") from error

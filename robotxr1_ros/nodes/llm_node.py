@@ -171,8 +171,7 @@ class LlmNode(LifecycleNode):
         adapter = config["lora_path"]
         spec = ModelSpec(model_path=config["model_path"] or None, n_ctx=int(config["n_ctx"]),
                          n_threads=int(config["n_threads"]), n_threads_batch=int(config["n_threads_batch"]),
-                         flash_attn=bool(config["flash_attn"]),
-                         base_only=not adapter,
+                         flash_attn=bool(config["flash_attn"]), base_only=not adapter,
                          lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
         start = time.perf_counter()
         backends = ModuleBackends(spec.create(), spec.create())  # same weights (mmap), one KV cache each
