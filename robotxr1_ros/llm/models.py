@@ -93,8 +93,17 @@ def check_gguf(path: str | os.PathLike[str]) -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's sha256, computed once per file version (path, size, modification time): a
+    backend, the LoRA merge and the hash check all ask about the same 100 MB model."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=None)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
