@@ -50,12 +50,27 @@ def test_decision_prompt_carries_state_hints_and_instruction():
     assert messages[0] == decision_messages("Stop", STATE)[0]  # static system prompt
     user = messages[1]["content"]
     assert "Hints:\n- Negative s_speed means backwards." in user and "Instruction: Reverse the car" in user
-    assert "s_speed: [-1.0,-1.1,-0.9,-1.0,-1.0] m/s; mean -1.00, mean |s_speed| 1.00" in user
-    assert "max |d_pos| 0.12, sign changes 0" in user and "max |d_left - d_right| 0.20 m" in user
+    assert "s_speed: [-1.0,-1.1,-0.9,-1.0,-1.0] m/s, mean -1.00: moving backwards" in user
+    assert "d_pos: mean 0.10 m, max |d_pos| 0.12 m, 0 sign changes: on the racing line, not swinging across it" in user
+    assert "max |d_left - d_right| 0.20 m: close to neither wall, on the centerline" in user
     assert "reversing: True, crashed: False" in user
     assert "over the last 2.0 s (5 samples)" in user and "${" not in user
     # The state last: what stays the same between decisions (hints, instruction) stays in the KV cache.
     assert user.index("Hints:") < user.index("Instruction: ") < user.index("s_speed:")
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"s_speed": (0.05, -0.05, 0.0, 0.02, 0.0), "d_speed": (0.05,) * 5}, "standing still"),
+    ({"s_speed": (0.05,) * 5, "d_speed": (0.3,) * 5}, "barely moving"),
+    ({"d_pos": (0.4, -0.3, 0.2, -0.1, 0.1)}, "4 sign changes: on the racing line, swinging across it"),
+    ({"d_pos": (0.29, -0.2, 0.2, -0.1, 0.1)}, "not swinging across it"),  # crossings, but never 0.3 m out
+    ({"d_pos": (0.35,) * 5}, "0 sign changes: off the racing line"),
+    ({"d_left": (0.3,) * 5, "d_right": (2.0,) * 5}, "close to the left wall, not on the centerline"),
+    ({"d_left": (0.3,) * 5, "d_right": (0.35,) * 5}, "close to the left wall, close to the right wall, on the centerline"),
+])
+def test_decision_state_says_what_its_numbers_mean_in_the_hints_words(changes, words):
+    user = decision_messages("Oscillate!", replace(STATE, **changes))[1]["content"]
+    assert words in user
 
 
 def test_empty_instructions_are_refused():

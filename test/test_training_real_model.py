@@ -128,10 +128,12 @@ def test_torch_backend_runs_the_trained_adapter_through_the_cars_modules(sft_run
 def test_train_sft_command_builds_the_cars_prompts_from_the_packaged_teacher(tmp_path):
     out = tmp_path / "sft"
     assert main(["train", "sft", "--steps", "1", "--batch-size", "2", "--mpc-examples", "2", "--decision-windows", "1",
-                 "--decision-instructions", "1", "--out", str(out)]) == 0
+                 "--decision-others", "1", "--out", str(out)]) == 0
     examples = read_examples(out / "sft_data.jsonl")
     kinds = [example.kind for example in examples]
-    assert kinds.count(MPC) == 2 and kinds.count(DECISION) == 8  # one window per behaviour, one instruction each
+    assert kinds.count(MPC) == 2
+    unmet = [example.meta["window"] for example in examples if example.kind == DECISION and not example.meta["label"]]
+    assert sorted(unmet) == list(range(8))  # one window per behaviour, each with one instruction it does not meet
     for example in examples:
         if example.kind == MPC:
             assert example.meta["rule"] == Teacher.load(packaged_teacher_file()).rules[example.meta["case"]]
@@ -163,9 +165,17 @@ def test_shared_prefix_sft_losses_equal_separate_forward_passes(sft_run):
              example_ids(tokenizer, SftExample(MPC, other, mpc_answer("back", {"v_max": -1.0}), {})),
              example_ids(tokenizer, SftExample(MPC, MESSAGES, "<answer>new_mpc_params = {}</answer>", {}))]
     with torch.no_grad():
-        shared = shared_prefix_answer_losses(model, items)
+        shared, exact = shared_prefix_answer_losses(model, items)
+        assert len(exact) == len(items) and not exact[2]  # an empty dict is not what the model writes
         for loss, (prompt, answer) in zip(shared, items):
             ids = torch.tensor([prompt + answer])
             logits = model(input_ids=ids).logits[0, len(prompt) - 1:-1].float()
             assert float(loss) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, ids[0, len(prompt):])),
                                                 abs=1e-4)
+    # Without gradients through the shared prefix: the same losses, and the adapter still learns.
+    model.zero_grad(set_to_none=True)
+    losses = shared_prefix_answer_losses(model, items, prefix_grad=False).losses
+    assert torch.allclose(losses.detach(), shared, atol=1e-4)
+    losses.sum().backward()
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in model.parameters() if p.requires_grad)
+    model.zero_grad(set_to_none=True)

@@ -11,6 +11,7 @@ from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
 from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
 from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
+from robotxr1_ros.training.decision_windows import DecisionQuestion, question_pool, restatements
 from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
 from robotxr1_ros.llm.tuning import TUNING_REASONING_CHARS
 from robotxr1_ros.track.library import get_track
@@ -111,39 +112,63 @@ def _prompt(example):
     return ControlPrompt.of(example.meta["case"], example.meta["instruction"])
 
 
-def test_sft_decision_targets_carry_the_rule_label():
-    record = {"time": 2.0, "data_samples": 5, "s_pos": [0.0, 1.0, 2.0, 3.0, 4.0], "d_pos": [0.0] * 5,
-              "s_speed": [2.0] * 5, "d_speed": [0.0] * 5, "d_left": [1.0] * 5, "d_right": [1.0] * 5,
-              "reversing": False, "crashed": False, "facing_wall": False}
-    examples = decision_examples([record])
-    assert [e.meta["instruction"] for e in examples] == list(DECISION_INSTRUCTIONS)
+RECORD = {"time": 2.0, "data_samples": 5, "s_pos": [0.0, 1.0, 2.0, 3.0, 4.0], "d_pos": [0.0] * 5,
+          "s_speed": [2.0] * 5, "d_speed": [0.0] * 5, "d_left": [1.0] * 5, "d_right": [1.0] * 5,
+          "reversing": False, "crashed": False, "facing_wall": False}
+
+
+def test_sft_decision_targets_carry_the_label_of_the_question_asked():
+    examples = [e for seed in range(10) for e in decision_examples([RECORD], others=7, seed=seed)]
+    assert {e.meta["rule"] for e in examples} == set(DECISION_INSTRUCTIONS)  # every rule, each once per window
+    assert len({e.meta["instruction"] for e in examples}) > len(DECISION_INSTRUCTIONS)  # in several phrasings
     for example in examples:
-        assert parse_decision(example.answer).adheres is label(example.meta["instruction"], record)
+        question = next(q for q in question_pool(example.meta["rule"]) if q.text == example.meta["instruction"])
+        assert parse_decision(example.answer).adheres is example.meta["label"] is question.label(RECORD)
         assert format_reward(example.answer) == 1.0
+    # A threshold the training asks about besides 3 m/s is judged at that threshold (the car does 2.0).
+    assert DecisionQuestion("Drive faster than 1.5 m/s", "Drive faster than 3 m/s", 1.5).label(RECORD)
+    assert not DecisionQuestion("Drive faster than 2.5 m/s", "Drive faster than 3 m/s", 2.5).label(RECORD)
 
 
-def test_adhered_first_sampling_keeps_every_adhered_instruction_and_draws_the_rest():
-    record = {"time": 2.0, "data_samples": 5, "s_pos": [0.0, 1.0, 2.0, 3.0, 4.0], "d_pos": [0.0] * 5,
-              "s_speed": [2.0] * 5, "d_speed": [0.0] * 5, "d_left": [1.0] * 5, "d_right": [1.0] * 5,
-              "reversing": False, "crashed": False, "facing_wall": False}
-    adhered = {i for i in DECISION_INSTRUCTIONS if label(i, record)}
+def test_decision_sampling_keeps_every_adhered_rule_and_draws_the_rest():
+    adhered = {i for i in DECISION_INSTRUCTIONS if label(i, RECORD)}
     for seed in range(5):
-        examples = decision_examples([record], per_record=2, seed=seed, adhered_first=True)
-        assert {e.meta["instruction"] for e in examples if e.meta["label"]} == adhered
+        examples = decision_examples([RECORD], others=2, seed=seed)
+        assert {e.meta["rule"] for e in examples if e.meta["label"]} == adhered
         assert sum(not e.meta["label"] for e in examples) == 2
 
 
-def test_sft_epoch_order_keeps_windows_together_and_spreads_the_other_examples():
+def test_decision_restatements_are_no_evaluation_phrasing_and_name_known_rules():
+    evaluation = {_normalised(text) for _, text in eval_phrasings()}
+    assert set(restatements()) == set(DECISION_INSTRUCTIONS)
+    for rule, texts in restatements().items():
+        assert texts and not {_normalised(text) for text in texts} & evaluation, rule
+        assert rule not in texts
+
+
+def test_sft_epoch_order_keeps_units_together_and_spreads_the_other_examples():
     from robotxr1_ros.training.run import seeded_order
     from robotxr1_ros.training.sft import example_unit
     from robotxr1_ros.training.sft_data import DECISION, MPC, SftExample
 
     examples = [SftExample(MPC, [], "", {}) for _ in range(6)] + \
-        [SftExample(DECISION, [], "", {"window": w}) for w in (0, 0, 0, 1, 1, 1)]
+        [SftExample(DECISION, [], "", {"unit": f"Stop. #{u}"}) for u in (0, 0, 0, 1, 1, 1)]
     units = [example_unit(i, e) for i, e in enumerate(examples)]
-    assert len(set(units)) == 8  # six MPC examples on their own, two windows
+    assert len(set(units)) == 8  # six MPC examples on their own, two units
     order = [i for step in range(1, 7) for i in seeded_order(len(examples), step, 2, 3, units)]
     assert sorted(order) == list(range(12))
     for window in ({6, 7, 8}, {9, 10, 11}):
         positions = sorted(order.index(i) for i in window)
         assert positions[-1] - positions[0] == 2  # consecutive
+
+
+def test_decision_grpo_task_rewards_each_question_against_its_own_label():
+    from robotxr1_ros.training.tasks import decision_task
+
+    prompts = decision_task([RECORD], others=7, seed=3)
+    assert len(prompts) == len(DECISION_INSTRUCTIONS)
+    for prompt in prompts:
+        assert prompt.messages[1]["content"].split("Instruction: ")[1].startswith(prompt.meta["instruction"])
+        true, false = prompt.reward(["<answer>True</answer>", "<answer>False</answer>"])
+        assert (true > false) is prompt.reward.label
+    pickle.loads(pickle.dumps(prompts[0].reward))  # rollouts and rewards cross process boundaries

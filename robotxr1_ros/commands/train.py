@@ -29,21 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sft.add_argument("--mpc-examples", type=int, default=None, metavar="N",
                      help="MPC examples drawn from the training prompts (default: all 112; fewer, e.g. to keep "
                           "the tuning while a second stage teaches decisions)")
-    sft.add_argument("--decision-windows", type=int, default=4,
-                     help="state windows per behaviour on the training track (default 4; 0: MPC examples only)")
-    sft.add_argument("--decision-instructions", type=int, default=4,
-                     help="decision instructions drawn per window (default 4)")
-    sft.add_argument("--adhered-first", action="store_true",
-                     help="per window, every instruction it adheres to plus --decision-instructions others "
-                          "(instead of a random draw, which rarely shows an adhered rare instruction)")
+    _decision_data(sft, windows=4)
+    sft.add_argument("--decision-others", type=int, default=2, metavar="N",
+                     help="per window, every instruction it adheres to plus N it does not (default 2)")
     mpc = tasks.add_parser("mpc", help="closed-loop GRPO on the MPC answers, rewarded by driving the training track")
     _common(mpc, steps=100, learning_rate=5e-5)
     _grpo(mpc)
     decision = tasks.add_parser("decision", help="GRPO on decision windows, rewarded by the rule labels")
     _common(decision, steps=100, learning_rate=5e-5)
     _grpo(decision)
-    decision.add_argument("--decision-windows", type=int, default=4,
-                          help="state windows per behaviour on the training track (default 4)")
+    _decision_data(decision, windows=4)
     parser.set_defaults(func=run)
 
 
@@ -62,6 +57,13 @@ def _common(parser: argparse.ArgumentParser, steps: int, learning_rate: float) -
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint period (default 5 min)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+
+
+def _decision_data(parser: argparse.ArgumentParser, windows: int) -> None:
+    parser.add_argument("--decision-windows", type=int, default=windows,
+                        help=f"state windows per drive on the training track (default {windows}; 0: none)")
+    parser.add_argument("--speed-variants", type=int, default=0, metavar="N",
+                        help="drives of each behaviour at N random speeds besides the catalogued one (default 0)")
 
 
 def _grpo(parser: argparse.ArgumentParser) -> None:
@@ -98,8 +100,8 @@ def _sft(args: argparse.Namespace, settings) -> Path:
     import numpy as np
 
     from ..training.sft import SftSettings, train_sft
-    from ..training.sft_data import (decision_examples, decision_records, mpc_examples, read_examples,
-                                     write_examples)
+    from ..training.decision_windows import training_records
+    from ..training.sft_data import decision_examples, mpc_examples, read_examples, write_examples
 
     data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
     if not data.exists():
@@ -108,9 +110,8 @@ def _sft(args: argparse.Namespace, settings) -> Path:
             keep = np.random.default_rng(args.seed).permutation(len(examples))[:args.mpc_examples]
             examples = [examples[i] for i in sorted(keep)]
         if args.decision_windows > 0:
-            records = decision_records(args.decision_windows, seed=args.seed)
-            examples += decision_examples(records, per_record=args.decision_instructions, seed=args.seed,
-                                          adhered_first=args.adhered_first)
+            records = training_records(args.decision_windows, args.speed_variants, seed=args.seed)
+            examples += decision_examples(records, others=args.decision_others, seed=args.seed)
         write_examples(data, examples)
         print(f"{len(examples)} SFT examples written to {data}")
     return train_sft(settings, read_examples(data), SftSettings(batch_size=args.batch_size)).out / "adapter"
@@ -156,8 +157,9 @@ def _mpc(args: argparse.Namespace, settings) -> Path:
 
 def _decision(args: argparse.Namespace, settings) -> Path:
     from ..training.grpo import train_grpo
-    from ..training.sft_data import decision_records
+    from ..training.decision_windows import training_records
     from ..training.tasks import decision_summary, decision_task
 
-    prompts = decision_task(decision_records(args.decision_windows, seed=args.seed + 1), **_reasoning(args))
+    records = training_records(args.decision_windows, args.speed_variants, seed=args.seed + 1)
+    prompts = decision_task(records, seed=args.seed, **_reasoning(args))
     return train_grpo(settings, prompts, _grpo_settings(args), decision_summary, kind="decision").out

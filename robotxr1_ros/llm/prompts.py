@@ -3,9 +3,9 @@
 Each prompt is a static system message (role, parameter table or feature glossary, answer
 form) followed by a user message with everything that changes per call (retrieved hints or
 memories, the state, the instruction). The system message is byte-identical across calls, so
-llama.cpp keeps its tokens in the KV cache. The decision prompt puts the state before the hints
-and the instruction: the evaluation asks every instruction about one state, and the state's
-tokens (most of the prompt) are then evaluated once per state, not once per instruction. Templates use `${name}` placeholders
+llama.cpp keeps its tokens in the KV cache. The decision prompt puts the state last, after the
+hints and the instruction: the car asks about one instruction every period, and everything
+before the state then comes from the cache. Templates use `${name}` placeholders
 (string.Template), so literal braces in them need no escaping.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
 from .answer_format import decision_answer_shape, mpc_answer_shape
 from .features import StateFeatures
+from .state_facts import StateFacts
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATE_DECIMALS = 2
@@ -84,21 +85,21 @@ def mpc_system_prompt(specs: tuple[ParamSpec, ...] = PARAM_TABLE) -> str:
 
 
 def state_text(state: StateFeatures) -> str:
-    """The state as the decision model reads it: the speed and offset series, then the summary
-    statistics the judgement turns on (means, extremes, sign changes, wall gaps; of the whole
-    window), so a small model compares a number with a limit instead of averaging a list. The
-    state is the part of the prompt evaluated anew on every decision (it comes last, after the
-    instruction), so it is kept short: ~150 tokens, the series thinned to SERIES_POINTS samples
+    """The state as the decision model reads it: the speed series (the trend), the summary
+    statistics the judgement turns on (of the whole window), and what they mean in the hints'
+    words (state_facts), so a small model matches words instead of averaging a list. The state
+    is the part of the prompt evaluated anew on every decision (it comes last, after the
+    instruction), so it is kept short: ~110 tokens, the series thinned to SERIES_POINTS samples
     (the tokenizer spends four tokens on a number like 3.0)."""
-    s_speed, d_pos = np.asarray(state.s_speed), np.asarray(state.d_pos)
-    d_speed, d_left, d_right = np.asarray(state.d_speed), np.asarray(state.d_left), np.asarray(state.d_right)
+    facts = StateFacts.of(state)
+    swing = "swinging across it" if facts.swinging else "not swinging across it"
     return "\n".join([
-        f"s_speed: {_series(s_speed)} m/s; mean {_f(s_speed.mean())}, mean |s_speed| {_f(np.abs(s_speed).mean())}",
-        f"d_pos: {_series(d_pos)} m; mean {_f(d_pos.mean())}, max |d_pos| {_f(np.abs(d_pos).max())}, "
-        f"sign changes {int(np.count_nonzero(d_pos[1:] * d_pos[:-1] < 0.0))}",
-        f"d_speed: mean |d_speed| {_f(np.abs(d_speed).mean())} m/s",
-        f"walls: mean d_left {_f(d_left.mean())} m, mean d_right {_f(d_right.mean())} m, "
-        f"max |d_left - d_right| {_f(np.abs(d_left - d_right).max())} m",
+        f"s_speed: {_series(np.asarray(state.s_speed))} m/s, mean {_f(facts.mean_speed)}: {facts.motion}",
+        f"d_pos: mean {_f(facts.mean_offset)} m, max |d_pos| {_f(facts.max_abs_offset)} m, "
+        f"{facts.sign_changes} sign change{'' if facts.sign_changes == 1 else 's'}: {'on' if facts.on_racing_line else 'off'} the racing line, {swing}",
+        f"d_speed: mean |d_speed| {_f(facts.mean_abs_lateral_speed)} m/s",
+        f"walls: mean d_left {_f(facts.mean_left)} m, mean d_right {_f(facts.mean_right)} m, "
+        f"max |d_left - d_right| {_f(facts.max_wall_gap)} m: {facts.walls()}",
         f"reversing: {state.reversing}, crashed: {state.crashed}, facing_wall: {state.facing_wall}",
     ])
 

@@ -3,16 +3,16 @@
 Each example is the car's prompt followed by the target answer and the end-of-turn token; the
 loss is the cross-entropy on the answer tokens only (the prompt is context, not something to
 imitate). A step averages `batch_size` examples. Examples that share a prompt prefix (every MPC
-prompt shares the ~500-token system message; the decision examples of one state window share
-the system message and the state) are run together: the prefix once, its KV cache shared by
-their tails. Examples are shuffled once per epoch with the run's seed, a window's examples kept
+prompt shares the ~500-token system message; the decision examples of one instruction share
+everything but the state) are run together: the prefix once, its KV cache shared by their
+tails. Examples are shuffled once per epoch with the run's seed, a unit's examples kept
 together, so a resumed run continues with the same order.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -20,12 +20,13 @@ import torch
 from .prefix_sharing import shared_prefix_logits
 from .run import RunSettings, TrainingRun
 from .sampling import answer_ids, prompt_ids
-from .sft_data import SftExample
+from .sft_data import DECISION, SftExample
 
 
 @dataclass(frozen=True)
 class SftSettings:
     batch_size: int = 4
+    prefix_grad: bool = False  # shared prefixes without gradients (prefix_sharing): ~2x faster steps
 
 
 def example_ids(tokenizer: Any, example: SftExample) -> tuple[list[int], list[int]]:
@@ -34,16 +35,17 @@ def example_ids(tokenizer: Any, example: SftExample) -> tuple[list[int], list[in
 
 
 def example_unit(index: int, example: SftExample) -> tuple[str, Any]:
-    """The epoch order keeps a unit's examples together: a decision window's instructions (they
-    share the system message and the state); any other example is a unit of its own."""
-    window = example.meta.get("window")
-    return (example.kind, window) if window is not None else (example.kind, f"example {index}")
+    """The epoch order keeps a unit's examples together: decision examples of one instruction
+    (they share the system message, the hints and the instruction: all but the state); any other
+    example is a unit of its own."""
+    unit = example.meta.get("unit")
+    return (example.kind, unit) if unit is not None else (example.kind, f"example {index}")
 
 
 def prefix_group(example: SftExample) -> tuple[str, Any]:
-    """Within a step, examples of one group run together: a decision window's instructions, and
-    the examples of one kind without a window (they share at least the system message)."""
-    return example.kind, example.meta.get("window")
+    """Within a step, examples of one group run together: the decision examples of one
+    instruction, and the MPC examples (they share the ~500-token system message)."""
+    return example.kind, example.meta.get("instruction") if example.kind == DECISION else None
 
 
 def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
@@ -58,29 +60,41 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     return length
 
 
-def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], list[int]]]) -> torch.Tensor:
-    """Per example, the mean cross-entropy of its answer tokens given its prompt; the examples'
-    common prompt prefix is run once (prefix_sharing)."""
+class AnswerLosses(NamedTuple):
+    losses: torch.Tensor  # per example, the mean cross-entropy of its answer tokens
+    exact: list[bool]  # per example, whether greedy decoding would write its answer token for token
+
+
+def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], list[int]]],
+                                prefix_grad: bool = True) -> AnswerLosses:
+    """The answer losses of examples given their prompts; the examples' common prompt prefix is
+    run once (prefix_sharing), and logits are computed only where an answer token is predicted."""
     prompts = [prompt for prompt, _ in items]
     shared = max(1, common_prefix_length(prompts))
     tails = [prompt[shared:] + answer for prompt, answer in items]
     width = max(len(tail) for tail in tails)
     ids = torch.zeros(len(tails), width, dtype=torch.long)
     mask = torch.zeros(len(tails), width, dtype=torch.bool)
-    for row, tail in enumerate(tails):
+    spans = []
+    for row, (tail, (_, answer)) in enumerate(zip(tails, items)):
         ids[row, :len(tail)] = torch.tensor(tail)
         mask[row, :len(tail)] = True
-    logits = shared_prefix_logits(model, prompts[0][:shared], ids, mask)
+        spans.append(range(len(tail) - len(answer), len(tail)))
+    positions = sorted({position for span in spans for position in span})
+    column = {position: index for index, position in enumerate(positions)}
+    logits = shared_prefix_logits(model, prompts[0][:shared], ids, mask, predict=positions, prefix_grad=prefix_grad)
     ids = ids.to(logits.device)
-    losses = []
-    for row, (tail, (_, answer)) in enumerate(zip(tails, items)):
-        start, end = len(tail) - len(answer), len(tail)
-        losses.append(torch.nn.functional.cross_entropy(logits[row, start:end], ids[row, start:end]))
-    return torch.stack(losses)
+    losses, exact = [], []
+    for row, span in enumerate(spans):
+        columns, targets = [column[position] for position in span], ids[row, span.start:span.stop]
+        losses.append(torch.nn.functional.cross_entropy(logits[row, columns], targets))
+        exact.append(bool((logits[row, columns].argmax(-1) == targets).all()))
+    return AnswerLosses(torch.stack(losses), exact)
 
 
 def train_sft(settings: RunSettings, examples: Sequence[SftExample], sft: SftSettings = SftSettings()) -> TrainingRun:
-    run = TrainingRun(settings, "sft", {"batch_size": sft.batch_size, "examples": len(examples)})
+    run = TrainingRun(settings, "sft", {"batch_size": sft.batch_size, "prefix_grad": sft.prefix_grad,
+                                        "examples": len(examples)})
     tokens = [example_ids(run.tokenizer, example) for example in examples]
     units = [example_unit(index, example) for index, example in enumerate(examples)]
     prefix_groups = [prefix_group(example) for example in examples]
@@ -92,16 +106,19 @@ def train_sft(settings: RunSettings, examples: Sequence[SftExample], sft: SftSet
         groups: dict[Any, list[int]] = {}
         for index in batch:
             groups.setdefault(prefix_groups[index], []).append(index)
-        losses = []
+        losses, verdicts = [], []
         for members in groups.values():
-            group_losses = shared_prefix_answer_losses(run.model, [tokens[i] for i in members])
-            run.accelerator.backward(group_losses.sum() / len(batch))
-            losses += [float(loss) for loss in group_losses.detach()]
+            scored = shared_prefix_answer_losses(run.model, [tokens[i] for i in members], sft.prefix_grad)
+            run.accelerator.backward(scored.losses.sum() / len(batch))
+            losses += [float(loss) for loss in scored.losses.detach()]
+            verdicts += [exact for i, exact in zip(members, scored.exact) if examples[i].kind == DECISION]
         norm = run.optimizer_step()
         seconds = time.perf_counter() - start
         total = sum(len(tokens[i][0]) + len(tokens[i][1]) for i in batch)
         run.record(step, {"loss": float(np.mean(losses)), "grad_norm": float(norm), "tokens": total,
                           "answer_tokens": sum(len(tokens[i][1]) for i in batch), "forward_passes": len(groups),
-                          "seconds": seconds, "tokens_per_s": total / seconds})
+                          "seconds": seconds, "tokens_per_s": total / seconds,
+                          # the verdicts written right, before this step's update (a training-set figure)
+                          **({"accuracy": float(np.mean(verdicts))} if verdicts else {})})
     run.finish(step)
     return run

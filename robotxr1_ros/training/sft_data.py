@@ -6,9 +6,9 @@ memories), and as target an answer in the exact on-board format whose parameters
 teacher's rule for the case (training.teacher: compact answers chosen by driving the training
 track), with a short reasoning written from the parameter table.
 
-Decision examples: state windows of the eight behaviours driven on the training track, each
-with every decision instruction, the prompt the car builds (llm.decision.DecisionxR1.messages)
-and as target the rule label (evaluation.labels), alone when the car reads the verdict alone
+Decision examples: state windows driven on the training track (training.decision_windows), each
+with the instructions it adheres to and a few it does not, in their training phrasings, the
+prompt the car builds (llm.decision.DecisionxR1.messages) and as target the rule label, alone when the car reads the verdict alone
 (DECISION_REASONING_CHARS 0), else after a reasoning that quotes the quantities the rule looks at.
 
 Targets are what the car's grammars admit (values rounded to the grammar's decimals, names in
@@ -24,10 +24,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..evaluation.behaviours import BEHAVIOURS
 from ..evaluation.control_cases import ControlPrompt
-from ..evaluation.decision_dataset import generate_behaviour
-from ..evaluation.labels import DECISION_INSTRUCTIONS, label
 from ..llm.answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, decision_answer, mpc_answer, wrap
 from ..llm.backends import ScriptedBackend
 from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
@@ -35,12 +32,13 @@ from ..llm.features import InsufficientData, features_from_record
 from ..llm.grammar import ANSWER_ONLY, FRACTION_DIGITS
 from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams
-from ..track.library import get_track
+from .decision_windows import questions_for
 from .teacher import Teacher
-from .train_prompts import TRAIN_TRACK, train_prompts
+from .train_prompts import train_prompts
 
 MPC = "mpc"
 DECISION = "decision"
+UNIT_EXAMPLES = 4  # decision examples of one instruction run side by side
 CASE_GOALS = {"center": "keep to the middle of the track", "reverse": "drive backwards",
               "smooth": "drive smoothly", "raceline": "follow the racing line"}
 
@@ -146,45 +144,26 @@ def decision_target(instruction: str, record: Mapping[str, Any], adheres: bool,
     return decision_answer(reasoning, adheres)
 
 
-def decision_records(windows_per_behaviour: int, seed: int = 0, track_name: str = TRAIN_TRACK) -> list[dict[str, Any]]:
-    """Feature records of every behaviour driven on the training track."""
-    track = get_track(track_name)
-    records = []
-    for behaviour in BEHAVIOURS.values():
-        for record in generate_behaviour(behaviour, track, windows_per_behaviour, runs=1, seed=seed):
-            records.append({**record, "behaviour": behaviour.name})
-    return records
-
-
-def decision_examples(records: Iterable[Mapping[str, Any]], instructions: Sequence[str] = DECISION_INSTRUCTIONS,
-                      per_record: int | None = None, seed: int = 0, reasoning_chars: int = DECISION_REASONING_CHARS,
-                      adhered_first: bool = False) -> list[SftExample]:
-    """Examples for (record, instruction) pairs: `per_record` instructions drawn per record (all if
-    None). With `adhered_first`, every instruction the record adheres to, plus `per_record` drawn
-    from the others: a window adheres to few of the eight, so random draws hardly ever show the
-    model what "Oscillate!" or "Reverse the car" look like when they are met."""
+def decision_examples(records: Iterable[Mapping[str, Any]], others: int = 2, seed: int = 0,
+                      reasoning_chars: int = DECISION_REASONING_CHARS) -> list[SftExample]:
+    """Per record, every rule it adheres to and `others` it does not, each asked in one of its
+    phrasings (decision_windows.questions_for). Examples of one instruction come in units of
+    UNIT_EXAMPLES, so a step runs them together and their shared prompt prefix once."""
     decider = DecisionxR1(ScriptedBackend([""]))
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, 11])
+    asked: dict[str, int] = {}
     examples = []
     for window, record in enumerate(records):
         state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
         if isinstance(state, InsufficientData):
             continue
-        labels = {instruction: label(instruction, record) for instruction in instructions}
-        if per_record is None:
-            chosen = list(instructions)
-        elif adhered_first:
-            others = [instruction for instruction in instructions if not labels[instruction]]
-            picked = rng.choice(others, min(per_record, len(others)), replace=False) if others else []
-            chosen = [instruction for instruction in instructions if labels[instruction] or instruction in picked]
-        else:
-            chosen = [str(instruction) for instruction in rng.choice(instructions, per_record, replace=False)]
-        for instruction in chosen:
-            adheres = labels[instruction]
-            examples.append(SftExample(DECISION, decider.messages(instruction, state),
-                                       decision_target(instruction, record, adheres, reasoning_chars),
-                                       {"instruction": instruction, "label": adheres, "window": window,
-                                        "behaviour": record.get("behaviour", "")}))
+        for question, adheres in questions_for(record, rng, others):
+            count = asked[question.text] = asked.get(question.text, 0) + 1
+            examples.append(SftExample(DECISION, decider.messages(question.text, state),
+                                       decision_target(question.rule, record, adheres, reasoning_chars),
+                                       {"instruction": question.text, "rule": question.rule, "label": adheres,
+                                        "window": window, "behaviour": record.get("behaviour", ""),
+                                        "unit": f"{question.text} #{(count - 1) // UNIT_EXAMPLES}"}))
     return examples
 
 

@@ -13,12 +13,12 @@ import numpy as np
 
 from ..control.closed_loop import Scenario
 from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt
-from ..evaluation.labels import DECISION_INSTRUCTIONS, label
 from ..llm.backends import ScriptedBackend
 from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
 from ..llm.features import InsufficientData, features_from_record
 from ..llm.grammar import decision_grammar, mpc_grammar
 from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
+from .decision_windows import questions_for
 from .grpo import GrpoPrompt
 from .rewards import ClosedLoopReward, DecisionReward, RewardBreakdown, RewardWeights
 from .rollouts import DefaultRmseCache, RolloutPool
@@ -36,20 +36,23 @@ def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRmseCache, t
                        {"case": prompt.case, "instruction": prompt.text}) for prompt in prompts]
 
 
-def decision_task(records: Sequence[Mapping[str, Any]], instructions: Sequence[str] = DECISION_INSTRUCTIONS,
+def decision_task(records: Sequence[Mapping[str, Any]], others: int = 2, seed: int = 0,
                   weights: RewardWeights = RewardWeights(),
                   reasoning_chars: int = DECISION_REASONING_CHARS) -> list[GrpoPrompt]:
+    """Per record, the questions decision_windows.questions_for picks (every rule it adheres to
+    and `others` it does not), each rewarded against its label."""
     decider = DecisionxR1(ScriptedBackend([""]))
     grammar = decision_grammar(reasoning_chars=reasoning_chars)
+    rng = np.random.default_rng([seed, 11])
     prompts = []
     for record in records:
         state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
         if isinstance(state, InsufficientData):
             continue
-        for instruction in instructions:
-            prompts.append(GrpoPrompt(decider.messages(instruction, state), grammar,
-                                      DecisionReward(label(instruction, record), weights),
-                                      {"instruction": instruction, "behaviour": record.get("behaviour", "")}))
+        for question, adheres in questions_for(record, rng, others):
+            prompts.append(GrpoPrompt(decider.messages(question.text, state), grammar,
+                                      DecisionReward(adheres, weights),
+                                      {"instruction": question.text, "behaviour": record.get("behaviour", "")}))
     return prompts
 
 
