@@ -125,6 +125,15 @@ def test_torch_backend_runs_the_trained_adapter_through_the_cars_modules(sft_run
     assert "not an adapter folder" in capsys.readouterr().err
 
 
+def test_a_verdict_is_trained_as_the_car_reads_it(sft_run):
+    tokenizer = sft_run.tokenizer
+    decision = SftExample(DECISION, MESSAGES, "<answer>False</answer>", {})
+    prompt, target = example_ids(tokenizer, decision)
+    plain, _ = example_ids(tokenizer, SftExample(MPC, MESSAGES, GOOD, {}))
+    assert tokenizer.decode(prompt[len(plain):]) == "<answer>" and len(target) == 1
+    assert tokenizer.decode(target) == "False"
+
+
 def test_train_sft_command_builds_the_cars_prompts_from_the_packaged_teacher(tmp_path):
     out = tmp_path / "sft"
     assert main(["train", "sft", "--steps", "1", "--batch-size", "2", "--mpc-examples", "2", "--decision-windows", "1",

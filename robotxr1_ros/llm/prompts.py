@@ -89,7 +89,7 @@ def state_text(state: StateFeatures) -> str:
     statistics the judgement turns on (of the whole window), and what they mean in the hints'
     words (state_facts), so a small model matches words instead of averaging a list. The state
     is the part of the prompt evaluated anew on every decision (it comes last, after the
-    instruction), so it is kept short: ~110 tokens, the series thinned to SERIES_POINTS samples
+    instruction), so it is kept short: ~170 tokens, the series thinned to SERIES_POINTS samples
     (the tokenizer spends four tokens on a number like 3.0)."""
     facts = StateFacts.of(state)
     swing = "swinging across it" if facts.swinging else "not swinging across it"

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from ..llm.answer_format import ANSWER_TAG, open_tag
 from .prefix_sharing import shared_prefix_logits
 from .run import RunSettings, TrainingRun
 from .sampling import answer_ids, prompt_ids
@@ -30,8 +31,20 @@ class SftSettings:
 
 
 def example_ids(tokenizer: Any, example: SftExample) -> tuple[list[int], list[int]]:
-    """The example's prompt tokens and answer tokens (answer + end of turn)."""
-    return prompt_ids(tokenizer, example.messages), answer_ids(tokenizer, example.answer)
+    """The example's prompt tokens and the tokens it is trained to write (answer + end of turn).
+
+    A verdict-only decision answer is trained as the car reads it (Backend.choose): the prompt
+    ends with the opening answer tag and the verdict's first token is the one target. Scored with
+    the whole answer, the verdict was one token of twelve, the other eleven fixed by the format,
+    and its gradient a twelfth of the step's."""
+    prompt = prompt_ids(tokenizer, example.messages)
+    opening = open_tag(ANSWER_TAG)
+    if example.kind == DECISION and example.answer.startswith(opening):
+        head = tokenizer(opening, add_special_tokens=False)["input_ids"]
+        full = tokenizer(example.answer, add_special_tokens=False)["input_ids"]
+        if full[:len(head)] == head:
+            return prompt + head, full[len(head):len(head) + 1]
+    return prompt, answer_ids(tokenizer, example.answer)
 
 
 def example_unit(index: int, example: SftExample) -> tuple[str, Any]:
@@ -62,7 +75,7 @@ def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
 
 class AnswerLosses(NamedTuple):
     losses: torch.Tensor  # per example, the mean cross-entropy of its answer tokens
-    exact: list[bool]  # per example, whether greedy decoding would write its answer token for token
+    exact: list[bool]  # per example, whether greedy decoding would write its target token for token
 
 
 def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], list[int]]],
@@ -70,7 +83,9 @@ def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], lis
     """The answer losses of examples given their prompts; the examples' common prompt prefix is
     run once (prefix_sharing), and logits are computed only where an answer token is predicted."""
     prompts = [prompt for prompt, _ in items]
-    shared = max(1, common_prefix_length(prompts))
+    # Every tail keeps at least its prompt's last token: that position predicts the first answer
+    # token, and it must take part in the gradient even when the prefix does not.
+    shared = max(1, min(common_prefix_length(prompts), min(len(prompt) for prompt in prompts) - 1))
     tails = [prompt[shared:] + answer for prompt, answer in items]
     width = max(len(tail) for tail in tails)
     ids = torch.zeros(len(tails), width, dtype=torch.long)
@@ -118,7 +133,7 @@ def train_sft(settings: RunSettings, examples: Sequence[SftExample], sft: SftSet
         run.record(step, {"loss": float(np.mean(losses)), "grad_norm": float(norm), "tokens": total,
                           "answer_tokens": sum(len(tokens[i][1]) for i in batch), "forward_passes": len(groups),
                           "seconds": seconds, "tokens_per_s": total / seconds,
-                          # the verdicts written right, before this step's update (a training-set figure)
+                          # the verdicts read right, before this step's update (a training-set figure)
                           **({"accuracy": float(np.mean(verdicts))} if verdicts else {})})
     run.finish(step)
     return run
