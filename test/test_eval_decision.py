@@ -136,7 +136,7 @@ def test_a_model_that_applies_the_rules_scores_100_percent_and_a_constant_one_th
     assert [c.instruction for c in first] == list(DECISION_INSTRUCTIONS) and len({c.index for c in first}) == 1
     wrong = constant.wrong[0]
     assert wrong["expected"] is False and wrong["verdict"] is True
-    assert wrong["prompt"][-1]["content"].endswith("Is the car doing what the instruction asks?")
+    assert wrong["prompt"][-1]["content"].endswith(f"Instruction, again: {wrong['instruction']}\nIs the car doing it?")
 
     files = write_decision_report(constant, tmp_path)
     assert len(files["wrong"].read_text().splitlines()) == len(constant.wrong)

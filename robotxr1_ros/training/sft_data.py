@@ -151,19 +151,24 @@ def decision_examples(records: Iterable[Mapping[str, Any]], others: int = 2, see
     UNIT_EXAMPLES, so a step runs them together and their shared prompt prefix once."""
     decider = DecisionxR1(ScriptedBackend([""]))
     rng = np.random.default_rng([seed, 11])
-    asked: dict[str, int] = {}
     examples = []
     for window, record in enumerate(records):
         state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
         if isinstance(state, InsufficientData):
             continue
         for question, adheres in questions_for(record, rng, others):
-            count = asked[question.text] = asked.get(question.text, 0) + 1
             examples.append(SftExample(DECISION, decider.messages(question.text, state),
                                        decision_target(question.rule, record, adheres, reasoning_chars),
                                        {"instruction": question.text, "rule": question.rule, "label": adheres,
-                                        "window": window, "behaviour": record.get("behaviour", ""),
-                                        "unit": f"{question.text} #{(count - 1) // UNIT_EXAMPLES}"}))
+                                        "window": window, "behaviour": record.get("behaviour", "")}))
+    # Units of one instruction about windows drawn across all drives: neighbouring windows come
+    # from one drive and mostly share their label, which would leave a step a few distinct cases.
+    by_instruction: dict[str, list[int]] = {}
+    for index, example in enumerate(examples):
+        by_instruction.setdefault(example.meta["instruction"], []).append(index)
+    for text, indices in by_instruction.items():
+        for position, index in enumerate(rng.permutation(indices)):
+            examples[index].meta["unit"] = f"{text} #{position // UNIT_EXAMPLES}"
     return examples
 
 
