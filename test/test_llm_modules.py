@@ -74,7 +74,7 @@ def test_decision_adheres_and_maps_to_continue():
     assert decision.explanation == "Mean s_speed is negative."
     call = backend.calls[0]
     assert call["grammar"] == decision_grammar(reasoning_chars=0)  # the default: the verdict alone
-    assert "s_speed: [-0.8,-0.8,-0.8,-0.8,-0.8] m/s; mean -0.80" in call["messages"][1]["content"]
+    assert "s_speed: [-0.8,-0.8,-0.8,-0.8,-0.8] m/s, mean -0.80: moving backwards" in call["messages"][1]["content"]
     assert "A negative s_speed means the car travels backwards" in call["messages"][1]["content"]  # a hint
 
 
