@@ -66,7 +66,8 @@ def test_decision_prompt_carries_state_hints_and_instruction():
     ({"d_pos": (0.29, -0.2, 0.2, -0.1, 0.1)}, "not swinging across it"),  # crossings, but never 0.3 m out
     ({"d_pos": (0.35,) * 5}, "0 sign changes: off the racing line"),
     ({"d_left": (0.3,) * 5, "d_right": (2.0,) * 5}, "close to the left wall, not on the centerline"),
-    ({"d_left": (0.3,) * 5, "d_right": (0.35,) * 5}, "close to the left wall, close to the right wall, on the centerline"),
+    ({"d_left": (0.3,) * 5, "d_right": (0.35,) * 5},
+     "close to the left wall, close to the right wall, on the centerline"),
 ])
 def test_decision_state_says_what_its_numbers_mean_in_the_hints_words(changes, words):
     user = decision_messages("Oscillate!", replace(STATE, **changes))[1]["content"]

@@ -92,11 +92,13 @@ def state_text(state: StateFeatures) -> str:
     instruction), so it is kept short: ~170 tokens, the series thinned to SERIES_POINTS samples
     (the tokenizer spends four tokens on a number like 3.0)."""
     facts = StateFacts.of(state)
+    crossings = f"{facts.sign_changes} sign change{'' if facts.sign_changes == 1 else 's'}"
+    line = "on the racing line" if facts.on_racing_line else "off the racing line"
     swing = "swinging across it" if facts.swinging else "not swinging across it"
     return "\n".join([
         f"s_speed: {_series(np.asarray(state.s_speed))} m/s, mean {_f(facts.mean_speed)}: {facts.motion}",
         f"d_pos: mean {_f(facts.mean_offset)} m, max |d_pos| {_f(facts.max_abs_offset)} m, "
-        f"{facts.sign_changes} sign change{'' if facts.sign_changes == 1 else 's'}: {'on' if facts.on_racing_line else 'off'} the racing line, {swing}",
+        f"{crossings}: {line}, {swing}",
         f"d_speed: mean |d_speed| {_f(facts.mean_abs_lateral_speed)} m/s",
         f"walls: mean d_left {_f(facts.mean_left)} m, mean d_right {_f(facts.mean_right)} m, "
         f"max |d_left - d_right| {_f(facts.max_wall_gap)} m: {facts.walls()}",

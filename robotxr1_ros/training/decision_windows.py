@@ -13,13 +13,14 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from ..evaluation.behaviours import BEHAVIOURS, Behaviour
 from ..evaluation.decision_dataset import generate_behaviour
 from ..evaluation.labels import DECISION_INSTRUCTIONS, label
+from ..llm.features import InsufficientData, StateFeatures, features_from_record
 from ..llm.retrieval import DATA_DIR
 from ..track.library import get_track
 from .train_prompts import TRAIN_TRACK
@@ -115,3 +116,23 @@ def questions_for(record: Mapping[str, Any], rng: np.random.Generator, others: i
     unmet = [pair for pair in asked if not pair[1]]
     picked = rng.permutation(len(unmet))[:others]
     return met + [unmet[i] for i in sorted(picked)]
+
+
+class AskedQuestion(NamedTuple):
+    window: int  # the record's index among the records given
+    record: Mapping[str, Any]
+    state: StateFeatures  # what the car reads of the record
+    question: DecisionQuestion
+    adheres: bool
+
+
+def asked_questions(records: Iterable[Mapping[str, Any]], rng: np.random.Generator,
+                    others: int) -> Iterator[AskedQuestion]:
+    """Every question questions_for picks about each judgeable record, with the record's state as
+    the car reads it (the SFT examples and the GRPO decision task are both made from these)."""
+    for window, record in enumerate(records):
+        state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
+        if isinstance(state, InsufficientData):
+            continue
+        for question, adheres in questions_for(record, rng, others):
+            yield AskedQuestion(window, record, state, question, adheres)

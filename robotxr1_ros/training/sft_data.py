@@ -8,8 +8,9 @@ track), with a short reasoning written from the parameter table.
 
 Decision examples: state windows driven on the training track (training.decision_windows), each
 with the instructions it adheres to and a few it does not, in their training phrasings, the
-prompt the car builds (llm.decision.DecisionxR1.messages) and as target the rule label, alone when the car reads the verdict alone
-(DECISION_REASONING_CHARS 0), else after a reasoning that quotes the quantities the rule looks at.
+prompt the car builds (llm.decision.DecisionxR1.messages) and as target the rule label, alone
+when the car reads the verdict alone (DECISION_REASONING_CHARS 0), else after a reasoning that
+quotes the quantities the rule looks at.
 
 Targets are what the car's grammars admit (values rounded to the grammar's decimals, names in
 table order, reasoning within the car's bound and without '<'): training and inference see the
@@ -28,11 +29,10 @@ from ..evaluation.control_cases import ControlPrompt
 from ..llm.answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, decision_answer, mpc_answer, wrap
 from ..llm.backends import ScriptedBackend
 from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
-from ..llm.features import InsufficientData, features_from_record
 from ..llm.grammar import ANSWER_ONLY, FRACTION_DIGITS
 from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams
-from .decision_windows import questions_for
+from .decision_windows import asked_questions
 from .teacher import Teacher
 from .train_prompts import train_prompts
 
@@ -151,16 +151,11 @@ def decision_examples(records: Iterable[Mapping[str, Any]], others: int = 2, see
     UNIT_EXAMPLES, so a step runs them together and their shared prompt prefix once."""
     decider = DecisionxR1(ScriptedBackend([""]))
     rng = np.random.default_rng([seed, 11])
-    examples = []
-    for window, record in enumerate(records):
-        state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
-        if isinstance(state, InsufficientData):
-            continue
-        for question, adheres in questions_for(record, rng, others):
-            examples.append(SftExample(DECISION, decider.messages(question.text, state),
-                                       decision_target(question.rule, record, adheres, reasoning_chars),
-                                       {"instruction": question.text, "rule": question.rule, "label": adheres,
-                                        "window": window, "behaviour": record.get("behaviour", "")}))
+    examples = [SftExample(DECISION, decider.messages(asked.question.text, asked.state),
+                           decision_target(asked.question.rule, asked.record, asked.adheres, reasoning_chars),
+                           {"instruction": asked.question.text, "rule": asked.question.rule, "label": asked.adheres,
+                            "window": asked.window, "behaviour": asked.record.get("behaviour", "")})
+                for asked in asked_questions(records, rng, others)]
     # Units of one instruction about windows drawn across all drives: neighbouring windows come
     # from one drive and mostly share their label, which would leave a step a few distinct cases.
     by_instruction: dict[str, list[int]] = {}

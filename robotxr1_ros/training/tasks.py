@@ -15,10 +15,9 @@ from ..control.closed_loop import Scenario
 from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt
 from ..llm.backends import ScriptedBackend
 from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
-from ..llm.features import InsufficientData, features_from_record
 from ..llm.grammar import decision_grammar, mpc_grammar
 from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
-from .decision_windows import questions_for
+from .decision_windows import asked_questions
 from .grpo import GrpoPrompt
 from .rewards import ClosedLoopReward, DecisionReward, RewardBreakdown, RewardWeights
 from .rollouts import DefaultRmseCache, RolloutPool
@@ -44,16 +43,10 @@ def decision_task(records: Sequence[Mapping[str, Any]], others: int = 2, seed: i
     decider = DecisionxR1(ScriptedBackend([""]))
     grammar = decision_grammar(reasoning_chars=reasoning_chars)
     rng = np.random.default_rng([seed, 11])
-    prompts = []
-    for record in records:
-        state = features_from_record({k: v for k, v in record.items() if k != "behaviour"})
-        if isinstance(state, InsufficientData):
-            continue
-        for question, adheres in questions_for(record, rng, others):
-            prompts.append(GrpoPrompt(decider.messages(question.text, state), grammar,
-                                      DecisionReward(adheres, weights),
-                                      {"instruction": question.text, "behaviour": record.get("behaviour", "")}))
-    return prompts
+    return [GrpoPrompt(decider.messages(asked.question.text, asked.state), grammar,
+                       DecisionReward(asked.adheres, weights),
+                       {"instruction": asked.question.text, "behaviour": asked.record.get("behaviour", "")})
+            for asked in asked_questions(records, rng, others)]
 
 
 def control_summary(_: Sequence[GrpoPrompt], scored: Sequence[RewardBreakdown]) -> dict[str, float]:
