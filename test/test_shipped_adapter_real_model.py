@@ -10,7 +10,10 @@ from robotxr1_ros.control.closed_loop import Scenario, rollout
 from robotxr1_ros.llm.model_spec import ModelSpec, shipped_adapter_path
 from robotxr1_ros.llm.lora_merge import merged_model_path
 from robotxr1_ros.llm.models import KNOWN_HASHES_FILE, ModelLoadError, default_model_path, file_sha256
+from robotxr1_ros.llm.parsing import parse_mpc_answer
+from robotxr1_ros.llm.phrasings import eval_phrasings
 from robotxr1_ros.llm.tuning import MPCxR1
+from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
 
 REVERSE = "Reverse the car"
@@ -47,3 +50,18 @@ def test_trained_model_reverses_the_car_where_the_base_does_not():
         speeds[name] = (tuning.update.changes, float(np.mean(log.speed_along[len(log.t) // 2:])))
     assert speeds["trained"][1] < -0.5, speeds  # backwards along the track
     assert speeds["base"][1] > 0.0, speeds  # the untrained model only slows the car down
+
+
+def test_forced_text_jumped_gives_the_answers_decoded_token_by_token():
+    """Jump-forward decoding (the grammar's forced literals evaluated in batches) writes what
+    greedy decoding token by token writes (the trained model is far from ties that the batched
+    evaluation's rounding could tip); the same grammar as plain text knows no literals."""
+    tuner = MPCxR1(ModelSpec().create())
+    grammar = tuner.grammar(tuner.specs)
+    for case in ("reverse", "refvel"):
+        messages = tuner.messages(next(text for name, text in eval_phrasings() if name == case))
+        jumped = tuner.backend.complete(messages, grammar=grammar, max_tokens=200)
+        stepped = tuner.backend.complete(messages, grammar=str(grammar), max_tokens=200)
+        assert jumped.text == stepped.text and jumped.finish_reason == stepped.finish_reason == "stop"
+        assert jumped.forced_tokens >= 5 and stepped.forced_tokens == 0, (case, jumped.forced_tokens)
+        assert parse_mpc_answer(jumped.text, MpcParams(), tuner.specs).found, jumped.text

@@ -6,7 +6,8 @@ cache before every call (every prompt token is evaluated); "warm" keeps what the
 left, as the on-board node does (the static system prompt stays cached).
 
 Per call: end-to-end time (retrieval, prompt, model, parse), prompt tokens evaluated vs cached,
-prompt-evaluation time, generated tokens and decode speed, the grammar's share of decoding,
+prompt-evaluation time, generated tokens (and how many of them the grammar forced, evaluated in
+batches instead of decoded one by one) and decode speed, the grammar's share of decoding,
 parsing, and the process CPU time (on a loaded machine wall time stretches, CPU time much less).
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ class CallTiming:
     cached_tokens: int
     prompt_eval_s: float | None
     completion_tokens: int
+    forced_tokens: int  # of completion_tokens, the grammar's forced text (jump_forward)
     decode_s: float | None
     grammar_s: float | None
     parse_s: float
@@ -45,7 +47,7 @@ class CallTiming:
     @classmethod
     def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool) -> "CallTiming":
         return cls(total_s, cpu_s, completion.prompt_tokens, completion.cached_tokens, completion.prompt_eval_s,
-                   completion.completion_tokens, completion.decode_s, completion.grammar_s, parse_s, ok)
+                   completion.completion_tokens, completion.forced_tokens, completion.decode_s, completion.grammar_s, parse_s, ok)
 
 
 def decision_inputs(count: int) -> list[tuple[str, StateFeatures]]:
@@ -131,6 +133,7 @@ def summarize(runs: Sequence[CallTiming]) -> dict[str, Any]:
         "prompt_eval_s": median(run.prompt_eval_s for run in runs),
         "prompt_tokens_per_s": median(prompt_rate),
         "completion_tokens": median(run.completion_tokens for run in runs),
+        "forced_tokens": median(run.forced_tokens for run in runs),
         "decode_s": median(run.decode_s for run in runs),
         "decode_tokens_per_s": median(decode_rate),
         "grammar_s": median(run.grammar_s for run in runs),
@@ -145,6 +148,7 @@ def table(result: dict[str, Any]) -> str:
                ("prompt_tokens", "prompt", 7, ".0f"), ("cached_tokens", "cached", 7, ".0f"),
                ("evaluated_tokens", "eval'd", 7, ".0f"), ("prompt_eval_s", "eval s", 7, ".3f"),
                ("prompt_tokens_per_s", "ptok/s", 7, ".0f"), ("completion_tokens", "gen", 5, ".0f"),
+               ("forced_tokens", "forced", 7, ".0f"),
                ("decode_s", "dec s", 6, ".3f"), ("decode_tokens_per_s", "tok/s", 6, ".0f"),
                ("grammar_s", "gram s", 7, ".3f"), ("parse_ms", "parse ms", 9, ".2f"), ("ok_rate", "ok", 5, ".0%"))
     lines = [f"{'':15}" + " ".join(f"{title:>{width}}" for _, title, width, _ in columns)]

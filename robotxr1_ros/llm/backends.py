@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import Robotxr1Error
 from .grammar import GrammarError, choice_grammar
 from .greedy_decoding import GrammarChecker, greedy_decode, next_token_logprobs
+from .jump_forward import forced_continuation
 from .lora_merge import merged_model_path
 from .models import DECODE_THREADS, PROMPT_THREADS, ModelLoadError, default_model_path, import_llama_cpp, load_llama
 
@@ -44,6 +45,7 @@ class Completion:
     decode_s: float | None = None
     grammar_s: float | None = None
     option_logprobs: Mapping[str, float] | None = None  # `choose`: log-probability of each option
+    forced_tokens: int = 0  # generated tokens the grammar forced (jump_forward: evaluated in batches)
 
     @property
     def tokens_per_s(self) -> float:
@@ -190,14 +192,17 @@ class LlamaCppBackend(Backend):
 
     def _greedy(self, tokens: list[int], grammar: str | None, max_tokens: int, stop: StopCheck | None) -> Completion:
         """Temperature 0: our own greedy loop (greedy_decoding), the same tokens at a fraction of
-        create_completion's cost per token."""
+        create_completion's cost per token; the text the grammar forces is not decoded token by
+        token (jump_forward)."""
         start = time.perf_counter()
-        decoded = greedy_decode(self._llama_cpp, self.llama, tokens, max_tokens,
-                                self._checkers[grammar] if grammar is not None else None, self._is_end, stop)
+        checker = self._checkers[grammar] if grammar is not None else None
+        decoded = greedy_decode(self._llama_cpp, self.llama, tokens, max_tokens, checker, self._is_end, stop,
+                                forced=lambda text: forced_continuation(grammar, text))
         text = self.llama.detokenize(decoded.tokens).decode("utf-8", errors="replace")
         return Completion(text, len(tokens), len(decoded.tokens), time.perf_counter() - start,
                           cached_tokens=decoded.cached_tokens, finish_reason=decoded.finish_reason,
-                          prompt_eval_s=decoded.prompt_eval_s, decode_s=decoded.decode_s, grammar_s=decoded.grammar_s)
+                          prompt_eval_s=decoded.prompt_eval_s, decode_s=decoded.decode_s, grammar_s=decoded.grammar_s,
+                          forced_tokens=decoded.forced_tokens)
 
     def _is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))

@@ -14,11 +14,14 @@ loads (`LlamaCppBackend.check_grammar`) and callers must validate the output any
 from __future__ import annotations
 
 import math
+import os
+import re
 from typing import Sequence
 
 from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
 from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
+from .jump_forward import ForcedLiteral, Grammar
 
 REASONING_CHARS = 200  # bound on the reasoning text (~50 tokens), so the answer fits the token budget
 ANSWER_ONLY = 0  # reasoning_chars for an answer without a reasoning block
@@ -29,7 +32,7 @@ class GrammarError(Robotxr1Error):
     """A grammar that llama.cpp cannot load."""
 
 
-def mpc_grammar(specs: Sequence[ParamSpec] = PARAM_TABLE, reasoning_chars: int = REASONING_CHARS) -> str:
+def mpc_grammar(specs: Sequence[ParamSpec] = PARAM_TABLE, reasoning_chars: int = REASONING_CHARS) -> Grammar:
     names = [spec.name for spec in specs]
     rules = [
         "root ::= reasoning? answer" if reasoning_chars else "root ::= answer",
@@ -44,16 +47,23 @@ def mpc_grammar(specs: Sequence[ParamSpec] = PARAM_TABLE, reasoning_chars: int =
         rules.append(f'rest-{index} ::= ("," " "? ({later}))?')
     for index, spec in enumerate(specs):
         rules.append(f'pair-{index} ::= {_literal(repr(names[index]))} ":" " "? {_number_rule(spec)}')
-    return "\n".join(rules) + "\n"
+    return Grammar("\n".join(rules) + "\n", _mpc_forced(names, reasoning_chars))
 
 
-def decision_grammar(reasoning_chars: int = REASONING_CHARS) -> str:
+def decision_grammar(reasoning_chars: int = REASONING_CHARS) -> Grammar:
     rules = [
         f'root ::= {"reasoning " if reasoning_chars else ""}{_literal(open_tag(ANSWER_TAG))} '
         f'({_literal(VERDICT_TRUE)} | {_literal(VERDICT_FALSE)}) {_literal(close_tag(ANSWER_TAG))}',
         *_reasoning_rules(reasoning_chars),
     ]
-    return "\n".join(rules) + "\n"
+    before_answer = _after_reasoning(reasoning_chars) if reasoning_chars else ""
+    forced = [ForcedLiteral(before_answer, open_tag(ANSWER_TAG), after=1 if reasoning_chars else 0)]
+    if reasoning_chars:
+        forced += [ForcedLiteral("", open_tag(REASONING_TAG), after=0),
+                   ForcedLiteral(_in_reasoning(reasoning_chars), close_tag(REASONING_TAG))]
+    forced += [ForcedLiteral(before_answer + re.escape(open_tag(ANSWER_TAG)), verdict + close_tag(ANSWER_TAG),
+                             final=True) for verdict in (VERDICT_TRUE, VERDICT_FALSE)]
+    return Grammar("\n".join(rules) + "\n", forced)
 
 
 def choice_grammar(prefix: str, options: Sequence[str], suffix: str = "") -> str:
@@ -74,6 +84,41 @@ def _reasoning_rules(reasoning_chars: int) -> list[str]:
         f"reasoning ::= {_literal(open_tag(REASONING_TAG))} [^<]{{1,{reasoning_chars}}} "
         f'{_literal(close_tag(REASONING_TAG))} [ \\n]{{0,2}}',
     ]
+
+
+def _in_reasoning(reasoning_chars: int) -> str:
+    """A regular expression for an open reasoning block (jump_forward contexts)."""
+    return f"{re.escape(open_tag(REASONING_TAG))}[^<]{{1,{reasoning_chars}}}"
+
+
+def _after_reasoning(reasoning_chars: int) -> str:
+    return _in_reasoning(reasoning_chars) + re.escape(close_tag(REASONING_TAG)) + "[ \n]{0,2}"
+
+
+def _mpc_forced(names: Sequence[str], reasoning_chars: int) -> list[ForcedLiteral]:
+    """The MPC answer's forced literals: the tags, the opening of the dict, every key once its
+    first characters tell it from the others, and the closing of the dict and answer."""
+    opening = open_tag(ANSWER_TAG) + PARAMS_VARIABLE + " = {"
+    before_answer = f"(?:{_after_reasoning(reasoning_chars)})?" if reasoning_chars else ""
+    forced = []
+    if reasoning_chars:
+        # At the very start "<" begins either block; one more character tells them apart.
+        start = len(os.path.commonprefix([open_tag(REASONING_TAG), opening])) + 1
+        forced += [ForcedLiteral("", open_tag(REASONING_TAG), after=start),
+                   ForcedLiteral("", opening, after=start),
+                   ForcedLiteral(_in_reasoning(reasoning_chars), close_tag(REASONING_TAG)),
+                   ForcedLiteral(_after_reasoning(reasoning_chars), opening)]
+    else:
+        forced.append(ForcedLiteral("", opening, after=0))
+    in_dict = before_answer + re.escape(opening)
+    keys = [repr(name) + ":" for name in names]
+    for key in keys:
+        distinct = next((length for length in range(1, len(key) + 1)
+                         if not any(other != key and other.startswith(key[:length]) for other in keys)), None)
+        if distinct is not None:
+            forced.append(ForcedLiteral(in_dict + "(?:[^}]*, ?)?", key, after=distinct))
+    forced.append(ForcedLiteral(in_dict + "[^}]*", "}" + close_tag(ANSWER_TAG), final=True))
+    return forced
 
 
 def _pair_then_rest(index: int, count: int) -> str:

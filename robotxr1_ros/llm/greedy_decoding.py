@@ -7,6 +7,10 @@ needs neither: take the most likely token, ask the grammar about that one token 
 the grammar to the whole vocabulary only when it refuses (what llama.cpp's own common sampler
 does). The result is the token greedy sampling under the grammar would pick.
 
+Text the grammar forces (jump_forward: the rest of a tag or a parameter name once begun, the
+closing of the answer) is not decoded token by token: its tokens are checked against the grammar
+and evaluated in one batch, and the literal that ends an answer is not evaluated at all.
+
 The same context also gives the next-token log-probabilities of a prompt in one forward pass
 (`next_token_logprobs`): a verdict read from P(True) vs P(False) needs no sampling at all.
 """
@@ -28,6 +32,7 @@ class Decoded:
     decode_s: float  # generating (forward passes of the generated tokens)
     grammar_s: float  # of decode_s: checking tokens against the grammar
     finish_reason: str  # "stop", "length" or "cancelled"
+    forced_tokens: int = 0  # of the tokens, how many the grammar forced (not decoded one by one)
 
 
 class GrammarChecker:
@@ -115,20 +120,42 @@ def next_token_logprobs(llama_cpp: Any, llama: Any, tokens: Sequence[int]) -> tu
 
 
 def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens: int,
-                  grammar: GrammarChecker | None, is_end: Any, stop: Callable[[], bool] | None = None) -> Decoded:
+                  grammar: GrammarChecker | None, is_end: Any, stop: Callable[[], bool] | None = None,
+                  forced: Callable[[str], tuple[str, bool]] | None = None) -> Decoded:
     """Most likely continuation of `tokens` under `grammar`, until an end token, max_tokens, or
-    `stop()` (asked before every token) says the answer is no longer wanted."""
+    `stop()` (asked before every token) says the answer is no longer wanted. `forced(text)`: the
+    text the grammar forces after the answer so far, and whether it ends the answer."""
     cached, prompt_eval_s = evaluate_prompt(llama, tokens)
     if grammar is not None:
         grammar.reset()
     generated: list[int] = []
+    text = b""
     grammar_s = 0.0
+    jumped = 0
     start = time.perf_counter()
     finish = "length"
     while len(generated) < max_tokens:
         if stop is not None and stop():
             finish = "cancelled"
             break
+        if grammar is not None and forced is not None:
+            checked = time.perf_counter()
+            literal, final = forced(text.decode("utf-8", errors="replace"))
+            known = _plain_tokens(llama, literal) if literal else []
+            # A literal's last token could merge with the text after it (" {" + "'" is the one
+            # token " {'"); forcing it would split what the model writes as one, so it decodes it.
+            run = _grammar_run(grammar, known if final else known[:-1], max_tokens - len(generated))
+            grammar_s += time.perf_counter() - checked
+            if run:
+                generated += run
+                jumped += len(run)
+                text += llama.detokenize(run)
+                if final and len(run) == len(known):
+                    finish = "stop"  # nothing but the end of the answer can follow
+                    break
+                if len(generated) < max_tokens:
+                    llama.eval(run)
+                continue
         logits = last_logits(llama_cpp, llama)
         token = int(np.argmax(logits))
         if grammar is not None:
@@ -142,6 +169,22 @@ def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens:
         if grammar is not None:
             grammar.accept(token)
         generated.append(token)
+        text += llama.detokenize([token])
         if len(generated) < max_tokens:
             llama.eval([token])
-    return Decoded(generated, cached, prompt_eval_s, time.perf_counter() - start, grammar_s, finish)
+    return Decoded(generated, cached, prompt_eval_s, time.perf_counter() - start, grammar_s, finish, jumped)
+
+
+def _plain_tokens(llama: Any, text: str) -> list[int]:
+    return llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+
+def _grammar_run(grammar: GrammarChecker, tokens: Sequence[int], limit: int) -> list[int]:
+    """The leading `tokens` (at most `limit`) the grammar admits, accepted into it."""
+    run = []
+    for token in tokens[:limit]:
+        if not grammar.allows(token):
+            break
+        grammar.accept(token)
+        run.append(token)
+    return run
