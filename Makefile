@@ -20,9 +20,6 @@ endif
 # image chat handlers) is not used here, and leaving it out shortens the one compile.
 LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF
 IN_ENV := source scripts/env.sh &&
-# Packages are installed without byte-compiling their ~19,000 Python files (~1 min of CPU on a
-# fresh machine): Python compiles the modules that are imported, when they are first imported.
-PIP_INSTALL := $(VENV)/bin/pip install --no-compile
 PYTEST_ARGS ?=
 # The ROS 2 launch / command-line tools (`ros2 launch`, `ros2 param`, launch_testing) as upstream
 # wheels, and the source of composition_interfaces, which launch_ros imports (docs/ros_setup.md).
@@ -70,9 +67,9 @@ $(LLAMA_WHEEL_STAMP): $(VENV_STAMP)
 	touch $@
 
 $(PY_STAMP): $(LLAMA_WHEEL_STAMP) requirements/base.txt requirements/ros.txt setup.py
-	$(PIP_INSTALL) --progress-bar off --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION) \
+	$(VENV)/bin/pip install --progress-bar off --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION) \
 	  -r requirements/base.txt -r requirements/ros.txt
-	$(PIP_INSTALL) --quiet --no-deps --no-build-isolation -e .
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(ROS_STAMP): $(PY_STAMP) scripts/build_ros_interfaces.sh requirements/ros-build.txt $(EXTRA_INTERFACES_LIST) \
@@ -110,7 +107,7 @@ TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
 train-setup: $(TRAIN_STAMP)
 
 $(TRAIN_STAMP): $(PY_STAMP) requirements/train.txt
-	$(PIP_INSTALL) --progress-bar off -r requirements/train.txt
+	$(VENV)/bin/pip install --progress-bar off -r requirements/train.txt
 	$(VENV)/bin/pip download --quiet --no-deps --no-binary :all: -d $(BUILD)/sdist llama-cpp-python==$(LLAMA_VERSION)
 	tar -xzf $(BUILD)/sdist/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(BUILD) --wildcards \
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/convert_*_to_gguf.py' \

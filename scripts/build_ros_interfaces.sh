@@ -34,7 +34,7 @@ done
 trap 'die "step failed (exit $?): $BASH_COMMAND"' ERR
 
 echo "build_ros_interfaces: installing build tools (requirements/ros-build.txt) into $VENV_DIR"
-"$PYTHON" -m pip install --no-compile --quiet -r "$REPO_ROOT/requirements/ros-build.txt"
+"$PYTHON" -m pip install --quiet -r "$REPO_ROOT/requirements/ros-build.txt"
 
 # The wheels' exported CMake targets (share/*/cmake/*.cmake) name the include directories of the
 # machine they were built on. Point them at this venv's Python and NumPy headers, inside the venv.

@@ -30,10 +30,10 @@ wheels=("$WHEELS_DIR"/*.whl)
 trap 'die "step failed (exit $?): $BASH_COMMAND"' ERR
 
 echo "install_ros_tooling: installing ${#wheels[@]} wheels from $WHEELS_DIR into $VENV_DIR"
-"$PYTHON" -m pip install --no-compile --quiet -r "$REPO_ROOT/requirements/ros-tooling.txt"
+"$PYTHON" -m pip install --quiet -r "$REPO_ROOT/requirements/ros-tooling.txt"
 # --no-deps: the wheels name ROS packages (rclpy, rcl_interfaces, ...) by their distribution
 # names, which the PyPI wheels do not carry.
-"$PYTHON" -m pip install --no-compile --quiet --no-deps "${wheels[@]}"
+"$PYTHON" -m pip install --quiet --no-deps "${wheels[@]}"
 
 # Only the venv's ROS packages and our interface packages: never a sourced system workspace.
 export AMENT_PREFIX_PATH="$BUILD_DIR/install:$VENV_DIR"

@@ -7,7 +7,7 @@ after the previous one.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -38,6 +38,24 @@ def latency_stats(values: Sequence[float]) -> dict[str, Any]:
             "p95_s": round(float(np.percentile(array, 95)), 3), "max_s": round(float(array.max()), 3)}
 
 
+def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[str, float | None]:
+    """Median seconds of each part of instruction -> update applied, from (latency seen by the
+    bench, the LLM node's update record): "queued" (DDS delivery, and the model call already in
+    progress when the instruction came), then the node's own "read" (the controller's parameters),
+    "tuning" and "apply".
+
+    >>> update_parts([(1.5, {"latency_s": {"read": 0.1, "tuning": 1.0, "apply": 0.05, "total": 1.15}})])
+    {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'apply': 0.05}
+    """
+    parts: dict[str, list[float]] = {"queued": [], "read": [], "tuning": [], "apply": []}
+    for latency, record in observed:
+        node = record["latency_s"]
+        parts["queued"].append(latency - node["total"])
+        for name in ("read", "tuning", "apply"):
+            parts[name].append(node[name])
+    return {name: round(float(np.median(values)), 3) if values else None for name, values in parts.items()}
+
+
 def report_text(result: dict[str, Any]) -> str:
     lines = [f"bench ros: sim + controller + LLM node over DDS, {result['threads']} LLM threads, "
              f"control thread {result['control_priority']}, LLM worker nice {result['worker_nice']}"]
@@ -50,6 +68,7 @@ def report_text(result: dict[str, Any]) -> str:
     lines.append(f"instruction -> update applied: p50 {update['p50_s']} s, p95 {update['p95_s']} s, max "
                  f"{update['max_s']} s over {update['n']} instructions ({result['instructions_sent']} sent, "
                  f"{result['updates_applied']} applied)")
+    lines.append("  of which, medians: " + ", ".join(f"{name} {seconds} s" for name, seconds in result["update_parts"].items()))
     period = result["decision_period"]
     lines.append(f"decisions: {result['decisions']} in the busy phase, period achieved p50 {period['p50_s']} s, "
                  f"p95 {period['p95_s']} s (requested {result['requested_period_s']} s)")

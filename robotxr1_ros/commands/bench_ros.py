@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any
 
-from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text
+from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text, update_parts
 from ..errors import Robotxr1Error
 from ..llm.models import DECODE_THREADS, PROMPT_THREADS
 from ..llm.phrasings import eval_phrasings
@@ -143,12 +143,12 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     period = 1.0 / float(controller_rate_hz(controller))
     idle = [t for t in cycle_starts if idle_start <= t < busy_start]
     busy = [t for t in cycle_starts if busy_start <= t < busy_end]
-    latencies, applied = [], 0
+    observed, applied = [], 0
     for received, record in updates:
         sent_at = sent.pop(record.get("instruction"), None)
         applied += bool(record.get("applied"))
         if sent_at is not None and record.get("applied"):
-            latencies.append(received - sent_at)
+            observed.append((received - sent_at, record))
     busy_decisions = [t for t in decisions if busy_start <= t < busy_end]
     return {
         "layout": args.layout, "threads": args.threads, "batch_threads": args.batch_threads, "worker_nice": args.worker_nice,
@@ -157,7 +157,8 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
         "deadline_ms": round(1e3 * (period + DEADLINE_SLACK_S), 1),
         "control": {"idle": loop_stats(idle, period), "busy": loop_stats(busy, period)},
         "instructions_sent": sent_count, "updates_applied": applied,
-        "instruction_to_update": latency_stats(latencies),
+        "instruction_to_update": latency_stats([latency for latency, _ in observed]),
+        "update_parts": update_parts(observed),
         "decisions": len(busy_decisions), "requested_period_s": args.period,
         "decision_period": latency_stats(_diffs(busy_decisions)),
         "load_before": load_before, "load_after": [round(v, 2) for v in os.getloadavg()],
