@@ -42,17 +42,21 @@ def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[st
     """Median seconds of each part of instruction -> update applied, from (latency seen by the
     bench, the LLM node's update record): "queued" (DDS delivery, and the model call already in
     progress when the instruction came), then the node's own "read" (the controller's parameters),
-    "tuning" and "apply".
+    "tuning" (of which the model's "prompt_eval" and "decode") and "apply".
 
-    >>> update_parts([(1.5, {"latency_s": {"read": 0.1, "tuning": 1.0, "apply": 0.05, "total": 1.15}})])
-    {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'apply': 0.05}
+    >>> update_parts([(1.5, {"latency_s": {"read": 0.1, "tuning": 1.0, "apply": 0.05, "total": 1.15},
+    ...                      "tuning": {"completion": {"prompt_eval_s": 0.2, "decode_s": 0.7}}})])
+    {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'prompt_eval': 0.2, 'decode': 0.7, 'apply': 0.05}
     """
-    parts: dict[str, list[float]] = {"queued": [], "read": [], "tuning": [], "apply": []}
+    parts: dict[str, list[float]] = {name: [] for name in ("queued", "read", "tuning", "prompt_eval", "decode", "apply")}
     for latency, record in observed:
-        node = record["latency_s"]
+        node, completion = record["latency_s"], record["tuning"]["completion"]
         parts["queued"].append(latency - node["total"])
         for name in ("read", "tuning", "apply"):
             parts[name].append(node[name])
+        for name in ("prompt_eval", "decode"):
+            if completion.get(f"{name}_s") is not None:
+                parts[name].append(completion[f"{name}_s"])
     return {name: round(float(np.median(values)), 3) if values else None for name, values in parts.items()}
 
 
