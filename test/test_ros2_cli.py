@@ -104,11 +104,11 @@ def test_lifecycle_transitions_of_the_llm_node(domain):
     try:
         wait_for_node(domain_id, LLM)
         states = [lifecycle(domain_id, "get", LLM).split()[0]]
-        for transition in ("deactivate", "activate", "deactivate", "cleanup", "configure", "activate"):
+        for transition in ("deactivate", "cleanup", "configure", "activate"):  # each verb once, back to active
             result = lifecycle(domain_id, "set", LLM, transition)
             assert "Transitioning successful" in result, f"{transition}: {result}"
             states.append(lifecycle(domain_id, "get", LLM).split()[0])
     finally:
         output = node.stop()
-    assert states == ["active", "inactive", "active", "inactive", "unconfigured", "inactive", "active"], output
+    assert states == ["active", "inactive", "unconfigured", "inactive", "active"], output
     assert node.process.returncode == 0 and "Traceback" not in output, output
