@@ -23,12 +23,12 @@ def assert_consistent(grammar, answer):
 
 @settings(max_examples=60, deadline=None)
 @given(reasoning=REASONING, picked=st.lists(st.sampled_from(PARAM_TABLE), unique=True, max_size=5),
-       space=st.sampled_from(["\n", " ", ""]), data=st.data())
+       space=st.sampled_from([" ", ""]), data=st.data())
 def test_mpc_forced_text_never_contradicts_a_valid_answer(reasoning, picked, space, data):
     specs = sorted(picked, key=PARAM_TABLE.index)  # the grammar wants table order
     values = {spec.name: data.draw(st.floats(spec.minimum, spec.maximum).map(lambda v: round(v, 2)))
               for spec in specs}
-    answer = mpc_answer(reasoning, values).replace("\n", space)
+    answer = mpc_answer(reasoning, values).replace(", '", f",{space}'")  # the space after a comma is optional
     assert_consistent(mpc_grammar(reasoning_chars=60), answer)
     assert_consistent(mpc_grammar(reasoning_chars=0), answer[answer.index("<answer>"):])
 
@@ -46,8 +46,8 @@ def test_the_format_fixes_tags_keys_and_the_closing():
     opened = "<reasoning>Slow down.</reasoning>\n<answer>new_mpc_params = {"
     assert forced_continuation(mpc, "") == ("", False)  # "<" may open either block
     assert forced_continuation(mpc, "<r") == ("easoning>", False)
-    assert forced_continuation(mpc, "<reasoning>Slow down.</") == ("reasoning>", False)
-    assert forced_continuation(mpc, "<reasoning>Slow down.</reasoning>\n<") == ("answer>new_mpc_params = {", False)
+    assert forced_continuation(mpc, "<reasoning>Slow down.</") == ("reasoning>\n<answer>new_mpc_params = {", False)
+    assert forced_continuation(mpc, "<reasoning>Slow down.</reasoning>\n<ans") == ("wer>new_mpc_params = {", False)
     assert forced_continuation(mpc, opened + "'track_") == ("safety_margin':", False)
     assert forced_continuation(mpc, opened + "'v_max': 2.0, 'qal") == ("pha':", False)
     assert forced_continuation(mpc, opened + "'a_") == ("", False)  # a_min or a_max
@@ -56,6 +56,8 @@ def test_the_format_fixes_tags_keys_and_the_closing():
     decision = decision_grammar(reasoning_chars=0)
     assert forced_continuation(decision, "") == ("<answer>", False)
     assert forced_continuation(decision, "<answer>F") == ("alse</answer>", True)
+    assert forced_continuation(decision_grammar(reasoning_chars=200), "<reasoning>Still.</") == \
+        ("reasoning>\n<answer>", False)
 
 
 def test_text_inside_the_reasoning_is_never_forced():

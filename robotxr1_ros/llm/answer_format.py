@@ -15,6 +15,7 @@ ANSWER_TAG = "answer"
 PARAMS_VARIABLE = "new_mpc_params"
 VERDICT_TRUE = "True"
 VERDICT_FALSE = "False"
+BLOCK_SEPARATOR = "\n"  # between the reasoning block and the answer block
 
 
 def open_tag(tag: str) -> str:
@@ -36,21 +37,22 @@ def format_param_dict(values: Mapping[str, float]) -> str:
 
 def mpc_answer(reasoning: str, values: Mapping[str, float]) -> str:
     """A complete, well-formed MPC answer (for scripted backends and training targets)."""
-    return wrap(REASONING_TAG, reasoning) + "\n" + wrap(ANSWER_TAG, f"{PARAMS_VARIABLE} = {format_param_dict(values)}")
+    answer = wrap(ANSWER_TAG, f"{PARAMS_VARIABLE} = {format_param_dict(values)}")
+    return wrap(REASONING_TAG, reasoning) + BLOCK_SEPARATOR + answer
 
 
 def decision_answer(reasoning: str, adheres: bool) -> str:
-    return wrap(REASONING_TAG, reasoning) + "\n" + wrap(ANSWER_TAG, VERDICT_TRUE if adheres else VERDICT_FALSE)
+    return wrap(REASONING_TAG, reasoning) + BLOCK_SEPARATOR + wrap(ANSWER_TAG, VERDICT_TRUE if adheres else VERDICT_FALSE)
 
 
 def mpc_answer_shape() -> str:
     """The answer form shown to the model in the MPC prompt."""
-    return (wrap(REASONING_TAG, "one or two short sentences") + "\n"
+    return (wrap(REASONING_TAG, "one or two short sentences") + BLOCK_SEPARATOR
             + wrap(ANSWER_TAG, f"{PARAMS_VARIABLE} = {{'<name>': <number>, ...}}"))
 
 
 def decision_answer_shape() -> str:
-    return (wrap(REASONING_TAG, "one or two short sentences about the state") + "\n"
+    return (wrap(REASONING_TAG, "one or two short sentences about the state") + BLOCK_SEPARATOR
             + wrap(ANSWER_TAG, f"{VERDICT_TRUE} or {VERDICT_FALSE}"))
 
 

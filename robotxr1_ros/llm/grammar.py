@@ -20,7 +20,8 @@ from typing import Sequence
 
 from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
-from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
+from .answer_format import (ANSWER_TAG, BLOCK_SEPARATOR, PARAMS_VARIABLE, REASONING_TAG, VERDICT_FALSE, VERDICT_TRUE,
+                            close_tag, open_tag)
 from .jump_forward import ForcedLiteral, Grammar
 
 REASONING_CHARS = 200  # bound on the reasoning text (~50 tokens), so the answer fits the token budget
@@ -57,10 +58,11 @@ def decision_grammar(reasoning_chars: int = REASONING_CHARS) -> Grammar:
         *_reasoning_rules(reasoning_chars),
     ]
     before_answer = _after_reasoning(reasoning_chars) if reasoning_chars else ""
-    forced = [ForcedLiteral(before_answer, open_tag(ANSWER_TAG), after=1 if reasoning_chars else 0)]
     if reasoning_chars:
-        forced += [ForcedLiteral("", open_tag(REASONING_TAG), after=0),
-                   ForcedLiteral(_in_reasoning(reasoning_chars), close_tag(REASONING_TAG))]
+        forced = [ForcedLiteral("", open_tag(REASONING_TAG), after=0),
+                  ForcedLiteral(_in_reasoning(reasoning_chars), _end_of_reasoning() + open_tag(ANSWER_TAG))]
+    else:
+        forced = [ForcedLiteral("", open_tag(ANSWER_TAG), after=0)]
     forced += [ForcedLiteral(before_answer + re.escape(open_tag(ANSWER_TAG)), verdict + close_tag(ANSWER_TAG),
                              final=True) for verdict in (VERDICT_TRUE, VERDICT_FALSE)]
     return Grammar("\n".join(rules) + "\n", forced)
@@ -79,10 +81,11 @@ def _reasoning_rules(reasoning_chars: int) -> list[str]:
         raise Robotxr1Error(f"reasoning_chars must be >= 0 (0: no reasoning block), got {reasoning_chars}")
     if reasoning_chars == ANSWER_ONLY:
         return []
-    # No '<' inside the reasoning, so it cannot open or fake a tag; bounded whitespace after it.
+    # No '<' inside the reasoning, so it cannot open or fake a tag; one separator after it, so
+    # that everything from its closing tag to the answer's first free character is forced.
     return [
         f"reasoning ::= {_literal(open_tag(REASONING_TAG))} [^<]{{1,{reasoning_chars}}} "
-        f'{_literal(close_tag(REASONING_TAG))} [ \\n]{{0,2}}',
+        f"{_literal(_end_of_reasoning())}",
     ]
 
 
@@ -91,8 +94,12 @@ def _in_reasoning(reasoning_chars: int) -> str:
     return f"{re.escape(open_tag(REASONING_TAG))}[^<]{{1,{reasoning_chars}}}"
 
 
+def _end_of_reasoning() -> str:
+    return close_tag(REASONING_TAG) + BLOCK_SEPARATOR
+
+
 def _after_reasoning(reasoning_chars: int) -> str:
-    return _in_reasoning(reasoning_chars) + re.escape(close_tag(REASONING_TAG)) + "[ \n]{0,2}"
+    return _in_reasoning(reasoning_chars) + re.escape(_end_of_reasoning())
 
 
 def _mpc_forced(names: Sequence[str], reasoning_chars: int) -> list[ForcedLiteral]:
@@ -106,8 +113,7 @@ def _mpc_forced(names: Sequence[str], reasoning_chars: int) -> list[ForcedLitera
         start = len(os.path.commonprefix([open_tag(REASONING_TAG), opening])) + 1
         forced += [ForcedLiteral("", open_tag(REASONING_TAG), after=start),
                    ForcedLiteral("", opening, after=start),
-                   ForcedLiteral(_in_reasoning(reasoning_chars), close_tag(REASONING_TAG)),
-                   ForcedLiteral(_after_reasoning(reasoning_chars), opening)]
+                   ForcedLiteral(_in_reasoning(reasoning_chars), _end_of_reasoning() + opening)]
     else:
         forced.append(ForcedLiteral("", opening, after=0))
     in_dict = before_answer + re.escape(opening)
@@ -141,4 +147,4 @@ def _number_rule(spec: ParamSpec) -> str:
 
 
 def _literal(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
