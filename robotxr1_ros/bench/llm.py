@@ -47,7 +47,8 @@ class CallTiming:
     @classmethod
     def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool) -> "CallTiming":
         return cls(total_s, cpu_s, completion.prompt_tokens, completion.cached_tokens, completion.prompt_eval_s,
-                   completion.completion_tokens, completion.forced_tokens, completion.decode_s, completion.grammar_s, parse_s, ok)
+                   completion.completion_tokens, completion.forced_tokens, completion.decode_s, completion.grammar_s,
+                   parse_s, ok)
 
 
 def decision_inputs(count: int) -> list[tuple[str, StateFeatures]]:

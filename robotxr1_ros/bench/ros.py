@@ -48,7 +48,8 @@ def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[st
     ...                      "tuning": {"completion": {"prompt_eval_s": 0.2, "decode_s": 0.7}}})])
     {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'prompt_eval': 0.2, 'decode': 0.7, 'apply': 0.05}
     """
-    parts: dict[str, list[float]] = {name: [] for name in ("queued", "read", "tuning", "prompt_eval", "decode", "apply")}
+    names = ("queued", "read", "tuning", "prompt_eval", "decode", "apply")
+    parts: dict[str, list[float]] = {name: [] for name in names}
     for latency, record in observed:
         node, completion = record["latency_s"], record["tuning"]["completion"]
         parts["queued"].append(latency - node["total"])
@@ -72,7 +73,8 @@ def report_text(result: dict[str, Any]) -> str:
     lines.append(f"instruction -> update applied: p50 {update['p50_s']} s, p95 {update['p95_s']} s, max "
                  f"{update['max_s']} s over {update['n']} instructions ({result['instructions_sent']} sent, "
                  f"{result['updates_applied']} applied)")
-    lines.append("  of which, medians: " + ", ".join(f"{name} {seconds} s" for name, seconds in result["update_parts"].items()))
+    lines.append("  of which, medians: "
+                 + ", ".join(f"{name} {seconds} s" for name, seconds in result["update_parts"].items()))
     period = result["decision_period"]
     lines.append(f"decisions: {result['decisions']} in the busy phase, period achieved p50 {period['p50_s']} s, "
                  f"p95 {period['p95_s']} s (requested {result['requested_period_s']} s)")

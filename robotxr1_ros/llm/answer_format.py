@@ -42,7 +42,8 @@ def mpc_answer(reasoning: str, values: Mapping[str, float]) -> str:
 
 
 def decision_answer(reasoning: str, adheres: bool) -> str:
-    return wrap(REASONING_TAG, reasoning) + BLOCK_SEPARATOR + wrap(ANSWER_TAG, VERDICT_TRUE if adheres else VERDICT_FALSE)
+    answer = wrap(ANSWER_TAG, VERDICT_TRUE if adheres else VERDICT_FALSE)
+    return wrap(REASONING_TAG, reasoning) + BLOCK_SEPARATOR + answer
 
 
 def mpc_answer_shape() -> str:
