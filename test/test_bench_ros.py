@@ -30,11 +30,11 @@ def test_a_worker_thread_lowers_only_its_own_priority():
     assert seen["nice"] >= 5 and os.getpriority(os.PRIO_PROCESS, 0) < seen["nice"]
 
 
-def test_short_bench_ros_run_measures_both_phases(monkeypatch, capsys):
+def test_short_bench_ros_run_measures_both_phases(monkeypatch, capfd):
     monkeypatch.setenv("ROS_DOMAIN_ID", str(process_domain_id()))
     assert main(["bench", "ros", "--seconds", "6", "--idle-seconds", "2", "--instruction-every", "3",
                  "--threads", "1", "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    result = json.loads(capfd.readouterr().out)
     for phase in ("idle", "busy"):
         assert result["control"][phase]["cycles"] > 10
         assert result["control"][phase]["missed_deadlines"] >= 0

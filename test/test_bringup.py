@@ -165,13 +165,13 @@ def test_robotxr1_run_sim_drives_the_car_in_a_separate_process(ros_context, tmp_
     assert all(f"[robotxr1 run] {name} exited with 0" in output for name in ("sim", "mpc_controller", "robotxr1")), output
 
 
-def test_sim_bringup_passes_the_track_and_simulated_time_to_every_node(ros_context):
+def test_sim_bringup_passes_the_track_to_every_node_and_simulated_time_to_the_controller(ros_context):
     nodes = {node.get_name(): node for node in create_nodes("sim", {"track": "circle"}, context=ros_context)}
     assert set(nodes) == {"sim", "mpc_controller", "robotxr1"}
     assert all(node.get_parameter("track").value == "circle" for node in nodes.values())
     assert nodes["sim"].get_parameter("publish_clock").value is True
     assert nodes["mpc_controller"].get_parameter("use_sim_time").value is True
-    assert nodes["robotxr1"].get_parameter("use_sim_time").value is True
+    assert nodes["robotxr1"].get_parameter("use_sim_time").value is False  # never reads its ROS clock
     assert nodes["sim"].get_parameter("use_sim_time").value is False  # it owns /clock
     for node in nodes.values():
         node.destroy_node()

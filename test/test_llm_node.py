@@ -9,6 +9,8 @@ import re
 import time
 
 import numpy as np
+import pytest
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -107,6 +109,24 @@ def test_inference_runs_off_the_executor_thread(ros_context):
     assert np.diff(stamps).max() < 0.5  # 40 Hz commands went on through every 1.5 s decision
     decisions = probe.snapshot("decisions")
     assert decisions and all(d["latency_s"] >= 1.5 for d in decisions)
+    executor.shutdown()
+
+
+def test_the_node_reads_at_most_input_rate_hz_of_a_faster_sensor_stream(ros_context):
+    """50 Hz odometry, input_rate_hz 5: the 1 s window holds ~5 samples, not ~50 (the rest are
+    never deserialized); a rate outside 1-1000 Hz is refused when the node starts."""
+    source = OdometrySource(ros_context)
+    llm = llm_node(ros_context, lambda: scripted(), input_rate_hz=5.0)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (source.node, llm):
+        executor.add_node(node)
+    spin_until(executor, lambda: False, 2.5)
+    with llm._lock:
+        held = len(llm._supervisor.buffer)
+    assert 3 <= held <= 7, held
+    for rate in (0.0, 5000.0):
+        with pytest.raises(InvalidParameterValueException, match="input_rate_hz"):
+            llm_node(ros_context, lambda: scripted(), input_rate_hz=rate)
     executor.shutdown()
 
 

@@ -13,9 +13,8 @@ from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
 from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
 from robotxr1_ros.training.decision_windows import DecisionQuestion, question_pool, restatements
 from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
-from robotxr1_ros.llm.tuning import TUNING_REASONING_CHARS
 from robotxr1_ros.track.library import get_track
-from robotxr1_ros.training.sft_data import answer_values, decision_examples, mpc_examples
+from robotxr1_ros.training.sft_data import TARGET_REASONING_CHARS, answer_values, decision_examples, mpc_examples
 from robotxr1_ros.training.teacher import CANDIDATES, Teacher, packaged_teacher_file
 from robotxr1_ros.training.train_prompts import TRAIN_TRACK, eval_speeds, train_prompts
 
@@ -105,7 +104,7 @@ def test_sft_mpc_targets_are_grammar_shaped_and_parse_back_to_the_packaged_teach
         assert format_reward(example.answer) == 1.0
         assert parse_mpc_answer(example.answer).changes == answer_values(teacher.answer(_prompt(example)))
         reasoning = tagged_blocks(example.answer, "reasoning")[0]
-        assert 0 < len(reasoning) <= TUNING_REASONING_CHARS and "<" not in reasoning
+        assert 0 < len(reasoning) <= TARGET_REASONING_CHARS and "<" not in reasoning
 
 
 def _prompt(example):

@@ -71,6 +71,7 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
+    from rclpy.experimental import EventsExecutor
     from rclpy.node import Node
     from std_msgs.msg import String
 
@@ -106,7 +107,9 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
         groups = [nodes, [probe]] if separate else [nodes + [probe]]
         nodes.append(probe)
         for group in groups:
-            executor = SingleThreadedExecutor(context=context)
+            # The nodes spin as their executables spin them (nodes/spin.py); the probe on the
+            # classic executor, which delivered nothing to it on an EventsExecutor here.
+            executor = (EventsExecutor if group is nodes else SingleThreadedExecutor)(context=context)
             for node in group:
                 executor.add_node(node)
             spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
@@ -218,7 +221,7 @@ def _time_control_cycles(controller, starts: list[float]) -> None:
         if timer.callback == controller._control_step:
             step = timer.callback
 
-            def timed(step=step) -> None:
+            def timed() -> None:  # no parameters: the executors then pass no TimerInfo
                 starts.append(time.monotonic())
                 step()
 

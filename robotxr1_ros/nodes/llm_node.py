@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from nav_msgs.msg import Odometry
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParametersAtomically
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Imu, LaserScan
 from std_msgs.msg import String
 
@@ -46,16 +47,18 @@ from ..llm.state_buffer import DEFAULT_WINDOW_S
 from ..llm.supervisor import DECIDE, ControllerUpdate, Job, Supervisor, SupervisorConfig
 from ..llm.tuning import MPCxR1
 from ..params import PARAM_NAMES, PARAM_TABLE, MpcParams, ParamError, ParamSpec
+from ..rate_limit import RateLimiter
 from ..samples import odometry_to_sample, scan_to_sample, stamp_seconds
 from ..track.library import get_track
 from .conversions import imu_acceleration
 from .parameter_services import PARAMETER_QOS
-
-DEFAULT_ADAPTER = "default"  # lora_path value: whatever adapter ModelSpec takes by default
 from .priority import lower_thread_priority
 from .spin import run_node
 
+DEFAULT_ADAPTER = "default"  # lora_path value: whatever adapter ModelSpec takes by default
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
+INPUT_RATE_HZ = 20.0  # sensor messages read per topic and second: ~60 per window, ~8 are used
+SENSOR_QUEUE = 10
 TICK_S = 0.05  # how often the worker asks the Supervisor for a job, and checks for a stop
 WORKER_NICE = 10  # inference yields the cores to the controller and the executors
 LOG_THROTTLE_S = 10.0  # a job failing again and again (no controller) is logged this often
@@ -74,6 +77,11 @@ class LlmNode(LifecycleNode):
         """`backends` replaces the llama.cpp backends (tests, other model servers)."""
         super().__init__("robotxr1", **kwargs)
         self._make_backends = backends
+        # Before any parameter is declared: a refused value raises, and the context still
+        # destroys the node, which stops the (not yet started) worker.
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
         declare = self.declare_parameter
         self._config = {
             "model_path": declare("model_path", "", _fixed("GGUF model; empty: $ROBOTXR1_MODEL or the bundled SmolLM2")).value,
@@ -100,6 +108,9 @@ class LlmNode(LifecycleNode):
             "odom_topic": declare("odom_topic", "odom", _fixed("nav_msgs/Odometry input")).value,
             "scan_topic": declare("scan_topic", "scan", _fixed("sensor_msgs/LaserScan input")).value,
             "imu_topic": declare("imu_topic", "imu", _fixed("sensor_msgs/Imu input (optional)")).value,
+            "input_rate_hz": declare("input_rate_hz", INPUT_RATE_HZ, _fixed(
+                "odometry, scans and IMU messages read per second and topic (faster input is thinned)",
+                FloatingPointRange(from_value=1.0, to_value=1000.0, step=0.0))).value,
         }
         declare("instruction", "", ParameterDescriptor(description="what the car should do; setting it starts a tuning"))
         declare("autostart", True, _fixed("configure and activate on start, without a lifecycle manager"))
@@ -113,9 +124,6 @@ class LlmNode(LifecycleNode):
                 max_backoff_s=float(self._config["max_backoff_s"])))
         except Robotxr1Error as error:
             raise Robotxr1Error(f"robotxr1: {error}") from None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
         self._active = False
         self._imu: deque[tuple[float, float]] = deque(maxlen=IMU_HISTORY)
         self._inputs: list = []  # created by configure
@@ -156,10 +164,11 @@ class LlmNode(LifecycleNode):
         }
         self._decision_publisher = self.create_lifecycle_publisher(String, "~/decision", 10)
         self._update_publisher = self.create_lifecycle_publisher(String, "~/update", 10)
+        rate = float(config["input_rate_hz"])
         self._inputs = [
-            self.create_subscription(Odometry, config["odom_topic"], self._on_odometry, 50),
-            self.create_subscription(LaserScan, config["scan_topic"], self._on_scan, 5),
-            self.create_subscription(Imu, config["imu_topic"], self._on_imu, 50),
+            self._thinned_subscription(Odometry, config["odom_topic"], self._on_odometry, rate),
+            self._thinned_subscription(LaserScan, config["scan_topic"], self._on_scan, rate),
+            self._thinned_subscription(Imu, config["imu_topic"], self._on_imu, rate),
             self.create_subscription(String, "~/instruction", self._on_instruction_message, 10),
         ]
         self.get_logger().info(f"configured: track {self._track.name!r}, decisions at most every {config['period_s']} s "
@@ -236,6 +245,17 @@ class LlmNode(LifecycleNode):
         super().destroy_node()
 
     # --- inputs (executor threads: cheap, never wait for the model) ------------------------
+    def _thinned_subscription(self, message_type, topic: str, callback, rate_hz: float):
+        """A subscription that takes messages serialized and deserializes at most `rate_hz` of
+        them per second (rate_limit: the rest would cost CPU that inference needs)."""
+        limiter = RateLimiter(rate_hz)
+
+        def take(data: bytes) -> None:
+            if limiter.admit(time.monotonic()):
+                callback(deserialize_message(data, message_type))
+
+        return self.create_subscription(message_type, topic, take, SENSOR_QUEUE, raw=True)
+
     def _on_odometry(self, message: Odometry) -> None:
         sample = odometry_to_sample(message)
         with self._lock:
@@ -418,8 +438,9 @@ class LlmNode(LifecycleNode):
         publisher.publish(String(data=json.dumps(record)))
 
 
-def _fixed(description: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, read_only=True)
+def _fixed(description: str, floating_range: FloatingPointRange | None = None) -> ParameterDescriptor:
+    return ParameterDescriptor(description=description, read_only=True,
+                               floating_point_range=[floating_range] if floating_range else [])
 
 
 def main(args: list[str] | None = None) -> int:

@@ -5,6 +5,11 @@ signal arriving during cleanup (Ctrl-C under `ros2 launch` reaches every node tw
 terminal and from launch, which then escalates to SIGTERM) cannot interrupt a node's destruction.
 The nodes are destroyed while the context is still valid, so the LLM node can stop its worker
 thread and release its model before rclpy shuts down. A stopped node exits with code 0.
+
+Nodes spin on rclpy's EventsExecutor: it queues ready entities from the middleware's listeners
+instead of rebuilding a wait set in Python for every callback. On the 2-core bench (`robotxr1
+bench ros`) the simulator + controller process took 95 % of a core with the SingleThreadedExecutor
+and 58 % with it, which is CPU the model gets back.
 """
 from __future__ import annotations
 
@@ -16,7 +21,8 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
+from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -60,7 +66,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> in
         executor = None
         try:
             node = make_node()
-            executor = SingleThreadedExecutor()
+            executor = EventsExecutor()
             executor.add_node(node)
             spin_until_stopped(executor, stop)
         except Robotxr1Error as error:

@@ -30,7 +30,7 @@ from ..llm.answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, decisio
 from ..llm.backends import ScriptedBackend
 from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
 from ..llm.grammar import ANSWER_ONLY, FRACTION_DIGITS
-from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
+from ..llm.tuning import MPCxR1
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams
 from .decision_windows import asked_questions
 from .teacher import Teacher
@@ -38,6 +38,10 @@ from .train_prompts import train_prompts
 
 MPC = "mpc"
 DECISION = "decision"
+# Training targets name every change in up to 60 characters, longer than the car's grammar bound
+# (tuning.TUNING_REASONING_CHARS): the model learns the whole plan, and the car's grammar cuts it
+# after the main change, which answers no worse and sooner (measured there).
+TARGET_REASONING_CHARS = 60
 UNIT_EXAMPLES = 4  # decision examples of one instruction run side by side
 CASE_GOALS = {"center": "keep to the middle of the track", "reverse": "drive backwards",
               "smooth": "drive smoothly", "raceline": "follow the racing line"}
@@ -71,7 +75,7 @@ def _goal(prompt: ControlPrompt) -> str:
     return CASE_GOALS[prompt.case]
 
 
-def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit: int = TUNING_REASONING_CHARS) -> str:
+def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit: int = TARGET_REASONING_CHARS) -> str:
     """The goal and as many of the changes as fit in `limit` characters, largest change first.
 
     >>> control_reasoning(ControlPrompt.of('reverse', 'Back up.'), {'v_min': -1.0, 'v_max': -1.0})
