@@ -57,7 +57,7 @@ from .spin import run_node
 
 DEFAULT_ADAPTER = "default"  # lora_path value: whatever adapter ModelSpec takes by default
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
-INPUT_RATE_HZ = 20.0  # sensor messages read per topic and second: ~60 per window, ~8 are used
+INPUT_RATE_HZ = 10.0  # sensor messages read per topic and second: ~30 per window, of which ~8 are used
 SENSOR_QUEUE = 10
 TICK_S = 0.05  # how often the worker asks the Supervisor for a job, and checks for a stop
 WORKER_NICE = 10  # inference yields the cores to the controller and the executors
