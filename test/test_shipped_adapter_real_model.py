@@ -26,10 +26,14 @@ def shipped():
     return path
 
 
-def test_the_shipped_adapter_is_the_default_and_matches_its_hash(shipped):
-    assert ModelSpec().adapter() == str(shipped) and ModelSpec(base_only=True).adapter() is None
-    assert json.loads(KNOWN_HASHES_FILE.read_text())[shipped.name] == file_sha256(shipped)
-    assert 1e5 < shipped.stat().st_size < 2e7  # an adapter of a few MB, not a model
+def test_the_shipped_adapters_are_the_defaults_and_match_their_hashes(shipped):
+    decision = shipped_adapter_path("decision")
+    assert decision is not None and decision != shipped, "the decision module has no adapter of its own"
+    assert ModelSpec().adapter("tuning") == ModelSpec().adapter() == str(shipped)
+    assert ModelSpec().adapter("decision") == str(decision) and ModelSpec(base_only=True).adapter("decision") is None
+    for adapter in (shipped, decision):
+        assert json.loads(KNOWN_HASHES_FILE.read_text())[adapter.name] == file_sha256(adapter)
+        assert 1e5 < adapter.stat().st_size < 2e7  # an adapter of a few MB, not a model
 
 
 def test_a_corrupted_copy_of_the_shipped_adapter_is_refused(shipped, tmp_path):
@@ -45,7 +49,7 @@ def test_trained_model_reverses_the_car_where_the_base_does_not():
     track = get_track("eval")
     speeds = {}
     for name, spec in (("trained", ModelSpec()), ("base", ModelSpec(base_only=True))):
-        tuning = MPCxR1(spec.create()).tune(REVERSE)
+        tuning = MPCxR1(spec.create("tuning")).tune(REVERSE)
         log = rollout(track, tuning.params, Scenario(seconds=8.0, seed=0, start_s=0.0, start_speed=0.0))
         speeds[name] = (tuning.update.changes, float(np.mean(log.speed_along[len(log.t) // 2:])))
     assert speeds["trained"][1] < -0.5, speeds  # backwards along the track
@@ -56,7 +60,7 @@ def test_forced_text_jumped_gives_the_answers_decoded_token_by_token():
     """Jump-forward decoding (the grammar's forced literals evaluated in batches) writes what
     greedy decoding token by token writes (the trained model is far from ties that the batched
     evaluation's rounding could tip); the same grammar as plain text knows no literals."""
-    tuner = MPCxR1(ModelSpec().create())
+    tuner = MPCxR1(ModelSpec().create("tuning"))
     grammar = tuner.grammar(tuner.specs)
     for case in ("reverse", "refvel"):
         messages = tuner.messages(next(text for name, text in eval_phrasings() if name == case))

@@ -109,9 +109,10 @@ def _label(instruction: str | None, features: Features) -> bool | None:
     return label(instruction, features.as_record())
 
 
-def model_modules(backend: Backend, **options) -> Models:
-    """The model answers both modules (options: use_grammar, max_tokens, seed)."""
-    decision, tuning = DecisionxR1(backend, **options), MPCxR1(backend, **options)
+def model_modules(backend: Backend, tuning_backend: Backend | None = None, **options) -> Models:
+    """The model answers both modules, the tuning on `tuning_backend` if given (options:
+    use_grammar, max_tokens, seed)."""
+    decision, tuning = DecisionxR1(backend, **options), MPCxR1(tuning_backend or backend, **options)
     return Models(decision.decide, tuning.tune)
 
 

@@ -98,8 +98,9 @@ def run_phases(backend: Backend, calls: Sequence[Callable[[], CallTiming]]) -> d
 
 def bench_llm(backend: Backend, *, decisions: int = 16, instructions: Sequence[str] | None = None,
               decision_options: dict[str, Any] | None = None, tuning_options: dict[str, Any] | None = None,
-              modules: Sequence[str] = ("decision", "tuning")) -> dict[str, Any]:
-    """Both modules on one backend (each phase starts from its own cache state)."""
+              modules: Sequence[str] = ("decision", "tuning"), tuning_backend: Backend | None = None) -> dict[str, Any]:
+    """Both modules, the tuning on `tuning_backend` if given, else on `backend` (each phase
+    starts from its own cache state)."""
     result: dict[str, Any] = {"load_before": _load()}
     if "decision" in modules:
         decider = DecisionxR1(backend, **(decision_options or {}))
@@ -107,10 +108,11 @@ def bench_llm(backend: Backend, *, decisions: int = 16, instructions: Sequence[s
         result["decision"] = {"calls": len(pairs), "options": decision_options or {},
                               **run_phases(backend, [lambda i=i, s=s: time_decision(decider, i, s) for i, s in pairs])}
     if "tuning" in modules:
-        tuner = MPCxR1(backend, **(tuning_options or {}))
+        tuning_backend = tuning_backend or backend
+        tuner = MPCxR1(tuning_backend, **(tuning_options or {}))
         texts = list(instructions) if instructions is not None else [text for _, text in eval_phrasings()]
         result["tuning"] = {"calls": len(texts), "options": tuning_options or {},
-                            **run_phases(backend, [lambda t=t: time_tuning(tuner, t) for t in texts])}
+                            **run_phases(tuning_backend, [lambda t=t: time_tuning(tuner, t) for t in texts])}
     result["load_after"] = _load()
     return result
 

@@ -43,10 +43,11 @@ def load_state(path: Path) -> StateFeatures | InsufficientData:
 def run(args: argparse.Namespace) -> int:
     instruction = require_instruction(args.instruction)  # fail before loading any model
     state = load_state(args.state) if args.state else None
-    backend = model_spec(args).create()
+    spec = model_spec(args)
     use_grammar = not args.no_grammar
-    decision = DecisionxR1(backend, use_grammar=use_grammar, max_tokens=args.max_tokens).decide(instruction, state)
-    tuning = MPCxR1(backend, use_grammar=use_grammar, max_tokens=args.max_tokens).tune(instruction)
+    decision = DecisionxR1(spec.create("decision"), use_grammar=use_grammar,
+                           max_tokens=args.max_tokens).decide(instruction, state)
+    tuning = MPCxR1(spec.create("tuning"), use_grammar=use_grammar, max_tokens=args.max_tokens).tune(instruction)
     if args.json:
         result = {"decision": decision.as_dict(), "tuning": tuning.as_dict(), "grammar": use_grammar}
         print(json.dumps(result, indent=2))

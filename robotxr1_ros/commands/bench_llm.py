@@ -42,10 +42,11 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     if not instructions or args.decisions < 1:
         raise Robotxr1Error("--limit and --decisions must leave at least one call")
     spec = model_spec(args)
-    backend = spec.create()
     common = {"use_grammar": not args.no_grammar, "max_tokens": args.max_tokens, "seed": args.seed}
     modules = ("decision", "tuning") if args.module == "both" else (args.module,)
-    result = bench_llm(backend, decisions=args.decisions, instructions=instructions, modules=modules,
+    backends = {module: spec.create(module) for module in modules}
+    result = bench_llm(backends.get("decision") or backends["tuning"], tuning_backend=backends.get("tuning"),
+                       decisions=args.decisions, instructions=instructions, modules=modules,
                        decision_options={**common, "reasoning_chars": args.decision_reasoning_chars},
                        tuning_options={**common, "reasoning_chars": args.tuning_reasoning_chars})
     result["model"] = spec.describe()

@@ -145,7 +145,7 @@ def run_decision(args: argparse.Namespace) -> int:
         decider = DecisionxR1(backend, **options)
     else:
         spec = model_spec(args)
-        name = spec.describe()
+        name = spec.describe("decision")
         decider = DeciderFactory(spec, options)
     workers = 1 if args.baseline else args.workers
     start = time.perf_counter()
@@ -180,7 +180,7 @@ def run_control(args: argparse.Namespace) -> int:
             name = backend.name
         else:
             spec = model_spec(args)
-            backend, name = spec.create(), spec.describe()
+            backend, name = spec.create("tuning"), spec.describe("tuning")
         tuner = MPCxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed,
                        reasoning_chars=args.reasoning_chars)
         proposer = ModelProposer(tuner, name)

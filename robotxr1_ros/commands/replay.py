@@ -58,7 +58,8 @@ def run(args) -> int:
         if args.backend == "scripted":
             models = scripted_modules(instruction, proposal)
         else:
-            models = model_modules(model_spec(args).create(), use_grammar=not args.no_grammar,
+            spec = model_spec(args)
+            models = model_modules(spec.create("decision"), spec.create("tuning"), use_grammar=not args.no_grammar,
                                    max_tokens=args.max_tokens, seed=args.seed)
     windows = updates = 0
     for event in replay_bag(args.bag, get_track(args.track), instruction, models, config, params,

@@ -105,7 +105,7 @@ class DeciderFactory:
     options: Mapping[str, Any]  # DecisionxR1 keyword arguments
 
     def __call__(self) -> DecisionxR1:
-        return DecisionxR1(self.model.create(), **self.options)
+        return DecisionxR1(self.model.create("decision"), **self.options)
 
 
 def decision_from_text(instruction: str, completion: Completion) -> Decision:

@@ -6,9 +6,13 @@ A local GGUF file runs in-process through llama.cpp; an endpoint is any OpenAI-c
 of the same spec answer alike.
 
 A LoRA adapter (GGUF, `robotxr1 export`) is loaded on top of the base model. The bundled base
-comes with the project's trained adapter when one is shipped (data/adapters/<base>.lora.gguf);
-`base_only` runs the base without it. An adapter belongs to one base: it is only taken by
-default for the bundled model, never for a model given by path or $ROBOTXR1_MODEL.
+comes with the project's trained adapters when they are shipped: data/adapters/<base>.lora.gguf
+for every module, and <base>.<module>.lora.gguf where one module has its own (the decision
+module: training the verdict further cost the tuning answers control score, so each module runs
+the adapter that is best at it; the two backends of the car hold one KV cache each anyway).
+`base_only` runs the base without any. An adapter belongs to one base: it is only taken by
+default for the bundled model, never for a model given by path or $ROBOTXR1_MODEL; one given
+by path serves both modules.
 """
 from __future__ import annotations
 
@@ -21,12 +25,17 @@ from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
 from .models import DECODE_THREADS, MODEL_ENV, PROMPT_THREADS, bundled_model_path, default_model_path
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "data" / "adapters"
+MODULES = ("decision", "tuning")
 
 
-def shipped_adapter_path() -> Path | None:
-    """The trained adapter shipped for the bundled model, if there is one."""
-    candidate = ADAPTER_DIR / f"{bundled_model_path().stem}.lora.gguf"
-    return candidate if candidate.exists() else None
+def shipped_adapter_path(module: str | None = None) -> Path | None:
+    """The trained adapter shipped for the bundled model and `module` (its own, else the common
+    one), if there is one."""
+    if module is not None and module not in MODULES:
+        raise Robotxr1Error(f"unknown module {module!r}; modules: {', '.join(MODULES)}")
+    stem = bundled_model_path().stem
+    names = ([f"{stem}.{module}.lora.gguf"] if module else []) + [f"{stem}.lora.gguf"]
+    return next((ADAPTER_DIR / name for name in names if (ADAPTER_DIR / name).exists()), None)
 
 
 @dataclass(frozen=True)
@@ -51,27 +60,30 @@ class ModelSpec:
             raise Robotxr1Error(f"need n_threads >= 1, n_threads_batch >= 1 and n_ctx >= 64, got {self.n_threads}, "
                                 f"{self.n_threads_batch} and {self.n_ctx}")
 
-    def create(self) -> Backend:
-        """A new backend with its own KV cache (GGUF weights are memory-mapped and shared)."""
+    def create(self, module: str | None = None) -> Backend:
+        """A new backend with its own KV cache (GGUF weights are memory-mapped and shared), for
+        `module` ("decision" or "tuning"; None: the common adapter)."""
         if self.endpoint:
             return OpenAIHttpBackend(self.endpoint, model=self.served_model)
         return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                n_threads_batch=self.n_threads_batch, seed=self.seed,
-                               lora_path=self.adapter(), flash_attn=self.flash_attn)
+                               lora_path=self.adapter(module), flash_attn=self.flash_attn)
 
-    def adapter(self) -> str | None:
-        """The adapter that will be loaded: the given one, else the shipped one for the bundled model."""
+    def adapter(self, module: str | None = None) -> str | None:
+        """The adapter that will be loaded: the given one, else the one shipped for the bundled
+        model and `module`."""
         if self.lora_path or self.base_only or self.endpoint:
             return self.lora_path
         if self.model_path is None and not os.environ.get(MODEL_ENV):
-            shipped = shipped_adapter_path()
+            shipped = shipped_adapter_path(module)
             return str(shipped) if shipped else None
         return None
 
-    def describe(self) -> str:
+    def describe(self, module: str | None = None) -> str:
         """A short name for logs and reports."""
         if self.endpoint:
             return f"{self.served_model} @ {self.endpoint}"
         name = Path(self.model_path).name if self.model_path else default_model_path().name
-        adapter = self.adapter()
-        return f"{name} + {Path(adapter).name}" if adapter else name
+        adapters = dict.fromkeys(self.adapter(each) for each in ((module,) if module else MODULES))
+        named = [Path(adapter).name for adapter in adapters if adapter]
+        return " + ".join([name, *named]) if named else name

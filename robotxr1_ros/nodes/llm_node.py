@@ -47,7 +47,7 @@ from ..llm.state_buffer import DEFAULT_WINDOW_S
 from ..llm.supervisor import DECIDE, ControllerUpdate, Job, Supervisor, SupervisorConfig
 from ..llm.tuning import MPCxR1
 from ..params import PARAM_NAMES, PARAM_TABLE, MpcParams, ParamError, ParamSpec
-from ..rate_limit import RateLimiter
+from ..rate_limit import RateLimiter, cdr_header_stamp
 from ..samples import odometry_to_sample, scan_to_sample, stamp_seconds
 from ..track.library import get_track
 from .conversions import imu_acceleration
@@ -183,7 +183,8 @@ class LlmNode(LifecycleNode):
                          flash_attn=bool(config["flash_attn"]), base_only=not adapter,
                          lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
         start = time.perf_counter()
-        backends = ModuleBackends(spec.create(), spec.create())  # same weights (mmap), one KV cache each
+        # The same base weights (mmap), one KV cache each, each module with its adapter.
+        backends = ModuleBackends(spec.create("decision"), spec.create("tuning"))
         self.get_logger().info(f"model {spec.describe()} loaded in {time.perf_counter() - start:.2f} s")
         return backends
 
@@ -247,11 +248,13 @@ class LlmNode(LifecycleNode):
     # --- inputs (executor threads: cheap, never wait for the model) ------------------------
     def _thinned_subscription(self, message_type, topic: str, callback, rate_hz: float):
         """A subscription that takes messages serialized and deserializes at most `rate_hz` of
-        them per second (rate_limit: the rest would cost CPU that inference needs)."""
+        them per second of their header stamps (rate_limit: the rest would cost CPU that inference
+        needs); messages in an encapsulation whose stamp it cannot read go by arrival time."""
         limiter = RateLimiter(rate_hz)
 
         def take(data: bytes) -> None:
-            if limiter.admit(time.monotonic()):
+            stamp = cdr_header_stamp(data)
+            if limiter.admit(time.monotonic() if stamp is None else stamp):
                 callback(deserialize_message(data, message_type))
 
         return self.create_subscription(message_type, topic, take, SENSOR_QUEUE, raw=True)
