@@ -6,10 +6,10 @@ terminal and from launch, which then escalates to SIGTERM) cannot interrupt a no
 The nodes are destroyed while the context is still valid, so the LLM node can stop its worker
 thread and release its model before rclpy shuts down. A stopped node exits with code 0.
 
-Nodes spin on rclpy's EventsExecutor: it queues ready entities from the middleware's listeners
-instead of rebuilding a wait set in Python for every callback. On the 2-core bench (`robotxr1
-bench ros`) the simulator + controller process took 95 % of a core with the SingleThreadedExecutor
-and 58 % with it, which is CPU the model gets back.
+Nodes spin on the SingleThreadedExecutor. rclpy's EventsExecutor (rclpy.experimental) took the
+simulator + controller process of `robotxr1 bench ros` from 95 % to 58 % of a core, but under
+load the simulator on it fell to a tenth of its real-time factor (a CI run: 0.76 of 2 laps in
+180 s, against 17 s alone), so it is not used until that is understood.
 """
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import rclpy
-from rclpy.executors import ExternalShutdownException
-from rclpy.experimental import EventsExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -66,7 +65,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> in
         executor = None
         try:
             node = make_node()
-            executor = EventsExecutor()
+            executor = SingleThreadedExecutor()
             executor.add_node(node)
             spin_until_stopped(executor, stop)
         except Robotxr1Error as error:
