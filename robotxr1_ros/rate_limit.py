@@ -3,7 +3,7 @@
 A car publishes odometry at 50-100 Hz, IMU at 100 Hz or more and scans at 40 Hz, while a
 decision looks at ~8 samples of a 3 s window (llm.features down-samples the window to
 FeatureConfig.n_samples). rclpy spends ~0.1 ms turning one message into Python objects; on the
-2-core bench that took most of a core away from inference. The node therefore takes these
+2-core bench that was half of the LLM process's main thread. The node therefore takes these
 topics serialized and deserializes only the messages a RateLimiter admits, by the stamps in
 their headers (`cdr_header_stamp`): messages that arrive in a burst after the executor was held up
 still keep the samples evenly spread over the window, which thinning by arrival time would not.
