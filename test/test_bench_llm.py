@@ -14,7 +14,7 @@ def answer(messages):
 
 def test_both_modules_cold_and_warm():
     backend = ScriptedBackend(answer)
-    result = bench_llm(backend, decisions=3, instructions=["Drive slowly", "Drive at 3 m/s"],
+    result = bench_llm({"decision": backend, "tuning": backend}, decisions=3, instructions=["Drive slowly", "Drive at 3 m/s"],
                        decision_options={"reasoning_chars": 0}, tuning_options={"reasoning_chars": 0})
     assert len(backend.calls) == (3 + 1 + 3) + (2 + 1 + 2)  # cold, one warm-up, warm; per module
     for module, calls in (("decision", 3), ("tuning", 2)):

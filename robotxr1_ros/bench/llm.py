@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from ..evaluation.decision_dataset import MIN_RECORD_SAMPLES, find_datasets, load_dataset
 from ..evaluation.labels import DECISION_INSTRUCTIONS
@@ -96,23 +96,23 @@ def run_phases(backend: Backend, calls: Sequence[Callable[[], CallTiming]]) -> d
     return {"cold": summarize(cold), "warm": summarize(warm)}
 
 
-def bench_llm(backend: Backend, *, decisions: int = 16, instructions: Sequence[str] | None = None,
-              decision_options: dict[str, Any] | None = None, tuning_options: dict[str, Any] | None = None,
-              modules: Sequence[str] = ("decision", "tuning"), tuning_backend: Backend | None = None) -> dict[str, Any]:
-    """Both modules, the tuning on `tuning_backend` if given, else on `backend` (each phase
-    starts from its own cache state)."""
+def bench_llm(backends: Mapping[str, Backend], *, decisions: int = 16, instructions: Sequence[str] | None = None,
+              decision_options: dict[str, Any] | None = None,
+              tuning_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The modules `backends` names ("decision", "tuning"), each on its backend (the same object
+    twice is fine; each phase starts from its own cache state)."""
     result: dict[str, Any] = {"load_before": _load()}
-    if "decision" in modules:
-        decider = DecisionxR1(backend, **(decision_options or {}))
+    if "decision" in backends:
+        decider = DecisionxR1(backends["decision"], **(decision_options or {}))
         pairs = decision_inputs(decisions)
         result["decision"] = {"calls": len(pairs), "options": decision_options or {},
-                              **run_phases(backend, [lambda i=i, s=s: time_decision(decider, i, s) for i, s in pairs])}
-    if "tuning" in modules:
-        tuning_backend = tuning_backend or backend
-        tuner = MPCxR1(tuning_backend, **(tuning_options or {}))
+                              **run_phases(decider.backend,
+                                           [lambda i=i, s=s: time_decision(decider, i, s) for i, s in pairs])}
+    if "tuning" in backends:
+        tuner = MPCxR1(backends["tuning"], **(tuning_options or {}))
         texts = list(instructions) if instructions is not None else [text for _, text in eval_phrasings()]
         result["tuning"] = {"calls": len(texts), "options": tuning_options or {},
-                            **run_phases(tuning_backend, [lambda t=t: time_tuning(tuner, t) for t in texts])}
+                            **run_phases(tuner.backend, [lambda t=t: time_tuning(tuner, t) for t in texts])}
     result["load_after"] = _load()
     return result
 

@@ -44,12 +44,11 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     spec = model_spec(args)
     common = {"use_grammar": not args.no_grammar, "max_tokens": args.max_tokens, "seed": args.seed}
     modules = ("decision", "tuning") if args.module == "both" else (args.module,)
-    backends = {module: spec.create(module) for module in modules}
-    result = bench_llm(backends.get("decision") or backends["tuning"], tuning_backend=backends.get("tuning"),
-                       decisions=args.decisions, instructions=instructions, modules=modules,
+    result = bench_llm({module: spec.create(module) for module in modules}, decisions=args.decisions,
+                       instructions=instructions,
                        decision_options={**common, "reasoning_chars": args.decision_reasoning_chars},
                        tuning_options={**common, "reasoning_chars": args.tuning_reasoning_chars})
-    result["model"] = spec.describe()
+    result["model"] = spec.describe(None if args.module == "both" else args.module)
     result["threads"] = spec.n_threads
     result["batch_threads"] = spec.n_threads_batch or spec.n_threads
     if args.json:
