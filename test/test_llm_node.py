@@ -19,7 +19,7 @@ from std_msgs.msg import String
 from model_files import corrupted_copy
 from node_harness import OdometrySource, Probe, get_parameters, set_parameters
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
-from robotxr1_ros.llm.backends import ScriptedBackend
+from robotxr1_ros.llm.backends import CANCELLED, Backend, Completion, ScriptedBackend
 from robotxr1_ros.llm.decision import DOES_NOT_ADHERE
 from robotxr1_ros.samples import stamp_seconds
 from robotxr1_ros.nodes.llm_node import LlmNode, ModuleBackends
@@ -109,6 +109,45 @@ def test_inference_runs_off_the_executor_thread(ros_context):
     assert np.diff(stamps).max() < 0.5  # 40 Hz commands went on through every 1.5 s decision
     decisions = probe.snapshot("decisions")
     assert decisions and all(d["latency_s"] >= 1.5 for d in decisions)
+    executor.shutdown()
+
+
+class StallingDecisions(Backend):
+    """A decision that takes until it is no longer wanted: returns only when `stop()` says so."""
+
+    def __init__(self) -> None:
+        self.cancelled = 0
+
+    def complete(self, messages, *, grammar=None, max_tokens=200, temperature=0.0, seed=0, stop=None) -> Completion:
+        deadline = time.monotonic() + WAIT_S
+        while not (stop is not None and stop()):
+            assert time.monotonic() < deadline, "the decision in progress was never cancelled"
+            time.sleep(0.01)
+        self.cancelled += 1
+        return Completion("", 0, 0, 0.0, finish_reason=CANCELLED)
+
+
+def test_a_new_instruction_cancels_the_decision_in_progress(ros_context):
+    """The tuning for a new instruction does not wait for a decision on the old one: the model call
+    is cancelled, published as a superseded decision without a verdict, and the tuning follows."""
+    controller = MpcControllerNode(context=ros_context)
+    source = OdometrySource(ros_context)
+    stalling = StallingDecisions()
+    llm = llm_node(ros_context, lambda: ModuleBackends(stalling, scripted().tuning), instruction="Drive forward")
+    probe = Probe(ros_context)
+    watch_llm_topics(probe)
+    instructions = probe.node.create_publisher(String, "/robotxr1/instruction", 10)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (controller, source.node, llm, probe.node):
+        executor.add_node(node)
+    assert spin_until(executor, lambda: getattr(llm._supervisor._job, "kind", None) == "decide", WAIT_S)
+    instructions.publish(String(data="Reverse the car"))
+    assert spin_until(executor, lambda: any(u["instruction"] == "Reverse the car"
+                                            for u in probe.snapshot("updates")), WAIT_S)
+    cancelled = [d for d in probe.snapshot("decisions") if d["instruction"] == "Drive forward"]
+    assert stalling.cancelled >= 1 and cancelled
+    assert all(d["superseded"] and d["status"] == "no_verdict" and d["explanation"].startswith("cancelled")
+               for d in cancelled)
     executor.shutdown()
 
 

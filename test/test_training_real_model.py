@@ -121,6 +121,8 @@ def test_torch_backend_runs_the_trained_adapter_through_the_cars_modules(sft_run
     assert tuning.completion.prompt_tokens > 100  # the car's MPC prompt, system message included
     verdict = DecisionxR1(backend).decide("Reverse the car", REVERSING)
     assert verdict.status in (ADHERES, DOES_NOT_ADHERE), verdict
+    # Read from the next-token probabilities in one pass, as the car reads it (LlamaCppBackend.choose).
+    assert set(verdict.completion.option_logprobs) == {"True", "False"} and verdict.completion.completion_tokens == 1
     assert main(["eval", "control", "--mini", "--no-plots", "--torch", str(sft_run.out), "--out", str(tmp_path)]) == 2
     assert "not an adapter folder" in capsys.readouterr().err
 

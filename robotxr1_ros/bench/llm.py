@@ -65,9 +65,14 @@ def decision_inputs(count: int) -> list[tuple[str, StateFeatures]]:
     return pairs
 
 
+def never_stop() -> bool:
+    """The LLM node's calls carry a stop check, which evaluates prompts in chunks: timed the same way."""
+    return False
+
+
 def time_decision(decider: DecisionxR1, instruction: str, state: StateFeatures) -> CallTiming:
     wall, cpu = time.perf_counter(), time.process_time()
-    decision = decider.decide(instruction, state)
+    decision = decider.decide(instruction, state, stop=never_stop)
     total, cpu_used = time.perf_counter() - wall, time.process_time() - cpu
     parse_start = time.perf_counter()
     decision_from_text(instruction, decision.completion)
@@ -77,7 +82,7 @@ def time_decision(decider: DecisionxR1, instruction: str, state: StateFeatures) 
 
 def time_tuning(tuner: MPCxR1, instruction: str) -> CallTiming:
     wall, cpu = time.perf_counter(), time.process_time()
-    tuning = tuner.tune(instruction)
+    tuning = tuner.tune(instruction, stop=never_stop)
     total, cpu_used = time.perf_counter() - wall, time.process_time() - cpu
     parse_start = time.perf_counter()
     tuning_from_text(instruction, tuning.completion)

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import Robotxr1Error
 from .grammar import GrammarError, choice_grammar
-from .greedy_decoding import GrammarChecker, greedy_decode, next_token_logprobs
+from .greedy_decoding import CANCELLED, GrammarChecker, greedy_decode, next_token_logprobs
 from .jump_forward import forced_continuation
 from .lora_merge import merged_model_path
 from .models import DECODE_THREADS, PROMPT_THREADS, ModelLoadError, default_model_path, import_llama_cpp, load_llama
@@ -70,13 +70,15 @@ class Backend(ABC):
         `stop` lets the caller end an answer it no longer needs (an instruction replaced while the
         model answers); backends that cannot stop mid-answer ignore it."""
 
-    def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "") -> Completion:
+    def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "",
+               stop: StopCheck | None = None) -> Completion:
         """Which of `options` the answer `prefix` + option + `suffix` takes (e.g. a True/False
         verdict). Here: a completion constrained to exactly those answers; the llama.cpp backend
-        instead reads the next-token probabilities after `prefix` in one forward pass."""
+        instead reads the next-token probabilities after `prefix` in one forward pass. `stop` as
+        in `complete` (a cancelled choice has finish_reason "cancelled" and no option)."""
         grammar = choice_grammar(prefix, options, suffix)
         longest = max(len(prefix + option + suffix) for option in options)
-        return self.complete(messages, grammar=grammar, max_tokens=longest)
+        return self.complete(messages, grammar=grammar, max_tokens=longest, stop=stop)
 
     def reset_cache(self) -> None:
         """Forget cached prompt state (for cold-start measurements); a no-op where there is none."""
@@ -207,23 +209,19 @@ class LlamaCppBackend(Backend):
     def _is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
 
-    def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "") -> Completion:
+    def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "",
+               stop: StopCheck | None = None) -> Completion:
         """One forward pass over the prompt + `prefix`; the option whose first token is the most
         likely next token wins. Options must differ in their first token."""
         start = time.perf_counter()
         head = self.render(messages) + prefix
-        tokens = self.tokenize(head)
+        tokens, firsts = option_first_tokens(self.tokenize, head, options)
         if len(tokens) + 1 > self.llama.n_ctx():
             raise BackendError(f"prompt of {len(tokens)} tokens exceeds the context of {self.llama.n_ctx()} tokens")
-        firsts = {}
-        for option in options:
-            full = self.tokenize(head + option)
-            if full[:len(tokens)] != tokens or len(full) == len(tokens):
-                raise BackendError(f"option {option!r} does not start a new token after {prefix!r}")
-            firsts[option] = full[len(tokens)]
-        if len(set(firsts.values())) != len(firsts):
-            raise BackendError(f"options {list(options)} share their first token; choose needs distinct ones")
-        logprobs, cached, prompt_eval_s = next_token_logprobs(self._llama_cpp, self.llama, tokens)
+        logprobs, cached, prompt_eval_s = next_token_logprobs(self._llama_cpp, self.llama, tokens, stop)
+        if logprobs is None:
+            return Completion("", len(tokens), 0, time.perf_counter() - start, cached_tokens=cached,
+                              finish_reason=CANCELLED, prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0)
         scores = {option: float(logprobs[token]) for option, token in firsts.items()}
         best = max(scores, key=scores.get)
         return Completion(prefix + best + suffix, len(tokens), 1, time.perf_counter() - start, cached_tokens=cached,
@@ -282,6 +280,22 @@ class OpenAIHttpBackend(Backend):
         cached = details.get("cached_tokens") or (reply.get("timings") or {}).get("cache_n") or 0
         return Completion(text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                           latency, cached_tokens=int(cached), finish_reason=choice.get("finish_reason") or "stop")
+
+
+def option_first_tokens(tokenize: Callable[[str], list[int]], head: str,
+                        options: Sequence[str]) -> tuple[list[int], dict[str, int]]:
+    """The tokens of `head`, and the token each option starts with after it (`Backend.choose`:
+    options must begin a new token and differ in it)."""
+    tokens = tokenize(head)
+    firsts = {}
+    for option in options:
+        full = tokenize(head + option)
+        if full[:len(tokens)] != tokens or len(full) == len(tokens):
+            raise BackendError(f"option {option!r} does not start a new token after {head[-20:]!r}")
+        firsts[option] = full[len(tokens)]
+    if len(set(firsts.values())) != len(firsts):
+        raise BackendError(f"options {list(options)} share their first token; choose needs distinct ones")
+    return tokens, firsts
 
 
 def _token_text(model: Any, token: int) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
-from .backends import Backend, Completion
+from .backends import CANCELLED, Backend, Completion, StopCheck
 from .features import MIN_JUDGEABLE_SAMPLES, InsufficientData, StateFeatures
 from .grammar import ANSWER_ONLY, decision_grammar
 from .model_spec import ModelSpec
@@ -77,7 +77,10 @@ class DecisionxR1:
         hints = [passage.text for passage in self.hints.search(instruction, self.n_hints)]
         return decision_messages(instruction, state, hints)
 
-    def decide(self, instruction: str, state: StateFeatures | InsufficientData | None) -> Decision:
+    def decide(self, instruction: str, state: StateFeatures | InsufficientData | None,
+               stop: StopCheck | None = None) -> Decision:
+        """`stop`: asked while the model answers; True ends the call (an instruction replaced
+        meanwhile), and the decision is NO_VERDICT with finish_reason "cancelled"."""
         instruction = require_instruction(instruction)
         if state is None:
             return Decision(instruction, INSUFFICIENT_DATA, "no state window was given")
@@ -90,10 +93,12 @@ class DecisionxR1:
         messages = self.messages(instruction, state)
         if self.verdict_only:
             completion = self.backend.choose(messages, open_tag(ANSWER_TAG), (VERDICT_TRUE, VERDICT_FALSE),
-                                             close_tag(ANSWER_TAG))
+                                             close_tag(ANSWER_TAG), stop=stop)
         else:
             completion = self.backend.complete(messages, grammar=self.grammar, max_tokens=self.max_tokens,
-                                               temperature=self.temperature, seed=self.seed)
+                                               temperature=self.temperature, seed=self.seed, stop=stop)
+        if completion.finish_reason == CANCELLED:
+            return Decision(instruction, NO_VERDICT, "cancelled: the answer was no longer wanted", completion)
         return decision_from_text(instruction, completion)
 
 

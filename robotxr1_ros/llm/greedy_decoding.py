@@ -23,6 +23,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+# With a stop check, a prompt is evaluated in chunks of this many tokens: a cancelled answer ends
+# within ~0.1 s, for a few % of prompt speed (`robotxr1 bench llm` reports prompt tokens/s).
+STOP_CHECK_TOKENS = 64
+CANCELLED = "cancelled"  # the finish reason of an answer that stop() ended
+
 
 @dataclass(frozen=True)
 class Decoded:
@@ -31,7 +36,7 @@ class Decoded:
     prompt_eval_s: float  # evaluating the prompt tokens that were not cached
     decode_s: float  # generating (forward passes of the generated tokens)
     grammar_s: float  # of decode_s: checking tokens against the grammar
-    finish_reason: str  # "stop", "length" or "cancelled"
+    finish_reason: str  # "stop", "length" or CANCELLED
     forced_tokens: int = 0  # of the tokens, how many the grammar forced (not decoded one by one)
 
 
@@ -97,13 +102,21 @@ def reuse_prefix(llama: Any, tokens: Sequence[int]) -> int:
     return min(common, len(tokens) - 1)
 
 
-def evaluate_prompt(llama: Any, tokens: Sequence[int]) -> tuple[int, float]:
-    """Evaluate `tokens` after the longest cached prefix; (cached tokens, seconds)."""
+def evaluate_prompt(llama: Any, tokens: Sequence[int], stop: Callable[[], bool] | None = None) -> tuple[int, float, bool]:
+    """Evaluate `tokens` after the longest cached prefix; (cached tokens, seconds, completed).
+    With `stop`, the tokens go in chunks of STOP_CHECK_TOKENS and `stop()` is asked before each:
+    an answer no longer wanted ends within a chunk instead of after the whole prompt (the KV
+    cache keeps what was evaluated, so the next prompt still reuses it)."""
     keep = reuse_prefix(llama, tokens)
     llama.n_tokens = keep  # Llama.eval drops the KV entries from here on
     start = time.perf_counter()
-    llama.eval(list(tokens[keep:]))
-    return keep, time.perf_counter() - start
+    rest = list(tokens[keep:])
+    chunk = STOP_CHECK_TOKENS if stop is not None else max(1, len(rest))
+    for first in range(0, len(rest), chunk):
+        if stop is not None and stop():
+            return keep, time.perf_counter() - start, False
+        llama.eval(rest[first:first + chunk])
+    return keep, time.perf_counter() - start, True
 
 
 def last_logits(llama_cpp: Any, llama: Any) -> np.ndarray:
@@ -111,9 +124,13 @@ def last_logits(llama_cpp: Any, llama: Any) -> np.ndarray:
     return np.ctypeslib.as_array(pointer, shape=(llama.n_vocab(),))
 
 
-def next_token_logprobs(llama_cpp: Any, llama: Any, tokens: Sequence[int]) -> tuple[np.ndarray, int, float]:
-    """Log-probabilities of the token after `tokens`, cached prefix length, seconds spent."""
-    cached, seconds = evaluate_prompt(llama, tokens)
+def next_token_logprobs(llama_cpp: Any, llama: Any, tokens: Sequence[int], stop: Callable[[], bool] | None = None
+                        ) -> tuple[np.ndarray | None, int, float]:
+    """Log-probabilities of the token after `tokens` (None if `stop()` ended the evaluation),
+    cached prefix length, seconds spent."""
+    cached, seconds, completed = evaluate_prompt(llama, tokens, stop)
+    if not completed:
+        return None, cached, seconds
     logits = last_logits(llama_cpp, llama).astype(np.float64)
     shifted = logits - logits.max()
     return shifted - np.log(np.exp(shifted).sum()), cached, seconds
@@ -123,9 +140,12 @@ def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens:
                   grammar: GrammarChecker | None, is_end: Any, stop: Callable[[], bool] | None = None,
                   forced: Callable[[str], tuple[str, bool]] | None = None) -> Decoded:
     """Most likely continuation of `tokens` under `grammar`, until an end token, max_tokens, or
-    `stop()` (asked before every token) says the answer is no longer wanted. `forced(text)`: the
-    text the grammar forces after the answer so far, and whether it ends the answer."""
-    cached, prompt_eval_s = evaluate_prompt(llama, tokens)
+    `stop()` (asked before every token, and during the prompt) says the answer is no longer
+    wanted. `forced(text)`: the text the grammar forces after the answer so far, and whether it
+    ends the answer."""
+    cached, prompt_eval_s, completed = evaluate_prompt(llama, tokens, stop)
+    if not completed:
+        return Decoded([], cached, prompt_eval_s, 0.0, 0.0, CANCELLED)
     if grammar is not None:
         grammar.reset()
     generated: list[int] = []
@@ -136,7 +156,7 @@ def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens:
     finish = "length"
     while len(generated) < max_tokens:
         if stop is not None and stop():
-            finish = "cancelled"
+            finish = CANCELLED
             break
         if grammar is not None and forced is not None:
             checked = time.perf_counter()

@@ -9,7 +9,8 @@ configures and activates itself, so it also runs without a lifecycle manager.
 Subscriptions only feed the Supervisor's state buffer, so they never wait for the model. The
 worker thread asks the Supervisor for the next job and runs it: a decision on the state window,
 or a tuning (at once for a new instruction from /robotxr1/instruction or parameter `instruction`,
-else after a "does not adhere"). Before a tuning it reads the parameters in force and the
+else after a "does not adhere"). A new instruction cancels the model call in progress (within a
+chunk of prompt tokens or one generated token), so its tuning does not wait for a stale answer. Before a tuning it reads the parameters in force and the
 effective ranges from the controller (`get_parameters`, `describe_parameters`), so the prompt, the
 grammar and the parser use the car's narrowed ranges, and what an operator set by hand stays
 unless the model names it. The changed parameters go in ONE request to
@@ -347,7 +348,7 @@ class LlmNode(LifecycleNode):
 
     def _decide(self, job: Job) -> None:
         features = compute_features(job.window, self._track)
-        decision = self._decision.decide(job.instruction, features)
+        decision = self._decision.decide(job.instruction, features, stop=lambda: self._unwanted(job))
         if self._abandon():
             return
         with self._lock:

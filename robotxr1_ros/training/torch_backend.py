@@ -3,8 +3,8 @@
 What the training optimised is the float base plus the adapter in torch; what the car runs is
 the exported GGUF in llama.cpp. `robotxr1 eval ... --torch RUN/adapter` scores the former with
 the same prompts, grammars, parsers and scoring as the latter, so the export's loss (if any) is
-measured, not assumed. Greedy decoding under the same GBNF grammar (xgrammar), one torch thread
-by default.
+measured, not assumed. Greedy decoding under the same GBNF grammar (xgrammar), and a verdict read
+from the next-token probabilities as on the car (`choose`); one torch thread by default.
 """
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..llm.backends import Backend, Completion, Message, StopCheck
+import torch
+
+from ..llm.backends import Backend, Completion, Message, StopCheck, option_first_tokens
 from .grammar_constraint import GrammarCompiler
 from .model_io import configure_torch, float_base_dir, load_policy, load_tokenizer
 from .sampling import sample_group
@@ -40,3 +42,19 @@ class TorchBackend(Backend):
         ended = bool(group.completions[0, length - 1] == self.tokenizer.eos_token_id) if length else False
         return Completion(group.texts[0], int(group.prompt.shape[0]), length, time.perf_counter() - start,
                           finish_reason="stop" if ended else "length")
+
+    @torch.no_grad()
+    def choose(self, messages: Sequence[Message], prefix: str, options: Sequence[str], suffix: str = "",
+               stop: StopCheck | None = None) -> Completion:
+        """As LlamaCppBackend.choose: one forward pass over the prompt + `prefix`; the option whose
+        first token is the most likely next token wins (`stop` is not asked: one pass)."""
+        start = time.perf_counter()
+        head = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False) + prefix
+        tokens, firsts = option_first_tokens(
+            lambda text: self.tokenizer(text, add_special_tokens=False)["input_ids"], head, options)
+        logits = self.model(input_ids=torch.tensor([tokens], device=self.model.device)).logits[0, -1].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        scores = {option: float(logprobs[token]) for option, token in firsts.items()}
+        best = max(scores, key=scores.get)
+        return Completion(prefix + best + suffix, len(tokens), 1, time.perf_counter() - start,
+                          option_logprobs=scores)
