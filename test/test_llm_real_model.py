@@ -14,7 +14,6 @@ from robotxr1_ros.llm.backends import LlamaCppBackend
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, NO_VERDICT, DecisionxR1
 from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.grammar import GrammarError, decision_grammar, mpc_grammar
-from robotxr1_ros.llm.greedy_decoding import STOP_CHECK_TOKENS
 from robotxr1_ros.llm.models import import_llama_cpp
 from robotxr1_ros.llm.parsing import tagged_blocks
 from robotxr1_ros.llm.phrasings import eval_phrasings
@@ -78,30 +77,27 @@ def test_greedy_loop_answers_what_llama_cpps_greedy_sampler_answers(backend):
 def test_an_answer_no_longer_wanted_stops_between_tokens(backend):
     """The LLM node stops a tuning whose instruction was replaced (its `stop` check turns True):
     the model stops generating at once and the cut answer yields no parameters."""
-    assert MPCxR1(backend).tune("Drive in reverse.", stop=lambda: False).completion.finish_reason == "stop"
-    asked = []
-
-    def stop_after_five_tokens() -> bool:
-        asked.append(True)
-        return len(asked) > 1 + 5  # the prompt is cached but its last token: one chunk, then 5 tokens
-
-    tuning = MPCxR1(backend).tune("Drive in reverse.", stop=stop_after_five_tokens)
-    assert tuning.completion.finish_reason == "cancelled" and tuning.completion.completion_tokens == 5
+    whole = MPCxR1(backend).tune("Drive in reverse.", stop=lambda: False).completion
+    assert whole.finish_reason == "stop"
+    prompt = whole.prompt_tokens
+    # True once 4 generated tokens are in the KV cache (the prompt's own checks see fewer).
+    tuning = MPCxR1(backend).tune("Drive in reverse.", stop=lambda: backend.llama.n_tokens >= prompt + 4)
+    assert tuning.completion.finish_reason == "cancelled" and 4 <= tuning.completion.completion_tokens < whole.completion_tokens
     assert not tuning.update.found and tuning.params == MpcParams()
 
 
-def test_an_answer_no_longer_wanted_stops_within_the_prompt_and_keeps_what_was_evaluated(backend):
-    """A decision under way when a new instruction arrives: the prompt is evaluated in chunks and
-    `stop` is asked before each, so the call ends after one chunk, without a verdict; the chunk
-    stays in the KV cache for the next prompt."""
+def test_an_answer_no_longer_wanted_stops_within_the_prompt(backend):
+    """A decision under way when a new instruction arrives: llama.cpp asks `stop` while it evaluates
+    the prompt and abandons it, so the call ends without a verdict; the KV cache keeps only the
+    prefix evaluated before, and the next call evaluates the prompt in full and answers."""
     backend.reset_cache()
     asked = []
-    decision = DecisionxR1(backend).decide("Reverse the car", REVERSING, stop=lambda: asked.append(True) or len(asked) > 1)
+    decision = DecisionxR1(backend).decide("Reverse the car", REVERSING, stop=lambda: asked.append(True) or len(asked) > 50)
     assert decision.status == NO_VERDICT and decision.explanation.startswith("cancelled")
     assert decision.completion.finish_reason == "cancelled" and decision.completion.completion_tokens == 0
-    assert len(asked) == 2 and backend.llama.n_tokens == STOP_CHECK_TOKENS
-    again = DecisionxR1(backend).decide("Reverse the car", REVERSING)
-    assert again.adheres is not None and again.completion.cached_tokens == STOP_CHECK_TOKENS
+    assert len(asked) == 51 and backend.llama.n_tokens == 0  # stopped inside the one batch, which was dropped
+    again = DecisionxR1(backend).decide("Reverse the car", REVERSING, stop=lambda: False)
+    assert again.adheres is not None and again.completion.cached_tokens == 0
 
 
 def test_verdict_from_next_token_probabilities(backend):

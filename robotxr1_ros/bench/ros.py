@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 DEADLINE_SLACK_S = 0.005
+SECONDS_PARTS = ("queued", "read", "tuning", "prompt_eval", "decode", "apply")  # of update_parts, in seconds
 
 
 def loop_stats(starts: Sequence[float], period_s: float, slack_s: float = DEADLINE_SLACK_S) -> dict[str, Any]:
@@ -39,16 +40,18 @@ def latency_stats(values: Sequence[float]) -> dict[str, Any]:
 
 
 def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[str, float | None]:
-    """Median seconds of each part of instruction -> update applied, from (latency seen by the
-    bench, the LLM node's update record): "queued" (DDS delivery, and the model call already in
-    progress when the instruction came), then the node's own "read" (the controller's parameters),
-    "tuning" (of which the model's "prompt_eval" and "decode") and "apply".
+    """Medians of each part of instruction -> update applied, from (latency seen by the bench, the
+    LLM node's update record): seconds "queued" (DDS delivery, and cancelling the model call in
+    progress when the instruction came), then the node's own "read" (the controller's
+    parameters), "tuning" (of which the model's "prompt_eval" and "decode") and "apply"; and the
+    tuning's prompt tokens "evaluated" (not cached) and "generated" tokens.
 
     >>> update_parts([(1.5, {"latency_s": {"read": 0.1, "tuning": 1.0, "apply": 0.05, "total": 1.15},
-    ...                      "tuning": {"completion": {"prompt_eval_s": 0.2, "decode_s": 0.7}}})])
-    {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'prompt_eval': 0.2, 'decode': 0.7, 'apply': 0.05}
+    ...                      "tuning": {"completion": {"prompt_eval_s": 0.2, "decode_s": 0.7, "prompt_tokens": 600,
+    ...                                                "cached_tokens": 540, "completion_tokens": 55}}})])
+    {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'prompt_eval': 0.2, 'decode': 0.7, 'apply': 0.05, 'evaluated': 60.0, 'generated': 55.0}
     """
-    names = ("queued", "read", "tuning", "prompt_eval", "decode", "apply")
+    names = ("queued", "read", "tuning", "prompt_eval", "decode", "apply", "evaluated", "generated")
     parts: dict[str, list[float]] = {name: [] for name in names}
     for latency, record in observed:
         node, completion = record["latency_s"], record["tuning"]["completion"]
@@ -58,6 +61,8 @@ def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[st
         for name in ("prompt_eval", "decode"):
             if completion.get(f"{name}_s") is not None:
                 parts[name].append(completion[f"{name}_s"])
+        parts["evaluated"].append(completion["prompt_tokens"] - completion["cached_tokens"])
+        parts["generated"].append(completion["completion_tokens"])
     return {name: round(float(np.median(values)), 3) if values else None for name, values in parts.items()}
 
 
@@ -73,8 +78,9 @@ def report_text(result: dict[str, Any]) -> str:
     lines.append(f"instruction -> update applied: p50 {update['p50_s']} s, p95 {update['p95_s']} s, max "
                  f"{update['max_s']} s over {update['n']} instructions ({result['instructions_sent']} sent, "
                  f"{result['updates_applied']} applied)")
-    lines.append("  of which, medians: "
-                 + ", ".join(f"{name} {seconds} s" for name, seconds in result["update_parts"].items()))
+    parts = result["update_parts"]
+    lines.append("  of which, medians: " + ", ".join(f"{name} {parts[name]} s" for name in SECONDS_PARTS)
+                 + f"; tuning prompt tokens evaluated {parts['evaluated']}, generated {parts['generated']}")
     period = result["decision_period"]
     lines.append(f"decisions: {result['decisions']} in the busy phase, period achieved p50 {period['p50_s']} s, "
                  f"p95 {period['p95_s']} s (requested {result['requested_period_s']} s)")

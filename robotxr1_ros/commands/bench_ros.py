@@ -10,9 +10,10 @@ process, as `robotxr1 run sim` does, and measures on the wall clock:
 - the decision period achieved.
 
 Layout `process` (default, as launch runs the nodes): simulator and controller in this process,
-raised to SCHED_FIFO where permitted (else nice -10) before DDS starts its threads, so the clock
-and odometry paths are raised too; the LLM node in a child process at normal priority, its worker
-and llama.cpp's threads at nice `worker_nice`. In one process the control thread would share the
+each spun by an executor of its own on its own thread, raised to SCHED_FIFO where permitted (else
+nice -10) before DDS starts its threads, so the clock and odometry paths are raised too; the LLM
+node in a child process at normal priority, its worker and llama.cpp's threads at nice
+`worker_nice`. In one process the control thread would share the
 GIL with the inference worker, which a loaded machine can deschedule while it holds it.
 `single` puts every node on one executor in one process at the default priority (the layout of
 `robotxr1 run`), for comparison. The ROS-free figures are in robotxr1_ros/bench/ros.py.
@@ -103,7 +104,9 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
                                                                                         json.loads(m.data))), 10)
         probe.create_subscription(String, "/robotxr1/decision", lambda m: decisions.append(time.monotonic()), 10)
         instruction_publisher = probe.create_publisher(String, "/robotxr1/instruction", 10)
-        groups = [nodes, [probe]] if separate else [nodes + [probe]]
+        # As launch runs them, each node has an executor of its own (on a thread here); `single`
+        # puts every node on one executor.
+        groups = [[node] for node in nodes] + [[probe]] if separate else [nodes + [probe]]
         nodes.append(probe)
         for group in groups:
             executor = SingleThreadedExecutor(context=context)  # as the node executables spin (nodes/spin.py)
