@@ -72,6 +72,7 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
+    from rclpy.experimental import EventsExecutor
     from rclpy.node import Node
     from std_msgs.msg import String
 
@@ -109,7 +110,9 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
         groups = [[node] for node in nodes] + [[probe]] if separate else [nodes + [probe]]
         nodes.append(probe)
         for group in groups:
-            executor = SingleThreadedExecutor(context=context)  # as the node executables spin (nodes/spin.py)
+            # The nodes spin as their executables spin them (nodes/spin.py); the probe on the
+            # classic executor, which delivered nothing to it on an EventsExecutor here.
+            executor = (SingleThreadedExecutor if group == [probe] else EventsExecutor)(context=context)
             for node in group:
                 executor.add_node(node)
             spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)

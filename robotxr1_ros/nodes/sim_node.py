@@ -10,14 +10,18 @@ Subscribes drive (the latest command is held, as by the car's motor controller).
 Every name is relative, so a namespace (`ros2 launch ... namespace:=car1`) gives each simulated
 car its own topics; the bringup remaps the other nodes' /clock to the namespace's clock.
 
-The physics advances one tick (`physics_dt`) per callback of a steady-clock timer running
-`real_time_factor` times faster than the tick; sensors publish every n-th tick.
+The physics advances one tick (`physics_dt`) every `physics_dt / real_time_factor` seconds of the
+steady clock, on a thread of its own (a tick that comes late is not made up, as with a timer);
+sensors publish every n-th tick. Not an executor timer: the tick rate then does not depend on how
+an executor schedules timers, and the executor only serves the drive command, resets and the
+status; a lock keeps them and the physics apart.
 """
 from __future__ import annotations
 
 import json
 import math
 import sys
+import threading
 import time
 
 from ackermann_msgs.msg import AckermannDriveStamped
@@ -69,6 +73,7 @@ class SimNode(Node):
         if not rtf > 0.0:
             raise Robotxr1Error(f"sim: real_time_factor must be positive, got {rtf}")
 
+        self._lock = threading.Lock()  # the simulator, the command and the clock offset
         self._sim = Simulator(get_track(track_name), dt=self._tick_s, seed=int(seed))
         self._command = (0.0, 0.0)  # steering, speed
         self._clock_offset = 0.0  # keeps /clock monotonic across resets
@@ -88,12 +93,14 @@ class SimNode(Node):
         self.create_subscription(AckermannDriveStamped, "drive", self._on_drive, 10)
         self.create_subscription(PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
-        steady = Clock(clock_type=ClockType.STEADY_TIME)
-        self.create_timer(self._tick_s / rtf, self._tick, clock=steady)
-        self.create_timer(STATUS_PERIOD_S, self._publish_status, clock=steady)
+        self.create_timer(STATUS_PERIOD_S, self._publish_status, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self._wall_start = time.monotonic()
         self._publish_static_frames()
         self._track_markers.publish(track_markers(self._sim.track, self._sim_time()))
+        self._halt = threading.Event()
+        self._physics = threading.Thread(target=self._run_physics, args=(self._tick_s / rtf,), name="sim_physics",
+                                         daemon=True)
+        self._physics.start()
         self.get_logger().info(f"track {track_name!r}, tick {self._tick_s} s, real-time factor {rtf}, "
                                f"clock {'on' if self._publish_clock else 'off'}")
 
@@ -114,10 +121,11 @@ class SimNode(Node):
         self._reset(self._start_pose())
 
     def _reset(self, pose: tuple[float, float, float]) -> None:
-        self._clock_offset += self._sim.time
-        self._sim.reset(pose=pose)
-        self._command = (0.0, 0.0)
-        self._resets += 1
+        with self._lock:
+            self._clock_offset += self._sim.time
+            self._sim.reset(pose=pose)
+            self._command = (0.0, 0.0)
+            self._resets += 1
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.reset_to_start()
@@ -140,29 +148,48 @@ class SimNode(Node):
     def _on_drive(self, message: AckermannDriveStamped) -> None:
         steering, speed = float(message.drive.steering_angle), float(message.drive.speed)
         if math.isfinite(steering) and math.isfinite(speed):
-            self._command = (steering, speed)
+            with self._lock:
+                self._command = (steering, speed)
         else:
             self.get_logger().warning("non-finite drive command ignored", throttle_duration_sec=1.0)
 
+    def _run_physics(self, period_s: float) -> None:
+        """Tick every `period_s` until the node is destroyed (or its context shut down)."""
+        due = time.monotonic()
+        while not self._halt.is_set() and self.context.ok():
+            due += period_s
+            late = time.monotonic() - due
+            if late > period_s:
+                due += late  # too far behind: skip the missed ticks instead of racing through them
+            elif late < 0.0 and self._halt.wait(-late):
+                return
+            try:
+                self._tick()
+            except Exception:
+                if self.context.ok() and not self._halt.is_set():
+                    raise
+                return  # shut down between the check and the publishing
+
     def _tick(self) -> None:
-        steering, speed = self._command
-        self._sim.step(steering, speed, self._tick_s)
-        self._ticks += 1
-        t = self._sim_time()
-        if self._clock_publisher is not None:
-            self._clock_publisher.publish(ClockMessage(clock=stamp_from_seconds(t)))
-        if self._ticks % self._every["odom"] == 0:
-            sample = odometry_sample(self._sim, t)
-            self._odom.publish(sample_to_odometry(sample))
-            self._tf.publish(TFMessage(transforms=[
-                planar_transform(t, "odom", "base_link", sample.x, sample.y, sample.yaw)]))
-        if self._ticks % self._every["imu"] == 0:
-            state = self._sim.state
-            ax, ay = self._sim.imu()
-            self._imu.publish(imu_message(t, state.yaw, state.yaw_rate, ax, ay))
-        if self._ticks % self._every["scan"] == 0:
-            scan_period = self._every["scan"] * self._tick_s
-            self._scan.publish(sample_to_scan(scan_sample(self._sim, t, self._beam_stride), scan_time=scan_period))
+        with self._lock:
+            steering, speed = self._command
+            self._sim.step(steering, speed, self._tick_s)
+            self._ticks += 1
+            t = self._sim_time()
+            if self._clock_publisher is not None:
+                self._clock_publisher.publish(ClockMessage(clock=stamp_from_seconds(t)))
+            if self._ticks % self._every["odom"] == 0:
+                sample = odometry_sample(self._sim, t)
+                self._odom.publish(sample_to_odometry(sample))
+                self._tf.publish(TFMessage(transforms=[
+                    planar_transform(t, "odom", "base_link", sample.x, sample.y, sample.yaw)]))
+            if self._ticks % self._every["imu"] == 0:
+                state = self._sim.state
+                ax, ay = self._sim.imu()
+                self._imu.publish(imu_message(t, state.yaw, state.yaw_rate, ax, ay))
+            if self._ticks % self._every["scan"] == 0:
+                scan_period = self._every["scan"] * self._tick_s
+                self._scan.publish(sample_to_scan(scan_sample(self._sim, t, self._beam_stride), scan_time=scan_period))
 
     def _publish_static_frames(self) -> None:
         t = self._sim_time()
@@ -173,15 +200,24 @@ class SimNode(Node):
             planar_transform(t, "base_link", "imu"),
         ]))
 
+    def destroy_node(self) -> None:
+        """Stop the physics thread first: it publishes with this node's publishers."""
+        halt = getattr(self, "_halt", None)
+        if halt is not None:
+            halt.set()
+            self._physics.join()
+        super().destroy_node()
+
     def status(self) -> dict:
         wall = time.monotonic() - self._wall_start
-        return {
-            "time": round(self._sim_time(), 3),
-            "crashed": self._sim.crashed,
-            "resets": self._resets,
-            "achieved_real_time_factor": round(self._ticks * self._tick_s / wall, 2) if wall > 0 else None,
-            "command": {"steering_angle": self._command[0], "speed": self._command[1]},
-        }
+        with self._lock:
+            return {
+                "time": round(self._sim_time(), 3),
+                "crashed": self._sim.crashed,
+                "resets": self._resets,
+                "achieved_real_time_factor": round(self._ticks * self._tick_s / wall, 2) if wall > 0 else None,
+                "command": {"steering_angle": self._command[0], "speed": self._command[1]},
+            }
 
     def _publish_status(self) -> None:
         self._status.publish(String(data=json.dumps(self.status())))
