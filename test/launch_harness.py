@@ -128,6 +128,33 @@ def launch_domain():
         context.destroy()
 
 
+def graph_seen_by_newcomer(domain_id: int, witness: str, timeout_s: float = 20.0, settle_s: float = 3.0) -> set[str]:
+    """The nodes a participant joining `domain_id` now sees, once it has discovered `witness` (a node
+    known to be alive) and waited `settle_s` more for the other live participants to answer: what
+    is in the graph now, free of anything an older participant failed to forget."""
+    import time
+
+    import rclpy
+
+    context = make_context(domain_id)
+    node = rclpy.create_node("graph_newcomer", context=context)
+
+    def names() -> set[str]:
+        return {f"{namespace.rstrip('/')}/{name}" for name, namespace in node.get_node_names_and_namespaces()}
+
+    try:
+        deadline = time.monotonic() + timeout_s
+        while witness not in names():
+            assert time.monotonic() < deadline, f"a new participant did not discover {witness} in {timeout_s} s"
+            time.sleep(0.1)
+        time.sleep(settle_s)
+        return names()
+    finally:
+        node.destroy_node()
+        context.try_shutdown()
+        context.destroy()
+
+
 def json_of(message) -> dict:
     return json.loads(message.data)
 
