@@ -66,7 +66,8 @@ def decision_inputs(count: int) -> list[tuple[str, StateFeatures]]:
 
 
 def never_stop() -> bool:
-    """The LLM node's calls carry a stop check, which evaluates prompts in chunks: timed the same way."""
+    """The LLM node's calls carry a stop check (llama.cpp's abort callback asks it during a prompt):
+    timed the same way."""
     return False
 
 

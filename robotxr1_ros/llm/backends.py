@@ -24,7 +24,8 @@ from .lora_merge import merged_model_path
 from .models import DECODE_THREADS, PROMPT_THREADS, ModelLoadError, default_model_path, import_llama_cpp, load_llama
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
-StopCheck = Callable[[], bool]  # asked between generated tokens: True ends the answer ("cancelled")
+# Asked during the prompt and between generated tokens: True ends the answer ("cancelled").
+StopCheck = Callable[[], bool]
 
 
 class BackendError(Robotxr1Error):

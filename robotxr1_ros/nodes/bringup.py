@@ -76,8 +76,9 @@ CAR_IMU_TOPIC = "sensors/imu/raw"
 # rclpy's time source subscribes to /clock; nodes on simulated time take their own sim's clock
 # instead, in the namespace ("clock" is /clock without one).
 SIM_CLOCK_REMAP = ("/clock", "clock")
-# The LLM node stops after its worker's model call in progress, which llama.cpp cannot interrupt:
-# launch gives it this long (a 200-token answer on a loaded 2-core machine) before escalating.
+# The LLM node stops after its worker's model call in progress, which llama.cpp ends at its next
+# stop check but a backend that cannot stop (an HTTP endpoint) finishes: launch gives it this long
+# (a 200-token answer on a loaded 2-core machine) before escalating.
 LLM_STOP_TIMEOUT_S = 30.0
 
 

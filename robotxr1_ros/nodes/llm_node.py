@@ -9,8 +9,9 @@ configures and activates itself, so it also runs without a lifecycle manager.
 Subscriptions only feed the Supervisor's state buffer, so they never wait for the model. The
 worker thread asks the Supervisor for the next job and runs it: a decision on the state window,
 or a tuning (at once for a new instruction from /robotxr1/instruction or parameter `instruction`,
-else after a "does not adhere"). A new instruction cancels the model call in progress (within a
-chunk of prompt tokens or one generated token), so its tuning does not wait for a stale answer. Before a tuning it reads the parameters in force and the
+else after a "does not adhere"). A new instruction cancels the model call in progress (llama.cpp
+checks between the operations of a prompt's evaluation and before each generated token), so its
+tuning does not wait for a stale answer. Before a tuning it reads the parameters in force and the
 effective ranges from the controller (`get_parameters`, `describe_parameters`), so the prompt, the
 grammar and the parser use the car's narrowed ranges, and what an operator set by hand stays
 unless the model names it. The changed parameters go in ONE request to
@@ -231,9 +232,10 @@ class LlmNode(LifecycleNode):
         self._decision = self._tuning = None
 
     def _halt(self) -> None:
-        """Stop deciding. A model call in progress cannot be interrupted: the worker finishes it,
-        drops its result and exits, so nobody waits for it (waiting could deadlock a shutdown
-        that holds the context while the worker asks the context whether it is still ok)."""
+        """Stop deciding. A model call in progress ends at its next stop check (llama.cpp: within
+        milliseconds; a backend that cannot stop finishes its answer): the worker drops its result
+        and exits, so nobody waits for it here (waiting could deadlock a shutdown that holds the
+        context while the worker asks the context whether it is still ok)."""
         self._active = False
         self._stop.set()
         self._wake.set()

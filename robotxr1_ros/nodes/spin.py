@@ -9,9 +9,10 @@ thread and release its model before rclpy shuts down. A stopped node exits with 
 Nodes spin on rclpy's EventsExecutor (rclpy.experimental): it queues ready entities from the
 middleware's listeners instead of rebuilding a wait set in Python for every callback, which was
 most of the CPU of the simulator + controller process (py-spy). On `robotxr1 bench ros`
-instruction -> update applied fell from 1.71-1.93 s to 1.23-1.67 s (p50 of three runs each). The simulator's physics runs on a thread of its own (nodes/sim_node.py), not on an
-executor timer: with its 200-400 Hz timer on this executor, the simulator once fell to a tenth of
-its real-time factor in a loaded CI run.
+instruction -> update applied fell from 1.71-1.93 s to 1.23-1.67 s (p50 of three runs each).
+The simulator's physics runs on a thread of its own (nodes/sim_node.py), not on an executor
+timer: with its 200-400 Hz timer on this executor, the simulator once fell to a tenth of its
+real-time factor in a loaded CI run.
 """
 from __future__ import annotations
 
