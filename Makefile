@@ -16,9 +16,10 @@ WHEELS := $(BUILD)/wheels
 ifeq ($(shell uname -m),x86_64)
 LLAMA_CFLAGS := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
-# Only the text libraries: the multimodal one (mtmd, which llama-cpp-python imports only for its
-# image chat handlers) is not used here, and leaving it out shortens the one compile.
-LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF
+# Only the libraries the Python bindings load: neither the multimodal one (mtmd, which
+# llama-cpp-python imports only for its image chat handlers) nor llama.cpp's common library
+# (cmake/llama_without_common.cmake) is used here; together they were half of the one compile.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(CURDIR)/cmake/llama_without_common.cmake
 IN_ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 # The ROS 2 launch / command-line tools (`ros2 launch`, `ros2 param`, launch_testing) as upstream
