@@ -84,6 +84,18 @@ class Launched:
     def output(self) -> str:
         return "".join(self.lines)
 
+    def child_cpus(self) -> dict[str, set[int]]:
+        """{executable name: the CPUs it may run on} of the processes this command started."""
+        cpus = {}
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    cpus[Path(command[1].decode()).name] = os.sched_getaffinity(int(pid))
+                except (FileNotFoundError, ProcessLookupError, IndexError):
+                    continue  # ended meanwhile, or not an interpreter running a script
+        return cpus
+
     def stop(self, sig: int = signal.SIGINT) -> str:
         """Signal the command's whole process group, as Ctrl-C in a terminal does (so every node
         of a launch gets SIGINT twice: from the "terminal" and from launch), wait, return the output;

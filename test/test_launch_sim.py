@@ -3,6 +3,8 @@ drives, RViz's topics (plan, track) flow, an instruction leads to an update appl
 controller, and Ctrl-C ends every process with exit code 0."""
 from __future__ import annotations
 
+import os
+
 from launch_harness import QUICK_LLM, CarProbe, config_with, exit_codes, ros2_launch
 from node_harness import get_parameters
 
@@ -20,6 +22,7 @@ def test_sim_launch_drives_applies_an_instruction_and_exits_cleanly(launch_domai
     try:
         up = car.wait(lambda: NODES <= car.node_names(), START_TIMEOUT_S)
         moving = car.wait(lambda: car.speed() > 1.0, START_TIMEOUT_S)
+        cpus = launched.child_cpus()
         visible = car.wait(lambda: car.probe.latest("plan") is not None and car.probe.latest("markers"), 30.0)
         before = car.probe.latest("status")["params"]
         car.instruct("Drive at 1.5 m/s")
@@ -30,6 +33,9 @@ def test_sim_launch_drives_applies_an_instruction_and_exits_cleanly(launch_domai
         car.close()
         output = launched.stop()
     assert up and moving, output
+    # Control on the last CPU (nodes/priority.py), inference left free to use the others.
+    allowed = os.sched_getaffinity(0)
+    assert cpus["mpc_controller"] == {max(allowed)} and cpus["robotxr1_llm"] == allowed, cpus
     assert visible, output
     plan, markers = car.probe.latest("plan"), car.probe.latest("markers")
     assert plan.header.frame_id == "map" and len(plan.poses) > 10

@@ -11,8 +11,9 @@ process, as `robotxr1 run sim` does, and measures on the wall clock:
 
 Layout `process` (default, as launch runs the nodes): simulator and controller in this process,
 each spun by an executor of its own on its own thread, raised to SCHED_FIFO where permitted (else
-nice -10) before DDS starts its threads, so the clock and odometry paths are raised too; the LLM
-node in a child process at normal priority, its worker and llama.cpp's threads at nice
+nice -10) and pinned to the controller's CPU ($ROBOTXR1_CONTROL_CPUS, default the last CPU) before
+DDS starts its threads, so the clock and odometry paths are raised and pinned too; the LLM node
+in a child process at normal priority on any CPU, its worker and llama.cpp's threads at nice
 `worker_nice`. In one process the control thread would share the
 GIL with the inference worker, which a loaded machine can deschedule while it holds it.
 `single` puts every node on one executor in one process at the default priority (the layout of
@@ -76,7 +77,7 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.node import Node
     from std_msgs.msg import String
 
-    from ..nodes.priority import raise_thread_priority
+    from ..nodes.priority import put_control_first
 
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     specs = sim_bringup_specs(args)
@@ -85,7 +86,7 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     # The LLM process first, at normal priority; then threads started from here on (DDS's, the
     # executors') inherit the raised priority.
     llm_process = _start_llm_process(specs["robotxr1_llm"]) if separate else None
-    priority = raise_thread_priority() if separate else "default (one process, one executor)"
+    priority = put_control_first() if separate else "default (one process, one executor)"
     context = Context()
     rclpy.init(context=context)
     nodes: list = []

@@ -42,7 +42,7 @@ from ..track.library import get_track
 from .conversions import drive_message
 from .param_descriptors import LIMITS_PREFIX, descriptors
 from .parameter_services import start_parameter_services
-from .priority import raise_thread_priority
+from .priority import put_control_first
 from .spin import run_node
 from .visualization import plan_path
 
@@ -209,10 +209,9 @@ class MpcControllerNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    # Control first: before rclpy starts, so DDS threads share the raised priority (where permitted);
-    # the LLM node's inference runs niced in its own process.
-    raise_thread_priority()
-    return run_node(MpcControllerNode, args)
+    # Control first: before rclpy starts, so DDS threads share the raised priority (where permitted)
+    # and the CPU pinning; the LLM node's inference runs niced in its own process, on the other CPUs.
+    return run_node(MpcControllerNode, args, before_init=put_control_first)
 
 
 if __name__ == "__main__":

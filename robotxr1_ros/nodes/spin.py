@@ -60,14 +60,18 @@ def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = 
         pass
 
 
-def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> int:
+def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
+             before_init: Callable[[], object] | None = None) -> int:
     """Spin the node until SIGINT/SIGTERM or shutdown (exit 0); a bad configuration
-    (Robotxr1Error) exits with 2, unless a stop was requested meanwhile."""
+    (Robotxr1Error) exits with 2, unless a stop was requested meanwhile. `before_init` runs first:
+    process-wide settings (priority, CPU pinning) that the middleware's threads must inherit."""
     with stop_on_signals() as stop:
-        rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
         node = None
         executor = None
         try:
+            if before_init is not None:
+                before_init()
+            rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
             node = make_node()
             executor = EventsExecutor()
             executor.add_node(node)
