@@ -1,6 +1,9 @@
 """`bench ros`: the control-loop figures (ROS-free) and a short run of the sim bringup over DDS
 with the bundled model. Timings are reported, never asserted."""
 import json
+import os
+import sys
+import threading
 
 from ros_fixtures import process_domain_id
 
@@ -20,8 +23,6 @@ def test_loop_stats_count_cycles_later_than_period_plus_slack():
 
 
 def test_a_worker_thread_lowers_only_its_own_priority():
-    import os
-    import threading
 
     seen = {}
     thread = threading.Thread(target=lambda: seen.setdefault("nice", lower_thread_priority(5)))
@@ -32,8 +33,12 @@ def test_a_worker_thread_lowers_only_its_own_priority():
 
 def test_short_bench_ros_run_measures_both_phases(monkeypatch, capfd):
     monkeypatch.setenv("ROS_DOMAIN_ID", str(process_domain_id()))
+    scheduling = (os.sched_getscheduler(0), os.sched_getaffinity(0), sys.getswitchinterval())
     assert main(["bench", "ros", "--seconds", "6", "--idle-seconds", "2", "--instruction-every", "3",
                  "--threads", "1", "--json"]) == 0
+    # This test worker goes on as it was: not at SCHED_FIFO, not pinned (it would starve its own
+    # DDS threads while busy-waiting), at the switch interval it had.
+    assert (os.sched_getscheduler(0), os.sched_getaffinity(0), sys.getswitchinterval()) == scheduling
     result = json.loads(capfd.readouterr().out)
     for phase in ("idle", "busy"):
         assert result["control"][phase]["cycles"] > 10

@@ -28,6 +28,7 @@ import os
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text, update_parts
@@ -70,6 +71,23 @@ def run_ros_bench(args: argparse.Namespace) -> int:
 
 
 def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
+    from ..nodes.priority import control_first_while
+
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    # The LLM process first, at normal priority; then threads started from here on (DDS's, the
+    # executors') inherit the raised priority and the pinning.
+    llm_process = _start_llm_process(sim_bringup_specs(args)["robotxr1_llm"]) if args.layout == "process" else None
+    # This process's scheduling and switch interval are restored afterwards: it may go on (a test worker).
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    try:
+        with control_first_while() if llm_process is not None else nullcontext("default (one process, one executor)") as priority:
+            return _measure(args, llm_process, priority, load_before)
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+
+def _measure(args: argparse.Namespace, llm_process, priority: str, load_before: list[float]) -> dict[str, Any]:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -77,16 +95,8 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.node import Node
     from std_msgs.msg import String
 
-    from ..nodes.priority import put_control_first
-
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     specs = sim_bringup_specs(args)
-    separate = args.layout == "process"
-    load_before = [round(v, 2) for v in os.getloadavg()]
-    # The LLM process first, at normal priority; then threads started from here on (DDS's, the
-    # executors') inherit the raised priority.
-    llm_process = _start_llm_process(specs["robotxr1_llm"]) if separate else None
-    priority = put_control_first() if separate else "default (one process, one executor)"
+    separate = llm_process is not None
     context = Context()
     rclpy.init(context=context)
     nodes: list = []

@@ -12,7 +12,8 @@ decoding took 1.02-1.28 s instead of 0.82-0.96 s in `robotxr1 bench ros` (paired
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from contextlib import contextmanager
+from typing import Iterator, Mapping
 
 from ..errors import Robotxr1Error
 
@@ -100,6 +101,26 @@ def pin_process(cpus: set[int] | None) -> str:
     for task in os.listdir("/proc/self/task"):
         os.sched_setaffinity(int(task), cpus)
     return f"CPU {', '.join(map(str, sorted(cpus)))}"
+
+
+@contextmanager
+def control_first_while() -> Iterator[str]:
+    """put_control_first for a `with` block (bench ros in a process that goes on, such as a test
+    worker): afterwards the calling thread's policy and nice value and the process's CPUs are
+    restored. A process left at SCHED_FIFO and pinned starves its own middleware threads when it
+    busy-waits: a pytest worker in that state once spun for 30 minutes and could not be killed."""
+    policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
+    param = os.sched_getparam(0) if policy is not None else None
+    nice = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else None
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        yield put_control_first()
+    finally:
+        if policy is not None:
+            os.sched_setscheduler(0, policy, param)
+        if nice is not None and os.getpriority(os.PRIO_PROCESS, 0) != nice:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+        pin_process(cpus)
 
 
 def put_control_first() -> str:
