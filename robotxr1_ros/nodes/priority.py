@@ -99,7 +99,10 @@ def pin_process(cpus: set[int] | None) -> str:
     if cpus is None or not hasattr(os, "sched_setaffinity"):
         return "any CPU"
     for task in os.listdir("/proc/self/task"):
-        os.sched_setaffinity(int(task), cpus)
+        try:
+            os.sched_setaffinity(int(task), cpus)
+        except ProcessLookupError:
+            continue  # the thread ended meanwhile
     return f"CPU {', '.join(map(str, sorted(cpus)))}"
 
 
