@@ -23,7 +23,6 @@ def test_loop_stats_count_cycles_later_than_period_plus_slack():
 
 
 def test_a_worker_thread_lowers_only_its_own_priority():
-
     seen = {}
     thread = threading.Thread(target=lambda: seen.setdefault("nice", lower_thread_priority(5)))
     thread.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -20,7 +21,7 @@ from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, control_cpus
     ("-5", "CPU -5 is not one this process may use"),
 ])
 def test_bad_settings_are_refused_naming_the_usable_cpus(setting, message):
-    with pytest.raises(Robotxr1Error, match=f"{CONTROL_CPUS_ENV}=.*{message}".replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(Robotxr1Error, match=f"{CONTROL_CPUS_ENV}=.*{re.escape(message)}"):
         control_cpus({CONTROL_CPUS_ENV: setting}, allowed={0, 1, 2, 3})
 
 

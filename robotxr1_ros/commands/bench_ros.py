@@ -74,20 +74,22 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     from ..nodes.priority import control_first_while
 
     load_before = [round(v, 2) for v in os.getloadavg()]
+    specs = sim_bringup_specs(args)
     # The LLM process first, at normal priority; then threads started from here on (DDS's, the
     # executors') inherit the raised priority and the pinning.
-    llm_process = _start_llm_process(sim_bringup_specs(args)["robotxr1_llm"]) if args.layout == "process" else None
+    llm_process = _start_llm_process(specs["robotxr1_llm"]) if args.layout == "process" else None
     # This process's scheduling and switch interval are restored afterwards: it may go on (a test worker).
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         with control_first_while() if llm_process is not None else nullcontext("default (one process, one executor)") as priority:
-            return _measure(args, llm_process, priority, load_before)
+            return _measure(args, specs, llm_process, priority, load_before)
     finally:
         sys.setswitchinterval(switch_interval)
 
 
-def _measure(args: argparse.Namespace, llm_process, priority: str, load_before: list[float]) -> dict[str, Any]:
+def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, priority: str,
+             load_before: list[float]) -> dict[str, Any]:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -95,7 +97,6 @@ def _measure(args: argparse.Namespace, llm_process, priority: str, load_before: 
     from rclpy.node import Node
     from std_msgs.msg import String
 
-    specs = sim_bringup_specs(args)
     separate = llm_process is not None
     context = Context()
     rclpy.init(context=context)

@@ -26,6 +26,7 @@ from .param_limits import DEFAULT_BRAKE_FLOOR, ParamLimits
 from .safety_filter import SafetyFilter, VehicleLimits
 
 MAX_STOP_LATENCY_S = 0.2  # a fault must produce a zero-speed command within this time
+STOP_LATENCY_TOLERANCE_S = 1e-9  # for sums of tick and period lengths, which floating point rounds up
 CLOCK = "clock"  # fault kind: the controller's clock stopped advancing (watchdog)
 
 
@@ -55,7 +56,7 @@ class SafetyConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise Robotxr1Error(f"{name} must be positive, got {value}")
-            if value + period_s > MAX_STOP_LATENCY_S + 1e-9:
+            if value + period_s > MAX_STOP_LATENCY_S + STOP_LATENCY_TOLERANCE_S:
                 raise Robotxr1Error(f"{name}={value:g} s plus one control period ({period_s:g} s) exceeds the "
                                     f"{MAX_STOP_LATENCY_S} s within which a fault must stop the car")
 
