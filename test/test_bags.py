@@ -164,8 +164,11 @@ def test_live_record_of_the_simulator_in_another_process(ros_context, tmp_path):
     finally:
         output = stop_process(sim)
     assert counts["/odom"] > 100 and counts["/scan"] > 50 and counts["/imu"] > 100, (counts, output)
-    results = windows(tmp_path / "live", window_s=1.0)
-    assert results and all(labels.is_stopped(r.features.as_record()) for r in results)  # no controller: at rest
+    records = [r.features.as_record() for r in windows(tmp_path / "live", window_s=1.0)]
+    # A window in which a busy machine delivered too few odometry messages is reported as such (and
+    # cannot be judged); the car, without a controller, is at rest in every other one.
+    judged = [record for record in records if "insufficient" not in record]
+    assert len(judged) >= len(records) / 2 and all(labels.is_stopped(record) for record in judged), records
 
 
 def test_record_cli_writes_a_simulated_behaviour_and_refuses_an_existing_bag(tmp_path, capsys):

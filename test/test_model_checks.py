@@ -1,10 +1,13 @@
 """Model file checks: a corrupt GGUF gives one clear error, never a crashed process."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from model_files import corrupted_copy
 from robotxr1_ros.cli import main
+from robotxr1_ros.llm import models
 from robotxr1_ros.llm.model_spec import ModelSpec
 from robotxr1_ros.llm.models import ModelLoadError, default_model_path, verify_model
 
@@ -29,3 +32,23 @@ def test_a_changed_copy_of_a_shipped_model_fails_its_hash(tmp_path):
     path = corrupted_copy(tmp_path / "shipped", name=default_model_path().name, fill=b"\x00")
     with pytest.raises(ModelLoadError, match="sha256 differs from the shipped"):
         verify_model(path)
+
+
+def test_a_verified_model_is_not_probed_again_in_another_process(tmp_path, monkeypatch):
+    """The probe's verdict is kept per file content and llama.cpp version: a copy of verified bytes
+    (another path, so this process has not seen it) starts no probe; a corrupt file leaves no mark."""
+    monkeypatch.setenv(models.VERIFIED_CACHE_ENV, str(tmp_path / "verified"))
+    first, second = tmp_path / "first.gguf", tmp_path / "second.gguf"
+    shutil.copyfile(default_model_path(), first)
+    verify_model(first)
+    assert [marker.name.split("-")[0] for marker in (tmp_path / "verified").iterdir()] == [models.file_sha256(first)]
+    shutil.copyfile(default_model_path(), second)
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError(f"probed again: {args}")
+
+    monkeypatch.setattr(models.subprocess, "run", no_probe)
+    assert verify_model(second) == second
+    with pytest.raises(AssertionError, match="probed again"):
+        verify_model(corrupted_copy(tmp_path))
+    assert len(list((tmp_path / "verified").iterdir())) == 1

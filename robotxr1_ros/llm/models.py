@@ -9,6 +9,7 @@ import struct
 import subprocess
 import sys
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ _GGUF_HEADER_BYTES = 24  # magic, version, tensor count, metadata count
 # sha256 of the model files we ship or bundle, by file name: a file of that name must match.
 KNOWN_HASHES_FILE = Path(__file__).resolve().parent.parent / "data" / "model_hashes.json"
 PROBE_TIMEOUT_S = 120.0
+VERIFIED_CACHE_ENV = "ROBOTXR1_VERIFIED_CACHE"
 # llama.cpp threads. Decoding one token at a time is faster on one thread (two meet at a barrier
 # several times per token: 34 vs 72 tokens/s on the car's 2 cores); evaluating a prompt gains from two.
 DECODE_THREADS = 1
@@ -119,16 +121,31 @@ def check_known_hash(path: Path) -> None:
 
 def verify_model(path: str | os.PathLike[str]) -> Path:
     """Check the header, the shipped hash, and that the model answers one tiny prompt in a child
-    process (a corrupt tensor aborts llama.cpp there, not here). Verified once per file version."""
+    process (a corrupt tensor aborts llama.cpp there, not here). Verified once per file version in
+    a process, and once per file content and llama.cpp version on a machine (verified_marker)."""
     path = check_gguf(path)
     stat = path.stat()
     _verify_file(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     return path
 
 
+def verified_cache_root() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "robotxr1" / "verified"
+    return Path(os.environ.get(VERIFIED_CACHE_ENV, default))
+
+
+def verified_marker(path: Path) -> Path:
+    """The file that records that these exact bytes answered the probe under this llama.cpp: every
+    node start (two merged models each) would otherwise pay a child process loading the model."""
+    return verified_cache_root() / f"{file_sha256(path)}-llama-cpp-{version('llama_cpp_python')}"
+
+
 @lru_cache(maxsize=None)
 def _verify_file(path: str, size: int, mtime_ns: int) -> None:
     check_known_hash(Path(path))
+    marker = verified_marker(Path(path))
+    if marker.exists():
+        return
     try:
         # Its own session: a Ctrl-C meant for the node must not kill the probe and read as a crash.
         probe = subprocess.run([sys.executable, "-m", "robotxr1_ros.llm.model_probe", path], capture_output=True,
@@ -141,6 +158,8 @@ def _verify_file(path: str, size: int, mtime_ns: int) -> None:
     if probe.returncode != 0:
         last = (probe.stderr.strip().splitlines() or ["failed a test prompt without a message"])[-1]
         raise ModelLoadError(f"{path}: llama.cpp {last}")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{path}\n")
 
 
 def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int = DECODE_THREADS,
