@@ -1,14 +1,14 @@
 """ament_python package `robotxr1`: its Python code lives in robotxr1_ros/."""
 from glob import glob
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 PACKAGE = "robotxr1"
 
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=find_packages(include=["robotxr1_ros", "robotxr1_ros.*"]),
+    packages=find_namespace_packages(include=["robotxr1_ros", "robotxr1_ros.*"], exclude=["*.__pycache__"]),
     package_data={"robotxr1_ros": ["data/**/*", "llm/templates/*.txt"]},
     include_package_data=True,
     data_files=[
