@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from robotxr1_ros.errors import Robotxr1Error
-from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, control_cpus
+from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, control_cpus, control_first_while
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -23,6 +23,15 @@ from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, control_cpus
 def test_bad_settings_are_refused_naming_the_usable_cpus(setting, message):
     with pytest.raises(Robotxr1Error, match=f"{CONTROL_CPUS_ENV}=.*{re.escape(message)}"):
         control_cpus({CONTROL_CPUS_ENV: setting}, allowed={0, 1, 2, 3})
+
+
+def test_control_first_while_gives_the_process_back_as_it_was():
+    """Scheduling policy, nice value and CPUs: a process that goes on (bench ros called from Python)
+    must not stay at SCHED_FIFO on one CPU."""
+    before = (os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0))
+    with control_first_while():
+        assert os.sched_getaffinity(0) == control_cpus()
+    assert (os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getaffinity(0)) == before
 
 
 def test_the_pinned_process_and_the_threads_it_starts_later_stay_on_the_control_cpu():
