@@ -2,6 +2,7 @@
 import re
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from robotxr1_ros.evaluation.control_cases import SCORED_CASES, parse_reference_speed
@@ -12,7 +13,7 @@ from robotxr1_ros.llm.prompts import (
     MAX_INSTRUCTION_CHARS, TEMPLATE_DIR, InstructionError, decision_messages, mpc_messages, mpc_system_prompt,
     parameter_table_text, require_instruction,
 )
-from robotxr1_ros.llm.retrieval import Bm25Retriever, load_hints, load_memories, tokenize
+from robotxr1_ros.llm.retrieval import Bm25Retriever, Passage, load_hints, load_memories, tokenize
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE
 
 STATE = StateFeatures(time=2.0, data_samples=5, s_pos=(1.0, 1.5, 2.0, 2.5, 3.0), d_pos=(0.1, 0.12, 0.1, 0.08, 0.1),
@@ -176,6 +177,20 @@ def test_retrieval_finds_the_matching_memory_and_hint():
     assert memories.search("xylophone", 3) == [] and memories.search("", 3) == []
     assert len(memories.search("reverse smooth speed walls", 2)) == 2
     assert Bm25Retriever([]).search("anything") == []
+
+
+def test_bm25_scores_by_hand_and_the_order_of_equal_scores():
+    """Lucene's BM25 (k1 1.5, b 0.75). "reverse reverse wall" vs "wall", average length 2:
+    reverse: idf ln 2, tf 2 / (2 + 1.5 (0.25 + 0.75 * 3 / 2)) -> 0.3412; wall: idf ln 1.2 in both,
+    -> 0.0595 in the first, 0.0941 in the second. A query word said twice counts twice."""
+    two = Bm25Retriever([Passage("a", "reverse reverse wall"), Passage("b", "wall")])
+    assert np.allclose(two.scores("reverse wall"), [0.34124 + 0.05953, 0.09410], atol=1e-5)
+    assert np.allclose(two.scores("wall wall"), [2 * 0.05953, 2 * 0.09410], atol=1e-5)
+    # Equal scores come out in the order the bm25s package gave them (the adapters were trained so).
+    hints = Bm25Retriever(load_hints())
+    assert [h.id for h in hints.search("anywhere magnitude.", 3)] == ["lateral_speed_high", "oscillating", "stopped"]
+    assert [h.id for h in hints.search("(below forces at m", 5)] == ["stopped", "forward", "off_raceline",
+                                                                     "speed_request", "wall_close"]
 
 
 def test_tokenizer_lets_word_forms_meet():

@@ -1,7 +1,10 @@
-"""On-board retrieval of decision hints and MPC memories: BM25 (bm25s) over small local files.
+"""On-board retrieval of decision hints and MPC memories: BM25 over small local files.
 
 The corpora are a dozen short passages each, so lexical BM25 with a light suffix-stripping
 stemmer ("reversing" ~ "reverse") is enough and costs microseconds; nothing leaves the car.
+Scored here in a few lines of numpy (Lucene's BM25, float32, as the bm25s package the hints were
+first retrieved and the adapters trained with scores it): importing bm25s cost every process that
+asks the model ~0.5 s of CPU.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
-import bm25s
+import numpy as np
 
 from ..errors import Robotxr1Error
 
@@ -20,6 +23,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 HINTS_FILE = DATA_DIR / "decision_hints.json"
 MEMORIES_FILE = DATA_DIR / "mpc_memories.json"
 _SUFFIXES = ("ing", "ed", "ly", "es", "s", "e")
+K1, B = 1.5, 0.75  # BM25's term-frequency saturation and length normalisation (the usual values)
 
 
 @dataclass(frozen=True)
@@ -73,14 +77,39 @@ class Bm25Retriever:
 
     def __init__(self, passages: Sequence[Passage]) -> None:
         self.passages = tuple(passages)
-        self._index = bm25s.BM25()
-        if self.passages:
-            corpus = [tokenize(p.text + " " + " ".join(p.keywords)) for p in self.passages]
-            self._index.index(corpus, show_progress=False)
+        documents = [tokenize(p.text + " " + " ".join(p.keywords)) for p in self.passages]
+        lengths = np.array([len(words) for words in documents], dtype=float)
+        average = float(lengths.mean()) if len(documents) else 1.0
+        counts: dict[str, dict[int, int]] = {}
+        for index, words in enumerate(documents):
+            for word in words:
+                counts.setdefault(word, {}).setdefault(index, 0)
+                counts[word][index] += 1
+        # Per term: the passages holding it and its score in each (idf x saturated term frequency).
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for word, per_passage in counts.items():
+            found = np.fromiter(per_passage, dtype=np.intp)
+            frequency = np.fromiter(per_passage.values(), dtype=np.float32)
+            idf = np.float32(np.log(1.0 + (len(documents) - len(found) + 0.5) / (len(found) + 0.5)))
+            norm = K1 * ((1.0 - B) + B * lengths[found] / average)
+            self._postings[word] = found, idf * (frequency / (norm.astype(np.float32) + frequency))
+
+    def scores(self, query: str) -> np.ndarray:
+        """Each passage's BM25 score for the query (a repeated query word counts again)."""
+        total = np.zeros(len(self.passages), dtype=np.float32)
+        for word in tokenize(query):
+            if word in self._postings:
+                found, score = self._postings[word]
+                total[found] += score
+        return total
 
     def search(self, query: str, k: int = 3) -> list[Passage]:
-        terms = tokenize(query)
-        if not self.passages or not terms or k <= 0:
+        if not self.passages or k <= 0:
             return []
-        ids, scores = self._index.retrieve([terms], k=min(k, len(self.passages)), show_progress=False)
-        return [self.passages[int(i)] for i, score in zip(ids[0], scores[0]) if score > 0]
+        scores = self.scores(query)
+        k = min(k, len(self.passages))
+        # Partition, then sort the k best ascending and reverse: equal scores come out in the order
+        # bm25s gave them, so the prompts (and what the adapters learnt) stay as they were.
+        top = np.argpartition(scores, -k)[-k:]
+        best = top[np.argsort(scores[top])[::-1]]
+        return [self.passages[int(i)] for i in best if scores[i] > 0]
