@@ -97,6 +97,8 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
     from rclpy.node import Node
     from std_msgs.msg import String
 
+    from ..nodes.spin import freeze_startup_objects
+
     separate = llm_process is not None
     context = Context()
     rclpy.init(context=context)
@@ -132,6 +134,7 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
             spinners.append(spinner)
 
         _wait_for_llm(probe, llm_process)
+        freeze_startup_objects()
         time.sleep(WARMUP_S)
         idle_start = time.monotonic()
         time.sleep(args.idle_seconds)

@@ -16,6 +16,7 @@ real-time factor in a loaded CI run.
 """
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import threading
@@ -50,6 +51,15 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, signal.SIG_IGN)
 
 
+def freeze_startup_objects() -> None:
+    """Collect once, then move every object alive now (imported modules, track tables, the MPC, the
+    model's Python side) out of the garbage collector's reach: they live as long as the process, and
+    a full collection that walks them all paused the simulator + controller process for 28-103 ms.
+    Called once a node is built, before its loop runs."""
+    gc.collect()
+    gc.freeze()
+
+
 def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = None) -> None:
     """Spin until `stop` is set, the context shuts down, or `seconds` of wall time pass."""
     deadline = None if seconds is None else time.monotonic() + seconds
@@ -75,6 +85,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
             node = make_node()
             executor = EventsExecutor()
             executor.add_node(node)
+            freeze_startup_objects()
             spin_until_stopped(executor, stop)
         except Robotxr1Error as error:
             print(f"{getattr(make_node, '__name__', 'node')}: error: {error}", file=sys.stderr)
