@@ -1,5 +1,6 @@
 """The nodes' main loop (nodes/spin.py) in a child process, as a node executable runs it: the objects
-built at start-up are frozen out of the garbage collector before the loop, and SIGINT ends it with 0."""
+built at start-up are frozen out of the garbage collector while the loop runs (and handed back
+before the node is destroyed), and SIGINT ends it with 0."""
 from __future__ import annotations
 
 import os
@@ -25,7 +26,7 @@ def make_node():
     return node
 
 code = run_node(make_node, args=[])
-print(code, seen["frozen"])
+print(code, seen["frozen"], gc.get_freeze_count())
 """
 
 
@@ -33,5 +34,6 @@ def test_the_loop_runs_with_start_up_objects_frozen_and_sigint_ends_it_with_0():
     environment = {**os.environ, "ROS_DOMAIN_ID": str(process_domain_id())}
     child = subprocess.run([sys.executable, "-c", CHILD], env=environment, capture_output=True, text=True, timeout=60)
     assert child.returncode == 0, child.stderr
-    code, frozen = child.stdout.split()
+    code, frozen, after = child.stdout.split()
     assert code == "0" and int(frozen) > 10_000, child.stdout  # every module and the node itself
+    assert after == "0", child.stdout  # handed back before the node was destroyed, so it is finalised

@@ -171,25 +171,30 @@ class SimNode(Node):
                 return  # shut down between the check and the publishing
 
     def _tick(self) -> None:
+        """Step under the lock and take what the sensors see; build and publish the messages after
+        releasing it, so a drive command arriving meanwhile waits for the physics only."""
+        sample = imu = scan = None
         with self._lock:
             steering, speed = self._command
             self._sim.step(steering, speed, self._tick_s)
             self._ticks += 1
             t = self._sim_time()
-            if self._clock_publisher is not None:
-                self._clock_publisher.publish(ClockMessage(clock=stamp_from_seconds(t)))
             if self._ticks % self._every["odom"] == 0:
                 sample = odometry_sample(self._sim, t)
-                self._odom.publish(sample_to_odometry(sample))
-                self._tf.publish(TFMessage(transforms=[
-                    planar_transform(t, "odom", "base_link", sample.x, sample.y, sample.yaw)]))
             if self._ticks % self._every["imu"] == 0:
-                state = self._sim.state
-                ax, ay = self._sim.imu()
-                self._imu.publish(imu_message(t, state.yaw, state.yaw_rate, ax, ay))
+                imu = (self._sim.state.yaw, self._sim.state.yaw_rate, *self._sim.imu())
             if self._ticks % self._every["scan"] == 0:
-                scan_period = self._every["scan"] * self._tick_s
-                self._scan.publish(sample_to_scan(scan_sample(self._sim, t, self._beam_stride), scan_time=scan_period))
+                scan = scan_sample(self._sim, t, self._beam_stride)
+        if self._clock_publisher is not None:
+            self._clock_publisher.publish(ClockMessage(clock=stamp_from_seconds(t)))
+        if sample is not None:
+            self._odom.publish(sample_to_odometry(sample))
+            self._tf.publish(TFMessage(transforms=[planar_transform(t, "odom", "base_link", sample.x, sample.y,
+                                                                    sample.yaw)]))
+        if imu is not None:
+            self._imu.publish(imu_message(t, *imu))
+        if scan is not None:
+            self._scan.publish(sample_to_scan(scan, scan_time=self._every["scan"] * self._tick_s))
 
     def _publish_static_frames(self) -> None:
         t = self._sim_time()

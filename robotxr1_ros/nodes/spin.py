@@ -51,13 +51,20 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, signal.SIG_IGN)
 
 
-def freeze_startup_objects() -> None:
-    """Collect once, then move every object alive now (imported modules, track tables, the MPC, the
-    model's Python side) out of the garbage collector's reach: they live as long as the process, and
-    a full collection that walks them all paused the simulator + controller process for 28-103 ms.
-    Called once a node is built, before its loop runs."""
+@contextmanager
+def startup_objects_frozen() -> Iterator[None]:
+    """Collect once, then keep every object alive now (imported modules, track tables, the MPC, the
+    model's Python side) out of the garbage collector's reach while the loop runs: a full collection
+    that walked them all paused the simulator + controller process for 28-103 ms. They are handed
+    back before the node is destroyed: left frozen, objects that only the collector frees were never
+    finalised, and the middleware's goodbye went missing (every stop then waited out DDS's 20 s
+    lease in other participants)."""
     gc.collect()
     gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = None) -> None:
@@ -85,8 +92,8 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
             node = make_node()
             executor = EventsExecutor()
             executor.add_node(node)
-            freeze_startup_objects()
-            spin_until_stopped(executor, stop)
+            with startup_objects_frozen():
+                spin_until_stopped(executor, stop)
         except Robotxr1Error as error:
             print(f"{getattr(make_node, '__name__', 'node')}: error: {error}", file=sys.stderr)
             # Stopped while starting up (Ctrl-C also reaches helpers such as a model check): not a failure.
