@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache_dirs import cache_dir
 from .models import ModelLoadError, check_gguf, check_known_hash, file_sha256
 
 MERGE_CACHE_ENV = "ROBOTXR1_MERGE_CACHE"
@@ -23,17 +24,12 @@ MERGED_TYPE_NAME = "Q8_0"
 _SKIPPED_KEYS = ("GGUF.", "general.architecture")  # the reader's own header fields; the writer adds the arch
 
 
-def merge_cache_root() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "robotxr1" / "merged"
-    return Path(os.environ.get(MERGE_CACHE_ENV, default))
-
-
 def merged_model_path(base: str | os.PathLike[str], adapter: str | os.PathLike[str]) -> Path:
     """The merged model of `base` + `adapter`, made on first use in the cache folder."""
     base, adapter = check_gguf(base), check_gguf(adapter)
     check_known_hash(adapter)
     key = f"{file_sha256(base)[:12]}-{file_sha256(adapter)[:12]}"
-    target = merge_cache_root() / f"{adapter.name.removesuffix('.gguf')}.merged-{key}.gguf"
+    target = cache_dir("merged", MERGE_CACHE_ENV) / f"{adapter.name.removesuffix('.gguf')}.merged-{key}.gguf"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ..cache_dirs import cache_dir
 from ..errors import Robotxr1Error
 
 if TYPE_CHECKING:
@@ -129,15 +130,10 @@ def verify_model(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def verified_cache_root() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "robotxr1" / "verified"
-    return Path(os.environ.get(VERIFIED_CACHE_ENV, default))
-
-
 def verified_marker(path: Path) -> Path:
     """The file that records that these exact bytes answered the probe under this llama.cpp: every
     node start (two merged models each) would otherwise pay a child process loading the model."""
-    return verified_cache_root() / f"{file_sha256(path)}-llama-cpp-{version('llama_cpp_python')}"
+    return cache_dir("verified", VERIFIED_CACHE_ENV) / f"{file_sha256(path)}-llama-cpp-{version('llama_cpp_python')}"
 
 
 @lru_cache(maxsize=None)

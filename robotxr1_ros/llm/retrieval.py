@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -80,11 +81,10 @@ class Bm25Retriever:
         documents = [tokenize(p.text + " " + " ".join(p.keywords)) for p in self.passages]
         lengths = np.array([len(words) for words in documents], dtype=float)
         average = float(lengths.mean()) if len(documents) else 1.0
-        counts: dict[str, dict[int, int]] = {}
+        counts: dict[str, dict[int, int]] = {}  # word -> {passage index: times the word occurs in it}
         for index, words in enumerate(documents):
-            for word in words:
-                counts.setdefault(word, {}).setdefault(index, 0)
-                counts[word][index] += 1
+            for word, times in Counter(words).items():
+                counts.setdefault(word, {})[index] = times
         # Per term: the passages holding it and its score in each (idf x saturated term frequency).
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for word, per_passage in counts.items():

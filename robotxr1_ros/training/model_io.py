@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..cache_dirs import cache_dir
 from ..errors import Robotxr1Error
 from ..llm.models import check_gguf, default_model_path, file_sha256
 
@@ -42,15 +43,10 @@ def configure_torch(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def cache_root() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "robotxr1" / "float-base"
-    return Path(os.environ.get(BASE_CACHE_ENV, default))
-
-
 def float_base_dir(gguf_path: str | Path | None = None) -> Path:
     """A folder holding `gguf_path` as a float HF model and its tokenizer (made on first use)."""
     gguf_path = check_gguf(gguf_path if gguf_path is not None else default_model_path())
-    target = cache_root() / f"{gguf_path.stem}-{file_sha256(gguf_path)[:16]}"
+    target = cache_dir("float-base", BASE_CACHE_ENV) / f"{gguf_path.stem}-{file_sha256(gguf_path)[:16]}"
     if (target / "config.json").exists() and (target / "model.safetensors").exists():
         return target
     model, tokenizer = _float_model_from_gguf(gguf_path)
