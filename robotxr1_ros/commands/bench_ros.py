@@ -97,8 +97,6 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
     from rclpy.node import Node
     from std_msgs.msg import String
 
-    from ..nodes.spin import startup_objects_frozen
-
     separate = llm_process is not None
     context = Context()
     rclpy.init(context=context)
@@ -134,22 +132,21 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
             spinners.append(spinner)
 
         _wait_for_llm(probe, llm_process)
-        with startup_objects_frozen():
-            time.sleep(WARMUP_S)
-            idle_start = time.monotonic()
-            time.sleep(args.idle_seconds)
-            busy_start = time.monotonic()
-            sent: dict[str, float] = {}
-            phrasings = [text for _, text in eval_phrasings()]
-            while time.monotonic() < busy_start + args.seconds:
-                text = phrasings[sent_count % len(phrasings)]
-                if sent_count >= len(phrasings):
-                    text += f" ({sent_count})"  # a repeated instruction would not be tuned again
-                sent[text] = time.monotonic()
-                sent_count += 1
-                instruction_publisher.publish(String(data=text))
-                time.sleep(min(args.instruction_every, max(0.0, busy_start + args.seconds - time.monotonic())))
-            busy_end = time.monotonic()
+        time.sleep(WARMUP_S)
+        idle_start = time.monotonic()
+        time.sleep(args.idle_seconds)
+        busy_start = time.monotonic()
+        sent: dict[str, float] = {}
+        phrasings = [text for _, text in eval_phrasings()]
+        while time.monotonic() < busy_start + args.seconds:
+            text = phrasings[sent_count % len(phrasings)]
+            if sent_count >= len(phrasings):
+                text += f" ({sent_count})"  # a repeated instruction would not be tuned again
+            sent[text] = time.monotonic()
+            sent_count += 1
+            instruction_publisher.publish(String(data=text))
+            time.sleep(min(args.instruction_every, max(0.0, busy_start + args.seconds - time.monotonic())))
+        busy_end = time.monotonic()
     finally:
         stop.set()
         for spinner in spinners:

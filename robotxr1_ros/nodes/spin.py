@@ -16,7 +16,6 @@ real-time factor in a loaded CI run.
 """
 from __future__ import annotations
 
-import gc
 import signal
 import sys
 import threading
@@ -51,22 +50,6 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, signal.SIG_IGN)
 
 
-@contextmanager
-def startup_objects_frozen() -> Iterator[None]:
-    """Collect once, then keep every object alive now (imported modules, track tables, the MPC, the
-    model's Python side) out of the garbage collector's reach while the loop runs: a full collection
-    that walked them all paused the simulator + controller process for 28-103 ms. They are handed
-    back before the node is destroyed: left frozen, objects that only the collector frees were never
-    finalised, and the middleware's goodbye went missing (every stop then waited out DDS's 20 s
-    lease in other participants)."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = None) -> None:
     """Spin until `stop` is set, the context shuts down, or `seconds` of wall time pass."""
     deadline = None if seconds is None else time.monotonic() + seconds
@@ -92,8 +75,7 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
             node = make_node()
             executor = EventsExecutor()
             executor.add_node(node)
-            with startup_objects_frozen():
-                spin_until_stopped(executor, stop)
+            spin_until_stopped(executor, stop)
         except Robotxr1Error as error:
             print(f"{getattr(make_node, '__name__', 'node')}: error: {error}", file=sys.stderr)
             # Stopped while starting up (Ctrl-C also reaches helpers such as a model check): not a failure.
