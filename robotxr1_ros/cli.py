@@ -22,6 +22,7 @@ COMMANDS = {
     "make-datasets": "robotxr1_ros.commands.make_datasets",
     "train": "robotxr1_ros.commands.train",
     "export": "robotxr1_ros.commands.export",
+    "prepare": "robotxr1_ros.commands.prepare",
 }
 
 

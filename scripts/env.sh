@@ -56,6 +56,9 @@ done
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-42}"
 export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
+# Participants announce themselves every 0.25 s instead of 3 s, so a newcomer (a `ros2` command, a
+# probe) finds the nodes at once without multicast (config/fastdds_localhost.xml says more).
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$ROBOTXR1_ROOT/config/fastdds_localhost.xml}"
 # One BLAS/OpenMP thread per process: on 2 cores, threaded BLAS makes small solves slower.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 

@@ -217,7 +217,7 @@ def test_random_text_never_breaks_the_parsers(text):
     assert parse_decision(text).adheres in (True, False, None)
 
 
-@settings(max_examples=4500, **PROPERTY)
+@settings(max_examples=2000, **PROPERTY)
 @given(adversarial_answers(), SPEED_BASES)
 def test_adversarial_dicts_never_yield_unsafe_parameters(text, base):
     assert_safe(parse_mpc_answer(text, base), base)
