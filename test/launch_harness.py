@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from robotxr1_ros.nodes.bringup import config_section, default_config_file
-from ros_fixtures import make_context, next_launch_domain_id
+from ros_fixtures import close_context, make_context, next_launch_domain_id
 
 LAUNCH_STOP_TIMEOUT_S = 60.0  # beyond launch's own escalation (the LLM node: 30 s, then SIGTERM)
 CLI_TIMEOUT_S = 60.0
@@ -136,8 +136,7 @@ def launch_domain():
     try:
         yield domain_id, context
     finally:
-        context.try_shutdown()
-        context.destroy()
+        close_context(context)
 
 
 def graph_seen_by_newcomer(domain_id: int, witness: str, timeout_s: float = 20.0, settle_s: float = 3.0) -> set[str]:
@@ -163,8 +162,7 @@ def graph_seen_by_newcomer(domain_id: int, witness: str, timeout_s: float = 20.0
         return names()
     finally:
         node.destroy_node()
-        context.try_shutdown()
-        context.destroy()
+        close_context(context)
 
 
 def json_of(message) -> dict:
