@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from robotxr1_ros.errors import Robotxr1Error
-from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, control_cpus, control_first_while
+from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, CONTROL_NICE, control_cpus, control_first_while
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -61,3 +63,49 @@ def test_the_controller_refuses_a_bad_setting_before_starting():
     assert result.returncode == 2, result
     assert f"error: {CONTROL_CPUS_ENV}='fast': 'fast' is not a CPU number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def fifo_permitted() -> bool:
+    probe = "import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def scheduling_of_threads(pid: int) -> dict[str, tuple[int, int]]:
+    """{thread name (the main thread: "main"): (policy, nice)} of a running process."""
+    threads = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = "main" if int(task) == pid else open(f"/proc/{pid}/task/{task}/comm").read().strip()
+            threads[name] = (os.sched_getscheduler(int(task)), os.getpriority(os.PRIO_PROCESS, int(task)))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+    return threads
+
+
+def test_the_controllers_control_thread_runs_above_dds_threads_which_are_never_real_time(launch_domain):
+    """SCHED_FIFO threads of one priority get no time slices: when DDS's threads inherited it, one of
+    them busy-waiting kept the pinned CPU from the control thread for good (a 20-minute hang)."""
+    from launch_harness import ros_environment
+
+    domain_id, _ = launch_domain
+    controller = subprocess.Popen([sys.executable, "-m", "robotxr1_ros.nodes.mpc_controller_node"],
+                                  env=ros_environment(domain_id), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+    expected_main = os.SCHED_FIFO if fifo_permitted() else os.SCHED_OTHER
+    try:
+        deadline = time.monotonic() + 60.0
+        threads = {}
+        while time.monotonic() < deadline and controller.poll() is None:
+            threads = scheduling_of_threads(controller.pid)
+            if any(name.startswith("dds.") for name in threads) and threads["main"][0] == expected_main:
+                break
+            time.sleep(0.2)
+        middleware = {name: scheduling for name, scheduling in threads.items() if name.startswith("dds.")}
+        assert middleware and threads["main"][0] == expected_main, threads
+        assert {policy for policy, _ in middleware.values()} == {os.SCHED_OTHER}, threads
+        if expected_main == os.SCHED_FIFO:  # privileged: the middleware's threads at the raised nice value
+            assert {nice for _, nice in middleware.values()} == {CONTROL_NICE}, threads
+    finally:
+        controller.send_signal(signal.SIGINT)
+        output = controller.communicate(timeout=60)[0]
+    assert controller.returncode == 0, output

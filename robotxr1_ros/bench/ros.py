@@ -68,7 +68,7 @@ def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[st
 
 def report_text(result: dict[str, Any]) -> str:
     lines = [f"bench ros: sim + controller + LLM node over DDS, {result['threads']} LLM threads, "
-             f"control thread {result['control_priority']}, LLM worker nice {result['worker_nice']}"]
+             f"control: {result['control_priority']}, LLM worker nice {result['worker_nice']}"]
     for phase in ("idle", "busy"):
         loop = result["control"][phase]
         lines.append(f"controller {phase:4} ({result['seconds'][phase]:.0f} s): {loop['cycles']} cycles, period p50 "

@@ -10,9 +10,10 @@ process, as `robotxr1 run sim` does, and measures on the wall clock:
 - the decision period achieved.
 
 Layout `process` (default, as launch runs the nodes): simulator and controller in this process,
-each spun by an executor of its own on its own thread, raised to SCHED_FIFO where permitted (else
-nice -10) and pinned to the controller's CPU ($ROBOTXR1_CONTROL_CPUS, default the last CPU) before
-DDS starts its threads, so the clock and odometry paths are raised and pinned too; the LLM node
+each spun by an executor of its own on its own thread at SCHED_FIFO where permitted (else nice -10),
+all pinned to the controller's CPU ($ROBOTXR1_CONTROL_CPUS, default the last CPU) before DDS starts
+its threads, so the clock and odometry paths are pinned too and at nice -10 (nodes/priority.py:
+never SCHED_FIFO, which let one of them busy-wait on that CPU for good); the LLM node
 in a child process at normal priority on any CPU, its worker and llama.cpp's threads at nice
 `worker_nice`. In one process the control thread would share the
 GIL with the inference worker, which a loaded machine can deschedule while it holds it.
@@ -76,7 +77,8 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     load_before = [round(v, 2) for v in os.getloadavg()]
     specs = sim_bringup_specs(args)
     # The LLM process first, at normal priority; then threads started from here on (DDS's, the
-    # executors') inherit the raised priority and the pinning.
+    # executors') inherit the raised nice value and the pinning, and the executors' threads, started
+    # after a raise_thread_priority, SCHED_FIFO.
     llm_process = _start_llm_process(specs["robotxr1_llm"]) if args.layout == "process" else None
     # This process's scheduling and switch interval are restored afterwards: it may go on (a test worker).
     switch_interval = sys.getswitchinterval()
@@ -96,6 +98,8 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
     from rclpy.experimental import EventsExecutor
     from rclpy.node import Node
     from std_msgs.msg import String
+
+    from ..nodes.priority import raise_thread_priority
 
     separate = llm_process is not None
     context = Context()
@@ -121,6 +125,8 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
         # puts every node on one executor.
         groups = [[node] for node in nodes] + [[probe]] if separate else [nodes + [probe]]
         nodes.append(probe)
+        if separate:  # DDS's threads exist: only the executors' threads start from a raised thread
+            priority = f"DDS threads {priority}; executor threads {raise_thread_priority()}"
         for group in groups:
             # The nodes spin as their executables spin them (nodes/spin.py); the probe on the
             # classic executor, which delivered nothing to it on an EventsExecutor here.

@@ -42,7 +42,7 @@ from ..track.library import get_track
 from .conversions import drive_message
 from .param_descriptors import LIMITS_PREFIX, descriptors
 from .parameter_services import start_parameter_services
-from .priority import put_control_first
+from .priority import put_control_first, raise_thread_priority
 from .spin import run_node
 from .visualization import plan_path
 
@@ -209,9 +209,10 @@ class MpcControllerNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    # Control first: before rclpy starts, so DDS threads share the raised priority (where permitted)
-    # and the CPU pinning; the LLM node's inference runs niced in its own process, on the other CPUs.
-    return run_node(MpcControllerNode, args, before_init=put_control_first)
+    # Control first: pinned and at a raised nice value before rclpy starts, so DDS's threads share
+    # both; the spinning thread (timers, callbacks) at SCHED_FIFO above them, where permitted. The
+    # LLM node's inference runs niced in its own process, on the other CPUs.
+    return run_node(MpcControllerNode, args, before_init=put_control_first, before_spin=raise_thread_priority)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,12 @@ On Linux a thread is a task of its own, so nice values and SCHED policies set wi
 the calling thread only, and threads it starts later inherit them: llama.cpp's compute threads,
 created by the LLM worker on its first model call, run at the worker's nice value.
 
+Only our own control threads run at SCHED_FIFO; the middleware's threads get a negative nice
+value instead. SCHED_FIFO threads of one priority never share a CPU by time slices, so when all
+of them inherited it (before), a Fast DDS thread that busy-waited (its asynchronous writer, seen in
+`bench ros`) kept the pinned CPU for good: the control thread never ran again, for 20 minutes
+until killed. The control thread still preempts any of them; they still preempt normal work.
+
 The control process is also pinned to one CPU (by default the last one it may use). The LLM
 process is left free, so the scheduler gives its decoding thread the other CPUs: on this 2-core
 machine the real-time control threads otherwise preempted it wherever it ran, and the tuning's
@@ -18,7 +24,7 @@ from typing import Iterator, Mapping
 from ..errors import Robotxr1Error
 
 CONTROL_FIFO_PRIORITY = 50  # SCHED_FIFO priority of the control thread, where permitted
-CONTROL_NICE = -10  # the fallback without SCHED_FIFO, where permitted
+CONTROL_NICE = -10  # the middleware's threads, and the control thread without SCHED_FIFO, where permitted
 
 
 def lower_thread_priority(nice: int) -> int | None:
@@ -34,6 +40,17 @@ def lower_thread_priority(nice: int) -> int | None:
     return os.getpriority(os.PRIO_PROCESS, 0)
 
 
+def raise_thread_nice() -> str:
+    """A negative nice value for the calling thread and the threads it starts, where permitted; says which."""
+    if hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, CONTROL_NICE)
+            return f"nice {CONTROL_NICE}"
+        except (PermissionError, OSError):
+            pass
+    return "nice unchanged (not permitted to raise)"
+
+
 def raise_thread_priority() -> str:
     """SCHED_FIFO for the calling thread, else a negative nice value, else nothing; says which."""
     if hasattr(os, "sched_setscheduler"):
@@ -42,13 +59,8 @@ def raise_thread_priority() -> str:
             return f"SCHED_FIFO {CONTROL_FIFO_PRIORITY}"
         except (PermissionError, OSError):
             pass
-    if hasattr(os, "setpriority"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, CONTROL_NICE)
-            return f"nice {CONTROL_NICE}"
-        except (PermissionError, OSError):
-            pass
-    return "default (not permitted to raise)"
+    said = raise_thread_nice()
+    return said if said.startswith("nice -") else "default (not permitted to raise)"
 
 
 CONTROL_CPUS_ENV = "ROBOTXR1_CONTROL_CPUS"
@@ -110,8 +122,9 @@ def pin_process(cpus: set[int] | None) -> str:
 def control_first_while() -> Iterator[str]:
     """put_control_first for a `with` block (bench ros in a process that goes on, such as a test
     worker): afterwards the calling thread's policy and nice value and the process's CPUs are
-    restored. A process left at SCHED_FIFO and pinned starves its own middleware threads when it
-    busy-waits: a pytest worker in that state once spun for 30 minutes and could not be killed."""
+    restored (also after a raise_thread_priority inside the block). A process left at SCHED_FIFO
+    and pinned starves its own other threads when one of them busy-waits: a pytest worker in that
+    state once spun for 30 minutes and could not be killed."""
     policy = os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else None
     param = os.sched_getparam(0) if policy is not None else None
     nice = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else None
@@ -127,7 +140,8 @@ def control_first_while() -> Iterator[str]:
 
 
 def put_control_first() -> str:
-    """The calling thread raised (raise_thread_priority) and the process pinned (control_cpus):
-    before rclpy starts, so the middleware's threads inherit both. Says what was done."""
+    """Before rclpy starts: the process pinned (control_cpus) and the calling thread at a negative
+    nice value, both inherited by the middleware's threads. Says what was done. Once the nodes
+    exist, raise_thread_priority puts the thread that will run the control loop above them."""
     cpus = control_cpus()
-    return f"{raise_thread_priority()}, {pin_process(cpus)}"
+    return f"{raise_thread_nice()}, {pin_process(cpus)}"

@@ -61,10 +61,12 @@ def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = 
 
 
 def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
-             before_init: Callable[[], object] | None = None) -> int:
+             before_init: Callable[[], object] | None = None, before_spin: Callable[[], object] | None = None) -> int:
     """Spin the node until SIGINT/SIGTERM or shutdown (exit 0); a bad configuration
     (Robotxr1Error) exits with 2, unless a stop was requested meanwhile. `before_init` runs first:
-    process-wide settings (priority, CPU pinning) that the middleware's threads must inherit."""
+    process-wide settings (priority, CPU pinning) that the middleware's threads must inherit.
+    `before_spin` runs once the node (and so the middleware's threads) exists, in the thread that
+    will spin it: settings for that thread and the executor's, but not the middleware's."""
     with stop_on_signals() as stop:
         node = None
         executor = None
@@ -73,6 +75,8 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
                 before_init()
             rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
             node = make_node()
+            if before_spin is not None:
+                before_spin()
             executor = EventsExecutor()
             executor.add_node(node)
             spin_until_stopped(executor, stop)
