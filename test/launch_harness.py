@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +68,12 @@ def exit_codes(output: str) -> dict[str, int]:
 
 @dataclass
 class Launched:
-    """A running `ros2 launch` (or any command): its output is collected in the background."""
+    """A running `ros2 launch` (or any command): its output is collected in the background. Its
+    temporary files (launch_ros writes a parameter file per node and never removes it) go into
+    `tmpdir`, removed when it is stopped."""
 
     process: subprocess.Popen
+    tmpdir: str
     lines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -108,13 +112,15 @@ class Launched:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self._reader.join(timeout=5.0)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
         return self.output
 
 
 def start(command: list[str], domain_id: int) -> Launched:
-    process = subprocess.Popen(command, env=ros_environment(domain_id), stdout=subprocess.PIPE,
+    tmpdir = tempfile.mkdtemp(prefix="robotxr1_launched_")
+    process = subprocess.Popen(command, env={**ros_environment(domain_id), "TMPDIR": tmpdir}, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    return Launched(process)
+    return Launched(process, tmpdir)
 
 
 def ros2_launch(launch_file: str, domain_id: int, **arguments: str) -> Launched:

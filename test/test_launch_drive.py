@@ -23,6 +23,7 @@ def test_drive_launch_beside_a_simulator_under_launch_testing(launch_domain, tmp
         pytest.fail("`launch_test` is not on PATH: run `make setup` (ROS 2 tooling wheels) and `. scripts/env.sh`")
     environment = ros_environment(domain_id)
     environment["ROBOTXR1_TEST_CONFIG"] = str(config_with(tmp_path, robotxr1=QUICK_LLM))
+    environment["TMPDIR"] = str(tmp_path)  # launch_ros's parameter files, never removed by it
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(LAUNCH_TEST.parent.parent),
                                                               environment.get("PYTHONPATH")]))
     result = subprocess.run([launch_test, str(LAUNCH_TEST)], env=environment, stdout=subprocess.PIPE,
