@@ -48,7 +48,7 @@ def raise_thread_nice() -> str:
             return f"nice {CONTROL_NICE}"
         except (PermissionError, OSError):
             pass
-    return "nice unchanged (not permitted to raise)"
+    return "default (not permitted to raise)"
 
 
 def raise_thread_priority() -> str:
@@ -59,8 +59,7 @@ def raise_thread_priority() -> str:
             return f"SCHED_FIFO {CONTROL_FIFO_PRIORITY}"
         except (PermissionError, OSError):
             pass
-    said = raise_thread_nice()
-    return said if said.startswith("nice -") else "default (not permitted to raise)"
+    return raise_thread_nice()
 
 
 CONTROL_CPUS_ENV = "ROBOTXR1_CONTROL_CPUS"
