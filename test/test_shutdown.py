@@ -11,7 +11,7 @@ RUNS = 5
 START_TIMEOUT_S = 90.0
 # A node's goodbye reaches the probe within a fraction of a second. When the probe still lists the
 # nodes after this, a participant that joins now says what is really left (see the test).
-PROBE_FORGETS_S = 5.0
+PROBE_FORGETS_S = 2.0
 NODES = {"/sim", "/mpc_controller", "/robotxr1"}
 PROCESSES = {"sim", "mpc_controller", "robotxr1_llm"}
 # Short answers: a model call still running at Ctrl-C ends well within the LLM node's stop timeout.
