@@ -68,8 +68,8 @@ def test_prepare_makes_the_merged_models_the_model_spec_loads(capsys):
 
 
 def test_prepare_for_training_says_how_to_install_the_training_stack(monkeypatch):
-    monkeypatch.setitem(sys.modules, "robotxr1_ros.training.model_io", None)  # as if torch were missing
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     from robotxr1_ros.commands.prepare import make_float_base
 
-    with pytest.raises(Robotxr1Error, match="make train-setup"):
+    with pytest.raises(Robotxr1Error, match=r"training stack is not installed \(no torch\); run `make train-setup`"):
         make_float_base()

@@ -25,11 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from ..training.export import export_adapter, export_merged
-        from ..training.model_io import float_base_dir
-    except ImportError as error:
-        raise Robotxr1Error(f"the training stack is not installed ({error}); run `make train-setup`") from None
+    from ..training.stack import require_training_stack
+
+    require_training_stack()
+    from ..training.export import export_adapter, export_merged
+    from ..training.model_io import float_base_dir
+
     trained = args.trained
     for candidate in (trained / "adapter", trained / "model"):
         if candidate.is_dir():

@@ -19,8 +19,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import Robotxr1Error
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("prepare", help="merge the shipped adapters and compile the kernels ahead of use",
@@ -62,10 +60,11 @@ def compile_kernels() -> str:
 
 
 def make_float_base() -> str:
-    try:
-        from ..training.model_io import float_base_dir
-    except ImportError as error:
-        raise Robotxr1Error(f"the training stack is not installed ({error}); run `make train-setup`") from None
+    from ..training.stack import require_training_stack
+
+    require_training_stack()
+    from ..training.model_io import float_base_dir
+
     return str(float_base_dir())
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import Robotxr1Error
 
 DEFAULT_OUT = Path("out") / "train"
 
@@ -78,10 +77,9 @@ def _grpo(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from ..training import model_io  # noqa: F401  (fails early without the training stack)
-    except ImportError as error:
-        raise Robotxr1Error(f"the training stack is not installed ({error}); run `make train-setup`") from None
+    from ..training.stack import require_training_stack
+
+    require_training_stack()
     from ..training.model_io import LoraSettings
     from ..training.run import RunSettings
 
