@@ -1,5 +1,6 @@
 """Control first: the control process pinned to its CPUs ($ROBOTXR1_CONTROL_CPUS), bad settings
-refused with the CPUs that may be used. (The launched controller's pinning: test_launch_sim.py.)"""
+refused with the CPUs that may be used, its control thread above DDS's threads and those never
+real-time. (The launched controller's pinning: test_launch_sim.py.)"""
 from __future__ import annotations
 
 import json
@@ -9,8 +10,10 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from launch_harness import ros_environment
 
 from robotxr1_ros.errors import Robotxr1Error
 from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, CONTROL_NICE, control_cpus, control_first_while
@@ -75,7 +78,7 @@ def scheduling_of_threads(pid: int) -> dict[str, tuple[int, int]]:
     threads = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
-            name = "main" if int(task) == pid else open(f"/proc/{pid}/task/{task}/comm").read().strip()
+            name = "main" if int(task) == pid else Path(f"/proc/{pid}/task/{task}/comm").read_text().strip()
             threads[name] = (os.sched_getscheduler(int(task)), os.getpriority(os.PRIO_PROCESS, int(task)))
         except (FileNotFoundError, ProcessLookupError):
             continue  # ended meanwhile
@@ -85,8 +88,6 @@ def scheduling_of_threads(pid: int) -> dict[str, tuple[int, int]]:
 def test_the_controllers_control_thread_runs_above_dds_threads_which_are_never_real_time(launch_domain):
     """SCHED_FIFO threads of one priority get no time slices: when DDS's threads inherited it, one of
     them busy-waiting kept the pinned CPU from the control thread for good (a 20-minute hang)."""
-    from launch_harness import ros_environment
-
     domain_id, _ = launch_domain
     controller = subprocess.Popen([sys.executable, "-m", "robotxr1_ros.nodes.mpc_controller_node"],
                                   env=ros_environment(domain_id), stdout=subprocess.PIPE,

@@ -37,8 +37,8 @@ def test_five_starts_and_stops_all_exit_cleanly(launch_domain, tmp_path):
             assert "Traceback" not in output, f"run {run}:\n{output}"
             # The processes are gone (exit codes above); their nodes leave the graph when Fast DDS's
             # goodbye arrives. The probe's participant has been seen to keep listing them for good
-            # (one CI run: five times in a row, each beyond the 20 s lease, so its lease checks were
-            # not running either): then a participant that joins now, which only hears from live
+            # (one full test run: five times in a row, each beyond the 20 s lease, so its lease checks
+            # were not running either): then a participant that joins now, which only hears from live
             # participants, must see the probe and none of them.
             forgotten = car.wait(lambda: not NODES & car.node_names(), PROBE_FORGETS_S)
             seen = set() if forgotten else graph_seen_by_newcomer(domain_id, car.probe.node.get_fully_qualified_name())
