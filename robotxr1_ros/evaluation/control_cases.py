@@ -1,4 +1,4 @@
-"""The control cases of REFERENCE.md: which RMSE each instruction is scored by, against which
+"""The control cases of docs/reference.md: which RMSE each instruction is scored by, against which
 reference speed, over which part of the run, and how a parameter set is driven and scored.
 
 This is the one scoring routine of a parameter set for an instruction: the control evaluation,
@@ -54,7 +54,7 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
     ControlCase("refvel", "rmse_speed", "speed along the track minus the requested speed [m/s]"),
     ControlCase("smooth", "rmse_accel", "IMU acceleration magnitude [m/s^2]", must_drive=True),
 )}
-# The cases of the control adaptability score (REFERENCE.md: 4 cases x 5 phrasings).
+# The cases of the control adaptability score (docs/reference.md: 4 cases x 5 phrasings).
 SCORED_CASES: tuple[str, ...] = ("center", "refvel", "reverse", "smooth")
 
 _SPEED = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:m/s|mps|met(?:er|re)s?\s+(?:per|a)\s+second)", re.IGNORECASE)
@@ -127,7 +127,7 @@ def score_params(track: Track, params: MpcParams, prompt: ControlPrompt,
 
 
 def improvement(rmse_default: float, rmse_model: float) -> float:
-    """REFERENCE.md's per-prompt improvement: (RMSE_default - RMSE_model) / RMSE_default."""
+    """The per-prompt improvement of docs/reference.md: (RMSE_default - RMSE_model) / RMSE_default."""
     if rmse_default <= 0.0:
         raise Robotxr1Error(f"the default RMSE must be positive, got {rmse_default}")
     return (rmse_default - rmse_model) / rmse_default

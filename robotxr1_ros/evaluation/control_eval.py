@@ -1,7 +1,7 @@
 """Control adaptability: does the MPC drive better for an instruction with the model's parameters
 than with the defaults?
 
-Per prompt (REFERENCE.md): reset to the defaults, ask for parameters, apply the validated ones,
+Per prompt (docs/reference.md): reset to the defaults, ask for parameters, apply the validated ones,
 drive the evaluation scenario, and compare the case's RMSE with the default parameters' RMSE:
 improvement = (RMSE_default - RMSE) / RMSE_default. The control adaptability score is the mean
 improvement over the prompts. A model answer without any usable parameter, a crash, or (for the

@@ -1,10 +1,10 @@
 """Ground-truth labels of the decision task: does a state window adhere to an instruction?
 
-The rules and thresholds are REFERENCE.md's "Decision labels" (those of the reference's decision
-tester). Where REFERENCE.md states a rule explicitly it is followed to the letter (mean of |speed|
-for "Don't move", max |d| for "Oscillate!"); where it leaves a detail open the reference tester's
-choice is used: "while moving" means mean s_speed > 0.1, and a window that is not moving adheres
-to "Drive on the centerline" trivially.
+The rules and thresholds are those of docs/reference.md, "Decision accuracy" (the papers' decision
+tester's). Where a rule is explicit it is followed to the letter (mean of |speed| for "Don't
+move", max |d| for "Oscillate!"); where it leaves a detail open the tester's choice is used:
+"while moving" means mean s_speed > 0.1, and a window that is not moving adheres to "Drive on
+the centerline" trivially.
 
 Records are feature records as mappings (the JSON dataset format): lists `s_speed`, `d_speed`,
 `d_pos`, `d_left`, `d_right` and the boolean `reversing`. Recorded values are decimals, so
@@ -93,7 +93,7 @@ def is_on_racing_line(record: Record) -> bool:
     return _at_most(abs(_mean(record, "d_pos")), RACING_LINE_TOLERANCE) and _moving_forward(record)
 
 
-# The eight instructions of the decision evaluation, in REFERENCE.md's order, with their rules.
+# The eight instructions of the decision evaluation, in docs/reference.md's order, with their rules.
 DECISION_RULES: dict[str, Callable[[Record], bool]] = {
     "Don't move": is_stopped,
     "Reverse the car": is_reversing,

@@ -1,4 +1,4 @@
-"""Driving metrics of a run, as REFERENCE.md defines the paper's cases.
+"""Driving metrics of a run, as docs/reference.md defines the papers' cases.
 
 Each case is an RMSE over the run after a settling time (the car starts at rest, and the first
 second says more about the start than about the instruction).

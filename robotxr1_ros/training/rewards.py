@@ -2,7 +2,7 @@
 bound to one scenario (the pattern of TRL's trl/rewards: a callable taking `completions` and
 returning one float per completion, so they also plug into TRL's trainers).
 
-MPC answers (REFERENCE.md, "Training reward (closed loop)"): the improvement over the defaults
+MPC answers (docs/reference.md, "The training reward"): the improvement over the defaults
 clipped to [-4, 4], where a crash or an answer without usable parameters scores the failure RMSE;
 plus a format reward (exactly one reasoning and one answer block, in that order), a reward for a
 parsable parameter dict, a reward for the fraction of valid parameter names, and a small length
