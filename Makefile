@@ -66,7 +66,7 @@ SETUP_JOBS ?= 4
 SETUP := $(MAKE) --no-print-directory -j$(SETUP_JOBS)
 SETUP_STEPS = $(PY_STAMP) $(ROS_STAMP) $(TOOLING) $(PREPARE_STAMP)
 
-.PHONY: setup demo test test-fast bench clean missing-ros-tooling no-ros-tooling train-setup
+.PHONY: setup demo test test-fast lint bench data clean missing-ros-tooling no-ros-tooling train-setup
 
 setup:
 	$(SETUP) $(SETUP_STEPS)
@@ -156,6 +156,16 @@ test-fast:
 	$(SETUP) $(SETUP_STEPS) $(PREPARE_TRAIN_STAMP)
 	$(IN_ENV) $(COMPILE_OURS) python -m pytest $(XDIST) $(FAST_TESTS) $(PYTEST_ARGS)
 
+# ruff and mypy over the package (ruff.toml, setup.cfg's [mypy]); ruff over the tests too.
+LINT_STAMP := $(VENV)/.stamp-lint
+$(LINT_STAMP): $(DEPS_STAMP) requirements/lint.txt
+	$(VENV)/bin/pip install --quiet -r requirements/lint.txt
+	touch $@
+
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check robotxr1_ros test
+	$(VENV)/bin/mypy robotxr1_ros
+
 # Training stack (robotxr1 train / export) and llama.cpp's GGUF converters, unpacked from
 # llama-cpp-python's source distribution of LLAMA_VERSION into build/ (never into the repository);
 # then the float base model training starts from (robotxr1 prepare --training).
@@ -174,6 +184,12 @@ $(TRAIN_STAMP): $(DEPS_STAMP) $(LLAMA_SDIST) requirements/train.txt
 bench:
 	$(SETUP) $(SETUP_STEPS)
 	$(IN_ENV) robotxr1 bench sim --json
+
+# The data the driving cases (robotxr1_ros/cases/) define, after adding or changing one: decision
+# datasets, hints, the teacher's choices, then the oracle's missing or stale entries.
+data:
+	$(SETUP) $(SETUP_STEPS)
+	$(IN_ENV) robotxr1 make-datasets && robotxr1 eval oracle
 
 clean:
 	rm -rf $(VENV) $(BUILD) out

@@ -9,3 +9,9 @@ from __future__ import annotations
 
 class Robotxr1Error(ValueError):
     """Bad input or configuration, with a message that says what and where."""
+
+
+def one_line(text: object) -> str:
+    """`text` with its line breaks and runs of blanks collapsed: a third-party message (a YAML
+    parser's, llama.cpp's) quoted inside a Robotxr1Error, which is printed as one line."""
+    return " ".join(str(text).split())

@@ -17,3 +17,5 @@ def read_json(path: str | Path, what: str) -> Any:
         raise Robotxr1Error(f"{path}: cannot read {what} ({error.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise Robotxr1Error(f"{path}: {what} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise Robotxr1Error(f"{path}: {what} is nested too deeply to be read") from None

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,8 @@ from node_harness import stop_process
 from robotxr1_ros import cli
 from robotxr1_ros.bags.rosbag_io import read_messages
 from robotxr1_ros.commands.record import record_behaviour, record_live, topic_types
-from robotxr1_ros.evaluation import labels
-from robotxr1_ros.evaluation.behaviours import BEHAVIOUR_NAMES
+from robotxr1_ros.cases.decision import label
+from robotxr1_ros.evaluation.behaviours import behaviours
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE
 from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.supervisor import BY_DECISION, BY_INSTRUCTION, SEND, UNCHANGED, SupervisorConfig, TuningEvent
@@ -26,13 +27,16 @@ from robotxr1_ros.track.library import get_track
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bags"
 
+FORWARD, REVERSING, STOPPED, OSCILLATING, LEFT_WALL = (
+    partial(label, instruction) for instruction in ("Drive forward", "Reverse the car", "Don't move", "Oscillate!",
+                                                    "Drive close to the left wall"))
 # What each fixture's windows must show: its own rule holds, and the listed others do not.
 EXPECTED = {
-    "forward": (labels.is_driving_forward, [labels.is_reversing, labels.is_stopped]),
-    "reversing": (labels.is_reversing, [labels.is_driving_forward, labels.is_stopped]),
-    "stopped": (labels.is_stopped, [labels.is_reversing, labels.is_driving_forward]),
-    "oscillating": (labels.is_oscillating, [labels.is_reversing, labels.is_close_to_left_wall]),
-    "close_to_left_wall": (labels.is_close_to_left_wall, [labels.is_oscillating, labels.is_reversing]),
+    "forward": (FORWARD, [REVERSING, STOPPED]),
+    "reversing": (REVERSING, [FORWARD, STOPPED]),
+    "stopped": (STOPPED, [REVERSING, FORWARD]),
+    "oscillating": (OSCILLATING, [REVERSING, LEFT_WALL]),
+    "close_to_left_wall": (LEFT_WALL, [OSCILLATING, REVERSING]),
 }
 
 
@@ -46,9 +50,9 @@ def windows(bag: Path, **options) -> list[WindowResult]:
 
 
 def test_fixture_bags_are_behaviours_of_the_one_catalog():
-    """The bags and the decision datasets are driven from the same catalog (evaluation/behaviours.py)."""
+    """The bags and the decision datasets are driven from the same catalog (the decision rules' behaviours)."""
     assert sorted(p.name for p in FIXTURES.iterdir()) == sorted(EXPECTED)
-    assert set(EXPECTED) <= set(BEHAVIOUR_NAMES)
+    assert set(EXPECTED) <= set(behaviours())
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -109,7 +113,7 @@ def test_replay_cli_prints_one_line_per_event(capsys):
     assert lines[-1] == "5 decisions, 0 updates sent to the controller"
     assert cli.main(["replay", str(FIXTURES / "stopped"), "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert records and all(labels.is_stopped(r["features"]) and r["decision"] is None for r in records)
+    assert records and all(STOPPED(r["features"]) and r["decision"] is None for r in records)
 
 
 def test_replay_cli_json_reports_updates_with_timestamps(capsys):
@@ -168,7 +172,7 @@ def test_live_record_of_the_simulator_in_another_process(ros_context, tmp_path):
     # A window in which a busy machine delivered too few odometry messages is reported as such (and
     # cannot be judged); the car, without a controller, is at rest in every other one.
     judged = [record for record in records if "insufficient" not in record]
-    assert len(judged) >= len(records) / 2 and all(labels.is_stopped(record) for record in judged), records
+    assert len(judged) >= len(records) / 2 and all(STOPPED(record) for record in judged), records
 
 
 def test_record_cli_writes_a_simulated_behaviour_and_refuses_an_existing_bag(tmp_path, capsys):
@@ -176,6 +180,6 @@ def test_record_cli_writes_a_simulated_behaviour_and_refuses_an_existing_bag(tmp
     assert cli.main(["record", str(bag), "--behaviour", "stopped", "--seconds", "3.5", "--storage", "sqlite3",
                      "--beam-stride", "8"]) == 0
     assert "/odom 175" in capsys.readouterr().out
-    assert [labels.is_stopped(r.features.as_record()) for r in windows(bag)] == [True]
+    assert [STOPPED(r.features.as_record()) for r in windows(bag)] == [True]
     assert cli.main(["record", str(bag), "--behaviour", "stopped"]) == 2
     assert "already exists" in capsys.readouterr().err

@@ -5,18 +5,17 @@ import json
 import pytest
 from openai_stub import StubServer, chat_reply
 
+from robotxr1_ros.cases.control import control_case, parse_reference_speed, scored_cases
 from robotxr1_ros.cli import main
-from robotxr1_ros.control.closed_loop import rollout
-from robotxr1_ros.evaluation.control_cases import (EVAL_SCENARIO, FAILURE_RMSE, REVERSE_WINDOW, SCORED_CASES,
-                                                   ControlPrompt, improvement, measured_part, parse_reference_speed,
-                                                   score_log)
+from robotxr1_ros.control.closed_loop import drive_scenario
+from robotxr1_ros.evaluation.control_cases import (EVAL_SCENARIO, FAILURE_RMSE, REVERSE_WINDOW, ControlPrompt,
+                                                   improvement, measured_part, score_log)
 from robotxr1_ros.evaluation.control_eval import (NO_PARAMETERS, DefaultProposer, ModelProposer, eval_prompts,
                                                   evaluate_control)
 from robotxr1_ros.evaluation.oracle import OracleCache, SearchBudget, search
 from robotxr1_ros.evaluation.report import write_control_report
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
-from robotxr1_ros.llm.phrasings import load_phrasings
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
@@ -40,11 +39,11 @@ def scripted_answer(messages):
 
 def test_the_evaluation_prompts_are_the_held_out_phrasings_of_the_four_cases():
     prompts = eval_prompts()
-    assert sorted(p.case for p in MINI) == sorted(SCORED_CASES)
-    assert len(prompts) == 20 and {p.case for p in prompts} == set(SCORED_CASES)
-    phrasings = load_phrasings()
+    assert sorted(p.case for p in MINI) == sorted(scored_cases())
+    assert len(prompts) == 20 and {p.case for p in prompts} == set(scored_cases())
     for prompt in prompts:
-        assert prompt.text in phrasings[prompt.case].eval and prompt.text not in phrasings[prompt.case].train
+        case = control_case(prompt.case)
+        assert prompt.text in case.eval and prompt.text not in case.train
     assert all(p.reference_speed > 0 for p in prompts if p.case == "refvel")
     assert all(p.reference_speed == -1.0 for p in prompts if p.case == "reverse")
 
@@ -150,13 +149,13 @@ def test_oracle_search_never_loses_to_the_defaults_and_its_cache_round_trips(tmp
 
 def test_lap_cases_are_measured_over_the_first_lap_and_reverse_over_a_fixed_window():
     track = get_track("circle")
-    log = rollout(track, MpcParams(), EVAL_SCENARIO)
+    log = drive_scenario(track, MpcParams(), EVAL_SCENARIO)
     lap, complete = measured_part(track, log, "center")
     assert complete and lap.s_race[-1] - lap.s_race[0] >= track.raceline.length > lap.s_race[-2] - lap.s_race[0]
     window, _ = measured_part(track, log, "reverse")
     assert window.t[-1] - window.t[0] == pytest.approx(REVERSE_WINDOW, abs=0.05)
 
-    standing = rollout(track, MpcParams(v_min=0.0, v_max=0.0), EVAL_SCENARIO)
+    standing = drive_scenario(track, MpcParams(v_min=0.0, v_max=0.0), EVAL_SCENARIO)
     smooth = score_log(track, standing, MpcParams(v_min=0.0, v_max=0.0), ControlPrompt.of("smooth", "Drive smoothly"))
     assert smooth.failure.startswith("no complete lap") and smooth.rmse == FAILURE_RMSE  # standing still is no answer
     refvel = score_log(track, standing, MpcParams(v_min=0.0, v_max=0.0), ControlPrompt.of("refvel", "Drive at 2 m/s"))

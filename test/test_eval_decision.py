@@ -4,12 +4,12 @@ import json
 
 import pytest
 
+from robotxr1_ros.cases.decision import all_labels, decision_instructions, label
 from robotxr1_ros.cli import main
-from robotxr1_ros.evaluation.behaviours import BEHAVIOUR_NAMES, BEHAVIOURS
+from robotxr1_ros.evaluation.behaviours import behaviours
 from robotxr1_ros.evaluation.decision_dataset import (MANIFEST, MIN_RECORD_SAMPLES, find_datasets, load_dataset,
                                                       packaged_dataset_dir)
 from robotxr1_ros.evaluation.decision_eval import UNIT_RECORDS, evaluate_decision, selected_records, total_calls
-from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, all_labels, label
 from robotxr1_ros.evaluation.report import decision_markdown, write_decision_report
 from robotxr1_ros.llm.answer_format import decision_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
@@ -37,7 +37,7 @@ def rule_following_decider(datasets, mini: bool) -> DecisionxR1:
     for dataset in datasets:
         for _, record in selected_records(dataset, mini):
             state = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
-            for instruction in DECISION_INSTRUCTIONS:
+            for instruction in decision_instructions():
                 labels[decider.messages(instruction, state)[1]["content"]] = label(instruction, record)
     return decider
 
@@ -88,10 +88,10 @@ def test_malformed_datasets_are_refused_with_the_reason(tmp_path, content, messa
 
 def test_packaged_datasets_cover_the_eight_behaviours_and_show_them():
     paths = find_datasets()
-    assert sorted(p.stem for p in paths) == sorted(BEHAVIOUR_NAMES)
+    assert sorted(p.stem for p in paths) == sorted(behaviours())
     manifest = json.loads((packaged_dataset_dir() / MANIFEST).read_text())
     for name, info in manifest["datasets"].items():  # made from the catalog as it is now
-        assert info["params"] == BEHAVIOURS[name].params.as_dict() and info["note"] == BEHAVIOURS[name].note
+        assert info["params"] == behaviours()[name].params.as_dict() and info["note"] == behaviours()[name].note
     total_bytes = sum(p.stat().st_size for p in paths)
     assert total_bytes < 400_000
     datasets = {p.stem: load_dataset(p) for p in paths}
@@ -131,9 +131,10 @@ def test_a_model_that_applies_the_rules_scores_100_percent_and_a_constant_one_th
     # Asked as on the car: one instruction about many states in a row (its prompt prefix stays
     # cached); reported record by record, each with the eight instructions in order.
     asked = [call["messages"][1]["content"].split("Instruction: ")[1].splitlines()[0] for call in backend.calls]
-    assert asked[:UNIT_RECORDS] == [DECISION_INSTRUCTIONS[0]] * UNIT_RECORDS
-    first = constant.calls[:len(DECISION_INSTRUCTIONS)]
-    assert [c.instruction for c in first] == list(DECISION_INSTRUCTIONS) and len({c.index for c in first}) == 1
+    instructions = decision_instructions()
+    assert asked[:UNIT_RECORDS] == [instructions[0]] * UNIT_RECORDS
+    first = constant.calls[:len(instructions)]
+    assert [c.instruction for c in first] == list(instructions) and len({c.index for c in first}) == 1
     wrong = constant.wrong[0]
     assert wrong["expected"] is False and wrong["verdict"] is True
     assert wrong["prompt"][-1]["content"].endswith(f"Instruction, again: {wrong['instruction']}\nIs the car doing it?")

@@ -4,8 +4,9 @@ search results (robotxr1_ros/data/oracle/oracle.json, `robotxr1 eval oracle`); t
 again here, so a change of the simulator or the MPC that removes the headroom fails this test."""
 import pytest
 
-from robotxr1_ros.control.closed_loop import rollout
-from robotxr1_ros.evaluation.control_cases import EVAL_SCENARIO, SCORED_CASES, improvement, score_log, score_params
+from robotxr1_ros.cases.control import scored_cases
+from robotxr1_ros.control.closed_loop import drive_scenario
+from robotxr1_ros.evaluation.control_cases import EVAL_SCENARIO, improvement, score_log, score_params
 from robotxr1_ros.evaluation.control_eval import eval_prompts
 from robotxr1_ros.evaluation.oracle import OracleCache
 from robotxr1_ros.params import MpcParams
@@ -20,8 +21,8 @@ PROMPTS = eval_prompts(mini=True)
 def test_each_case_has_a_parameter_set_that_beats_the_defaults_by_30_percent(track_name):
     track = get_track(track_name)
     cache = OracleCache.load()
-    default_log = rollout(track, MpcParams(), EVAL_SCENARIO)
-    assert sorted(p.case for p in PROMPTS) == sorted(SCORED_CASES)
+    default_log = drive_scenario(track, MpcParams(), EVAL_SCENARIO)
+    assert sorted(p.case for p in PROMPTS) == sorted(scored_cases())
     for prompt in PROMPTS:
         entry = cache.require(track, prompt)
         default = score_log(track, default_log, MpcParams(), prompt)

@@ -1,7 +1,7 @@
 """The decision label rules on hand-made state windows, one case on each side of every edge."""
 import pytest
 
-from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, all_labels, label
+from robotxr1_ros.cases.decision import all_labels, decision_instructions, label
 
 
 def window(s_speed=(2.0,) * 5, d_speed=None, d_pos=None, d_left=None, d_right=None, reversing=False):
@@ -95,7 +95,7 @@ def test_racing_line(record, expected):
 
 def test_all_labels_cover_the_eight_instructions_and_unknown_ones_are_refused():
     labels = all_labels(window())
-    assert tuple(labels) == DECISION_INSTRUCTIONS and len(labels) == 8
+    assert tuple(labels) == decision_instructions() and len(labels) == 8
     assert labels["Drive forward"] and not labels["Don't move"]
     with pytest.raises(ValueError, match="no label rule"):
         label("Do a backflip", window())

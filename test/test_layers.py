@@ -18,6 +18,7 @@ LAYERS = [
     {"track"},
     {"sim"},
     {"control"},
+    {"cases"},
     {"llm"},
     {"evaluation"},
     {"bags", "training"},

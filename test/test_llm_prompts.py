@@ -5,10 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from robotxr1_ros.evaluation.control_cases import SCORED_CASES, parse_reference_speed
+from robotxr1_ros.cases.control import CONTROL_CASES, eval_phrasings, parse_reference_speed, scored_cases
 from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
-from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
 from robotxr1_ros.llm.prompts import (
     MAX_INSTRUCTION_CHARS, TEMPLATE_DIR, InstructionError, decision_messages, mpc_messages, mpc_system_prompt,
     parameter_table_text, require_instruction,
@@ -93,6 +92,22 @@ def test_instructions_lose_control_characters_and_are_bounded():
         mpc_messages("x " * 20_000)
 
 
+@pytest.mark.parametrize("given, used", [
+    ("Re\u200bverse\u202e the\u2028car\ufeff", "Reverse the car"),  # zero-width space, RTL override, separator, BOM
+    ("Go \U0001F697\ufe0f fast\u00ad", "Go \U0001F697 fast"),  # variation selector, soft hyphen
+    ("\U000F0001Stop\u2060\u3164", "Stop"),  # private use, word joiner, Hangul filler
+    ("Caf\u00e9 e\u0301", "Caf\u00e9 e\u0301"),  # accents, composed or combining, stay
+])
+def test_instructions_lose_invisible_characters(given, used):
+    assert require_instruction(given) == used
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u202e", "\u200b\u200d\ufeff\u2060 \ufe0f", "\u2800\u3164"])
+def test_an_instruction_of_invisible_characters_only_is_refused_naming_them(invisible):
+    with pytest.raises(InstructionError, match=r"empty: it holds only invisible or control characters \(U\+"):
+        require_instruction(invisible)
+
+
 def test_the_mpc_prompt_shows_the_effective_ranges():
     narrowed = tuple(replace(spec, minimum=-1.0, maximum=5.0) if spec.name == "v_max" else spec for spec in PARAM_TABLE)
     system = mpc_messages("Slow down", specs=narrowed)[0]["content"]
@@ -131,14 +146,14 @@ def test_mpc_grammar_is_generated_from_the_table():
     assert "rest-10" not in rules
 
 
-def test_phrasings_file():
-    phrasings = load_phrasings()
-    assert tuple(phrasings) == SCORED_CASES
+def test_phrasings_of_the_control_cases():
+    phrasings = {name: CONTROL_CASES[name] for name in scored_cases()}
+    assert tuple(phrasings) == ("center", "refvel", "reverse", "smooth")
     assert len(eval_phrasings()) == 20
     seen = set()
-    for case in phrasings.values():
+    for name, case in phrasings.items():
         assert len(case.eval) == 5 and len(case.train) >= 5
-        assert not set(case.train) & set(case.eval), case.case
+        assert not set(case.train) & set(case.eval), name
         for text in case.train + case.eval:
             assert text.strip() and text not in seen
             seen.add(text)

@@ -13,11 +13,13 @@ import pytest
 from robotxr1_ros.cli import main
 from robotxr1_ros.llm.backends import LlamaCppBackend
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, NO_VERDICT, DecisionxR1
-from robotxr1_ros.llm.features import StateFeatures
+from robotxr1_ros.evaluation.decision_dataset import find_datasets, load_dataset
+from robotxr1_ros.llm.features import StateFeatures, features_from_record
 from robotxr1_ros.llm.grammar import GrammarError, decision_grammar, mpc_grammar
 from robotxr1_ros.llm.models import import_llama_cpp
 from robotxr1_ros.llm.parsing import tagged_blocks
-from robotxr1_ros.llm.phrasings import eval_phrasings
+from robotxr1_ros.cases.control import eval_phrasings
+from robotxr1_ros.llm.prompt_fit import WIDEST_STATE
 from robotxr1_ros.llm.prompts import mpc_messages, mpc_system_prompt
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.params import MpcParams
@@ -201,3 +203,21 @@ def test_ask_command_end_to_end(capsys):
     assert result["tuning"]["update"]["found"] is True
     assert MpcParams(**result["tuning"]["params"])  # a valid parameter set
     assert result["tuning"]["completion"]["completion_tokens"] > 0
+
+
+def test_ask_refuses_an_instruction_too_long_for_the_models_context(capsys):
+    """500 emoji pass the character bound; their tuning prompt (1,997 tokens) and decision prompt
+    (the instruction twice) do not fit n_ctx 2048 with the answer: refused before any model call."""
+    assert main(["ask", "--instruction", "\U0001F697" * 500]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "too long for the model: the decision prompt it makes has" in error, error
+
+
+def test_the_widest_state_makes_the_longest_decision_prompt(backend):
+    """prompt_fit measures the decision prompt with WIDEST_STATE: no state of the packaged decision
+    dataset makes a longer one with SmolLM2's tokenizer."""
+    decider = DecisionxR1(backend)
+    widest = backend.count_tokens(decider.messages("Reverse the car", WIDEST_STATE))
+    longest = max(backend.count_tokens(decider.messages("Reverse the car", features_from_record(record)))
+                  for path in find_datasets() for record in load_dataset(path).records)
+    assert longest <= widest, (longest, widest)

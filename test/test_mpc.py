@@ -227,15 +227,14 @@ def test_config_rejects_invalid_values(field, value):
 
 @pytest.mark.parametrize("knots", [40, 12])
 def test_condensed_qp_is_the_linearisation_of_the_model(knots):
-    """H, f and the track rows of the QP against finite differences of the nonlinear rollout."""
+    """H, f and the track rows of the QP against finite differences of the nonlinear prediction."""
     track = ring_track()  # v_target does not depend on s (the QP holds it at the nominal s)
     line = PathLookup(track.raceline)
     table = track_table(track)
     horizon = 40
     layout = mpc_qp.QpLayout.create(horizon, knots)
     params = MpcParams().updated({"qac": 0.3, "qddelta": 2.0})
-    vector = np.array([params.qv, params.qn, params.qalpha, params.qac, params.qddelta, params.alat_max,
-                       params.a_min, params.a_max, params.v_min, params.v_max, params.track_safety_margin])
+    vector = mpc_qp.param_vector(params)
     rng = np.random.default_rng(1)
     e0 = np.array([2.0, 0.3, -0.1])
     v0, delta0, dt, wheelbase = 3.0, 0.05, 0.05, VehicleParams().wheelbase
@@ -255,7 +254,7 @@ def test_condensed_qp_is_the_linearisation_of_the_model(knots):
         """(cost without constraint terms, n at stages 1..N) of the nonlinear model."""
         z, plan = np.zeros(nz), np.zeros((horizon + 1, 3))
         mpc_qp.expand(y, layout.knot_index, layout.knot_weight, z)
-        mpc_qp.rollout(table, line.length, line.step, e0, z, dt, 1.0 / wheelbase, plan, ab.copy(), False)
+        mpc_qp.predict_horizon(table, line.length, line.step, e0, z, dt, 1.0 / wheelbase, plan, ab.copy(), False)
         cost = mpc_qp.plan_cost(table, line.length, line.step, plan, z, v0, delta0, vector, dt, wheelbase,
                                 0.4, 3.2, 0.0, 0.0, 0.0)
         return cost, plan[1:, 1]

@@ -257,7 +257,8 @@ def test_plausible_speed_above_v_max_is_capped_on_drive(corruptible):
 class SimulatedClock:
     """A stand-in simulator: /clock every 5 ms of wall time and /odom at 50 Hz (a car standing at
     `sample`'s pose, reporting its speed), stamped with the simulated time. `paused` stops both (a
-    SIGSTOPped simulator); `odometry = False` stops /odom only."""
+    SIGSTOPped simulator); `odometry = False` stops /odom only; `rate` is the simulated seconds per
+    wall second (below 1: a simulator that fell behind)."""
 
     def __init__(self, context, sample: OdomSample) -> None:
         from nav_msgs.msg import Odometry
@@ -269,7 +270,9 @@ class SimulatedClock:
         self.time = 100.0
         self.paused = False
         self.odometry = True
+        self.rate = 1.0
         self.last_odometry = -math.inf
+        self.last_odometry_wall = -math.inf  # time.monotonic() of the last /odom message
         self._ticks = 0
         self.node = rclpy.create_node("fake_sim", context=context)
         clock = self.node.create_publisher(ClockMessage, "/clock", 10)
@@ -278,12 +281,12 @@ class SimulatedClock:
         def tick() -> None:
             if self.paused:
                 return
-            self.time += 0.005
+            self.time += 0.005 * self.rate
             clock.publish(ClockMessage(clock=stamp_from_seconds(self.time)))
             self._ticks += 1
             if self.odometry and self._ticks % 4 == 0:
                 odom.publish(sample_to_odometry(dataclasses.replace(sample, t=self.time)))
-                self.last_odometry = self.time
+                self.last_odometry, self.last_odometry_wall = self.time, time.monotonic()
         self.node.create_timer(0.005, tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
 
 
@@ -326,6 +329,54 @@ def test_on_sim_time_stale_odometry_and_a_paused_clock_stop_the_car(ros_context)
         assert spin_until(executor, lambda: _drive_speed_is(probe, lambda v: v > 0.5), WAIT_S)
     finally:
         executor.shutdown()
+
+
+def test_on_a_slow_sim_clock_silent_odometry_stops_the_car_within_the_deadline_of_wall_time(ros_context):
+    """/clock at 1 % of real time and /odom silent: the control steps, on simulated time, would come
+    every 2.5 s of wall time; zero speed arrives within 0.2 s of wall time and keeps coming at
+    about the control rate (on the odometry's and the clock's account alike)."""
+    from ackermann_msgs.msg import AckermannDriveStamped
+
+    controller = MpcControllerNode(context=ros_context, parameter_overrides=[Parameter("use_sim_time", value=True)])
+    assert controller.get_clock().ros_time_is_active  # given at start, read-only from then on
+    assert not controller.set_parameters([Parameter("use_sim_time", value=False)])[0].successful
+    probe = Probe(ros_context)
+    probe.watch("arrivals", AckermannDriveStamped, "/drive", lambda m: (time.monotonic(), m.drive.speed))
+    track = get_track("eval")
+    x, y = (float(v) for v in track.raceline.position(0.0))
+    sim = SimulatedClock(ros_context, OdomSample(0.0, x, y, float(track.raceline.heading(0.0)), 2.0, 0.0, 0.0))
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (controller, probe.node, sim.node):
+        executor.add_node(node)
+    try:
+        assert spin_until(executor, lambda: _drive_speed_is(probe, lambda v: v > 0.5), WAIT_S)
+        sim.rate, sim.odometry = 0.01, False
+        silent_at = sim.last_odometry_wall
+        spin_until(executor, lambda: False, 1.5)
+        after = [(t, v) for t, v in probe.snapshot("arrivals") if t > silent_at]
+        first_zero = min(t for t, v in after if v == 0.0)
+        assert first_zero - silent_at <= MAX_STOP_LATENCY_S + ARRIVAL_SLACK_S
+        stopped = [(t, v) for t, v in after if t >= first_zero]
+        assert all(v == 0.0 for _, v in stopped)
+        rate = (len(stopped) - 1) / (stopped[-1][0] - first_zero)
+        control_rate = controller.get_parameter("control_rate_hz").value
+        assert rate >= control_rate / 2, f"{rate:.1f} zero-speed commands/s"  # not one per 2.5 s
+        assert _status(probe).get("fault") == "clock" and "slow" in _status(probe)["stop_reason"]
+    finally:
+        executor.shutdown()
+
+
+def test_use_sim_time_is_read_only_after_start(loop):
+    """Which clock odometry age is judged on is a safety setting: given at start, never changed."""
+    controller, probe, _, executor = loop
+    (result,) = set_parameters(executor, probe.node, "/mpc_controller", {"use_sim_time": True})
+    assert not result.successful and result.reason == "Trying to set a read-only parameter: use_sim_time."
+    (descriptor,) = describe_parameters(executor, probe.node, "/mpc_controller", ["use_sim_time"])
+    assert descriptor.read_only and "fixed at start" in descriptor.description
+    assert get_parameters(executor, probe.node, "/mpc_controller", ["use_sim_time"]) == {"use_sim_time": False}
+    assert not controller.get_clock().ros_time_is_active
+    assert not controller.set_parameters([Parameter("use_sim_time", value=True)])[0].successful
+    assert spin_until(executor, lambda: _drive_speed_is(probe, lambda v: v > 0.5), WAIT_S)  # still on wall time
 
 
 def test_a_car_config_narrows_ranges_and_may_not_widen_them(ros_context, tmp_path):

@@ -28,19 +28,19 @@ class Compiled(event.Listener):
 
 event.register("numba:compile", Compiled())
 import numpy as np
-from robotxr1_ros.control.closed_loop import Scenario, rollout
+from robotxr1_ros.control.closed_loop import Scenario, drive_scenario
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.sim.simulator import Simulator
-from robotxr1_ros.sim.vehicle import VehicleParams, VehicleState, rollout as vehicle_rollout
+from robotxr1_ros.sim.vehicle import VehicleParams, VehicleState, simulate_commands
 from robotxr1_ros.track.library import get_track
 
 track = get_track("circle")
-rollout(track, MpcParams(v_max=3.0), Scenario(seconds=0.3, start_speed=1.0))
+drive_scenario(track, MpcParams(v_max=3.0), Scenario(seconds=0.3, start_speed=1.0))
 for record in (False, True):
     sim = Simulator(track, record=record)
     sim.step(0.1, 2.0, 0.1)
     sim.scan(), sim.imu(), sim.odometry()
-vehicle_rollout(VehicleState(speed=1.0), VehicleParams(), np.full(3, 0.1), np.full(3, 2.0), 0.02)
+simulate_commands(VehicleState(speed=1.0), VehicleParams(), np.full(3, 0.1), np.full(3, 2.0), 0.02)
 print(sorted(set(Compiled.names)))
 """
 

@@ -63,6 +63,8 @@ def test_param_set_refuses_out_of_range_and_inconsistent_values_naming_the_range
     assert "v_max=2.0" in inconsistent and "v_min=3.0" in inconsistent, inconsistent  # the bound it broke
     assert "Double value is: 1.0" in param(controller, "get", "v_min")  # unchanged
     assert "Double value is: 2.0" in param(controller, "get", "v_max")
+    undeclared = param(controller, "set", "qv_typo", "1.0")
+    assert "undeclared parameter(s): ['qv_typo']" in undeclared, undeclared  # rclpy alone said []
 
 
 def test_param_describe_shows_the_table_range(controller):

@@ -1,6 +1,7 @@
 """The controller's per-cycle logic without ROS: implausible odometry stops the car, staleness on the
-controller's clock and a stalled clock stop it within 0.2 s, parameter updates can never take away
-the brakes, and whatever arrives, every command stays inside the limits (hypothesis)."""
+controller's clock stops it within 0.2 s (any other clock: test_controller_clocks.py), parameter
+updates can never take away the brakes, and whatever arrives, every command stays inside the
+limits (hypothesis)."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from robotxr1_ros.control import odometry_gate as gate_faults
-from robotxr1_ros.control.controller import CLOCK, MAX_STOP_LATENCY_S, SafeController, SafetyConfig
+from robotxr1_ros.control.controller import MAX_STOP_LATENCY_S, SHUTDOWN, SafeController, SafetyConfig
 from robotxr1_ros.control.mpc import MpcCommand
 from robotxr1_ros.control.odometry_gate import OdometryGate, Plausibility
 from robotxr1_ros.control.param_limits import ParamLimits
@@ -234,23 +235,14 @@ def test_silence_stops_within_the_deadline_on_the_controller_clock(track):
     assert command.fault == gate_faults.STALE
 
 
-def test_a_stalled_clock_keeps_commanding_zero_speed(track):
+def test_the_last_command_on_shutdown_is_zero_speed_at_once(track):
     controller = make(track)
-    drive(controller, track, 1.0)
-    ros = 1.0 - PERIOD_S  # the clock stands here, wall time runs on
-    wall, zero_at, sent = 10.0, None, []
-    while wall < 10.5:
-        command = controller.watchdog(ros, wall)
-        if command is not None:
-            sent.append((wall, command))
-            if zero_at is None and command.speed == 0.0:
-                zero_at = wall
-        wall += PERIOD_S
-    assert zero_at is not None and zero_at - 10.0 <= MAX_STOP_LATENCY_S
-    assert all(c.speed == 0.0 and c.fault == CLOCK for _, c in sent)
-    gaps = [b[0] - a[0] for a, b in zip(sent, sent[1:])]
-    assert max(gaps) <= PERIOD_S + 1e-9  # never silent: the last command is not left latched
-    assert controller.watchdog(ros + 0.01, wall) is None  # the clock moves again: control steps take over
+    driving = drive(controller, track, 1.0, sample=lambda t: on_line(track, t, vx=6.0))[-1]
+    assert driving.speed > 1.0  # braking is never rate limited: zero at once, from any speed
+    last = controller.stop_command(1.0, "shutting down")
+    assert (last.speed, last.steering) == (0.0, driving.steering)
+    assert (last.fault, last.stop_reason) == (SHUTDOWN, "shutting down")
+    assert controller.status()["stops"] == {SHUTDOWN: 1} and controller.planner.resets == 1
 
 
 def test_safety_config_must_stop_within_the_deadline(track):

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from robotxr1_ros.control.closed_loop import Scenario, rollout
+from robotxr1_ros.control.closed_loop import Scenario, drive_scenario
 from robotxr1_ros.llm.model_spec import ModelSpec, shipped_adapter_path
 from robotxr1_ros.llm.lora_merge import merged_model_path
 from robotxr1_ros.llm.models import KNOWN_HASHES_FILE, ModelLoadError, default_model_path, file_sha256
 from robotxr1_ros.llm.parsing import parse_mpc_answer
-from robotxr1_ros.llm.phrasings import eval_phrasings
+from robotxr1_ros.cases.control import eval_phrasings
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
@@ -50,7 +50,7 @@ def test_trained_model_reverses_the_car_where_the_base_does_not():
     speeds = {}
     for name, spec in (("trained", ModelSpec()), ("base", ModelSpec(base_only=True))):
         tuning = MPCxR1(spec.create("tuning")).tune(REVERSE)
-        log = rollout(track, tuning.params, Scenario(seconds=8.0, seed=0, start_s=0.0, start_speed=0.0))
+        log = drive_scenario(track, tuning.params, Scenario(seconds=8.0, seed=0, start_s=0.0, start_speed=0.0))
         speeds[name] = (tuning.update.changes, float(np.mean(log.speed_along[len(log.t) // 2:])))
     assert speeds["trained"][1] < -0.5, speeds  # backwards along the track
     assert speeds["base"][1] > 0.0, speeds  # the untrained model only slows the car down

@@ -7,7 +7,7 @@ import pytest
 from robotxr1_ros.sim.lidar import Lidar, LidarConfig
 from robotxr1_ros.sim.simulator import SensorNoise, Simulator
 from robotxr1_ros.track.library import CIRCLE_HALF_WIDTH, CIRCLE_RADIUS, get_track
-from robotxr1_ros.sim.vehicle import VehicleParams, VehicleState, rollout
+from robotxr1_ros.sim.vehicle import VehicleParams, VehicleState, simulate_commands
 
 ON_CENTRE = (CIRCLE_RADIUS, 0.0, math.pi / 2)  # circle track: on the centre line, driving CCW
 NOISY = SensorNoise(position=0.02, yaw=0.01, velocity=0.05, yaw_rate=0.02, acceleration=0.1)
@@ -74,7 +74,7 @@ def test_straight_line_run_is_the_vehicle_model_and_matches_constant_acceleratio
     sim.step(0.0, command, seconds)
     log = sim.log()
     n = int(round(seconds / dt))
-    expected = rollout(VehicleState(x=CIRCLE_RADIUS, yaw=math.pi / 2), sim.params, np.zeros(n),
+    expected = simulate_commands(VehicleState(x=CIRCLE_RADIUS, yaw=math.pi / 2), sim.params, np.zeros(n),
                        np.full(n, command), dt)
     assert np.allclose(log.y, expected[:, 1], atol=1e-12)
     a_max = sim.params.a_max

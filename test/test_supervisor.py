@@ -231,3 +231,17 @@ def test_bad_configuration_is_refused():
         SupervisorConfig(decision_period_s=0.0)
     with pytest.raises(Robotxr1Error):
         SupervisorConfig(decision_period_s=10.0, max_backoff_s=5.0)
+
+
+def test_an_instruction_dropped_at_its_tuning_leaves_the_supervisor_idle_until_the_next():
+    """The node drops an instruction whose tuning prompt does not fit once the controller's ranges
+    are read: no tuning is retried and nothing is judged until a new instruction arrives."""
+    supervisor = Supervisor(CONFIG)
+    supervisor.set_instruction(INSTRUCTION, 0.0)
+    assert supervisor.next_job(0.0).kind == TUNE
+    supervisor.drop_instruction(0.1)
+    assert supervisor.instruction == "" and not supervisor.busy
+    feed(supervisor, 0.0, 5.0)
+    assert supervisor.next_job(5.0) is None
+    supervisor.set_instruction("Drive forward", 5.0)
+    assert supervisor.next_job(5.0).instruction == "Drive forward"

@@ -5,17 +5,17 @@ import pickle
 
 import pytest
 
+from robotxr1_ros.cases.control import CONTROL_CASES, control_case, eval_phrasings
+from robotxr1_ros.cases.decision import decision_instructions, label
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
-from robotxr1_ros.evaluation.labels import DECISION_INSTRUCTIONS, label
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
-from robotxr1_ros.llm.phrasings import eval_phrasings, load_phrasings
 from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
-from robotxr1_ros.training.decision_windows import DecisionQuestion, question_pool, restatements
+from robotxr1_ros.training.decision_windows import question_pool, restatements
 from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
 from robotxr1_ros.track.library import get_track
 from robotxr1_ros.training.sft_data import TARGET_REASONING_CHARS, answer_values, decision_examples, mpc_examples
-from robotxr1_ros.training.teacher import CANDIDATES, Teacher, packaged_teacher_file
+from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
 from robotxr1_ros.training.train_prompts import TRAIN_TRACK, eval_speeds, train_prompts
 
 REVERSE = ControlPrompt.of("reverse", "Back up.")
@@ -26,8 +26,8 @@ def _normalised(text):
 
 
 def test_train_and_eval_phrasings_never_overlap():
-    for case, phrasings in load_phrasings().items():
-        assert not {_normalised(t) for t in phrasings.train} & {_normalised(t) for t in phrasings.eval}, case
+    for name, case in CONTROL_CASES.items():
+        assert not {_normalised(t) for t in case.train} & {_normalised(t) for t in case.eval}, name
     eval_texts = {_normalised(text) for _, text in eval_phrasings()}
     assert not {_normalised(p.text) for p in train_prompts()} & eval_texts
 
@@ -90,7 +90,7 @@ def test_the_teacher_keeps_the_rule_that_drives_best_on_the_training_track():
     assert set(teacher.rules) == {"reverse", "refvel"}
     for case in teacher.rules:
         mine = [s for s in teacher.scores if s.case == case]
-        assert len(mine) == len(CANDIDATES[case])
+        assert len(mine) == len(control_case(case).teacher)
         chosen = next(s for s in mine if s.rule == teacher.rules[case])
         assert chosen.failures == 0 and chosen.mean_improvement == max(s.mean_improvement for s in mine)
     assert teacher.answer(prompts[1])["v_max"] == 1.4  # a speed rule copies the requested speed
@@ -118,19 +118,19 @@ RECORD = {"time": 2.0, "data_samples": 5, "s_pos": [0.0, 1.0, 2.0, 3.0, 4.0], "d
 
 def test_sft_decision_targets_carry_the_label_of_the_question_asked():
     examples = [e for seed in range(10) for e in decision_examples([RECORD], others=7, seed=seed)]
-    assert {e.meta["rule"] for e in examples} == set(DECISION_INSTRUCTIONS)  # every rule, each once per window
-    assert len({e.meta["instruction"] for e in examples}) > len(DECISION_INSTRUCTIONS)  # in several phrasings
+    assert {e.meta["rule"] for e in examples} == set(decision_instructions())  # every rule, each once per window
+    assert len({e.meta["instruction"] for e in examples}) > len(decision_instructions())  # in several phrasings
     for example in examples:
         question = next(q for q in question_pool(example.meta["rule"]) if q.text == example.meta["instruction"])
         assert parse_decision(example.answer).adheres is example.meta["label"] is question.label(RECORD)
         assert format_reward(example.answer) == 1.0
     # A threshold the training asks about besides 3 m/s is judged at that threshold (the car does 2.0).
-    assert DecisionQuestion("Drive faster than 1.5 m/s", "Drive faster than 3 m/s", 1.5).label(RECORD)
-    assert not DecisionQuestion("Drive faster than 2.5 m/s", "Drive faster than 3 m/s", 2.5).label(RECORD)
+    pool = {question.text: question for question in question_pool("Drive faster than 3 m/s")}
+    assert pool["Drive faster than 1.5 m/s"].label(RECORD) and not pool["Drive faster than 2.5 m/s"].label(RECORD)
 
 
 def test_decision_sampling_keeps_every_adhered_rule_and_draws_the_rest():
-    adhered = {i for i in DECISION_INSTRUCTIONS if label(i, RECORD)}
+    adhered = {i for i in decision_instructions() if label(i, RECORD)}
     for seed in range(5):
         examples = decision_examples([RECORD], others=2, seed=seed)
         assert {e.meta["rule"] for e in examples if e.meta["label"]} == adhered
@@ -139,7 +139,7 @@ def test_decision_sampling_keeps_every_adhered_rule_and_draws_the_rest():
 
 def test_decision_restatements_are_no_evaluation_phrasing_and_name_known_rules():
     evaluation = {_normalised(text) for _, text in eval_phrasings()}
-    assert set(restatements()) == set(DECISION_INSTRUCTIONS)
+    assert set(restatements()) == set(decision_instructions())
     for rule, texts in restatements().items():
         assert texts and not {_normalised(text) for text in texts} & evaluation, rule
         assert rule not in texts
@@ -165,7 +165,7 @@ def test_decision_grpo_task_rewards_each_question_against_its_own_label():
     from robotxr1_ros.training.tasks import decision_task
 
     prompts = decision_task([RECORD], others=7, seed=3)
-    assert len(prompts) == len(DECISION_INSTRUCTIONS)
+    assert len(prompts) == len(decision_instructions())
     for prompt in prompts:
         assert prompt.messages[1]["content"].split("Instruction: ")[1].startswith(prompt.meta["instruction"])
         true, false = prompt.reward(["<answer>True</answer>", "<answer>False</answer>"])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from robotxr1_ros.sim.vehicle import (SLIP, SPEED, STEER, X, Y, YAW, YAW_RATE, VehicleParams, VehicleState,
-                                  acceleration_command, body_acceleration, derivative, rollout)
+                                  acceleration_command, body_acceleration, derivative, simulate_commands)
 
 PARAMS = VehicleParams()
 DT = 0.01
@@ -14,7 +14,7 @@ DT = 0.01
 def drive(steering: float, speed: float, seconds: float, start: VehicleState = VehicleState(),
           params: VehicleParams = PARAMS, dt: float = DT) -> np.ndarray:
     n = int(round(seconds / dt))
-    return rollout(start, params, np.full(n, steering), np.full(n, speed), dt)
+    return simulate_commands(start, params, np.full(n, steering), np.full(n, speed), dt)
 
 
 def fit_circle(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -124,16 +124,16 @@ def test_no_chatter_at_the_switching_speed():
     assert np.std(trajectory[-200:, SPEED]) < 1e-9
 
 
-def test_rollout_is_deterministic_and_checks_its_inputs():
+def test_simulate_commands_is_deterministic_and_checks_its_inputs():
     rng = np.random.default_rng(3)
     steer = rng.uniform(-0.4, 0.4, 500)
     speed = rng.uniform(-2.0, 6.0, 500)
-    first = rollout(VehicleState(), PARAMS, steer, speed, DT)
-    assert np.array_equal(first, rollout(VehicleState(), PARAMS, steer, speed, DT))
+    first = simulate_commands(VehicleState(), PARAMS, steer, speed, DT)
+    assert np.array_equal(first, simulate_commands(VehicleState(), PARAMS, steer, speed, DT))
     with pytest.raises(ValueError):
-        rollout(VehicleState(), PARAMS, steer, speed[:-1], DT)
+        simulate_commands(VehicleState(), PARAMS, steer, speed[:-1], DT)
     with pytest.raises(ValueError):
-        rollout(VehicleState(), PARAMS, steer, speed, 0.0)
+        simulate_commands(VehicleState(), PARAMS, steer, speed, 0.0)
 
 
 def test_state_round_trip_and_body_velocities():

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
+from ..cases.decision import DECISION_RULES, label
 from ..errors import Robotxr1Error
-from ..evaluation.labels import DECISION_RULES, label
 from ..llm.answer_format import decision_answer, mpc_answer
 from ..llm.backends import Backend, ScriptedBackend
 from ..llm.decision import Decision, DecisionxR1
@@ -27,7 +27,7 @@ from ..llm.tuning import MPCxR1, Tuning
 from ..params import MpcParams, ParamSpec
 from ..samples import odometry_to_sample, scan_to_sample
 from ..track import Track
-from .rosbag_io import read_messages
+from .rosbag_io import TOPIC_TYPES, read_messages
 
 Features = StateFeatures | InsufficientData
 Decider = Callable[[str, Features], Decision]
@@ -71,7 +71,8 @@ def replay_bag(path: str | Path, track: Track, instruction: str | None = None, m
         raise Robotxr1Error("replaying with a model needs an instruction")
     instruction = require_instruction(instruction) if instruction else None
     supervisor = Supervisor(config, params)
-    for topic, _, message in read_messages(path, (odom_topic, scan_topic)):
+    types = {odom_topic: TOPIC_TYPES["/odom"], scan_topic: TOPIC_TYPES["/scan"]}
+    for topic, _, message in read_messages(path, types, types, required=(odom_topic,)):
         if topic == scan_topic:
             supervisor.observe_scan(scan_to_sample(message))
             continue

@@ -6,14 +6,17 @@ objects, which the node conversions read like rclpy messages.
 """
 from __future__ import annotations
 
+import struct
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+import apsw  # rosbags' SQLite
+from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
+from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
-from ..errors import Robotxr1Error
+from ..errors import Robotxr1Error, one_line
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 BAG_VERSION = 9
@@ -29,6 +32,10 @@ TOPIC_TYPES = {
     "/robotxr1/update": "std_msgs/msg/String",
     "/mpc_controller/status": "std_msgs/msg/String",
 }
+# What reading a truncated or corrupt bag raises: rosbags' own errors, SQLite's, and whatever
+# decoding the bytes it found raised (a length past the end, a string that is not UTF-8).
+DAMAGED_BAG_ERRORS = (ReaderError, SerdeError, apsw.Error, OSError, EOFError, struct.error, ValueError, IndexError,
+                      KeyError, OverflowError)
 
 
 def typestore(message_types: Iterable[str] = ()) -> Typestore:
@@ -89,14 +96,37 @@ class BagWriter:
         self.close()
 
 
-def read_messages(path: str | Path, topics: Iterable[str]) -> Iterator[tuple[str, int, object]]:
-    """(topic, timestamp ns, message) of the given topics, in time order; unknown topics are skipped."""
+def read_messages(path: str | Path, topics: Iterable[str], types: Mapping[str, str] = TOPIC_TYPES,
+                  required: Iterable[str] = ()) -> Iterator[tuple[str, int, object]]:
+    """(topic, timestamp ns, message) of the given topics, in time order; topics not in the bag are
+    skipped, unless `required`. A topic of `types` must hold that message type. A damaged bag, or
+    one that is not what was asked for, raises Robotxr1Error."""
     path = Path(path)
     if not path.is_dir():
         raise Robotxr1Error(f"{path}: not a rosbag2 directory")
+    if not (path / "metadata.yaml").is_file():
+        raise Robotxr1Error(f"{path}: not a rosbag2 bag (no metadata.yaml in the folder)")
     wanted = set(topics)
-    with Reader(path) as reader:
-        connections = [c for c in reader.connections if c.topic in wanted]
-        store = typestore(c.msgtype for c in connections)
-        for connection, timestamp, data in reader.messages(connections=connections):
-            yield connection.topic, timestamp, store.deserialize_cdr(data, connection.msgtype)
+    try:
+        with Reader(path) as reader:
+            connections = [c for c in reader.connections if c.topic in wanted]
+            _check_topics(path, {c.topic: c.msgtype for c in reader.connections}, wanted, types, required)
+            store = typestore(c.msgtype for c in connections)
+            for connection, timestamp, data in reader.messages(connections=connections):
+                yield connection.topic, timestamp, store.deserialize_cdr(data, connection.msgtype)
+    except Robotxr1Error:
+        raise
+    except DAMAGED_BAG_ERRORS as error:
+        raise Robotxr1Error(f"{path}: the bag is truncated or corrupt ({type(error).__name__}: "
+                            f"{one_line(error)})") from None
+
+
+def _check_topics(path: Path, found: Mapping[str, str], wanted: set[str], types: Mapping[str, str],
+                  required: Iterable[str]) -> None:
+    """The `required` topics are in the bag (`found`: topic -> type), the wanted ones of `types` with that type."""
+    for topic in required:
+        if topic not in found:
+            raise Robotxr1Error(f"{path}: no {topic} topic in the bag (its topics: {', '.join(sorted(found)) or 'none'})")
+    for topic, msgtype in found.items():
+        if topic in wanted and topic in types and msgtype != types[topic]:
+            raise Robotxr1Error(f"{path}: topic {topic} holds {msgtype} messages, expected {types[topic]}")

@@ -18,12 +18,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+from ..cases.control import eval_phrasings
+from ..cases.decision import decision_instructions
 from ..evaluation.decision_dataset import MIN_RECORD_SAMPLES, find_datasets, load_dataset
-from ..evaluation.labels import DECISION_INSTRUCTIONS
 from ..llm.backends import Backend, Completion
 from ..llm.decision import DecisionxR1, decision_from_text
 from ..llm.features import StateFeatures, features_from_record
-from ..llm.phrasings import eval_phrasings
 from ..llm.tuning import MPCxR1, tuning_from_text
 
 PHASES = ("cold", "warm")
@@ -56,11 +56,12 @@ def decision_inputs(count: int) -> list[tuple[str, StateFeatures]]:
     asks: each instruction about WINDOWS_PER_INSTRUCTION windows in a row (a new window every
     period until the instruction changes), so a warm call finds the instruction in the KV cache."""
     datasets = [load_dataset(path) for path in find_datasets(None)]
+    instructions = decision_instructions()
     pairs = []
     for i in range(count):
         dataset = datasets[i % len(datasets)]
         record = dataset.records[(i // len(datasets) * 7) % len(dataset.records)]
-        instruction = DECISION_INSTRUCTIONS[(i // WINDOWS_PER_INSTRUCTION) % len(DECISION_INSTRUCTIONS)]
+        instruction = instructions[(i // WINDOWS_PER_INSTRUCTION) % len(instructions)]
         pairs.append((instruction, features_from_record(record, min_samples=MIN_RECORD_SAMPLES)))
     return pairs
 

@@ -11,7 +11,7 @@ from ..sim.lidar import Lidar
 from ..track.path_lookup import PathLookup, descend
 from ..sim.simulator import Simulator
 from ..track.library import get_track
-from ..sim.vehicle import VehicleParams, VehicleState, rollout
+from ..sim.vehicle import VehicleParams, VehicleState, simulate_commands
 
 CONTROL_PERIOD = 0.025  # s, the MPC's 40 Hz
 LOG_SPAN = 60.0  # s simulated between resets
@@ -62,8 +62,8 @@ def bench_physics(seconds: float = 1.0, track_name: str = "eval", dt: float = 0.
     batch = 100_000
     steer = np.full(batch, 0.1)
     speed = np.full(batch, 3.0)
-    rollout(VehicleState(), params, steer[:10], speed[:10], dt)
-    calls, wall = _timed_repeats(lambda: rollout(VehicleState(), params, steer, speed, dt), seconds)
+    simulate_commands(VehicleState(), params, steer[:10], speed[:10], dt)
+    calls, wall = _timed_repeats(lambda: simulate_commands(VehicleState(), params, steer, speed, dt), seconds)
     physics_rate = calls * batch / wall
 
     sim = Simulator(track, params, dt=dt, seed=0)

@@ -2,19 +2,21 @@
 
 Each sequence drives a SafeController (gate + planner + safety filter, no ROS) for one second on
 two simulated clocks: the wall clock, and the controller's clock, which stands still while the
-simulator is paused. The car is fed good odometry along the racing line; one fault is injected
-at a random time for a random duration, parameter updates (valid and invalid) arrive at random
-times, and the planner returns arbitrary commands (large, negative, NaN), standing for an MPC
-that cannot be trusted. A share of the sequences uses the real FrenetMPC instead.
+simulator is paused, crawls while it runs slow and may jump. Control steps run on the controller's
+clock (missed periods skipped, as rcl's timers do), the watchdog on the wall clock. The car is fed
+good odometry along the racing line; one fault is injected at a random time for a random
+duration, parameter updates (valid and invalid) arrive at random times, and the planner returns
+arbitrary commands (large, negative, NaN), standing for an MPC that cannot be trusted. A share of
+the sequences uses the real FrenetMPC instead.
 
 Every command sent is checked by an oracle written from the limits themselves, not from the
 filter's code: finite; speed within the vehicle's range and [min(v_min, 0), max(v_max, 0)] of
 the parameters in force; speed growing in magnitude by at most a_max per control period;
 steering within range and rate; zero speed on corrupted odometry, once the last odometry is
-MAX_STOP_LATENCY_S old on the controller's clock, and once the clock has been paused for
-MAX_STOP_LATENCY_S of wall time; while paused, zero-speed commands at least every
-MAX_STOP_LATENCY_S. Parameter sets that are accepted must satisfy the table, the brake floor and
-the cross rules.
+MAX_STOP_LATENCY_S old on the controller's clock or on the wall clock, and once the clock has been
+paused for MAX_STOP_LATENCY_S of wall time; while paused or slow, zero-speed commands at least
+every MAX_STOP_LATENCY_S (the longest gap is reported per fault). Parameter sets that are accepted
+must satisfy the table, the brake floor and the cross rules.
 """
 from __future__ import annotations
 
@@ -41,10 +43,13 @@ TOLERANCE = 1e-9
 
 # Injected faults. Sample faults corrupt each odometry message while active; `dropout` silences
 # odometry; `clock_stall` pauses the controller's clock (and the simulator with it);
-# `clock_back` restarts the controller's clock 5 s earlier; `none` injects nothing.
+# `clock_back` restarts the controller's clock 5 s earlier; `clock_slow` runs it at 1-80 % of
+# real time and `clock_jump` moves it 0.03-5 s back or forward, both with odometry silent (a
+# simulator that slowed down or restarted and publishes no odometry); `none` injects nothing.
 SAMPLE_FAULTS = ("overspeed", "nan_quaternion", "zero_quaternion", "skewed_quaternion", "nan_position",
                  "inf_speed", "nan_stamp", "off_track", "jump")
-FAULTS = ("none", *SAMPLE_FAULTS, "dropout", "clock_stall", "clock_back")
+SILENT_FAULTS = ("dropout", "clock_slow", "clock_jump")  # odometry stops arriving while active
+FAULTS = ("none", *SAMPLE_FAULTS, "dropout", "clock_stall", "clock_back", "clock_slow", "clock_jump")
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Check:
     commands: int = 0
     unsafe: dict[str, int] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # max stop latency per fault type (wall s)
+    zero_gap: dict[str, float] = field(default_factory=dict)  # longest wall gap between stop commands
     injected: dict[str, int] = field(default_factory=dict)
     stops: dict[str, int] = field(default_factory=dict)  # controller-reported stops per fault kind
     corrections: dict[str, int] = field(default_factory=dict)
@@ -158,9 +164,14 @@ class Sequence:
         self.fault_end = self.fault_start + rng.uniform(0.05, 0.45)
         self.params = controller.params.as_dict()  # the oracle's copy of the parameters in force
         self.previous = (0.0, 0.0)  # the last command sent (speed, steering)
+        self.previous_fault = ""  # the fault the last command was a stop for ("": it drove)
         self.latest_corrupt = False  # the last odometry the controller received was corrupted
         self.last_received: float | None = None  # controller time of the last odometry received
+        self.last_received_wall: float | None = None  # ... and its wall time
         self.ros = 0.0  # the controller's clock
+        # clock_slow: the clock's rate; clock_jump: how far it jumps (s, negative: back)
+        self.clock_rate = 10 ** rng.uniform(-2.0, -0.1) if fault == "clock_slow" else 1.0
+        self.clock_jump = rng.choice((-1.0, 1.0)) * 10 ** rng.uniform(-1.5, 0.7) if fault == "clock_jump" else 0.0
         self.stall_start: float | None = None  # wall time the clock stopped, while it stands
         self.onset: float | None = None  # wall time the fault began (for the stop latency)
         self.stopped_at: float | None = None  # wall time of the first zero-speed command after it
@@ -179,40 +190,42 @@ class Sequence:
             if stalled and self.onset is None:
                 self.onset = wall
             self.stall_start = self.onset if stalled else None
-            if active and fault == "clock_back" and not clock_moved_back:
-                ros -= 5.0  # a restarted simulation: no stop required, the limits still hold
+            if active and fault in ("clock_back", "clock_jump") and not clock_moved_back:
+                # clock_back: a restarted simulation, no stop required, the limits still hold
+                ros += -5.0 if fault == "clock_back" else self.clock_jump
                 next_odom = next_control = ros
                 clock_moved_back = True
             elif tick > 0 and not stalled:
-                ros += TICK_S
+                ros += TICK_S * (self.clock_rate if active else 1.0)
             self.ros = ros
             while param_times and param_times[0] <= wall:
                 param_times.pop(0)
                 self.update_params(random_changes(rng))
+            if active and fault in SILENT_FAULTS and self.onset is None:
+                self.onset = self.last_received_wall if self.last_received_wall is not None else wall
             if not stalled and ros >= next_odom - TOLERANCE:
                 next_odom += ODOM_PERIOD_S
-                if active and fault == "dropout":
-                    if self.onset is None:
-                        self.onset = wall - (ros - self.last_received) if self.last_received is not None else wall
-                else:
+                if not (active and fault in SILENT_FAULTS):
                     # a jump is one glitched sample; the other sample faults last the whole window
                     corrupt = active and fault in SAMPLE_FAULTS and (fault != "jump" or self.onset is None)
-                    controller.on_odometry(self.odometry(ros, corrupt), ros)
+                    controller.on_odometry(self.odometry(ros, corrupt), ros, wall)
                     if self.latest_corrupt and not corrupt and self.stopped_at is None:
                         self.fault_end = wall  # a good sample replaced the bad one before any command used it
-                    self.latest_corrupt, self.last_received = corrupt, ros
+                    self.latest_corrupt, self.last_received, self.last_received_wall = corrupt, ros, wall
                     if corrupt and self.onset is None:
                         self.onset = wall
             if not stalled and ros >= next_control - TOLERANCE:
-                next_control += controller.period_s
-                self.judge(controller.command(ros), wall)
+                while next_control <= ros + TOLERANCE:  # missed periods are skipped, as by rcl's timers
+                    next_control += controller.period_s
+                self.judge(controller.command(ros, wall), wall)
             if wall >= next_watchdog - TOLERANCE:
                 next_watchdog += controller.period_s
                 command = controller.watchdog(ros, wall)
                 if command is not None:
                     self.judge(command, wall)
-            if stalled and wall - self.last_sent > MAX_STOP_LATENCY_S + TOLERANCE:
-                self.check.flag("no command while the clock is paused")
+            clock_held = stalled or (active and fault == "clock_slow")
+            if clock_held and wall - self.last_sent > MAX_STOP_LATENCY_S + TOLERANCE:
+                self.check.flag("no command while the clock is paused or slow")
                 self.last_sent = wall
             if not active and wall >= self.fault_end and fault != "none":
                 self.finish_fault(wall)
@@ -300,11 +313,17 @@ class Sequence:
         if moving and (self.last_received is None
                        or abs(self.ros - self.last_received) >= MAX_STOP_LATENCY_S - TOLERANCE):
             check.flag(f"{self.fault}: moving on odometry {MAX_STOP_LATENCY_S} s old")
+        if moving and self.last_received_wall is not None and \
+                wall - self.last_received_wall >= MAX_STOP_LATENCY_S - TOLERANCE:
+            check.flag(f"{self.fault}: moving on odometry {MAX_STOP_LATENCY_S} s old on the wall clock")
         if moving and self.stall_start is not None and wall - self.stall_start >= MAX_STOP_LATENCY_S - TOLERANCE:
             check.flag(f"{self.fault}: moving {MAX_STOP_LATENCY_S} s after the clock stopped")
         if not moving and self.onset is not None and self.stopped_at is None:
             self.stopped_at = wall
-        self.previous = (speed, steering)
+        elif command.fault and self.previous_fault and self.fault != "none":
+            gap = wall - self.last_sent  # between two stop commands while the fault lasts
+            check.zero_gap[self.fault] = max(check.zero_gap.get(self.fault, 0.0), gap)
+        self.previous, self.previous_fault = (speed, steering), command.fault
         self.last_sent = wall
 
 
@@ -345,6 +364,7 @@ def bench_safety(sequences: int = 10_000, seed: int = 0, mpc_every: int = 100, t
         "max_stop_latency_s": round(max(check.latency.values(), default=0.0), 4),
         "stop_deadline_s": MAX_STOP_LATENCY_S,
         "stop_latency_s_by_fault": {fault: round(value, 4) for fault, value in sorted(check.latency.items())},
+        "max_zero_speed_gap_s_by_fault": {fault: round(value, 4) for fault, value in sorted(check.zero_gap.items())},
         "injected_by_fault": check.injected,
         "controller_stops_by_fault": dict(sorted(check.stops.items())),
         "filter_corrections": check.corrections,
@@ -367,12 +387,13 @@ def markdown(result: dict) -> str:
         f"- parameter updates: {result['param_updates_accepted']} accepted, {result['param_updates_refused']} refused",
         f"- safety filter corrections: {result['filter_corrections']}",
         "",
-        "| fault | sequences | max stop latency (s) |",
-        "|---|---|---|",
+        "| fault | sequences | max stop latency (s) | longest gap between zero-speed commands (s) |",
+        "|---|---|---|---|",
     ]
     for fault in FAULTS:
         latency = result["stop_latency_s_by_fault"].get(fault, "-")
-        lines.append(f"| {fault} | {result['injected_by_fault'].get(fault, 0)} | {latency} |")
+        gap = result["max_zero_speed_gap_s_by_fault"].get(fault, "-")
+        lines.append(f"| {fault} | {result['injected_by_fault'].get(fault, 0)} | {latency} | {gap} |")
     lines += ["", f"controller stops by fault kind: {result['controller_stops_by_fault']}",
               f"wall time: {result['wall_s']} s"]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from ..json_files import read_json
 from ..llm.backends import Completion
 from ..llm.decision import Decision, DecisionxR1
 from ..llm.features import InsufficientData, StateFeatures, features_from_record
+from ..llm.prompt_fit import require_fitting_instruction
 from ..llm.prompts import require_instruction
 from ..llm.tuning import MPCxR1, Tuning
 from .model_options import add_model_arguments, model_spec
@@ -45,9 +46,11 @@ def run(args: argparse.Namespace) -> int:
     state = load_state(args.state) if args.state else None
     spec = model_spec(args)
     use_grammar = not args.no_grammar
-    decision = DecisionxR1(spec.create("decision"), use_grammar=use_grammar,
-                           max_tokens=args.max_tokens).decide(instruction, state)
-    tuning = MPCxR1(spec.create("tuning"), use_grammar=use_grammar, max_tokens=args.max_tokens).tune(instruction)
+    decider = DecisionxR1(spec.create("decision"), use_grammar=use_grammar, max_tokens=args.max_tokens)
+    tuner = MPCxR1(spec.create("tuning"), use_grammar=use_grammar, max_tokens=args.max_tokens)
+    require_fitting_instruction(instruction, decider, tuner)  # the model's tokenizer and context decide
+    decision = decider.decide(instruction, state)
+    tuning = tuner.tune(instruction)
     if args.json:
         result = {"decision": decision.as_dict(), "tuning": tuning.as_dict(), "grammar": use_grammar}
         print(json.dumps(result, indent=2))

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..bench.physics import bench_physics
 from ..bench.safety import bench_safety, markdown
-from ..control.closed_loop import Scenario, rollout
+from ..control.closed_loop import Scenario, drive_scenario
 from ..control.mpc import MpcConfig
 from ..params import MpcParams
 from ..track.library import get_track
@@ -63,9 +63,9 @@ def one_core():
 
 def bench_closed_loop(track_name: str, seconds: float, config: MpcConfig) -> dict:
     track = get_track(track_name)
-    rollout(track, MpcParams(), Scenario(seconds=1.0), config)  # compile and warm caches
+    drive_scenario(track, MpcParams(), Scenario(seconds=1.0), config)  # compile and warm caches
     start = time.perf_counter()
-    log = rollout(track, MpcParams(), Scenario(seconds=seconds), config)
+    log = drive_scenario(track, MpcParams(), Scenario(seconds=seconds), config)
     wall = time.perf_counter() - start
     solve = log.solve_ms
     return {

@@ -14,9 +14,9 @@ import argparse
 import json
 
 from ..bench.llm import bench_llm, table
+from ..cases.control import eval_phrasings
 from ..errors import Robotxr1Error
 from ..llm.decision import DECISION_REASONING_CHARS
-from ..llm.phrasings import eval_phrasings
 from ..llm.tuning import TUNING_REASONING_CHARS
 from .model_options import add_model_arguments, model_spec
 

@@ -33,9 +33,9 @@ from contextlib import nullcontext
 from typing import Any
 
 from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text, update_parts
+from ..cases.control import eval_phrasings
 from ..errors import Robotxr1Error
 from ..llm.models import DECODE_THREADS, PROMPT_THREADS
-from ..llm.phrasings import eval_phrasings
 from .run import node_arguments, node_class, node_specs
 
 GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import Robotxr1Error
-from ..evaluation.control_cases import parse_reference_speed
-from ..evaluation.metrics import REVERSE_TARGET_SPEED, driving_metrics
+from ..cases.control import REVERSE_SPEED, parse_reference_speed
+from ..evaluation.metrics import driving_metrics
 from ..evaluation.plots import plot_runs
 from ..control.run_log import RAW_CHANNELS, RunLog
 from ..track.library import get_track
@@ -141,7 +141,7 @@ def run(args) -> int:
     try:
         reference_speed = parse_reference_speed(args.instruction)
     except ValueError:
-        reference_speed = REVERSE_TARGET_SPEED
+        reference_speed = REVERSE_SPEED
     before = observer.run_log(track, 0.0, instructed_at)
     after = observer.run_log(track, updated_at, updated_at + args.after)
     print(f"{'':>14} {'before':>9} {'after':>9}")

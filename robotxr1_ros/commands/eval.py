@@ -145,6 +145,7 @@ def run_decision(args: argparse.Namespace) -> int:
         decider = DecisionxR1(backend, **options)
     else:
         spec = model_spec(args)
+        spec.check("decision")  # a bad model file fails here, not in a worker under the progress bar
         name = spec.describe("decision")
         decider = DeciderFactory(spec, options)
     workers = 1 if args.baseline else args.workers

@@ -1,24 +1,39 @@
-"""`robotxr1 make-datasets`: generate the decision datasets in the simulator (see
-robotxr1_ros/evaluation/behaviours.py for how each behaviour is driven, decision_dataset.py for
-how windows are cut)."""
+"""`robotxr1 make-datasets`: write the data the driving cases define (robotxr1_ros/cases/).
+
+- The decision datasets: every decision rule's behaviour driven in the simulator on the
+  evaluation track (evaluation/behaviours.py), cut into state windows (decision_dataset.py).
+- The decision hints (data/decision_hints.json): every rule's hint and the state's; those
+  already in the file keep their place.
+- The teacher's choice (data/training/teacher.json) for every control case that has none yet,
+  chosen by driving its candidate answers on the training track.
+
+After adding a case, `make data` runs this and `robotxr1 eval oracle` (the oracle's cache).
+"""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ..cases.hints import HINTS_FILE, hints_file_text
 from ..errors import Robotxr1Error
 from ..evaluation.decision_dataset import DATASET_TRACK, generate_datasets, packaged_dataset_dir
+from ..track.library import get_track
+from ..training.teacher import Teacher, packaged_teacher_file
+from ..training.train_prompts import TRAIN_TRACK, train_prompts
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("make-datasets", help="generate the decision datasets in the simulator",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser("make-datasets", help="write the data the driving cases define: decision "
+                                   "datasets, hints, the teacher's choices", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder; its name is the version (default: the packaged version folder)")
     parser.add_argument("--windows", type=int, default=30, help="state windows per behaviour (default 30)")
     parser.add_argument("--runs", type=int, default=3, help="runs per behaviour, from random starts (default 3)")
     parser.add_argument("--track", default=DATASET_TRACK, help=f"track (default {DATASET_TRACK})")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hints", type=Path, default=HINTS_FILE, help="hints file (default: the packaged one)")
+    parser.add_argument("--teacher", type=Path, default=None, help="teacher file (default: the packaged one)")
     parser.set_defaults(func=run)
 
 
@@ -31,4 +46,24 @@ def run(args: argparse.Namespace) -> int:
         rates = ", ".join(f"{instruction} {rate:.0%}" for instruction, rate in info["label_rates"].items())
         print(f"{name:20s} {info['records']:3d} records; labelled True: {rates}")
     print(f"datasets: {out}")
+    print(f"hints: {write_hints(args.hints)}")
+    print(f"teacher: {complete_teacher(args.teacher or packaged_teacher_file())}")
     return 0
+
+
+def write_hints(path: Path) -> str:
+    previous = path.read_text(encoding="utf-8") if path.exists() else None
+    text = hints_file_text(previous)
+    if text == previous:
+        return f"{path} (unchanged)"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def complete_teacher(path: Path) -> str:
+    teacher = Teacher.load(path) if path.exists() else Teacher({}, [])
+    completed = teacher.completed(get_track(TRAIN_TRACK), train_prompts())
+    if completed is teacher:
+        return f"{path} (unchanged: a rule for every case)"
+    completed.save(path)
+    return f"{path} ({', '.join(f'{case}: {rule}' for case, rule in completed.rules.items())})"

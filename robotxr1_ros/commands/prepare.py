@@ -42,20 +42,19 @@ def merge_shipped_adapters() -> str:
 
 def compile_kernels() -> str:
     """Run every numba kernel once with the argument types the car and the evaluator use."""
-    from ..control.closed_loop import Scenario, rollout
+    from ..control.closed_loop import Scenario, drive_scenario
     from ..params import MpcParams
     from ..sim.simulator import Simulator
-    from ..sim.vehicle import VehicleParams, VehicleState
-    from ..sim.vehicle import rollout as vehicle_rollout
+    from ..sim.vehicle import VehicleParams, VehicleState, simulate_commands
     from ..track.library import get_track
 
     track = get_track("eval")
-    rollout(track, MpcParams(), Scenario(seconds=0.5))  # MPC and simulator, without a log
+    drive_scenario(track, MpcParams(), Scenario(seconds=0.5))  # MPC and simulator, without a log
     sim = Simulator(track)  # with a log
     sim.step(0.0, 1.0, 0.05)
     sim.scan()
     sim.imu()
-    vehicle_rollout(VehicleState(), VehicleParams(), np.zeros(2), np.ones(2), sim.dt)
+    simulate_commands(VehicleState(), VehicleParams(), np.zeros(2), np.ones(2), sim.dt)
     return "simulator, track lookups, MPC"
 
 

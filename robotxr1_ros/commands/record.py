@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import Robotxr1Error
 from ..bags.rosbag_io import STORAGES, TOPIC_TYPES, BagWriter
-from ..evaluation.behaviours import BEHAVIOUR_NAMES, sensor_stream
+from ..evaluation.behaviours import behaviours, sensor_stream
 from ..track.library import get_track
 
 # Topic of each reading of an offline behaviour.
@@ -38,8 +38,8 @@ def register(subparsers) -> None:
     parser.add_argument("--topic", action="append", default=None, metavar="TOPIC[=pkg/msg/Type]",
                         help=f"live topic to record, repeatable (default: {', '.join(LIVE_DEFAULT_TOPICS)})")
     parser.add_argument("--use-sim-time", action="store_true", help="live: stamp messages with /clock time")
-    parser.add_argument("--behaviour", choices=BEHAVIOUR_NAMES,
-                        help="record this simulated behaviour (evaluation/behaviours.py) instead")
+    parser.add_argument("--behaviour", choices=tuple(behaviours()),
+                        help="record this simulated behaviour (one per decision rule, cases/decision.py) instead")
     parser.add_argument("--track", default="eval", help="behaviour: built-in track or track CSV")
     parser.add_argument("--start-s", type=float, default=0.0, help="behaviour: start position on the racing line (m)")
     parser.add_argument("--beam-stride", type=int, default=1, help="behaviour: keep every n-th LiDAR beam")

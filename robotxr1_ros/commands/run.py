@@ -7,7 +7,9 @@ with all nodes on one executor in one process, the controller missed 668 of 1,60
 40 s while the model answered (the GIL and one executor shared with inference and the
 simulator); in a process of its own, raised in priority, it missed 1 in 4,800 with the model
 busy (`robotxr1 bench ros`). Ctrl-C or SIGTERM stops every node (SIGINT first, then SIGTERM,
-then SIGKILL, as launch escalates); the exit code is 0 when every node exited 0.
+then SIGKILL, as launch escalates), and so does the death of the runner's own parent; the exit
+code is 0 when every node exited 0. A runner killed outright leaves no nodes behind either: each
+node stops when its parent, the runner, dies (nodes/parent_watch.py).
 """
 from __future__ import annotations
 
@@ -123,6 +125,7 @@ def stop_processes(processes: Mapping[str, subprocess.Popen], timeout_s: float =
 
 
 def run(args) -> int:
+    from ..nodes.parent_watch import ParentWatch
     from ..nodes.spin import stop_on_signals
 
     given = {argument.name: getattr(args, argument.name) for argument in BRINGUPS[args.bringup].arguments()}
@@ -130,12 +133,13 @@ def run(args) -> int:
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     processes: dict[str, subprocess.Popen] = {}
     with stop_on_signals() as stop, tempfile.TemporaryDirectory(prefix="robotxr1-run-") as work_dir:
+        parent = ParentWatch.start()  # as in every node (nodes/spin.py): its signal sets `stop`
         try:
             for spec in specs:
                 label = f"{spec.namespace.strip('/')}/{spec.name}" if spec.namespace else spec.name
                 processes[label] = subprocess.Popen(node_command(spec, Path(work_dir)))
                 print(f"[robotxr1 run] {label}: process {processes[label].pid}", flush=True)
-            while (not stop.is_set() and any(p.poll() is None for p in processes.values())
+            while (not stop.is_set() and not parent.gone() and any(p.poll() is None for p in processes.values())
                    and (deadline is None or time.monotonic() < deadline)):
                 time.sleep(POLL_S)
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..control.closed_loop import Scenario, rollout
+from ..control.closed_loop import Scenario, drive_scenario
 from ..evaluation.metrics import driving_metrics
 from ..params import MpcParams, parse_assignments
 from ..evaluation.plots import plot_runs
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     params = MpcParams().updated(parse_assignments(args.param))
     track = get_track(args.track)
-    log = rollout(track, params, Scenario(seconds=args.seconds, seed=args.seed))
+    log = drive_scenario(track, params, Scenario(seconds=args.seconds, seed=args.seed))
     metrics = driving_metrics(log, track.raceline.length, reference_speed=args.reference_speed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

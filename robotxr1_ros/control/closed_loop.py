@@ -44,7 +44,7 @@ def drive(sim: Simulator, controller: FrenetMPC, seconds: float,
     return recorder.finish(sim.track)
 
 
-def rollout(track: Track, params: MpcParams, scenario: Scenario = Scenario(),
+def drive_scenario(track: Track, params: MpcParams, scenario: Scenario = Scenario(),
             config: MpcConfig | None = None) -> RunLog:
     """Drive `track` from a standing start on the racing line with `params`."""
     sim = Simulator(track, seed=scenario.seed, record=False)

@@ -5,10 +5,15 @@ watchdog and update_params); the safety bench drives one directly with simulated
 command leaves through the SafetyFilter, including the zero-speed commands sent while stopped
 for a fault, so no path bypasses the limits.
 
-Clocks: `now` is the clock the controller runs on (simulated time under use_sim_time); staleness
-is judged on it. The watchdog also gets the wall clock: if the controller's clock stops advancing
-(a paused simulator, a silent /clock) no control step runs, so the watchdog keeps commanding zero
-speed instead of leaving the last command latched.
+Clocks: `now` is the clock the controller runs on (simulated time under use_sim_time), `wall` a
+steady (monotonic) clock. Odometry is stale once it is older than odom_timeout_s on EITHER clock,
+so no simulated clock (slow, stopped, jumping either way) keeps silent odometry fresh. The control
+steps run on `now`; the watchdog runs on the wall clock whatever `now` does. Once the controller's
+clock has fallen behind the wall clock by more than clock_timeout_s since the last control step (a
+paused simulator, a silent or slow /clock, a jump back) the watchdog commands zero speed at every
+call instead of leaving the last command latched, and the first step after it does not drive
+either. A step that is late on both clocks alike (a long solve) is not the clock's fault and stops
+nothing. When odometry goes stale between two steps, the watchdog stops the car at once.
 """
 from __future__ import annotations
 
@@ -27,7 +32,11 @@ from .safety_filter import SafetyFilter, VehicleLimits
 
 MAX_STOP_LATENCY_S = 0.2  # a fault must produce a zero-speed command within this time
 STOP_LATENCY_TOLERANCE_S = 1e-9  # for sums of tick and period lengths, which floating point rounds up
-CLOCK = "clock"  # fault kind: the controller's clock stopped advancing (watchdog)
+CLOCK = "clock"  # fault kind: the controller's clock fell clock_timeout_s behind the wall clock (stopped, slow)
+# A control step this many periods late (wall clock) no longer counts on to repeat the zero-speed
+# command: the watchdog does. Below 2, so steps that are on time are never doubled by the watchdog.
+STEP_OVERDUE_PERIODS = 1.5
+SHUTDOWN = "shutdown"  # stop kind: the controller is shutting down (its last command)
 
 
 class Planner(Protocol):
@@ -44,8 +53,8 @@ class Planner(Protocol):
 class SafetyConfig:
     """Timeouts and plausibility bounds of the command path (controller parameters, not the LLM's)."""
 
-    odom_timeout_s: float = 0.15  # odometry older than this (controller clock) stops the car
-    clock_timeout_s: float = 0.1  # wall seconds without the controller's clock advancing stop the car
+    odom_timeout_s: float = 0.15  # odometry older than this (controller clock or wall clock) stops the car
+    clock_timeout_s: float = 0.1  # the controller's clock this far behind the wall clock (stopped, slow) stops the car
     max_off_track_m: float = 1.0  # a pose farther than this beyond a wall is rejected
     jump_tolerance_m: float = 0.5  # pose jumps beyond top speed x time + this are rejected
     brake_floor: float = DEFAULT_BRAKE_FLOOR  # a_min may not be set above this (m/s^2, negative)
@@ -94,8 +103,9 @@ class SafeController:
         self.stop_reason = "no odometry received yet"
         self.stops: dict[str, int] = {}  # stops started, per fault kind
         self._planned = None  # params the planner has
-        self._clock_seen: float | None = None  # controller clock at the last watchdog check ...
-        self._clock_seen_wall = 0.0  # ... and the wall time it last changed
+        # (controller time, wall time) of the last control step; before the first, of the first
+        # watchdog call, from when steps are due.
+        self._stepped: tuple[float, float] | None = None
 
     # --- parameters ------------------------------------------------------------------------
     def update_params(self, changes: Mapping[str, float]) -> MpcParams:
@@ -120,12 +130,20 @@ class SafeController:
         }
 
     # --- control ---------------------------------------------------------------------------
-    def on_odometry(self, sample: OdomSample, now: float) -> None:
-        self.gate.receive(sample, now)
+    def on_odometry(self, sample: OdomSample, now: float, wall: float | None = None) -> None:
+        """Odometry arriving at controller time `now` and wall time `wall` (None: `now` is itself
+        the wall clock, as in a loop on one clock)."""
+        self.gate.receive(sample, now, wall)
 
-    def command(self, now: float) -> Command:
-        """One control step at controller time `now`."""
-        verdict = self.gate.verdict(now)
+    def command(self, now: float, wall: float | None = None) -> Command:
+        """One control step at controller time `now` and wall time `wall` (None: `now` is itself
+        the wall clock, as in a loop on one clock)."""
+        wall = now if wall is None else wall
+        late = self._clock_behind(now, wall)
+        self._stepped = (now, wall)
+        if late:
+            return self._stop(now, CLOCK, late)
+        verdict = self.gate.verdict(now, wall)
         if verdict.sample is None:
             return self._stop(now, verdict.fault, verdict.problem)
         self.fault, self.stop_reason = "", ""
@@ -138,16 +156,44 @@ class SafeController:
         return Command(now, sent.speed, sent.steering, "", "", sent.corrections, result)
 
     def watchdog(self, now: float, wall: float) -> Command | None:
-        """Called on the wall clock: a zero-speed command while the controller's clock stands still
-        for longer than clock_timeout_s, else None (the control steps are running)."""
-        if self._clock_seen is None or now != self._clock_seen:
-            self._clock_seen, self._clock_seen_wall = now, wall
-            return None
-        stalled = wall - self._clock_seen_wall
-        if stalled <= self.safety.clock_timeout_s:
-            return None
-        return self._stop(now, CLOCK, f"the controller's clock has not advanced for {stalled:.3f} s of wall time "
-                                      f"(timeout {self.safety.clock_timeout_s} s): is /clock silent?")
+        """Called every control period on the wall clock, whatever the controller's clock does: a
+        zero-speed command when the control steps cannot be counted on to send one, else None.
+        That is: while the controller's clock lags the wall clock by more than clock_timeout_s
+        since the last control step; when odometry goes stale (on either clock) while the car
+        drives; and while stopped, once the control steps are overdue, at every call, so zero
+        speed goes out at the control rate of wall time."""
+        if self._stepped is None:
+            self._stepped = (now, wall)
+        behind = self._clock_behind(now, wall)
+        if behind:
+            return self._stop(now, CLOCK, behind)
+        if self.fault and wall - self._stepped[1] <= STEP_OVERDUE_PERIODS * self.period_s:
+            return None  # stopped, and the control steps, on time, repeat the zero-speed command
+        verdict = self.gate.verdict(now, wall)
+        if verdict.sample is None:
+            return self._stop(now, verdict.fault, verdict.problem)
+        if self.fault:  # stopped, steps overdue: repeat the zero-speed command; only a step drives again
+            return self._stop(now, self.fault, self.stop_reason)
+        return None
+
+    def _clock_behind(self, now: float, wall: float) -> str:
+        """Why the control steps, which wait for the controller's clock, cannot be counted on ("" if
+        they can): since the last one, that clock fell more than clock_timeout_s behind the wall
+        clock, by standing still, crawling or jumping back. Running ahead (faster than real time,
+        a jump forward) is no reason: steps then come sooner, and stale odometry is the gate's."""
+        if self._stepped is None:
+            return ""
+        stepped_now, stepped_wall = self._stepped
+        wall_gap, clock_gap = wall - stepped_wall, now - stepped_now
+        if wall_gap - clock_gap <= self.safety.clock_timeout_s:
+            return ""
+        return (f"the controller's clock advanced {clock_gap:.3f} s in {wall_gap:.3f} s of wall time since the last "
+                f"control step (at most {self.safety.clock_timeout_s} s behind): is /clock silent or slow?")
+
+    def stop_command(self, now: float, reason: str) -> Command:
+        """A zero-speed command through the safety filter, steering held: the last one a controller
+        sends before it shuts down, so the car does not keep its last speed."""
+        return self._stop(now, SHUTDOWN, reason)
 
     def _stop(self, now: float, fault: str, problem: str) -> Command:
         if fault != self.fault:

@@ -161,19 +161,7 @@ class FrenetMPC:
         """Use `params` from the next solve on; a solve reads one consistent set (atomic swap)."""
         if not isinstance(params, MpcParams):
             raise TypeError(f"set_params expects MpcParams, got {type(params).__name__}")
-        vector = np.empty(qp.PARAM_VECTOR_SIZE)
-        vector[qp.P_QV] = params.qv
-        vector[qp.P_QN] = params.qn
-        vector[qp.P_QALPHA] = params.qalpha
-        vector[qp.P_QAC] = params.qac
-        vector[qp.P_QDDELTA] = params.qddelta
-        vector[qp.P_ALAT_MAX] = params.alat_max
-        vector[qp.P_A_MIN] = params.a_min
-        vector[qp.P_A_MAX] = params.a_max
-        vector[qp.P_V_MIN] = params.v_min
-        vector[qp.P_V_MAX] = params.v_max
-        vector[qp.P_MARGIN] = params.track_safety_margin
-        self._active = (params, vector)  # one reference assignment: atomic under the GIL
+        self._active = (params, qp.param_vector(params))  # one reference assignment: atomic under the GIL
 
     @property
     def params(self) -> MpcParams:

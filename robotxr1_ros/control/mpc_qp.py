@@ -24,21 +24,37 @@ Conventions shared with mpc.py
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from numba.core.dispatcher import Dispatcher
 
 from ..errors import Robotxr1Error
+from ..params import PARAM_NAMES, MpcParams
 from ..track.path_lookup import descend, interpolate, nearest_sample, segment_foot
 
 TAB_KAPPA, TAB_VREF, TAB_LEFT, TAB_RIGHT = range(4)
 TAB_COLUMNS = 4
 
-# Packed MPC parameters (mpc.py fills this vector from MpcParams by name).
-(P_QV, P_QN, P_QALPHA, P_QAC, P_QDDELTA, P_ALAT_MAX, P_A_MIN, P_A_MAX, P_V_MIN, P_V_MAX,
- P_MARGIN) = range(11)
-PARAM_VECTOR_SIZE = 11
+# The packed MPC parameters (param_vector) follow PARAM_TABLE's order; the kernels read them by
+# these indices, looked up by name.
+P_QV = PARAM_NAMES.index("qv")
+P_QN = PARAM_NAMES.index("qn")
+P_QALPHA = PARAM_NAMES.index("qalpha")
+P_QAC = PARAM_NAMES.index("qac")
+P_QDDELTA = PARAM_NAMES.index("qddelta")
+P_ALAT_MAX = PARAM_NAMES.index("alat_max")
+P_A_MIN = PARAM_NAMES.index("a_min")
+P_A_MAX = PARAM_NAMES.index("a_max")
+P_V_MIN = PARAM_NAMES.index("v_min")
+P_V_MAX = PARAM_NAMES.index("v_max")
+P_TRACK_SAFETY_MARGIN = PARAM_NAMES.index("track_safety_margin")
+# numba freezes these indices into the compiled kernels, and its cache only notices edits of this
+# file: a fingerprint of the table's order, cached with the kernels, tells at import whether they
+# were compiled for another order (then they are dropped: _drop_kernels_of_another_param_order).
+PARAM_ORDER_KEY = zlib.crc32(" ".join(PARAM_NAMES).encode())
 
 NO_HINT = -1  # frenet_pose() hint asking for a search over the whole lap
 INFINITE_BOUND = 1e30  # DAQP's infinity
@@ -47,6 +63,11 @@ SENSE_SOFT = 8  # DAQP constraint flag
 # Largest QP step (per knot) taken without checking it on the nonlinear model (see line_search).
 TRUSTED_SPEED_STEP = 0.5  # m/s
 TRUSTED_STEERING_STEP = 0.05  # rad
+
+
+def param_vector(params: MpcParams) -> np.ndarray:
+    """`params` packed for the kernels, in PARAM_TABLE's order (read by the P_* indices)."""
+    return np.array([getattr(params, name) for name in PARAM_NAMES])
 
 
 @dataclass(frozen=True)
@@ -235,7 +256,7 @@ def _rk4_step(tab, length, step, traj, ab, k, v, delta, dt, inv_wheelbase, jac, 
 
 
 @njit(cache=True)
-def rollout(tab, length, step, e0, z, dt, inv_wheelbase, traj, ab, sensitivities):
+def predict_horizon(tab, length, step, e0, z, dt, inv_wheelbase, traj, ab, sensitivities):
     """Error-state trajectory traj (N+1, 3) under inputs z and, if asked, each step's
     sensitivities ab (N, 3, 5)."""
     jac = np.empty((3, 4))
@@ -320,7 +341,7 @@ def build_qp(tab, length, step, e0, v0, delta0, ybar, p, dt, wheelbase, steer_ma
     ny = 2 * nk
     inv_wheelbase = 1.0 / wheelbase
     expand(ybar, knot_index, knot_weight, zbar)
-    rollout(tab, length, step, e0, zbar, dt, inv_wheelbase, traj, ab, True)
+    predict_horizon(tab, length, step, e0, zbar, dt, inv_wheelbase, traj, ab, True)
 
     # Tracking of n and alpha over all steps. cost_to_go[m] = Q + A_m' cost_to_go[m+1] A_m is the
     # Hessian of the cost from stage m on with respect to e_m (a backward Lyapunov recursion), and
@@ -523,7 +544,7 @@ def build_qp(tab, length, step, e0, v0, delta0, ybar, p, dt, wheelbase, steer_ma
         lower[ny + row] = -alat_max - alat
 
     # Track bounds on n_k, k = 1..N (racing line's free space less the margin); soft.
-    margin = p[P_MARGIN]
+    margin = p[P_TRACK_SAFETY_MARGIN]
     for k in range(1, horizon + 1):
         s_k = traj[k, 0]
         hi = _lookup(tab, TAB_LEFT, s_k, length, step) - margin
@@ -556,7 +577,7 @@ def plan_cost(tab, length, step, traj, z, v0, delta0, p, dt, wheelbase, steer_ma
     dv_min = p[P_A_MIN] * dt
     dv_max = p[P_A_MAX] * dt
     dd_max = steer_rate * dt
-    margin = p[P_MARGIN]
+    margin = p[P_TRACK_SAFETY_MARGIN]
     cost = 0.0
     hard = 0.0
     prev_v = v0
@@ -615,8 +636,8 @@ def line_search(tab, length, step, e0, v0, delta0, ybar, dy, p, dt, wheelbase, s
     parameter change while the steering was linearised at the old speed) and steer the plan into
     a loop it cannot leave. So a step larger than TRUSTED_SPEED_STEP / TRUSTED_STEERING_STEP is
     checked on the nonlinear model: t is the first of 1, 1/2, 1/4, 1/8 that does not increase
-    the plan's cost (else the best of them), and the plan is that rollout. Smaller steps are taken
-    whole with the linearised plan. The first input is clipped to its hard bounds, so the command
+    the plan's cost (else the best of them), and the plan is its nonlinear prediction. Smaller
+    steps are taken whole with the linearised plan. The first input is clipped to its hard bounds, so the command
     honours them whatever t. traj, zbar and ab must be build_qp's (the linearisation of ybar).
     Returns 0 (and changes nothing) if dy is not finite.
     """
@@ -644,7 +665,7 @@ def line_search(tab, length, step, e0, v0, delta0, ybar, dy, p, dt, wheelbase, s
             for i in range(y.size):
                 y[i] = ybar[i] + t * dy[i]
             expand(y, knot_index, knot_weight, z)
-            rollout(tab, length, step, e0, z, dt, inv_wheelbase, plan, ab, False)
+            predict_horizon(tab, length, step, e0, z, dt, inv_wheelbase, plan, ab, False)
             cost = plan_cost(tab, length, step, plan, z, v0, delta0, p, dt, wheelbase, steer_max, steer_rate,
                              w_track, w_alat, w_hard)
             if cost < best_cost:
@@ -657,9 +678,28 @@ def line_search(tab, length, step, e0, v0, delta0, ybar, dy, p, dt, wheelbase, s
             for i in range(y.size):
                 y[i] = ybar[i] + best_t * dy[i]
             expand(y, knot_index, knot_weight, z)
-            rollout(tab, length, step, e0, z, dt, inv_wheelbase, plan, ab, False)
+            predict_horizon(tab, length, step, e0, z, dt, inv_wheelbase, plan, ab, False)
     v_lo, v_up = _reachable(0, v0, p[P_V_MIN], p[P_V_MAX], p[P_A_MIN] * dt, p[P_A_MAX] * dt)
     d_lo, d_up = _reachable(0, delta0, -steer_max, steer_max, -steer_rate * dt, steer_rate * dt)
     y[0] = min(max(y[0], v_lo), v_up)
     y[1] = min(max(y[1], d_lo), d_up)
     return best_t
+
+
+@njit(cache=True)
+def compiled_param_order_key():
+    """PARAM_ORDER_KEY as compiled into this module's (possibly cached) kernels."""
+    return PARAM_ORDER_KEY
+
+
+def _drop_kernels_of_another_param_order() -> None:
+    """Empty the numba cache of this module's kernels if it was compiled for another parameter
+    order, so that they compile afresh with the current P_* indices."""
+    if compiled_param_order_key() == PARAM_ORDER_KEY:
+        return
+    for kernel in list(globals().values()):
+        if isinstance(kernel, Dispatcher) and kernel.py_func.__module__ == __name__:
+            kernel.recompile()
+
+
+_drop_kernels_of_another_param_order()

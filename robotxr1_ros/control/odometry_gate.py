@@ -5,9 +5,10 @@ quaternion (a NaN or zero quaternion still reads as some yaw), the speed exceeds
 do, the pose lies farther outside the track than `max_off_track_m`, or the pose moved farther
 since the last accepted sample than the car's top speed allows (so after a one-sample glitch the
 next good sample is accepted, and a relocalised pose only once the car could have got there). A
-sample older than the timeout on the
-controller's clock (simulated time under use_sim_time) is stale. Either way the controller
-commands zero speed until a good sample arrives.
+sample is stale once it arrived longer ago than the timeout on the controller's clock (simulated
+time under use_sim_time) OR on the wall clock (steady, monotonic): a simulated clock that runs
+slow, stands still or jumps cannot keep silent odometry fresh. Either way the controller commands
+zero speed until a good sample arrives.
 
 Kept free of ROS so the rules are tested on their own.
 """
@@ -74,7 +75,8 @@ class OdometryGate:
         self.plausibility = plausibility
         self.rejected = dict.fromkeys(SAMPLE_FAULTS, 0)  # samples rejected, per fault kind
         self._sample: OdomSample | None = None
-        self._received_at = 0.0
+        self._received_at = 0.0  # controller clock ...
+        self._received_wall = 0.0  # ... and wall clock of the latest sample's arrival
         self._fault = ""
         self._problem = ""
         self._accepted: tuple[OdomSample, float] | None = None  # the last plausible sample, when received
@@ -84,9 +86,11 @@ class OdometryGate:
             self._centre_tree = cKDTree(track.centre.xy_table)
             self._surely_inside = float(min(np.min(track.width_left), np.min(track.width_right)))
 
-    def receive(self, sample: OdomSample, now: float) -> GateVerdict:
-        """Keep `sample` as the latest, judged on arrival; returns the judgement."""
+    def receive(self, sample: OdomSample, now: float, wall: float | None = None) -> GateVerdict:
+        """Keep `sample` as the latest, judged on arrival at controller time `now` and wall time
+        `wall` (None: `now` is itself the wall clock); returns the judgement."""
         self._sample, self._received_at = sample, now
+        self._received_wall = now if wall is None else wall
         self._fault, self._problem = self._judge(sample, now)
         if self._fault:
             self.rejected[self._fault] += 1
@@ -94,15 +98,18 @@ class OdometryGate:
         self._accepted = (sample, now)
         return GateVerdict(sample, "")
 
-    def verdict(self, now: float) -> GateVerdict:
+    def verdict(self, now: float, wall: float | None = None) -> GateVerdict:
+        """Whether the latest sample may drive the car at controller time `now` and wall time
+        `wall` (None: `now` is itself the wall clock)."""
         sample = self._sample
         if sample is None:
             return GateVerdict(None, "no odometry received yet", NO_ODOMETRY)
         age = now - self._received_at
+        wall_age = (now if wall is None else wall) - self._received_wall
         # A clock that jumped back (a restarted simulation) makes the age negative: also stale.
-        if abs(age) > self.timeout_s:
-            return GateVerdict(None, f"odometry is stale: last message {age:.3f} s ago (timeout {self.timeout_s} s)",
-                               STALE)
+        if abs(age) > self.timeout_s or wall_age > self.timeout_s:
+            return GateVerdict(None, f"odometry is stale: last message {wall_age:.3f} s ago on the wall clock, "
+                                     f"{age:.3f} s on the controller's (timeout {self.timeout_s} s)", STALE)
         if self._fault:
             return GateVerdict(None, self._problem, self._fault)
         return GateVerdict(sample, "")

@@ -1,2 +1,3 @@
-"""Evaluation of the LLM modules in the simulator: decision accuracy (decision datasets and rule
-labels) and control adaptability (control cases, oracle, reports). See docs/evaluation.md."""
+"""Evaluation of the LLM modules in the simulator: decision accuracy (decision datasets, rule
+labels) and control adaptability (driving and scoring the control cases, oracle, reports); the
+cases themselves are robotxr1_ros/cases/. See docs/evaluation.md."""

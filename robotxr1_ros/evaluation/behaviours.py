@@ -1,135 +1,39 @@
-"""The one catalog of driving behaviours (the eight of the decision evaluation) and the routine that
-drives one in the simulator and yields its sensor readings, as the sim node would publish them.
+"""The behaviour catalog (one behaviour per decision rule, robotxr1_ros/cases/decision.py) and the
+routine that drives one in the simulator and yields its sensor readings, as the sim node would
+publish them.
 
 Both the decision datasets (decision_dataset.py, `robotxr1 make-datasets`) and the fixture bags
 (`robotxr1 record --behaviour`, test/fixtures/bags/) are recorded from here, so a behaviour
-means the same thing in both.
-
-Every behaviour is driven by the MPC. Stopping, reversing, forward, fast and racing-line driving
-come from its parameters (v_min = v_max = 0; v_max < 0; v_max = 2.5; v_min = 3.5; defaults).
-No parameter makes the MPC leave its reference line, so oscillating, close-to-the-left-wall and
-centre-line driving give it a scripted reference path in place of the racing line, at a constant
-speed: the racing line plus a sine offset, a line 0.3 m from the left wall, or the centre line
-(the midline between the walls: tracks are re-centred on it, see track/midline.py). The simulator
-always keeps the real walls.
+means the same thing in both. How each is driven (MPC parameters, scripted reference paths):
+cases/behaviours.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, NamedTuple
+from typing import Iterator, NamedTuple
 
-import numpy as np
-
+from ..cases.behaviours import Behaviour
+from ..cases.decision import DECISION_RULES
 from ..errors import Robotxr1Error
 from ..samples import OdomSample, ScanSample
 from ..control.mpc import FrenetMPC, MpcConfig
 from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
-from ..params import MpcParams
 from ..sim.simulator import Simulator
-from ..track import ClosedPath, Track
+from ..track import Track
 
 PHYSICS_DT = 0.005  # s per simulator tick; sensors and commands run every few ticks
-PATH_STEP = 0.25  # m between the points a scripted path is fitted through
-
-OSCILLATION_AMPLITUDE = 0.6  # m either side of the racing line
-OSCILLATION_WAVELENGTH = 6.0  # m along the racing line (rounded to close the loop)
-OSCILLATION_WALL_GAP = 0.35  # m: the sine is clipped this far from the walls
-WALL_CLEARANCE = 0.3  # m between the car's centre and the left wall
 
 
-# -- scripted reference paths ---------------------------------------------------------------------
-
-def centre_path(track: Track) -> ClosedPath:
-    """The centre line: equidistant to both walls, the decision rule's centre line."""
-    return track.centre
-
-
-def left_wall_path(track: Track, clearance: float = WALL_CLEARANCE) -> ClosedPath:
-    """The line `clearance` metres (centre of the car) from the left wall."""
-    s = track.centre.sample(PATH_STEP)
-    width_left, _ = track.centre_widths(s)
-    return ClosedPath(*track.centre.to_cartesian(s, width_left - clearance))
-
-
-def oscillating_path(track: Track, amplitude: float = OSCILLATION_AMPLITUDE,
-                     wavelength: float = OSCILLATION_WAVELENGTH,
-                     wall_gap: float = OSCILLATION_WALL_GAP) -> ClosedPath:
-    """The racing line with a sinusoidal lateral offset, kept `wall_gap` away from the walls."""
-    line = track.raceline
-    cycles = max(1, round(line.length / wavelength))  # a whole number of waves closes the loop
-    s = line.sample(PATH_STEP)
-    free_left, free_right = track.raceline_bounds(s)
-    offset = np.clip(amplitude * np.sin(2.0 * np.pi * cycles * s / line.length),
-                     -(free_right - wall_gap), free_left - wall_gap)
-    return ClosedPath(*line.to_cartesian(s, offset))
-
-
-PATHS: dict[str, Callable[[Track], ClosedPath] | None] = {
-    "racing_line": None, "centre": centre_path, "left_wall": left_wall_path, "oscillating": oscillating_path}
-
-
-# -- the catalog ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Behaviour:
-    """How one behaviour is driven: MPC parameters and the line the MPC follows."""
-
-    name: str
-    params: MpcParams
-    path: str = "racing_line"  # a key of PATHS
-    path_speed: float = 2.5  # m/s along a scripted path (the car also starts at it)
-    start_offset: float = 0.0  # m left of the reference line at the start
-    note: str = ""
-
-    @property
-    def scripted(self) -> bool:
-        return PATHS[self.path] is not None
-
-    @property
-    def start_speed(self) -> float:
-        return self.path_speed if self.scripted else 0.0
-
-    def reference_track(self, track: Track) -> Track:
-        """The track the MPC is given: `track`, or its scripted path in place of the racing line,
-        with the constant `path_speed` as its speed profile."""
-        make_path = PATHS[self.path]
-        if make_path is None:
-            return track
-        path = make_path(track)
-        return Track(f"{track.name}:{self.path}", track.centre, track.width_left, track.width_right, path,
-                     np.full(path.s_table.size, self.path_speed))
-
-    def start_pose(self, reference: Track, track: Track, start_s: float) -> tuple[float, float, float]:
-        """(x, y, yaw) on the reference line, next to the racing line's point at `start_s`."""
-        line = reference.raceline
-        s, _ = line.project(*track.raceline.position(start_s))
-        x, y = line.to_cartesian(s, self.start_offset)
-        return float(x), float(y), float(line.heading(s))
-
-
-BEHAVIOURS: dict[str, Behaviour] = {b.name: b for b in (
-    Behaviour("stopped", MpcParams(v_min=0.0, v_max=0.0), start_offset=0.3,
-              note="speed bounds v_min = v_max = 0: the MPC holds the car still, 0.3 m off the racing line"),
-    Behaviour("reversing", MpcParams(v_min=-1.5, v_max=-0.5), note="v_max < 0 forces reversing"),
-    Behaviour("forward", MpcParams(v_max=2.5), note="default weights, v_max = 2.5 m/s"),
-    Behaviour("oscillating", MpcParams(qn=60.0, v_max=3.0), path="oscillating", path_speed=2.5,
-              note=f"scripted path: racing line + {OSCILLATION_AMPLITUDE} m sine offset, "
-                   f"{OSCILLATION_WAVELENGTH:g} m wavelength"),
-    Behaviour("close_to_left_wall", MpcParams(track_safety_margin=0.05, v_max=2.5), path="left_wall",
-              path_speed=2.0, note=f"scripted path {WALL_CLEARANCE} m from the left wall"),
-    Behaviour("centerline", MpcParams(qn=60.0, v_max=3.5), path="centre", path_speed=3.0,
-              note="scripted path: the centre line, equidistant to both walls"),
-    Behaviour("fast", MpcParams(v_min=3.5), note="v_min = 3.5 m/s keeps the car above 3 m/s"),
-    Behaviour("racing_line", MpcParams(), note="default parameters"),
-)}
-BEHAVIOUR_NAMES = tuple(BEHAVIOURS)
+def behaviours() -> dict[str, Behaviour]:
+    """The behaviours of the decision rules, by name, in the rules' order."""
+    return {rule.behaviour.name: rule.behaviour for rule in DECISION_RULES.values() if rule.behaviour}
 
 
 def behaviour(name: str) -> Behaviour:
     try:
-        return BEHAVIOURS[name]
+        return behaviours()[name]
     except KeyError:
-        raise Robotxr1Error(f"unknown behaviour {name!r}; known: {list(BEHAVIOURS)}") from None
+        raise Robotxr1Error(f"unknown behaviour {name!r}; known: {list(behaviours())}") from None
 
 
 # -- driving and sensing --------------------------------------------------------------------------

@@ -1,71 +1,43 @@
-"""The control cases of docs/reference.md: which RMSE each instruction is scored by, against which
-reference speed, over which part of the run, and how a parameter set is driven and scored.
+"""How a control case (robotxr1_ros/cases/control.py) is driven and scored: over which part of the
+run, with which failures, and the improvement over the default parameters.
 
 This is the one scoring routine of a parameter set for an instruction: the control evaluation,
-the oracle search and the headroom test all call `score_params` (or `score_log`).
+the oracle search, the teacher, the training reward and the headroom test all call `score_params`
+(or `score_log`).
 
 What is measured, as in the reference's tester: the centre, racing-line, speed and smoothness
 cases over the first full lap from a standing start (a fixed time would let a slow car be
-judged on the first straight only); the reverse case over a fixed REVERSE_WINDOW (a lap
-backwards at 1 m/s would take over a minute). The car drives at most LAP_TIMEOUT seconds.
+judged on the first straight only); a case not measured per lap (reverse) over a fixed
+REVERSE_WINDOW (a lap backwards at 1 m/s would take over a minute). The car drives at most
+LAP_TIMEOUT seconds.
 
 Failures score FAILURE_RMSE, as in the reference: no usable parameters, or a crash within the
-measured part. On the cases about *how* to drive (centre, racing line, smooth) a car that does
-not complete the lap within LAP_TIMEOUT fails too: standing still has zero acceleration and may
-sit on the centre line, so "don't move" would otherwise be the best answer to "Drive smoothly".
-A speed case without a complete lap is measured over the whole run (slow is simply wrong there).
+measured part. On the cases about *how* to drive (centre, racing line, smooth: `must_drive`) a car
+that does not complete the lap within LAP_TIMEOUT fails too: standing still has zero acceleration
+and may sit on the centre line, so "don't move" would otherwise be the best answer to "Drive
+smoothly". A speed case without a complete lap is measured over the whole run (slow is simply
+wrong there).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ..cases.control import control_case
 from ..errors import Robotxr1Error
-from ..control.closed_loop import Scenario, rollout
-from .metrics import REVERSE_TARGET_SPEED, DrivingMetrics, driving_metrics
+from ..control.closed_loop import Scenario, drive_scenario
+from .metrics import DrivingMetrics, driving_metrics, signal_rmse
 from ..params import MpcParams
 from ..control.run_log import RunLog
 from ..track import Track
 
 FAILURE_RMSE = 69.0  # what the reference records when a model gives no usable parameters or crashes
 LAP_TIMEOUT = 90.0  # s; a lap of the evaluation track (76 m) at 0.85 m/s
-REVERSE_WINDOW = 20.0  # s measured in the reverse case
+REVERSE_WINDOW = 20.0  # s measured in a case not measured per lap
 
 # The same drive for every parameter set: a standing start on the racing line at s = 0.
 EVAL_SCENARIO = Scenario(seconds=LAP_TIMEOUT, seed=0, start_s=0.0, start_speed=0.0)
-
-
-@dataclass(frozen=True)
-class ControlCase:
-    name: str
-    metric: str  # the DrivingMetrics field that scores the case
-    what: str  # what the RMSE measures, for reports
-    per_lap: bool = True  # measured over the first lap (else over REVERSE_WINDOW)
-    must_drive: bool = False  # no complete lap is a failure
-
-
-CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
-    ControlCase("center", "rmse_centre", "lateral distance to the centre line [m]", must_drive=True),
-    ControlCase("raceline", "rmse_raceline", "lateral distance to the racing line [m]", must_drive=True),
-    ControlCase("reverse", "rmse_speed", f"speed along the track minus {REVERSE_TARGET_SPEED} m/s [m/s]",
-                per_lap=False),
-    ControlCase("refvel", "rmse_speed", "speed along the track minus the requested speed [m/s]"),
-    ControlCase("smooth", "rmse_accel", "IMU acceleration magnitude [m/s^2]", must_drive=True),
-)}
-# The cases of the control adaptability score (docs/reference.md: 4 cases x 5 phrasings).
-SCORED_CASES: tuple[str, ...] = ("center", "refvel", "reverse", "smooth")
-
-_SPEED = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:m/s|mps|met(?:er|re)s?\s+(?:per|a)\s+second)", re.IGNORECASE)
-
-
-def parse_reference_speed(text: str) -> float:
-    """The speed an instruction asks for, e.g. 3.5 from "Set the driving speed to 3.5 m/s"."""
-    found = _SPEED.findall(text)
-    if len(found) != 1:
-        raise Robotxr1Error(f"expected exactly one speed (e.g. '3.5 m/s') in {text!r}, found {len(found)}")
-    return float(found[0])
 
 
 @dataclass(frozen=True)
@@ -74,14 +46,11 @@ class ControlPrompt:
 
     case: str
     text: str
-    reference_speed: float = REVERSE_TARGET_SPEED
+    reference_speed: float
 
     @classmethod
     def of(cls, case: str, text: str) -> "ControlPrompt":
-        if case not in CONTROL_CASES:
-            raise Robotxr1Error(f"unknown control case {case!r}; known: {list(CONTROL_CASES)}")
-        speed = parse_reference_speed(text) if case == "refvel" else REVERSE_TARGET_SPEED
-        return cls(case, text, speed)
+        return cls(case, text, control_case(case).reference_speed(text))
 
 
 @dataclass(frozen=True)
@@ -96,7 +65,7 @@ class CaseRun:
 
 def measured_part(track: Track, log: RunLog, case: str) -> tuple[RunLog, bool]:
     """The part of the run a case is scored on, and whether it holds a complete lap."""
-    if not CONTROL_CASES[case].per_lap:
+    if not control_case(case).per_lap:
         return _head(log, int(np.searchsorted(log.t, log.t[0] + REVERSE_WINDOW, side="right"))), False
     laps = np.flatnonzero(log.s_race - log.s_race[0] >= track.raceline.length)
     if laps.size:
@@ -106,7 +75,7 @@ def measured_part(track: Track, log: RunLog, case: str) -> tuple[RunLog, bool]:
 
 def score_log(track: Track, log: RunLog, params: MpcParams, prompt: ControlPrompt) -> CaseRun:
     """Score a run already driven (one default run serves every prompt)."""
-    case = CONTROL_CASES[prompt.case]
+    case = control_case(prompt.case)
     part, lap = measured_part(track, log, prompt.case)
     metrics = driving_metrics(part, track.raceline.length, reference_speed=prompt.reference_speed)
     failure = ""
@@ -114,16 +83,16 @@ def score_log(track: Track, log: RunLog, params: MpcParams, prompt: ControlPromp
         failure = "crashed"
     elif case.must_drive and not lap:
         failure = f"no complete lap in {log.t[-1] - log.t[0]:.0f} s"
-    rmse = FAILURE_RMSE if failure else float(getattr(metrics, case.metric))
+    rmse = FAILURE_RMSE if failure else signal_rmse(part, case.error, prompt.reference_speed)
     return CaseRun(prompt, params, rmse, failure, metrics, part)
 
 
 def score_params(track: Track, params: MpcParams, prompt: ControlPrompt,
                  scenario: Scenario = EVAL_SCENARIO) -> CaseRun:
     """Drive `track` with `params` and score the run for `prompt`."""
-    if not CONTROL_CASES[prompt.case].per_lap:  # only the window is measured: drive no longer
+    if not control_case(prompt.case).per_lap:  # only the window is measured: drive no longer
         scenario = replace(scenario, seconds=min(scenario.seconds, REVERSE_WINDOW + 0.1))
-    return score_log(track, rollout(track, params, scenario), params, prompt)
+    return score_log(track, drive_scenario(track, params, scenario), params, prompt)
 
 
 def improvement(rmse_default: float, rmse_model: float) -> float:

@@ -19,26 +19,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from ..control.closed_loop import Scenario, rollout
-from ..llm.phrasings import eval_phrasings
+from ..cases.control import Outcome, control_case, eval_phrasings
+from ..control.closed_loop import Scenario, drive_scenario
 from ..llm.tuning import MPCxR1
 from ..params import MpcParams
 from .plots import plot_runs
 from ..track import Track
-from .control_cases import (CONTROL_CASES, EVAL_SCENARIO, FAILURE_RMSE, SCORED_CASES, ControlPrompt, improvement,
-                            score_log, score_params)
+from .control_cases import EVAL_SCENARIO, FAILURE_RMSE, ControlPrompt, improvement, score_log, score_params
 from .oracle import OracleCache
 
 NO_PARAMETERS = "no usable parameters"
 CLIP_LOWER = -1.0  # the clipped score counts a failure as -100 %
-SPEED_TOLERANCE = 0.3  # m/s; a speed request is met when the mean speed is this close to it
 
 
 def behaviour_achieved(case: str, reference_speed: float, default_rmse: float, rmse: float, failure: str,
                        mean_speed: float | None) -> bool:
-    """Did the car do what was asked, whatever the RMSE says? A speed request: mean speed along
-    the track within SPEED_TOLERANCE of it; reverse: mean speed below 0; the other cases: no
-    failure and a better RMSE than the defaults.
+    """Did the car do what was asked, whatever the RMSE says? No failure, and the case's own check
+    (cases/control.py: a speed request met within SPEED_TOLERANCE, reverse driving backwards, the
+    others a better RMSE than the defaults).
 
     >>> behaviour_achieved("reverse", -1.0, 6.5, 5.2, "", 0.4)  # slower, but still forwards
     False
@@ -47,16 +45,12 @@ def behaviour_achieved(case: str, reference_speed: float, default_rmse: float, r
     """
     if failure or mean_speed is None:
         return False
-    if case == "reverse":
-        return mean_speed < 0.0
-    if case == "refvel":
-        return abs(mean_speed - reference_speed) <= SPEED_TOLERANCE
-    return rmse < default_rmse
+    return control_case(case).achieved(Outcome(reference_speed, default_rmse, rmse, mean_speed))
 
 
 def eval_prompts(mini: bool = False) -> list[ControlPrompt]:
-    """The held-out phrasings of the scored cases (phrasings.json "eval"); `mini`: one per case."""
-    prompts = [ControlPrompt.of(case, text) for case, text in eval_phrasings() if case in SCORED_CASES]
+    """The held-out phrasings of the scored cases; `mini`: one per case."""
+    prompts = [ControlPrompt.of(case, text) for case, text in eval_phrasings()]
     if not mini:
         return prompts
     first: dict[str, ControlPrompt] = {}
@@ -185,7 +179,7 @@ def evaluate_control(track: Track, proposer: Proposer, prompts: Sequence[Control
                      scenario: Scenario = EVAL_SCENARIO, plot_dir: str | Path | None = None,
                      progress: Callable[[], None] | None = None) -> ControlReport:
     """Score `proposer` on every prompt; one default run serves as the baseline of all of them."""
-    default_log = rollout(track, MpcParams(), scenario)
+    default_log = drive_scenario(track, MpcParams(), scenario)
     results = []
     for index, prompt in enumerate(prompts):
         default = score_log(track, default_log, MpcParams(), prompt)
@@ -220,4 +214,4 @@ def _short(text: str, limit: int) -> str:
 
 
 def case_description(case: str) -> str:
-    return CONTROL_CASES[case].what
+    return control_case(case).what

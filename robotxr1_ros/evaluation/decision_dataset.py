@@ -7,7 +7,7 @@ layer's own feature extraction (llm.features.compute_features) from the simulato
 odometry and LiDAR, exactly as the on-board node sees them.
 
 Windows of 1-5 s are cut at random times and down-sampled to 5-13 samples. Labels are not
-stored: the rules in labels.py are applied to each record when it is evaluated, so external
+stored: the rules (cases/decision.py) are applied to each record when it is evaluated, so external
 datasets are scored by the same rules. External records whose `data_samples` disagrees with the
 length of their lists (real recordings have them) are loaded with the lists as the truth, and
 the dataset says so once in its `notes`.
@@ -29,8 +29,9 @@ from ..llm.features import SERIES_KEYS, FeatureConfig, InsufficientData, compute
 from ..samples import OdomSample, ScanSample, StateWindow
 from ..track import Track
 from ..track.library import get_track
-from .behaviours import BEHAVIOUR_NAMES, BEHAVIOURS, Behaviour, SensorRates, sensor_stream
-from .labels import DECISION_INSTRUCTIONS, all_labels
+from ..cases.behaviours import Behaviour
+from ..cases.decision import all_labels, decision_instructions
+from .behaviours import SensorRates, behaviours, sensor_stream
 
 DATASET_VERSION = "v1"
 DATASET_TRACK = "eval"  # the evaluation track; training uses the circle
@@ -87,7 +88,7 @@ def cut_windows(recording: Recording, track: Track, count: int, rng: np.random.G
 
 
 def generate_behaviour(behaviour: Behaviour, track: Track, windows: int, runs: int, seed: int) -> list[dict[str, Any]]:
-    rng = np.random.default_rng([seed, BEHAVIOUR_NAMES.index(behaviour.name)])
+    rng = np.random.default_rng([seed, list(behaviours()).index(behaviour.name)])
     records: list[dict[str, Any]] = []
     for run in range(runs):
         start_s = float(rng.uniform(0.0, track.raceline.length))
@@ -97,8 +98,7 @@ def generate_behaviour(behaviour: Behaviour, track: Track, windows: int, runs: i
 
 
 def generate_datasets(out_dir: str | Path, windows: int = 30, runs: int = 3, seed: int = 0,
-                      track_name: str = DATASET_TRACK,
-                      behaviours: Sequence[Behaviour] = tuple(BEHAVIOURS.values())) -> dict:
+                      track_name: str = DATASET_TRACK) -> dict:
     """Write one dataset file per behaviour and a manifest (settings, label rates); returns it."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,7 +106,7 @@ def generate_datasets(out_dir: str | Path, windows: int = 30, runs: int = 3, see
     manifest: dict[str, Any] = {"version": out.name, "track": track_name, "seed": seed, "windows": windows,
                                 "runs": runs, "window_seconds": WINDOW_SECONDS, "window_samples": WINDOW_SAMPLES,
                                 "datasets": {}}
-    for behaviour in behaviours:
+    for behaviour in behaviours().values():
         records = generate_behaviour(behaviour, track, windows, runs, seed)
         write_dataset(out / f"{behaviour.name}.json", records)
         manifest["datasets"][behaviour.name] = {"records": len(records), "note": behaviour.note,
@@ -119,7 +119,8 @@ def generate_datasets(out_dir: str | Path, windows: int = 30, runs: int = 3, see
 def label_rates(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Fraction of records labelled True, per instruction."""
     labels = [all_labels(record) for record in records]
-    return {instruction: round(float(np.mean([l[instruction] for l in labels])), 3) for instruction in DECISION_INSTRUCTIONS}
+    return {instruction: round(float(np.mean([l[instruction] for l in labels])), 3)
+            for instruction in decision_instructions()}
 
 
 def write_dataset(path: str | Path, records: Sequence[dict[str, Any]]) -> None:

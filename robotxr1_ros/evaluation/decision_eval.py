@@ -1,7 +1,7 @@
 """Decision accuracy: the fraction of (instruction, state window) pairs where the model's verdict
-equals the rule label (labels.py).
+equals the rule label (cases/decision.py).
 
-Every dataset record is asked every one of the eight instructions, as in the reference tester.
+Every dataset record is asked every decision instruction (the eight), as in the reference tester.
 The model is asked through the LLM layer's DecisionxR1 (prompt, hints, grammar, parser); an
 answer without a readable verdict counts as wrong. `mini` keeps every fifth record (the
 reference's mini test).
@@ -23,8 +23,8 @@ from typing import Any, Callable, Sequence
 from ..errors import Robotxr1Error
 from ..llm.decision import DecisionxR1
 from ..llm.features import features_from_record
+from ..cases.decision import decision_instructions, label
 from .decision_dataset import MIN_RECORD_SAMPLES, Dataset
-from .labels import DECISION_INSTRUCTIONS, label
 
 MINI_STRIDE = 5
 
@@ -99,10 +99,10 @@ UNIT_RECORDS = 16  # records per unit of work: enough to keep the instruction ca
 
 
 def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets: Sequence[Dataset], model: str,
-                      mini: bool = False, instructions: Sequence[str] = DECISION_INSTRUCTIONS,
+                      mini: bool = False, instructions: Sequence[str] | None = None,
                       progress: Callable[[], None] | None = None, workers: int = 1) -> DecisionReport:
-    """Ask every instruction about every (selected) record of every dataset. `decider` is a
-    DecisionxR1, or a picklable factory of one (needed for `workers` > 1: one per process).
+    """Ask every instruction (default: every rule's) about every (selected) record of every dataset.
+    `decider` is a DecisionxR1, or a picklable factory of one (needed for `workers` > 1: one per process).
 
     One instruction is asked about many records in a row, as on the car (the same instruction, a
     new state every period): the prompt up to the state stays in the model's KV cache. The calls
@@ -110,6 +110,7 @@ def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets
     """
     if workers < 1:
         raise Robotxr1Error(f"workers must be >= 1, got {workers}")
+    instructions = decision_instructions() if instructions is None else instructions
     records = [(dataset.name, index, record) for dataset in datasets for index, record in selected_records(dataset, mini)]
     units = [(instruction, tuple(records[start:start + UNIT_RECORDS]))
              for instruction in instructions for start in range(0, len(records), UNIT_RECORDS)]
@@ -175,5 +176,5 @@ def _worker_unit(unit: Unit) -> UnitResult:
     return evaluate_unit(_worker, *unit)
 
 
-def total_calls(datasets: Sequence[Dataset], mini: bool, instructions: Sequence[str] = DECISION_INSTRUCTIONS) -> int:
-    return sum(len(selected_records(d, mini)) for d in datasets) * len(instructions)
+def total_calls(datasets: Sequence[Dataset], mini: bool) -> int:
+    return sum(len(selected_records(d, mini)) for d in datasets) * len(decision_instructions())

@@ -1,6 +1,6 @@
-"""Driving metrics of a run, as docs/reference.md defines the papers' cases.
+"""Driving metrics of a run: the RMSEs of the control cases' signals (cases/control.py) and more.
 
-Each case is an RMSE over the run after a settling time (the car starts at rest, and the first
+Each RMSE is taken over the run after a settling time (the car starts at rest, and the first
 second says more about the start than about the instruction).
 """
 from __future__ import annotations
@@ -9,11 +9,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..cases.control import REVERSE_SPEED, Signal, acceleration, centre_offset, raceline_offset, speed_error
 from ..errors import Robotxr1Error
 from ..control.run_log import RunLog
 
 SETTLE_TIME = 1.0  # s excluded from the RMSEs
-REVERSE_TARGET_SPEED = -1.0  # m/s, the reverse case's reference speed
 
 
 @dataclass(frozen=True)
@@ -36,22 +36,30 @@ def rms(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(values)))) if values.size else float("nan")
 
 
-def driving_metrics(log: RunLog, track_length: float, reference_speed: float = REVERSE_TARGET_SPEED,
+def settled(log: RunLog, settle_time: float = SETTLE_TIME) -> np.ndarray:
+    """Which samples come after the settling time (all of them in a shorter run)."""
+    keep = log.t >= log.t[0] + settle_time
+    return keep if np.any(keep) else np.ones(len(log), dtype=bool)
+
+
+def signal_rmse(log: RunLog, signal: Signal, reference_speed: float, settle_time: float = SETTLE_TIME) -> float:
+    """The RMSE of a control case's `signal` after the settling time."""
+    return rms(signal(log, reference_speed)[settled(log, settle_time)])
+
+
+def driving_metrics(log: RunLog, track_length: float, reference_speed: float = REVERSE_SPEED,
                     settle_time: float = SETTLE_TIME) -> DrivingMetrics:
     """Metrics of `log`; `reference_speed` is what rmse_speed measures against."""
     if len(log) < 2:
         raise Robotxr1Error("a run needs at least two samples for metrics")
-    keep = log.t >= log.t[0] + settle_time
-    if not np.any(keep):
-        keep = np.ones(len(log), dtype=bool)
     progress = log.s_race - log.s_race[0]
     duration = float(log.t[-1] - log.t[0])
     lap_done = np.flatnonzero(np.abs(progress) >= track_length)
     return DrivingMetrics(
-        rmse_centre=rms(log.d_centre[keep]),
-        rmse_raceline=rms(log.d_race[keep]),
-        rmse_speed=rms(log.speed_along[keep] - reference_speed),
-        rmse_accel=rms(np.hypot(log.ax[keep], log.ay[keep])),
+        rmse_centre=signal_rmse(log, centre_offset, reference_speed, settle_time),
+        rmse_raceline=signal_rmse(log, raceline_offset, reference_speed, settle_time),
+        rmse_speed=signal_rmse(log, speed_error, reference_speed, settle_time),
+        rmse_accel=signal_rmse(log, acceleration, reference_speed, settle_time),
         crashed=bool(log.crashed[-1] > 0),
         lap_time=float(log.t[lap_done[0]] - log.t[0]) if lap_done.size else None,
         mean_speed=float(progress[-1] / duration) if duration > 0 else 0.0,

@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ..errors import Robotxr1Error
+from ..errors import Robotxr1Error, one_line
+from ..json_files import read_json
 from ..control.closed_loop import Scenario
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
 from ..track import Track
@@ -69,6 +70,17 @@ class OracleEntry:
         """The parameters that differ from the defaults."""
         default = MpcParams().as_dict()
         return {name: value for name, value in self.params.items() if not math.isclose(value, default[name])}
+
+
+def _checked_entry(item: dict[str, Any]) -> OracleEntry:
+    """An entry read from a cache file: its numbers are numbers, its parameters a valid set."""
+    entry = OracleEntry(**item)
+    numbers = (entry.reference_speed, entry.rmse, entry.default_rmse, entry.improvement)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+        raise ValueError(f"an entry's reference_speed, rmse, default_rmse and improvement must be finite numbers, "
+                         f"got {numbers}")
+    entry.mpc_params()
+    return entry
 
 
 def prompt_key(track: Track, prompt: ControlPrompt) -> tuple[str, str, float]:
@@ -186,12 +198,12 @@ class OracleCache:
         path = Path(path) if path is not None else packaged_oracle_file()
         if not path.exists():
             return cls()
+        data = read_json(path, "the oracle cache")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls((OracleEntry(**entry) for entry in data["entries"]), SearchBudget(**data["budget"]),
+            return cls((_checked_entry(entry) for entry in data["entries"]), SearchBudget(**data["budget"]),
                        Scenario(**data["scenario"]))
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise Robotxr1Error(f"{path}: not an oracle cache ({error})") from None
+        except (KeyError, TypeError, ValueError) as error:
+            raise Robotxr1Error(f"{path}: not an oracle cache ({type(error).__name__}: {one_line(error)})") from None
 
     def save(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path is not None else packaged_oracle_file()

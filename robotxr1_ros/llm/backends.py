@@ -63,6 +63,12 @@ class Completion:
 
 class Backend(ABC):
     name: str = "backend"
+    n_ctx: int | None = None  # the context window in tokens, where the backend knows it
+
+    def count_tokens(self, messages: Sequence[Message]) -> int | None:
+        """How many tokens the prompt of `messages` takes, where the backend can tell (None: it
+        cannot, e.g. a remote endpoint, which checks the length itself)."""
+        return None
 
     @abstractmethod
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
@@ -92,16 +98,22 @@ class ScriptedBackend(Backend):
     answers: Sequence[str] | Callable[[Sequence[Message]], str]
     calls: list[dict[str, Any]] = field(default_factory=list)
     name: str = "scripted"
+    n_ctx: int | None = None  # set: prompts are measured in words against it, as a model's in tokens
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m["content"].split()) for m in messages)
 
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
                  temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
+        prompt_words = self.count_tokens(messages)
+        if self.n_ctx is not None and prompt_words + max_tokens > self.n_ctx:
+            raise BackendError(context_overflow(prompt_words, max_tokens, self.n_ctx))
         self.calls.append({"messages": [dict(m) for m in messages], "grammar": grammar,
                            "max_tokens": max_tokens, "temperature": temperature, "seed": seed})
         if callable(self.answers):
             text = self.answers(messages)
         else:
             text = self.answers[(len(self.calls) - 1) % len(self.answers)]
-        prompt_words = sum(len(m["content"].split()) for m in messages)
         return Completion(text, prompt_words, len(text.split()), latency_s=0.0)
 
 
@@ -148,6 +160,13 @@ class LlamaCppBackend(Backend):
         # The chat template writes any special tokens itself, so none are added here.
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
+    @property
+    def n_ctx(self) -> int:
+        return self.llama.n_ctx()
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.tokenize(self.render(messages)))
+
     def check_grammar(self, grammar: str) -> Any:
         """Compile `grammar` with llama.cpp; raise GrammarError if llama.cpp rejects it.
 
@@ -179,9 +198,8 @@ class LlamaCppBackend(Backend):
                  temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
         compiled = self.check_grammar(grammar) if grammar is not None else None
         tokens = self.tokenize(self.render(messages))
-        if len(tokens) + max_tokens > self.llama.n_ctx():
-            raise BackendError(f"prompt of {len(tokens)} tokens + max_tokens {max_tokens} exceeds the "
-                               f"context of {self.llama.n_ctx()} tokens; raise n_ctx")
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise BackendError(context_overflow(len(tokens), max_tokens, self.n_ctx))
         if temperature == 0.0:
             return self._greedy(tokens, grammar, max_tokens, stop)
         cached = max(0, self.cached_prefix(tokens))
@@ -217,8 +235,8 @@ class LlamaCppBackend(Backend):
         start = time.perf_counter()
         head = self.render(messages) + prefix
         tokens, firsts = option_first_tokens(self.tokenize, head, options)
-        if len(tokens) + 1 > self.llama.n_ctx():
-            raise BackendError(f"prompt of {len(tokens)} tokens exceeds the context of {self.llama.n_ctx()} tokens")
+        if len(tokens) + 1 > self.n_ctx:
+            raise BackendError(f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx} tokens")
         logprobs, cached, prompt_eval_s = next_token_logprobs(self._llama_cpp, self.llama, tokens, stop)
         if logprobs is None:
             return Completion("", len(tokens), 0, time.perf_counter() - start, cached_tokens=cached,
@@ -281,6 +299,11 @@ class OpenAIHttpBackend(Backend):
         cached = details.get("cached_tokens") or (reply.get("timings") or {}).get("cache_n") or 0
         return Completion(text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
                           latency, cached_tokens=int(cached), finish_reason=choice.get("finish_reason") or "stop")
+
+
+def context_overflow(prompt_tokens: int, max_tokens: int, n_ctx: int) -> str:
+    return (f"prompt of {prompt_tokens} tokens + max_tokens {max_tokens} exceeds the context of {n_ctx} tokens; "
+            "raise n_ctx")
 
 
 def option_first_tokens(tokenize: Callable[[str], list[int]], head: str,

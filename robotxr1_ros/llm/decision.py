@@ -73,6 +73,16 @@ class DecisionxR1:
         self.temperature = temperature
         self.seed = seed
 
+    @property
+    def answer_tokens(self) -> int:
+        """The most tokens an answer takes beside the prompt: a verdict read from the next-token
+        probabilities takes the tokens of `<answer>` and one more (at most its characters),
+        a generated answer max_tokens."""
+        if self.verdict_only:
+            return max(len(open_tag(ANSWER_TAG) + verdict + close_tag(ANSWER_TAG))
+                       for verdict in (VERDICT_TRUE, VERDICT_FALSE))
+        return self.max_tokens
+
     def messages(self, instruction: str, state: StateFeatures) -> list[dict[str, str]]:
         hints = [passage.text for passage in self.hints.search(instruction, self.n_hints)]
         return decision_messages(instruction, state, hints)

@@ -7,6 +7,7 @@ evaluation. A window that cannot support a judgement (NaN, too few samples) yiel
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -178,4 +179,7 @@ def _floats(values: np.ndarray) -> tuple[float, ...]:
 
 
 def _is_number_or_none(value: Any) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    """None, a float, or an int that a float can hold (JSON integers have no bound)."""
+    if isinstance(value, bool):
+        return False
+    return value is None or isinstance(value, float) or (isinstance(value, int) and abs(value) <= sys.float_info.max)

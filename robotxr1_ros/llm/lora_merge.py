@@ -7,16 +7,21 @@ speed. The adapted weights are stored as Q8_0: re-quantising them to the base's 
 would erase most of a small fine-tune (see training/export.py); every other tensor is copied
 byte for byte. Done in numpy with gguf-py (no torch), in a few seconds, and cached by the two
 files' hashes, so the car, the evaluator and the tests all run the same merged file.
+
+The adapter is checked whole before the base is read (it is the file a user exports and copies
+around): a damaged file is one ModelLoadError naming it, never a numpy warning or a merged model
+that llama.cpp would only reject when the probe runs it.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ..cache_dirs import cache_dir
-from .models import ModelLoadError, check_gguf, check_known_hash, file_sha256
+from ..cache_dirs import cache_dir, made_cache_dir, unwritable_cache
+from .models import ModelLoadError, check_gguf, check_known_hash, file_sha256, read_gguf
 
 MERGE_CACHE_ENV = "ROBOTXR1_MERGE_CACHE"
 ALPHA_KEY = "adapter.lora.alpha"
@@ -32,11 +37,13 @@ def merged_model_path(base: str | os.PathLike[str], adapter: str | os.PathLike[s
     target = cache_dir("merged", MERGE_CACHE_ENV) / f"{adapter.name.removesuffix('.gguf')}.merged-{key}.gguf"
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    made_cache_dir("merged", MERGE_CACHE_ENV)
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     try:
-        merge_lora(base, adapter, partial)
+        merge_lora(base, adapter, partial)  # both files are read by then: an OSError is the cache's
         partial.replace(target)
+    except OSError as error:
+        raise unwritable_cache(target, error, MERGE_CACHE_ENV) from None
     finally:
         partial.unlink(missing_ok=True)
     return target
@@ -44,18 +51,21 @@ def merged_model_path(base: str | os.PathLike[str], adapter: str | os.PathLike[s
 
 def merge_lora(base: Path, adapter: Path, out: Path) -> None:
     """Write `base` with `adapter` merged into it to `out` (GGUF)."""
-    from gguf import GGMLQuantizationType, GGUFReader, GGUFWriter
-    from gguf.quants import dequantize, quantize
+    from gguf import GGMLQuantizationType, GGUFWriter
+    from gguf.quants import quantize
 
-    model, lora = GGUFReader(base), GGUFReader(adapter)
+    lora = read_gguf(adapter)
     if _field(lora, "general.type") != "adapter" or _field(lora, "adapter.type") != "lora":
         raise ModelLoadError(f"{adapter}: not a GGUF LoRA adapter")
+    alpha = _field(lora, ALPHA_KEY)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        raise ModelLoadError(f"{adapter}: {ALPHA_KEY} is {alpha!r}, not a finite number")
+    pairs = {tensor.name: _float_values(tensor, adapter) for tensor in lora.tensors}
+    model = read_gguf(base)
     architecture = _field(model, "general.architecture")
     if _field(lora, "general.architecture") != architecture:
         raise ModelLoadError(f"{adapter}: an adapter for {_field(lora, 'general.architecture')!r}, "
                              f"the model {base.name} is {architecture!r}")
-    alpha = float(_field(lora, ALPHA_KEY))
-    pairs = {tensor.name: tensor for tensor in lora.tensors}
     writer = GGUFWriter(out, architecture)
     for key, field in model.fields.items():
         if not key.startswith(_SKIPPED_KEYS):
@@ -64,17 +74,22 @@ def merge_lora(base: Path, adapter: Path, out: Path) -> None:
     merged_type = GGMLQuantizationType[MERGED_TYPE_NAME]
     adapted = 0
     for tensor in model.tensors:
-        down, up = pairs.get(f"{tensor.name}.lora_a"), pairs.get(f"{tensor.name}.lora_b")
-        if down is None or up is None:
+        a, b = pairs.get(f"{tensor.name}.lora_a"), pairs.get(f"{tensor.name}.lora_b")
+        if a is None or b is None:
             writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
             continue
-        a, b = np.asarray(down.data, dtype=np.float32), np.asarray(up.data, dtype=np.float32)
-        weight = dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
+        weight = _float_values(tensor, base)
         if b.shape[0] != weight.shape[0] or a.shape[1] != weight.shape[1] or a.shape[0] != b.shape[1]:
             raise ModelLoadError(f"{adapter}: {tensor.name} adapter shapes {b.shape} x {a.shape} do not fit "
                                  f"the weight {weight.shape} of {base.name}")
-        weight += (alpha / a.shape[0]) * (b @ a)
-        writer.add_tensor(tensor.name, quantize(weight, merged_type), raw_dtype=merged_type)
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                weight += (alpha / a.shape[0]) * (b @ a)
+                merged = quantize(weight, merged_type)
+        except FloatingPointError:
+            raise ModelLoadError(f"{adapter}: {tensor.name} merged with its adapter is out of the range of "
+                                 f"{MERGED_TYPE_NAME} (implausible adapter values: corrupt tensor data?)") from None
+        writer.add_tensor(tensor.name, merged, raw_dtype=merged_type)
         adapted += 1
     if adapted * 2 != len(pairs):
         raise ModelLoadError(f"{adapter}: {len(pairs) // 2 - adapted} adapted tensors are not in {base.name}")
@@ -82,6 +97,22 @@ def merge_lora(base: Path, adapter: Path, out: Path) -> None:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+def _float_values(tensor, path: Path) -> np.ndarray:
+    """The tensor's values as float32, which must all be finite: bytes overwritten in a file's
+    tensor data decode to NaN or infinity (0xffff is a NaN in float16 and in a block's scale)."""
+    from gguf.quants import dequantize
+
+    try:
+        with np.errstate(all="ignore"):  # what a corrupt block decodes to is reported below
+            values = np.array(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32)  # a copy
+    except NotImplementedError:
+        raise ModelLoadError(f"{path}: tensor {tensor.name} is of type {tensor.tensor_type.name}, "
+                             f"which cannot be merged") from None
+    if not np.isfinite(values).all():
+        raise ModelLoadError(f"{path}: tensor {tensor.name} holds NaN or infinite values (corrupt tensor data)")
+    return values
 
 
 def _field(reader, key: str):

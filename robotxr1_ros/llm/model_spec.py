@@ -22,7 +22,8 @@ from pathlib import Path
 
 from ..errors import Robotxr1Error
 from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
-from .models import DECODE_THREADS, MODEL_ENV, PROMPT_THREADS, bundled_model_path, default_model_path
+from .lora_merge import merged_model_path
+from .models import DECODE_THREADS, MODEL_ENV, PROMPT_THREADS, bundled_model_path, default_model_path, verify_model
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "data" / "adapters"
 MODULES = ("decision", "tuning")
@@ -68,6 +69,15 @@ class ModelSpec:
         return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                n_threads_batch=self.n_threads_batch, seed=self.seed,
                                lora_path=self.adapter(module), flash_attn=self.flash_attn)
+
+    def check(self, module: str | None = None) -> None:
+        """Check here and now the file `create(module)` will load (the model, or the model with
+        its adapter merged): a command fails on a bad file before it starts its workers or its
+        progress display. The merged file and the verdict are cached, so `create` finds them."""
+        if not self.endpoint:
+            model = Path(self.model_path) if self.model_path else default_model_path()
+            adapter = self.adapter(module)
+            verify_model(merged_model_path(model, adapter) if adapter else model)
 
     def adapter(self, module: str | None = None) -> str | None:
         """The adapter that will be loaded: the given one, else the one shipped for the bundled

@@ -14,10 +14,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from ..cache_dirs import cache_dir
-from ..errors import Robotxr1Error
+from ..cache_dirs import cache_dir, made_cache_dir, unwritable_cache
+from ..errors import Robotxr1Error, one_line
 
 if TYPE_CHECKING:
+    from gguf import GGUFReader
     from llama_cpp import Llama
 
 MODEL_ENV = "ROBOTXR1_MODEL"  # overrides the bundled default model
@@ -95,6 +96,21 @@ def check_gguf(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def read_gguf(path: str | os.PathLike[str]) -> "GGUFReader":
+    """The GGUF file's header, metadata and tensor table (gguf-py; tensor data memory-mapped).
+
+    gguf-py reports a truncated file or corrupt counts, lengths or types as whatever numpy raised
+    on the bytes it found (a reshape, an index, a decode): here they become one ModelLoadError."""
+    from gguf import GGUFReader
+
+    path = check_gguf(path)
+    try:
+        return GGUFReader(path)
+    except (ValueError, IndexError, KeyError, OverflowError) as error:
+        raise ModelLoadError(f"{path}: the GGUF file is truncated or corrupt ({type(error).__name__}: "
+                             f"{one_line(error)})") from None
+
+
 def file_sha256(path: Path) -> str:
     """The file's sha256, computed once per file version (path, size, modification time): a
     backend, the LoRA merge and the hash check all ask about the same 100 MB model."""
@@ -152,10 +168,14 @@ def _verify_file(path: str, size: int, mtime_ns: int) -> None:
         raise ModelLoadError(f"{path}: llama.cpp crashed (signal {-probe.returncode}) answering a test prompt; "
                              f"the model's tensor data is corrupt")
     if probe.returncode != 0:
+        read_gguf(path)  # llama.cpp only says it failed: name a truncated or corrupt file as such
         last = (probe.stderr.strip().splitlines() or ["failed a test prompt without a message"])[-1]
-        raise ModelLoadError(f"{path}: llama.cpp {last}")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.write_text(f"{path}\n")
+        raise ModelLoadError(f"{path}: llama.cpp {one_line(last)}")
+    made_cache_dir("verified", VERIFIED_CACHE_ENV)
+    try:
+        marker.write_text(f"{path}\n")
+    except OSError as error:
+        raise unwritable_cache(marker, error, VERIFIED_CACHE_ENV) from None
 
 
 def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int = DECODE_THREADS,
@@ -171,4 +191,4 @@ def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int =
                                n_threads_batch=n_threads_batch or n_threads, n_batch=n_batch, seed=seed,
                                flash_attn=flash_attn, verbose=False)
     except (ValueError, RuntimeError, OSError) as error:
-        raise ModelLoadError(f"{path}: llama.cpp could not load the model ({error})") from error
+        raise ModelLoadError(f"{path}: llama.cpp could not load the model ({one_line(error)})") from error

@@ -10,7 +10,7 @@ before the state then comes from the cache. Templates use `${name}` placeholders
 """
 from __future__ import annotations
 
-import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from string import Template
@@ -18,11 +18,12 @@ from typing import Sequence
 
 import numpy as np
 
+from ..cases.decision import state_words
+from ..cases.summary import WindowSummary
 from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
 from .answer_format import decision_answer_shape, mpc_answer_shape
 from .features import StateFeatures
-from .state_facts import StateFacts
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 STATE_DECIMALS = 2
@@ -30,20 +31,50 @@ SERIES_POINTS = 6  # samples shown of a series (the summary statistics cover the
 
 
 MAX_INSTRUCTION_CHARS = 500  # a command for a car, not a document: longer text only costs prompt tokens
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Characters that separate words without being seen: control characters (tab, newline, escape)
+# and the line and paragraph separators become spaces.
+_BREAKING_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
+# Characters nobody sees, which a model reads all the same: format characters (zero-width space and
+# joiners, bidirectional overrides, the byte order mark, tags), private-use and surrogate code points.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Co", "Cs"})
+# Unicode's Default_Ignorable_Code_Point ranges outside those categories (variation selectors,
+# Hangul fillers, the combining grapheme joiner, ...), and the braille blank that renders as nothing.
+_INVISIBLE_RANGES = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+                     (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1D173, 0x1D17A),
+                     (0xE0000, 0xE0FFF))
 
 
 class InstructionError(Robotxr1Error):
-    """An instruction the modules cannot work with (empty or too long)."""
+    """An instruction the modules cannot work with (empty, invisible or too long)."""
+
+
+def _is_invisible(character: str) -> bool:
+    code = ord(character)
+    return (unicodedata.category(character) in _INVISIBLE_CATEGORIES
+            or any(first <= code <= last for first, last in _INVISIBLE_RANGES))
+
+
+def _visible_text(text: str) -> str:
+    """`text` without invisible characters, with control characters and separators as spaces."""
+    return "".join(" " if unicodedata.category(c) in _BREAKING_CATEGORIES else "" if _is_invisible(c) else c
+                   for c in text)
 
 
 def require_instruction(instruction: str) -> str:
     """The instruction as the modules use it: control characters and runs of whitespace become
-    single spaces, and it must be non-empty and at most MAX_INSTRUCTION_CHARS long. Every input
-    path (node topic and parameter, ask, replay, eval) goes through here, so an instruction that
-    is refused is refused once, at its door, not at every model call."""
-    text = " ".join(_CONTROL_CHARACTERS.sub(" ", str(instruction)).split())
+    single spaces, invisible characters (zero-width, bidirectional overrides, variation
+    selectors, ...) go, and it must have a visible character and be at most MAX_INSTRUCTION_CHARS
+    long. Every input path (node topic and parameter, ask, replay, eval) goes through here, so an
+    instruction that is refused is refused once, at its door, not at every model call. (Whether its
+    prompts fit the model's context is prompt_fit's check, which needs the model's tokenizer.)"""
+    given = str(instruction)
+    text = " ".join(_visible_text(given).split())
     if not text:
+        hidden = sorted({f"U+{ord(c):04X}" for c in given if not c.isspace()})
+        if hidden:
+            raise InstructionError(f"the instruction is empty: it holds only invisible or control characters "
+                                   f"({', '.join(hidden[:5])}{', ...' if len(hidden) > 5 else ''}); "
+                                   "say what the car should do")
         raise InstructionError("the instruction is empty; say what the car should do")
     if len(text) > MAX_INSTRUCTION_CHARS:
         raise InstructionError(f"the instruction has {len(text)} characters; at most {MAX_INSTRUCTION_CHARS} "
@@ -87,21 +118,20 @@ def mpc_system_prompt(specs: tuple[ParamSpec, ...] = PARAM_TABLE) -> str:
 def state_text(state: StateFeatures) -> str:
     """The state as the decision model reads it: the speed series (the trend), the summary
     statistics the judgement turns on (of the whole window), and what they mean in the hints'
-    words (state_facts), so a small model matches words instead of averaging a list. The state
+    words (the rules', cases/decision.py), so a small model matches words instead of averaging a list. The state
     is the part of the prompt evaluated anew on every decision (it comes last, after the
     instruction), so it is kept short: ~170 tokens, the series thinned to SERIES_POINTS samples
     (the tokenizer spends four tokens on a number like 3.0)."""
-    facts = StateFacts.of(state)
+    facts = WindowSummary(vars(state))  # the fields by name, unrounded
+    words = state_words(facts)
     crossings = f"{facts.sign_changes} sign change{'' if facts.sign_changes == 1 else 's'}"
-    line = "on the racing line" if facts.on_racing_line else "off the racing line"
-    swing = "swinging across it" if facts.swinging else "not swinging across it"
     return "\n".join([
-        f"s_speed: {_series(np.asarray(state.s_speed))} m/s, mean {_f(facts.mean_speed)}: {facts.motion}",
+        f"s_speed: {_series(np.asarray(state.s_speed))} m/s, mean {_f(facts.mean_speed)}: {words['s_speed']}",
         f"d_pos: mean {_f(facts.mean_offset)} m, max |d_pos| {_f(facts.max_abs_offset)} m, "
-        f"{crossings}: {line}, {swing}",
+        f"{crossings}: {words['d_pos']}",
         f"d_speed: mean |d_speed| {_f(facts.mean_abs_lateral_speed)} m/s",
         f"walls: mean d_left {_f(facts.mean_left)} m, mean d_right {_f(facts.mean_right)} m, "
-        f"max |d_left - d_right| {_f(facts.max_wall_gap)} m: {facts.walls()}",
+        f"max |d_left - d_right| {_f(facts.max_wall_gap)} m: {words['walls']}",
         f"reversing: {state.reversing}, crashed: {state.crashed}, facing_wall: {state.facing_wall}",
     ])
 

@@ -246,6 +246,16 @@ class Supervisor:
         self._end_round(now)
         return UpdateResult(now, update, False, reason)
 
+    def drop_instruction(self, now: float) -> None:
+        """The tuning job out cannot be made after all (its prompt does not fit the model with the
+        controller's ranges, which the caller read only now): its instruction is dropped, and
+        nothing is judged or tuned until the next one."""
+        job = self._finish(TUNE)
+        if not self.superseded(job):
+            self.instruction = ""
+            self._tune_trigger = None
+        self._end_round(now)
+
     def on_job_failed(self, now: float) -> None:
         """A model call or the sending of an update raised, or a result was dropped: try again
         after a period (a tuning for the same instruction stays due). An update whose fate is

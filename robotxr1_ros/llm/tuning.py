@@ -57,6 +57,11 @@ class MPCxR1:
         self.base = base
         self.specs = tuple(specs)
 
+    @property
+    def answer_tokens(self) -> int:
+        """The most tokens an answer takes beside the prompt."""
+        return self.max_tokens
+
     def grammar(self, specs: Sequence[ParamSpec]) -> str | None:
         return mpc_grammar(specs, reasoning_chars=self.reasoning_chars) if self.use_grammar else None
 

@@ -20,11 +20,13 @@ are published as JSON on /robotxr1/decision and /robotxr1/update.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -32,8 +34,10 @@ from typing import Any, Callable
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParametersAtomically
+from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Imu, LaserScan
 from std_msgs.msg import String
@@ -45,8 +49,10 @@ from ..llm.decision import DecisionxR1
 from ..llm.features import compute_features
 from ..llm.model_spec import ModelSpec
 from ..llm.models import DECODE_THREADS, PROMPT_THREADS
+from ..llm.prompt_fit import require_fitting_instruction
 from ..llm.prompts import InstructionError, require_instruction
 from ..llm.state_buffer import DEFAULT_WINDOW_S
+from ..llm.supervision_claim import HOLDS, LAPSED, YIELDS, Claim, SupervisionLease
 from ..llm.supervisor import DECIDE, ControllerUpdate, Job, Supervisor, SupervisorConfig
 from ..llm.tuning import MPCxR1
 from ..params import PARAM_NAMES, PARAM_TABLE, MpcParams, ParamError, ParamSpec
@@ -57,6 +63,7 @@ from .conversions import imu_acceleration
 from .parameter_services import PARAMETER_QOS
 from .priority import lower_thread_priority
 from .spin import run_node
+from .undeclared_parameters import NamesUndeclaredParameters
 
 DEFAULT_ADAPTER = "default"  # lora_path value: whatever adapter ModelSpec takes by default
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
@@ -66,6 +73,10 @@ TICK_S = 0.05  # how often the worker asks the Supervisor for a job, and checks 
 WORKER_NICE = 10  # inference yields the cores to the controller and the executors
 GIL_SWITCH_INTERVAL_S = 0.0005  # bench ros: instruction -> update p50 2.10 -> 1.80 s against the default 5 ms
 LOG_THROTTLE_S = 10.0  # a job failing again and again (no controller) is logged this often
+CLAIM_LEASE_S = 2.0  # a claim on the controller lapses this long after its last heartbeat
+# The status events stay for a late `ros2 topic echo` (the last few); claims are heartbeats.
+STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+CLAIM_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 @dataclass(frozen=True)
@@ -76,7 +87,7 @@ class ModuleBackends:
     tuning: Backend
 
 
-class LlmNode(LifecycleNode):
+class LlmNode(NamesUndeclaredParameters, LifecycleNode):
     def __init__(self, backends: Callable[[], ModuleBackends] | None = None, **kwargs) -> None:
         """`backends` replaces the llama.cpp backends (tests, other model servers)."""
         super().__init__("robotxr1", **kwargs)
@@ -86,6 +97,7 @@ class LlmNode(LifecycleNode):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._claim_publisher = self._claim_timer = None  # created by configure
         declare = self.declare_parameter
         self._config = {
             "model_path": declare("model_path", "", _fixed("GGUF model; empty: $ROBOTXR1_MODEL or the bundled SmolLM2")).value,
@@ -108,6 +120,10 @@ class LlmNode(LifecycleNode):
                 "nice value of the inference worker and llama.cpp's threads: control comes first")).value,
             "track": declare("track", "eval", _fixed("built-in track name or track CSV (racing line)")).value,
             "controller": declare("controller", "mpc_controller", _fixed("node whose MPC parameters are tuned")).value,
+            "claim_lease_s": declare("claim_lease_s", CLAIM_LEASE_S, _fixed(
+                "one LLM node supervises a controller: its claim lapses this long after its last heartbeat, "
+                "and another node may then take over [s]", FloatingPointRange(from_value=0.1, to_value=60.0,
+                                                                             step=0.0))).value,
             "service_timeout_s": declare("service_timeout_s", 5.0, _fixed("wait for the controller [s]")).value,
             "odom_topic": declare("odom_topic", "odom", _fixed("nav_msgs/Odometry input")).value,
             "scan_topic": declare("scan_topic", "scan", _fixed("sensor_msgs/LaserScan input")).value,
@@ -120,8 +136,10 @@ class LlmNode(LifecycleNode):
         declare("autostart", True, _fixed("configure and activate on start, without a lifecycle manager"))
         self.add_on_set_parameters_callback(self._check_instruction)
         self.add_post_set_parameters_callback(self._on_parameters_set)
+        self._status_publisher = self.create_publisher(String, "~/status", STATUS_QOS)
 
-        self._lock = threading.Lock()  # guards the Supervisor and the IMU history
+        self._lock = threading.Lock()  # guards the Supervisor, the lease and the IMU history
+        self._lease = SupervisionLease(self.get_fully_qualified_name(), float(self._config["claim_lease_s"]))
         try:
             self._supervisor = Supervisor(SupervisorConfig(
                 window_s=float(self._config["window_s"]), decision_period_s=float(self._config["period_s"]),
@@ -135,9 +153,16 @@ class LlmNode(LifecycleNode):
         self._decision_publisher = self._update_publisher = None
         self._decision: DecisionxR1 | None = None
         self._tuning: MPCxR1 | None = None
-        if self.get_parameter("autostart").value:
-            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-                raise Robotxr1Error("robotxr1: configuration failed (see the log)")
+        self._configure_failure: Exception | None = None  # why the last configure failed
+        self._autostarting = bool(self.get_parameter("autostart").value)
+        if self._autostarting:
+            configured = self.trigger_configure()
+            self._autostarting = False
+            if configured != TransitionCallbackReturn.SUCCESS:
+                failure = self._configure_failure
+                if isinstance(failure, Robotxr1Error):
+                    raise Robotxr1Error(f"robotxr1: configure: {failure}") from None
+                raise RuntimeError("robotxr1: configure failed") from failure  # a bug: its traceback
             self.trigger_activate()
 
     @property
@@ -152,8 +177,17 @@ class LlmNode(LifecycleNode):
         try:
             self._track = get_track(config["track"])
             backends = self._make_backends() if self._make_backends else self._llama_backends()
-        except Robotxr1Error as error:
-            self.get_logger().error(f"configure: {error}")
+        except Exception as error:
+            # Reported once: an autostart raises it from the constructor (run_node prints it), a
+            # transition asked for logs it here. A bad file or setting is one line; a bug keeps its
+            # traceback (rclpy would drop the exception without a word).
+            self._configure_failure = error
+            bug = not isinstance(error, Robotxr1Error)
+            if not self._autostarting:
+                self.get_logger().error("configure failed:\n" + "".join(traceback.format_exception(error))
+                                        if bug else f"configure: {error}")
+            if bug:
+                raise
             return TransitionCallbackReturn.FAILURE
         k, use_grammar, max_tokens = int(config["retrieval_k"]), bool(config["use_grammar"]), int(config["max_tokens"])
         self._decision = DecisionxR1(backends.decision, n_hints=k, use_grammar=use_grammar, max_tokens=max_tokens)
@@ -175,6 +209,12 @@ class LlmNode(LifecycleNode):
             self._thinned_subscription(Imu, config["imu_topic"], self._on_imu, rate),
             self.create_subscription(String, "~/instruction", self._on_instruction_message, 10),
         ]
+        # Heard from configure on, so a holder is known before this node is activated by hand.
+        claims = f"{controller}/supervisor"
+        self._inputs.append(self.create_subscription(String, claims, self._on_claim, CLAIM_QOS))
+        self._claim_publisher = self.create_publisher(String, claims, CLAIM_QOS)
+        self._claim_timer = self.create_timer(self._lease.heartbeat_s, self._keep_claim,
+                                              clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(f"configured: track {self._track.name!r}, decisions at most every {config['period_s']} s "
                                f"on {config['window_s']} s windows, controller /{controller}")
         return super().on_configure(state)
@@ -193,6 +233,16 @@ class LlmNode(LifecycleNode):
         return backends
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        now = time.monotonic()
+        with self._lock:
+            holder = self._lease.blocker(now)
+            if holder is None:
+                self._lease.start(now, time.time())
+        if holder is not None:
+            self._refuse_supervision(holder, now)
+            return TransitionCallbackReturn.FAILURE
+        self._report("info", "claiming", f"claiming {self._controller_name()} for {self._lease.claim_wait_s:g} s "
+                     "before supervising it")
         if self._worker is not None:
             self._worker.join()  # the previous activation's last model call (not from a shutdown)
         self._stop.clear()
@@ -206,6 +256,7 @@ class LlmNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._halt()
+        self._release_claim()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -214,6 +265,7 @@ class LlmNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._halt()
+        self._release_claim()
         self._release()
         return super().on_shutdown(state)
 
@@ -226,6 +278,10 @@ class LlmNode(LifecycleNode):
         for publisher in (self._decision_publisher, self._update_publisher):
             if publisher is not None:
                 self.destroy_lifecycle_publisher(publisher)
+        if self._claim_timer is not None:
+            self.destroy_timer(self._claim_timer)
+            self.destroy_publisher(self._claim_publisher)
+        self._claim_publisher = self._claim_timer = None
         self._inputs = []
         self._controller_clients = {}
         self._decision_publisher = self._update_publisher = None
@@ -244,6 +300,7 @@ class LlmNode(LifecycleNode):
         """Stop the worker, wait for its last model call, then release the model: a daemon worker
         still inside llama.cpp when the interpreter exits crashes the process (SIGSEGV)."""
         self._halt()
+        self._release_claim()  # a node stopped by a signal is not deactivated first
         if self._worker is not None:
             self._worker.join()
             self._worker = None
@@ -282,16 +339,31 @@ class LlmNode(LifecycleNode):
     def _on_instruction_message(self, message: String) -> None:
         self._set_instruction(message.data)
 
-    @staticmethod
-    def _check_instruction(parameters: list[Parameter]) -> SetParametersResult:
+    def _check_instruction(self, parameters: list[Parameter]) -> SetParametersResult:
         """Refuse an unusable instruction at the door (empty means: no new instruction)."""
         for parameter in parameters:
             if parameter.name == "instruction" and str(parameter.value).strip():
                 try:
-                    require_instruction(parameter.value)
+                    self._admit(parameter.value)
                 except InstructionError as error:
+                    self._refuse_instruction(error)
                     return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)
+
+    def _admit(self, text: str) -> str:
+        """The instruction cleaned, if the modules can work with it: InstructionError if it is empty,
+        invisible, too long, or (once the model is loaded) makes a prompt that does not fit the
+        model's context with the answer."""
+        decision, tuning = self._decision, self._tuning
+        if decision is None or tuning is None:  # not configured: checked again when activated
+            return require_instruction(text)
+        with self._lock:
+            specs = self._supervisor.specs  # the controller's ranges as last read: the tuning prompt shows them
+        return require_fitting_instruction(text, decision, tuning, specs)
+
+    def _refuse_instruction(self, error: InstructionError) -> None:
+        self._report("error", "instruction_refused", f"instruction refused, the one in force stays: {error}",
+                      reason=str(error))
 
     def _on_parameters_set(self, parameters: list[Parameter]) -> None:
         for parameter in parameters:
@@ -300,16 +372,89 @@ class LlmNode(LifecycleNode):
 
     def _set_instruction(self, text: str) -> None:
         """A new instruction, tuned for at once (while inactive: once activated). An unusable one
-        (empty, too long) is refused here and the one in force stays."""
+        (empty, invisible, too long for the model) is refused here and the one in force stays."""
         try:
+            text = self._admit(text)
             with self._lock:
                 text = self._supervisor.set_instruction(text, time.monotonic())
         except InstructionError as error:
-            self.get_logger().error(f"instruction refused: {error}")
+            self._refuse_instruction(error)
             return
-        self.get_logger().info(f"instruction: {text!r}")
+        self._report("info", "instruction", f"instruction: {text!r}", instruction=text)
         if self._active:
             self._wake.set()
+
+    # --- one supervisor per controller (executor thread; supervision_claim has the rules) ----
+    def _on_claim(self, message: String) -> None:
+        try:
+            claim = Claim.from_json(message.data)
+        except ValueError as error:
+            self.get_logger().warning(f"ignored a message on the claim topic: {error}",
+                                      throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        with self._lock:
+            self._lease.observe(claim, time.monotonic())
+
+    def _keep_claim(self) -> None:
+        """Renew this node's claim, and act on what changed: holding, yielding to an older claim
+        (deactivate), or claiming afresh after the node's own heartbeats stalled."""
+        now = time.monotonic()
+        with self._lock:
+            event = self._lease.tick(now, time.time())
+            blocker = self._lease.blocker(now) if event == YIELDS else None
+            heartbeat = self._lease.heartbeat(now) if event != YIELDS else None
+        if heartbeat is not None:
+            self._claim_publisher.publish(String(data=heartbeat.as_json()))
+        if event is None:
+            return
+        controller = self._controller_name()
+        if event == HOLDS:
+            self._report("info", "supervising", f"supervising {controller}")
+            self._wake.set()
+        elif event == LAPSED:
+            self._report("warning", "claiming", f"this node's claim on {controller} was not renewed within "
+                         f"{self._lease.lease_s:g} s (a stall): no updates until it holds the controller again")
+        elif event == YIELDS:
+            self._refuse_supervision(blocker, now)
+            self.trigger_deactivate()
+
+    def _refuse_supervision(self, holder: Claim, now: float) -> None:
+        """Say which node holds the controller, and when its claim would lapse if it stopped."""
+        with self._lock:
+            silent_s = self._lease.silence_s(holder, now)
+        same_name = ""
+        if holder.node == self.get_fully_qualified_name():
+            same_name = (f" It has this node's very name: `ros2 lifecycle` and `ros2 param` on {holder.node} reach "
+                         "either node; give each LLM node its own name or namespace.")
+        self._report("error", "refused",
+                     f"not supervising {self._controller_name()}: {holder.describe()} "
+                     f"{'supervises' if holder.holding else 'claimed'} it (last heard {silent_s:.1f} s ago; its "
+                     f"claim lapses {self._lease.lease_s:g} s after its last heartbeat, and this node may then be "
+                     f"activated).{same_name}", holder=dataclasses.asdict(holder))
+
+    def _release_claim(self) -> None:
+        if self._claim_publisher is None or not self.context.ok():  # nothing claimed, or nobody to tell
+            return
+        with self._lock:
+            released = self._lease.release()
+        if released is not None:
+            self._claim_publisher.publish(String(data=released.as_json()))
+            self._report("info", "released", f"released {self._controller_name()}")
+
+    def _controller_name(self) -> str:
+        """The controller's fully qualified name (the parameter may be relative to the namespace)."""
+        return self.resolve_topic_name(str(self._config["controller"]))
+
+    def _report(self, level: str, event: str, message: str, **details: Any) -> None:
+        """Log `message` and publish it on ~/status as {"event", "message", ...details}."""
+        logger = self.get_logger()  # one call site per severity: rclpy refuses to change it at a call site
+        if level == "error":
+            logger.error(message)
+        elif level == "warning":
+            logger.warning(message)
+        else:
+            logger.info(message)
+        self._status_publisher.publish(String(data=json.dumps({"event": event, "message": message, **details})))
 
     # --- inference (worker thread) -----------------------------------------------------
     def _work(self) -> None:
@@ -323,8 +468,9 @@ class LlmNode(LifecycleNode):
             self._wake.clear()
             if self._stop.is_set():
                 return
-            with self._lock:
-                job = self._supervisor.next_job(time.monotonic())
+            with self._lock:  # only the node holding the controller runs the model
+                now = time.monotonic()
+                job = self._supervisor.next_job(now) if self._lease.may_write(now) else None
             if job is None:
                 continue
             try:
@@ -377,6 +523,14 @@ class LlmNode(LifecycleNode):
         params, specs = in_force
         with self._lock:
             self._supervisor.observe_params(params, specs)
+        try:  # checked at the door with the ranges known then; the car's may be narrower, and longer
+            require_fitting_instruction(job.instruction, None, self._tuning, specs)
+        except InstructionError as error:
+            with self._lock:
+                self._supervisor.drop_instruction(time.monotonic())
+            self._report("error", "instruction_refused", f"instruction dropped, waiting for a new one: {error}",
+                         reason=str(error))
+            return
         read = time.monotonic()
         tuning = self._tuning.tune(job.instruction, params, specs, stop=lambda: self._unwanted(job))
         if self._abandon():
@@ -415,8 +569,12 @@ class LlmNode(LifecycleNode):
         """Send the changed parameters in one atomic request and report the result to the Supervisor."""
         request = SetParametersAtomically.Request(parameters=[
             Parameter(name, value=float(value)).to_parameter_msg() for name, value in update.changes.items()])
-        response = self._call(self._controller_clients["set"], request)
-        if response is None:
+        with self._lock:
+            holding = self._lease.may_write(time.monotonic())
+        response = self._call(self._controller_clients["set"], request) if holding else None
+        if not holding:
+            reason = f"this node no longer holds {self._controller_name()}: not sent"
+        elif response is None:
             reason = "set_parameters_atomically did not answer"
         elif not response.result.successful:
             reason = f"the controller refused the update: {response.result.reason}"

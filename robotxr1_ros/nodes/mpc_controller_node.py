@@ -12,8 +12,13 @@ take effect between two control steps: the parameter services, the odometry subs
 timers share the node's default (mutually exclusive) callback group.
 
 Without recent, plausible odometry the node commands zero speed and says why (status topic and a
-throttled log); it drives again as soon as good odometry returns. A watchdog on the wall clock
-keeps commanding zero speed when the node's clock stops (a paused simulator under use_sim_time).
+throttled log); it drives again as soon as good odometry returns. Odometry age is judged on the
+node's clock and on the steady clock (each message's arrival time on both), and a watchdog timer on
+the steady clock commands zero speed at the control rate whenever the control steps, which run on
+the node's clock, fall silent: a paused, slow or jumping simulated clock cannot hold the car's last
+command. `use_sim_time` (declared by rclpy) is read-only like the other safety settings: which clock
+odometry age is judged on is fixed at start (`-p use_sim_time:=true` or the launch parameters).
+Its last command, as it shuts down (SIGINT, SIGTERM, its launcher's death), is zero speed.
 
 Topic names are relative, so a namespace (`namespace:=car1`) gives each car its own drive/odom.
 """
@@ -25,10 +30,12 @@ import time
 
 from ackermann_msgs.msg import AckermannDriveStamped
 from nav_msgs.msg import Odometry, Path
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.time_source import USE_SIM_TIME_NAME as USE_SIM_TIME
 from std_msgs.msg import String
 
 from ..control.controller import Command, SafeController, SafetyConfig
@@ -44,14 +51,18 @@ from .param_descriptors import LIMITS_PREFIX, descriptors
 from .parameter_services import start_parameter_services
 from .priority import put_control_first, raise_thread_priority
 from .spin import run_node
+from .undeclared_parameters import NamesUndeclaredParameters
 from .visualization import plan_path
 
 STATUS_PERIOD_S = 0.2
 LOG_THROTTLE_S = 1.0
+# How long the last (zero-speed) command may take to be acknowledged by the drive's subscribers.
+STOP_ACK_TIMEOUT_S = 0.5
 RATE_LIMITS = (ACCELERATION, STEERING_RATE)
 SAFETY_PARAMETERS = {  # SafetyConfig field -> what the read-only parameter means
-    "odom_timeout_s": "odometry older than this (node clock) stops the car [s]",
-    "clock_timeout_s": "wall seconds without the node's clock advancing (silent /clock) stop the car [s]",
+    "odom_timeout_s": "odometry older than this (node clock or steady clock) stops the car [s]",
+    "clock_timeout_s": "the node's clock this far behind the steady clock since the last control step (a silent, "
+                       "slow or backward-jumping /clock) stops the car [s]",
     "max_off_track_m": "odometry farther than this outside the track is rejected [m]",
     "jump_tolerance_m": "odometry jumping farther than top speed x time + this is rejected [m]",
     "brake_floor": "a_min may not be set above this, so the car can always brake [m/s^2]",
@@ -62,10 +73,14 @@ def _read_only(description: str, dynamic_typing: bool = False) -> ParameterDescr
     return ParameterDescriptor(description=description, read_only=True, dynamic_typing=dynamic_typing)
 
 
-class MpcControllerNode(Node):
+class MpcControllerNode(NamesUndeclaredParameters, Node):
     def __init__(self, **kwargs) -> None:
         serve_parameters = kwargs.pop("start_parameter_services", True)
         super().__init__("mpc_controller", start_parameter_services=False, **kwargs)
+        self.set_descriptor(USE_SIM_TIME, ParameterDescriptor(
+            type=ParameterType.PARAMETER_BOOL, read_only=True,
+            description="run the controller on /clock; read-only: the clock odometry age is judged on is fixed "
+                        "at start (-p use_sim_time:=true or the launch parameters)"))
         track_name = self.declare_parameter(
             "track", "eval", _read_only("built-in track name or track CSV path (racing line)")).value
         odom_topic = self.declare_parameter(
@@ -153,10 +168,10 @@ class MpcControllerNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_odometry(self, message: Odometry) -> None:
-        self._controller.on_odometry(odometry_to_sample(message), self._now())
+        self._controller.on_odometry(odometry_to_sample(message), self._now(), time.monotonic())
 
     def _control_step(self) -> None:
-        command = self._controller.command(self._now())
+        command = self._controller.command(self._now(), time.monotonic())
         self._send(command)
         result = command.mpc
         if result is None:
@@ -188,6 +203,18 @@ class MpcControllerNode(Node):
                                       throttle_duration_sec=LOG_THROTTLE_S)
         self._stopped_for = command.stop_reason
         self._drive.publish(drive_message(command.t, command.steering, command.speed))
+
+    def destroy_node(self) -> None:
+        """Command zero speed before going: the car's motor controller (and the simulator) hold the
+        last command they received. The reliable publisher is given a moment for the subscribers to
+        acknowledge it, so it is not lost with the node's writer."""
+        if self.context.ok():  # not when destroyed after rclpy's shutdown: nothing can be sent then
+            command = self._controller.stop_command(self._now(), "the controller is shutting down")
+            self._drive.publish(drive_message(command.t, command.steering, command.speed))
+            acknowledged = self._drive.wait_for_all_acked(Duration(seconds=STOP_ACK_TIMEOUT_S))
+            self.get_logger().info("shutting down: commanded zero speed" + (
+                "" if acknowledged else f" (not acknowledged by every subscriber within {STOP_ACK_TIMEOUT_S} s)"))
+        super().destroy_node()
 
     def status(self) -> dict:
         """What the status topic carries: solve times (ms), fallbacks, the stop reason and fault

@@ -45,6 +45,7 @@ from ..track.library import get_track
 from .conversions import imu_message, planar_transform, sample_to_odometry, sample_to_scan, stamp_from_seconds
 from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
 from .spin import run_node
+from .undeclared_parameters import NamesUndeclaredParameters
 from .visualization import track_markers
 
 STATUS_PERIOD_S = 0.5  # wall time
@@ -54,7 +55,7 @@ def _read_only(description: str) -> ParameterDescriptor:
     return ParameterDescriptor(description=description, read_only=True)
 
 
-class SimNode(Node):
+class SimNode(NamesUndeclaredParameters, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim", **kwargs)
         declare = self.declare_parameter

@@ -238,7 +238,7 @@ def rk4_step(state, steer_cmd, speed_cmd, p, dt, work):
 
 
 @njit(cache=True)
-def _rollout(state, steer_cmds, speed_cmds, p, dt, trajectory):
+def _simulate_commands(state, steer_cmds, speed_cmds, p, dt, trajectory):
     work = np.empty((5, STATE_SIZE))
     trajectory[0] = state
     for k in range(steer_cmds.size):
@@ -246,7 +246,7 @@ def _rollout(state, steer_cmds, speed_cmds, p, dt, trajectory):
         trajectory[k + 1] = state
 
 
-def rollout(start: VehicleState, params: VehicleParams, steer_cmds, speed_cmds, dt: float) -> np.ndarray:
+def simulate_commands(start: VehicleState, params: VehicleParams, steer_cmds, speed_cmds, dt: float) -> np.ndarray:
     """States (n + 1, STATE_SIZE) from `start` under per-step commands (arrays of length n)."""
     steer_cmds = np.ascontiguousarray(steer_cmds, dtype=float)
     speed_cmds = np.ascontiguousarray(speed_cmds, dtype=float)
@@ -255,5 +255,5 @@ def rollout(start: VehicleState, params: VehicleParams, steer_cmds, speed_cmds, 
     if not dt > 0.0:
         raise Robotxr1Error(f"dt must be positive, got {dt}")
     trajectory = np.empty((steer_cmds.size + 1, STATE_SIZE))
-    _rollout(start.to_array(), steer_cmds, speed_cmds, params.as_array(), float(dt), trajectory)
+    _simulate_commands(start.to_array(), steer_cmds, speed_cmds, params.as_array(), float(dt), trajectory)
     return trajectory

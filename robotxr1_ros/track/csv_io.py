@@ -19,15 +19,28 @@ if TYPE_CHECKING:
     from .track import Track
 
 
+# The longest closed path through a file's points: a 1:10 track is tens of metres long, and its
+# tables are sampled every 2 cm (a file in millimetres would take minutes and gigabytes to build).
+MAX_PATH_LENGTH_M = 1000.0
+
+
 class TrackFileError(Robotxr1Error):
     """A track or racing-line file that cannot be read, with its file and line."""
 
 
 def _read_rows(path: Path, delimiter: str, min_columns: int) -> np.ndarray:
+    if path.is_dir():
+        raise TrackFileError(f"{path}: a folder, not a track file")
     if not path.is_file():
         raise TrackFileError(f"{path}: no such track file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TrackFileError(f"{path}: cannot read the track file ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise TrackFileError(f"{path}: not a text file (byte {error.start} is not UTF-8)") from None
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
@@ -46,6 +59,19 @@ def _read_rows(path: Path, delimiter: str, min_columns: int) -> np.ndarray:
     return np.array(rows)
 
 
+def _closed_path(path: Path, x: np.ndarray, y: np.ndarray) -> ClosedPath:
+    """The closed path through a file's points, any error naming the file."""
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates give an infinite length
+        length = float(np.sum(np.hypot(np.diff(x, append=x[:1]), np.diff(y, append=y[:1]))))
+    if not length <= MAX_PATH_LENGTH_M:
+        raise TrackFileError(f"{path}: the closed path through its points is {length:.3g} m long, more than "
+                             f"{MAX_PATH_LENGTH_M:.0f} m (coordinates must be in metres)")
+    try:
+        return ClosedPath(x, y)
+    except ValueError as error:
+        raise TrackFileError(f"{path}: {error}") from None
+
+
 def read_track_rows(path: str | Path) -> tuple[ClosedPath, np.ndarray, np.ndarray]:
     """(centre line, width_left, width_right at centre.s_table) from a track-layout CSV."""
     path = Path(path)
@@ -53,10 +79,7 @@ def read_track_rows(path: str | Path) -> tuple[ClosedPath, np.ndarray, np.ndarra
     if np.any(rows[:, 2:4] <= 0):
         bad = int(np.argmax(np.any(rows[:, 2:4] <= 0, axis=1)))
         raise TrackFileError(f"{path}: data row {bad + 1}: track widths must be positive")
-    try:
-        centre = ClosedPath(rows[:, 0], rows[:, 1])
-    except ValueError as error:
-        raise TrackFileError(f"{path}: {error}") from None
+    centre = _closed_path(path, rows[:, 0], rows[:, 1])
     # Widths are given per file row; carry them to the dense table by each row's arc length.
     s_rows, _ = centre.project(rows[:, 0], rows[:, 1])
     order = np.argsort(s_rows)
@@ -69,10 +92,7 @@ def read_raceline_rows(path: str | Path) -> tuple[ClosedPath, np.ndarray, np.nda
     """(path, speed per file row, arc length of each file row) from a TUM racing-line CSV."""
     path = Path(path)
     rows = _read_rows(path, ";", 6)
-    try:
-        raceline = ClosedPath(rows[:, 1], rows[:, 2])
-    except ValueError as error:
-        raise TrackFileError(f"{path}: {error}") from None
+    raceline = _closed_path(path, rows[:, 1], rows[:, 2])
     s_rows, _ = raceline.project(rows[:, 1], rows[:, 2])
     return raceline, rows[:, 5], s_rows
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import Robotxr1Error
 from .closed_path import ClosedPath, periodic_interp
-from .csv_io import read_raceline_rows, read_track_rows
+from .csv_io import TrackFileError, read_raceline_rows, read_track_rows
 from .midline import midline
 from .raceline import elastic_band_line, speed_profile
 
@@ -60,6 +60,15 @@ class Track:
         """A track from a track-layout CSV; the racing line is read from `raceline_path` (TUM
         layout) or computed. The file's centre line is re-centred on the midline between its
         walls (see midline.py): the walls are the file's, the centre line is equidistant to them."""
+        try:
+            return cls._from_csv(path, raceline_path)
+        except TrackFileError:
+            raise
+        except Robotxr1Error as error:  # the file's points are numbers, but they make no track
+            raise TrackFileError(f"{path}: not a usable track ({error})") from None
+
+    @classmethod
+    def _from_csv(cls, path: str | Path, raceline_path: str | Path | None) -> "Track":
         centre, width_left = midline(*read_track_rows(path))
         width_right = width_left.copy()
         name = Path(path).stem

@@ -20,7 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..errors import Robotxr1Error
+from ..errors import Robotxr1Error, one_line
+from ..json_files import read_json
 from ..llm.models import check_gguf
 
 CONVERTER_ENV = "ROBOTXR1_LLAMA_CPP_SRC"
@@ -59,8 +60,8 @@ def _run_converter(script: str, arguments: list[str]) -> None:
                                                          os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, str(source / script), *arguments], env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
-        raise ExportError(f"{script} failed (exit {result.returncode}):\n{tail}")
+        last = ((result.stderr or result.stdout).strip().splitlines() or ["no message"])[-1]
+        raise ExportError(f"{script} failed (exit {result.returncode}): {one_line(last)}")
 
 
 def export_adapter(adapter_dir: str | Path, base_dir: str | Path, out_file: str | Path, outtype: str = "f16") -> Path:
@@ -70,6 +71,7 @@ def export_adapter(adapter_dir: str | Path, base_dir: str | Path, out_file: str 
     adapter_dir, out_file = Path(adapter_dir), Path(out_file)
     if not (adapter_dir / "adapter_config.json").exists():
         raise ExportError(f"{adapter_dir}: not a LoRA adapter folder (no adapter_config.json)")
+    _check_adapter_config(adapter_dir)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     _run_converter("convert_lora_to_gguf.py", ["--base", str(base_dir), "--outfile", str(out_file),
                                                 "--outtype", outtype, str(adapter_dir)])
@@ -85,10 +87,18 @@ def export_merged(trained_dir: str | Path, base_dir: str | Path, out_file: str |
     with tempfile.TemporaryDirectory(prefix="robotxr1-merged-", dir=out_file.parent) as folder:
         model_dir = trained_dir
         if (trained_dir / "adapter_config.json").exists():
+            _check_adapter_config(trained_dir)
             model_dir = Path(folder)
             _merge(trained_dir, Path(base_dir), model_dir)
         _run_converter("convert_hf_to_gguf.py", ["--outfile", str(out_file), "--outtype", outtype, str(model_dir)])
     return check_gguf(out_file)
+
+
+def _check_adapter_config(adapter_dir: Path) -> None:
+    """A damaged adapter_config.json fails here in one line, not in the converter or peft."""
+    path = adapter_dir / "adapter_config.json"
+    if not isinstance(read_json(path, "the adapter's configuration"), dict):
+        raise ExportError(f"{path}: the adapter's configuration is not a JSON object")
 
 
 def _merge(adapter_dir: Path, base_dir: Path, target: Path) -> None:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cache_dirs import cache_dir
+from ..cache_dirs import made_cache_dir, unwritable_cache
 from ..errors import Robotxr1Error
-from ..llm.models import check_gguf, default_model_path, file_sha256
+from ..llm.models import check_gguf, default_model_path, file_sha256, read_gguf
 
 BASE_CACHE_ENV = "ROBOTXR1_TRAIN_CACHE"
 LORA_TARGETS = "all-linear"
@@ -46,13 +46,17 @@ def configure_torch(threads: int) -> None:
 def float_base_dir(gguf_path: str | Path | None = None) -> Path:
     """A folder holding `gguf_path` as a float HF model and its tokenizer (made on first use)."""
     gguf_path = check_gguf(gguf_path if gguf_path is not None else default_model_path())
-    target = cache_dir("float-base", BASE_CACHE_ENV) / f"{gguf_path.stem}-{file_sha256(gguf_path)[:16]}"
+    target = made_cache_dir("float-base", BASE_CACHE_ENV) / f"{gguf_path.stem}-{file_sha256(gguf_path)[:16]}"
     if (target / "config.json").exists() and (target / "model.safetensors").exists():
         return target
+    read_gguf(gguf_path)  # a truncated or corrupt file fails here in one line, not deep inside transformers
     model, tokenizer = _float_model_from_gguf(gguf_path)
     partial = target.with_name(target.name + f".partial-{os.getpid()}")
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
+    try:
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+    except OSError as error:
+        raise unwritable_cache(partial, error, BASE_CACHE_ENV) from None
     shutil.rmtree(target, ignore_errors=True)  # an incomplete folder from an interrupted run
     partial.replace(target)
     return target

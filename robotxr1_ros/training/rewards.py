@@ -61,19 +61,14 @@ def format_reward(text: str) -> float:
     return 1.0 if lowered.find(close_tag(REASONING_TAG)) < lowered.find(open_tag(ANSWER_TAG)) else 0.0
 
 
-def parsable_reward(text: str) -> float:
-    """1.0 if the parser finds a parameter dict and keeps at least one parameter of it.
-
-    >>> parsable_reward("<answer>new_mpc_params = {'v_max': 2.0}</answer>")
-    1.0
-    >>> parsable_reward("<answer>new_mpc_params = {'v_max': 2.0</answer>")
-    0.0
-    """
-    return 1.0 if usable_update(text) is not None else 0.0
-
-
 def usable_update(text: str) -> ParamUpdate | None:
-    """The validated parameter changes of an answer, or None if it has none to drive with."""
+    """The validated parameter changes of an answer, or None if it has none to drive with.
+
+    >>> usable_update("<answer>new_mpc_params = {'v_max': 2.0}</answer>").changes
+    {'v_max': 2.0}
+    >>> usable_update("<answer>new_mpc_params = {'v_max': 2.0</answer>") is None
+    True
+    """
     update = parse_mpc_answer(text)
     return update if update.found and update.changes else None
 

@@ -4,13 +4,14 @@ MPC examples: each training prompt (training.train_prompts: never an eval phrasi
 with the prompt the car builds (llm.tuning.MPCxR1.messages: the same system prompt and retrieved
 memories), and as target an answer in the exact on-board format whose parameters are the
 teacher's rule for the case (training.teacher: compact answers chosen by driving the training
-track), with a short reasoning written from the parameter table.
+track), with a short reasoning that opens with the case's goal (cases/control.py) and names the
+changes from the parameter table.
 
 Decision examples: state windows driven on the training track (training.decision_windows), each
 with the instructions it adheres to and a few it does not, in their training phrasings, the
 prompt the car builds (llm.decision.DecisionxR1.messages) and as target the rule label, alone
 when the car reads the verdict alone (DECISION_REASONING_CHARS 0), else after a reasoning that
-quotes the quantities the rule looks at.
+quotes the quantities the rule looks at (its `evidence`, cases/decision.py).
 
 Targets are what the car's grammars admit (values rounded to the grammar's decimals, names in
 table order, reasoning within the car's bound and without '<'): training and inference see the
@@ -21,10 +22,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..cases.control import control_case
+from ..cases.decision import decision_rule
+from ..cases.summary import WindowSummary
 from ..evaluation.control_cases import ControlPrompt
 from ..llm.answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, decision_answer, mpc_answer, wrap
 from ..llm.backends import ScriptedBackend
@@ -43,8 +47,6 @@ DECISION = "decision"
 # after the main change, which answers no worse and sooner (measured there).
 TARGET_REASONING_CHARS = 60
 UNIT_EXAMPLES = 4  # decision examples of one instruction run side by side
-CASE_GOALS = {"center": "keep to the middle of the track", "reverse": "drive backwards",
-              "smooth": "drive smoothly", "raceline": "follow the racing line"}
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,6 @@ def answer_values(changes: Mapping[str, float]) -> dict[str, float]:
     return values
 
 
-def _goal(prompt: ControlPrompt) -> str:
-    if prompt.case == "refvel":
-        return f"hold {prompt.reference_speed:g} m/s"
-    return CASE_GOALS[prompt.case]
-
-
 def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit: int = TARGET_REASONING_CHARS) -> str:
     """The goal and as many of the changes as fit in `limit` characters, largest change first.
 
@@ -87,7 +83,7 @@ def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit:
         spec = PARAM_SPECS[name]
         return abs(values[name] - default[name]) / (spec.maximum - spec.minimum)
 
-    text = f"To {_goal(prompt)}: "
+    text = f"To {control_case(prompt.case).goal.format(speed=prompt.reference_speed)}: "
     for name in sorted(values, key=relative_change, reverse=True):
         part = f"{name} {'up' if values[name] > default[name] else 'down'} to {values[name]:g}"
         if len(text) + len(part) + 3 > limit:
@@ -109,42 +105,14 @@ def mpc_examples(teacher: Teacher, prompts: Sequence[ControlPrompt] | None = Non
     return examples
 
 
-def _mean(record: Mapping[str, Any], key: str, absolute: bool = False) -> float:
-    values = np.asarray(record[key], dtype=float)
-    return float(np.mean(np.abs(values) if absolute else values))
-
-
-def _sign_changes(values: Sequence[float]) -> int:
-    d = np.asarray(values, dtype=float)
-    return int(np.count_nonzero(d[1:] * d[:-1] < 0.0))
-
-
-# What each rule looks at, in words the reasoning quotes (labels.py holds the thresholds).
-_EVIDENCE: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "Don't move": lambda r: f"mean |s_speed| {_mean(r, 's_speed', True):.2f} m/s, mean |d_speed| "
-                            f"{_mean(r, 'd_speed', True):.2f} m/s",
-    "Reverse the car": lambda r: f"mean s_speed {_mean(r, 's_speed'):.2f} m/s, reversing {r['reversing']}",
-    "Drive forward": lambda r: f"mean s_speed {_mean(r, 's_speed'):.2f} m/s",
-    "Oscillate!": lambda r: f"d changes sign {_sign_changes(r['d_pos'])} times, "
-                            f"max |d| {float(np.max(np.abs(r['d_pos']))):.2f} m",
-    "Drive close to the left wall": lambda r: f"mean d_left {_mean(r, 'd_left'):.2f} m, mean s_speed "
-                                              f"{_mean(r, 's_speed'):.2f} m/s",
-    "Drive on the centerline": lambda r: "largest |d_left - d_right| "
-                                         f"{float(np.max(np.abs(np.subtract(r['d_left'], r['d_right'])))):.2f} m, "
-                                         f"mean s_speed {_mean(r, 's_speed'):.2f} m/s",
-    "Drive faster than 3 m/s": lambda r: f"mean s_speed {_mean(r, 's_speed'):.2f} m/s",
-    "Drive on the racing line": lambda r: f"mean d {_mean(r, 'd_pos'):.2f} m, mean s_speed "
-                                          f"{_mean(r, 's_speed'):.2f} m/s",
-}
-
-
 def decision_target(instruction: str, record: Mapping[str, Any], adheres: bool,
                     reasoning_chars: int = DECISION_REASONING_CHARS) -> str:
     """The verdict alone (reasoning_chars 0, as the car reads it), else after the evidence."""
     if reasoning_chars == ANSWER_ONLY:
         return wrap(ANSWER_TAG, VERDICT_TRUE if adheres else VERDICT_FALSE)
     verdict = "the car does what is asked" if adheres else "the car does not do what is asked"
-    reasoning = f"{_EVIDENCE[instruction](record).capitalize()}, so {verdict}."[:reasoning_chars].replace("<", "")
+    evidence = decision_rule(instruction).evidence(WindowSummary(record))
+    reasoning = f"{evidence.capitalize()}, so {verdict}."[:reasoning_chars].replace("<", "")
     return decision_answer(reasoning, adheres)
 
 

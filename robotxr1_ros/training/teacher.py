@@ -3,11 +3,11 @@
 The oracle (evaluation/oracle.py) finds the best full parameter set for one prompt on one
 track; its sets are specific to that track (11 values with decimals, different for every
 speed) and a small model fine-tuned on them learns noise. The teacher instead offers a few
-compact answers per case, each a function of the instruction (a speed case copies the speed
-it names), drives every candidate on the training track for the training prompts, and keeps,
-per case, the one with the best mean clipped improvement. Every phrasing of a case then gets
-the same rule, which is what the model should learn: how to read the instruction, not one
-track's optimum.
+compact answers per case, each a function of the instruction's reference speed (a speed case
+copies the speed it names; the candidates are the case's `teacher`, cases/control.py), drives
+every candidate on the training track for the training prompts, and keeps, per case, the one
+with the best mean clipped improvement. Every phrasing of a case then gets the same rule, which
+is what the model should learn: how to read the instruction, not one track's optimum.
 """
 from __future__ import annotations
 
@@ -19,55 +19,12 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..cases.control import TeacherRule, control_case
 from ..control.closed_loop import Scenario
 from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt, score_params
-from ..params import PARAM_SPECS, MpcParams
+from ..params import MpcParams
 from ..track import Track
 from .rewards import clipped_improvement
-
-Rule = Callable[[ControlPrompt], dict[str, float]]
-
-
-def _speed_band(prompt: ControlPrompt) -> dict[str, float]:
-    """v_min and v_max both at the requested speed (v_min capped at its range)."""
-    speed = prompt.reference_speed
-    return {"v_min": min(speed, PARAM_SPECS["v_min"].maximum), "v_max": speed}
-
-
-def _speed_cap(prompt: ControlPrompt) -> dict[str, float]:
-    speed = prompt.reference_speed
-    floor = min(speed, MpcParams().v_min)
-    return {"v_min": floor, "v_max": speed}
-
-
-def _speed_cap_with_weight(prompt: ControlPrompt) -> dict[str, float]:
-    return {"qv": 50.0, **_speed_cap(prompt)}
-
-
-# Candidate rules per case, named for the report. A rule returns the changed parameters only.
-CANDIDATES: dict[str, dict[str, Rule]] = {
-    "center": {
-        "wide margin": lambda _: {"track_safety_margin": 1.0},
-        "wide margin, loose line": lambda _: {"qn": 0.0, "track_safety_margin": 1.0},
-        "wide margin, slower": lambda _: {"track_safety_margin": 1.0, "v_max": 4.0},
-    },
-    "refvel": {
-        "speed band": _speed_band,
-        "speed cap": _speed_cap,
-        "speed cap, speed weight": _speed_cap_with_weight,
-    },
-    "reverse": {
-        "reverse at 1 m/s": lambda _: {"v_min": -1.0, "v_max": -1.0},
-        "reverse band": lambda _: {"v_min": -1.5, "v_max": -1.0},
-        "slow reverse band": lambda _: {"v_min": -1.2, "v_max": -0.8},
-    },
-    "smooth": {
-        "slow": lambda _: {"v_max": 1.5},
-        "slow, smooth acceleration": lambda _: {"qac": 1.0, "v_max": 1.5},
-        "soft corners": lambda _: {"alat_max": 2.0, "qac": 1.0},
-        "gentle steering, moderate speed": lambda _: {"qac": 1.0, "qddelta": 50.0, "v_max": 2.0},
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -82,7 +39,7 @@ class RuleScore:
                 "failures": self.failures}
 
 
-def score_rule(track: Track, rule: Rule, prompts: Sequence[ControlPrompt], defaults: Mapping[float, float],
+def score_rule(track: Track, rule: TeacherRule, prompts: Sequence[ControlPrompt], defaults: Mapping[float, float],
                scenario: Scenario = EVAL_SCENARIO) -> tuple[float, int]:
     """Mean clipped improvement and failure count of `rule` over `prompts`; `defaults` maps a
     prompt's reference speed to the default parameters' RMSE. A rule that gives the same
@@ -90,7 +47,7 @@ def score_rule(track: Track, rule: Rule, prompts: Sequence[ControlPrompt], defau
     runs: dict[tuple, tuple[float, bool]] = {}
     scores, failures = [], 0
     for prompt in prompts:
-        changes = rule(prompt)
+        changes = rule(prompt.reference_speed)
         key = (tuple(sorted(changes.items())), prompt.case, prompt.reference_speed)
         if key not in runs:
             run = score_params(track, MpcParams().updated(changes), prompt, scenario)
@@ -118,7 +75,7 @@ class Teacher:
             speeds = {prompt.reference_speed: prompt for prompt in mine}  # one default run per speed
             defaults = {speed: score_params(track, MpcParams(), prompt, scenario).rmse
                         for speed, prompt in speeds.items()}
-            for name, rule in CANDIDATES[case].items():
+            for name, rule in control_case(case).teacher.items():
                 mean, failures = score_rule(track, rule, mine, defaults, scenario)
                 scores.append(RuleScore(case, name, mean, failures))
                 if progress:
@@ -129,7 +86,16 @@ class Teacher:
         return cls(rules, scores)
 
     def answer(self, prompt: ControlPrompt) -> dict[str, float]:
-        return CANDIDATES[prompt.case][self.rules[prompt.case]](prompt)
+        return control_case(prompt.case).teacher[self.rules[prompt.case]](prompt.reference_speed)
+
+    def completed(self, track: Track, prompts: Sequence[ControlPrompt], scenario: Scenario = EVAL_SCENARIO,
+                  progress: Callable[[int], None] | None = None) -> "Teacher":
+        """This teacher with a rule chosen (by driving `track`) for every case of `prompts` it has none for."""
+        missing = [prompt for prompt in prompts if prompt.case not in self.rules]
+        if not missing:
+            return self
+        chosen = Teacher.choose(track, missing, scenario, progress)
+        return Teacher({**self.rules, **chosen.rules}, self.scores + chosen.scores)
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)

@@ -1,0 +1,253 @@
+"""The control cases: what an instruction to the MPC module asks for, and how the drive is judged.
+
+One entry per case in CONTROL_CASES, each holding everything about it:
+- `error`: the per-sample signal of the driving log whose RMS scores the case (docs/reference.md's
+  table), against the prompt's reference speed; `what` says it for reports;
+- `reference`: how the reference speed is read from an instruction (None: the instruction names
+  none, and REVERSE_SPEED stands in: the reports and the oracle cache key every prompt by a speed);
+- `achieved`: did the car do what was asked, whatever the RMSE says (given that it did not fail);
+- `goal`: the words the SFT reasoning opens with ("{speed}" is the reference speed);
+- `teacher`: the SFT teacher's candidate answers, simplest first, each a function of the reference
+  speed (training/teacher.py drives them and keeps the best; data/training/teacher.json);
+- `train` / `eval`: its phrasings; eval phrasings are held out for the control evaluation;
+- `per_lap`, `must_drive`: the part of the run measured, and whether not finishing a lap fails;
+- `scored`: part of the control adaptability score.
+
+How a case is driven and scored is evaluation/control_cases.py; the metric itself is here.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..control.run_log import RunLog
+from ..errors import Robotxr1Error
+from ..params import PARAM_SPECS, MpcParams
+
+REVERSE_SPEED = -1.0  # m/s, the reverse case's reference speed
+SPEED_TOLERANCE = 0.3  # m/s; a speed request is met when the mean speed is this close to it
+
+Signal = Callable[[RunLog, float], np.ndarray]  # (log, reference speed) -> one value per sample
+TeacherRule = Callable[[float], dict[str, float]]  # reference speed -> the parameters it changes
+
+
+# -- what a case's RMSE measures ------------------------------------------------------------------
+
+def centre_offset(log: RunLog, reference_speed: float) -> np.ndarray:
+    """m, lateral distance to the track's centre line."""
+    return log.d_centre
+
+
+def raceline_offset(log: RunLog, reference_speed: float) -> np.ndarray:
+    """m, lateral distance to the racing line."""
+    return log.d_race
+
+
+def speed_error(log: RunLog, reference_speed: float) -> np.ndarray:
+    """m/s, speed along the track minus the reference speed."""
+    return log.speed_along - reference_speed
+
+
+def acceleration(log: RunLog, reference_speed: float) -> np.ndarray:
+    """m/s^2, IMU acceleration magnitude sqrt(ax^2 + ay^2)."""
+    return np.hypot(log.ax, log.ay)
+
+
+# -- reading the reference speed from an instruction ----------------------------------------------
+
+_SPEED = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:m/s|mps|met(?:er|re)s?\s+(?:per|a)\s+second)", re.IGNORECASE)
+
+
+def parse_reference_speed(text: str) -> float:
+    """The speed an instruction asks for, e.g. 3.5 from "Set the driving speed to 3.5 m/s"."""
+    found = _SPEED.findall(text)
+    if len(found) != 1:
+        raise Robotxr1Error(f"expected exactly one speed (e.g. '3.5 m/s') in {text!r}, found {len(found)}")
+    return float(found[0])
+
+
+# -- did the car do what was asked ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """A drive that did not fail, as `achieved` sees it."""
+
+    reference_speed: float
+    default_rmse: float
+    rmse: float
+    mean_speed: float  # m/s along the track over the measured part (negative backwards)
+
+
+def beats_the_defaults(outcome: Outcome) -> bool:
+    return outcome.rmse < outcome.default_rmse
+
+
+def drives_backwards(outcome: Outcome) -> bool:
+    """Not merely slower: a car that only slows down improves the reverse RMSE without reversing."""
+    return outcome.mean_speed < 0.0
+
+
+def holds_the_speed(outcome: Outcome) -> bool:
+    return abs(outcome.mean_speed - outcome.reference_speed) <= SPEED_TOLERANCE
+
+
+# -- the teacher's speed rules --------------------------------------------------------------------
+
+def speed_band(speed: float) -> dict[str, float]:
+    """v_min and v_max both at the requested speed (v_min capped at its range)."""
+    return {"v_min": min(speed, PARAM_SPECS["v_min"].maximum), "v_max": speed}
+
+
+def speed_cap(speed: float) -> dict[str, float]:
+    return {"v_min": min(speed, MpcParams().v_min), "v_max": speed}
+
+
+def speed_cap_with_weight(speed: float) -> dict[str, float]:
+    return {"qv": 50.0, **speed_cap(speed)}
+
+
+# -- the cases ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ControlCase:
+    name: str
+    what: str  # what the RMSE measures, for reports
+    error: Signal
+    achieved: Callable[[Outcome], bool]
+    goal: str
+    teacher: Mapping[str, TeacherRule] = field(default_factory=dict)
+    train: tuple[str, ...] = ()
+    eval: tuple[str, ...] = ()
+    reference: Callable[[str], float] | None = None
+    per_lap: bool = True  # measured over the first lap (else over a fixed window)
+    must_drive: bool = False  # no complete lap is a failure
+    scored: bool = True
+
+    def reference_speed(self, text: str) -> float:
+        return self.reference(text) if self.reference else REVERSE_SPEED
+
+
+CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
+    ControlCase(
+        "center", "lateral distance to the centre line [m]", centre_offset, beats_the_defaults,
+        goal="keep to the middle of the track", must_drive=True,
+        teacher={"wide margin": lambda _: {"track_safety_margin": 1.0},
+                 "wide margin, loose line": lambda _: {"qn": 0.0, "track_safety_margin": 1.0},
+                 "wide margin, slower": lambda _: {"track_safety_margin": 1.0, "v_max": 4.0}},
+        train=("Keep the car in the middle between the two walls.",
+               "Move over to the center of the track and stay there.",
+               "Keep the same distance to the left and the right wall.",
+               "Forget the racing line and drive down the middle.",
+               "Keep well away from the track boundaries.",
+               "Center the car on the track.",
+               "Don't hug the walls, stay in the centre.",
+               "Drive along the midline of the track.",
+               "Stay centred between the boundaries, please.",
+               "Run the lap in the middle of the lane.",
+               "Drive with equal room on both sides.",
+               "Move away from the edges to the midline and hold it.",
+               "Keep to the centre of the track at all times.",
+               "Steer so the gap to each wall is the same."),
+        eval=("Keep the car in the middle of the track.",
+              "Stay as far from both walls as you can.",
+              "Drive along the center line of the track.",
+              "Hold the midpoint between the left and the right wall.",
+              "Avoid the walls and keep to the centre of the road.")),
+    ControlCase(
+        "refvel", "speed along the track minus the requested speed [m/s]", speed_error, holds_the_speed,
+        goal="hold {speed:g} m/s", reference=parse_reference_speed,
+        teacher={"speed band": speed_band, "speed cap": speed_cap, "speed cap, speed weight": speed_cap_with_weight},
+        # Each names exactly one speed in m/s (parse_reference_speed).
+        train=("Change your speed to 3.6 m/s.",
+               "Drive at 2.8 meters per second.",
+               "Keep the speed at 1.5 m/s.",
+               "Go at a steady 3.0 m/s.",
+               "Move at exactly 2.0 metres per second.",
+               "Maintain 4.4 m/s around the lap.",
+               "Target a speed of 1.2 m/s.",
+               "Run the lap at 2.6 m/s.",
+               "Please go 2.4 m/s.",
+               "Slow to 1.4 m/s and hold it.",
+               "Speed up to 3.8 m/s.",
+               "Your target speed is 2.9 meters per second.",
+               "Hold 3.4 m/s steadily.",
+               "Run at a constant 0.8 m/s."),
+        eval=("Drive at 2.5 m/s.",
+              "Hold a constant speed of 3.2 meters per second.",
+              "Go 1.8 m/s around the track.",
+              "Set your speed to 4.0 m/s.",
+              "Cruise at exactly 2.2 metres per second.")),
+    ControlCase(
+        "reverse", f"speed along the track minus {REVERSE_SPEED} m/s [m/s]", speed_error, drives_backwards,
+        goal="drive backwards", per_lap=False,  # a lap backwards at 1 m/s would take over a minute
+        teacher={"reverse at 1 m/s": lambda _: {"v_min": -1.0, "v_max": -1.0},
+                 "reverse band": lambda _: {"v_min": -1.5, "v_max": -1.0},
+                 "slow reverse band": lambda _: {"v_min": -1.2, "v_max": -0.8}},
+        train=("Please reverse.",
+               "Drive backwards around the track.",
+               "Roll backwards.",
+               "Switch to driving in reverse.",
+               "Back up.",
+               "Make the car go in reverse.",
+               "Drive rear first.",
+               "Reverse along the racing line.",
+               "Reverse slowly around the track.",
+               "Drive the lap backwards at a low speed.",
+               "Go in reverse, carefully.",
+               "Travel tail first along the track.",
+               "Start going backwards and keep it up.",
+               "Reverse gear, please."),
+        eval=("Back the car up along the track.",
+              "Drive in reverse.",
+              "Go backwards slowly.",
+              "Move the car in the reverse direction.",
+              "Put it in reverse and keep driving.")),
+    ControlCase(
+        "smooth", "IMU acceleration magnitude [m/s^2]", acceleration, beats_the_defaults,
+        goal="drive smoothly", must_drive=True,
+        teacher={"slow": lambda _: {"v_max": 1.5},
+                 "slow, smooth acceleration": lambda _: {"qac": 1.0, "v_max": 1.5},
+                 "soft corners": lambda _: {"alat_max": 2.0, "qac": 1.0},
+                 "gentle steering, moderate speed": lambda _: {"qac": 1.0, "qddelta": 50.0, "v_max": 2.0}},
+        train=("Smooth out your driving.",
+               "Lower the sideways acceleration in the turns.",
+               "Be gentle on the steering.",
+               "No aggressive cornering, please.",
+               "Drive as if you carried a full cup of coffee.",
+               "Minimise the g-forces.",
+               "Avoid sudden accelerations.",
+               "Keep the motion calm and steady.",
+               "Corner gently, no harsh moves.",
+               "Cut down the lateral g-forces in the bends.",
+               "Give the passengers a comfortable ride.",
+               "Drive softly and calmly.",
+               "Avoid abrupt steering and braking.",
+               "Keep every manoeuvre gentle."),
+        eval=("Drive gently and avoid jerky moves.",
+              "Make the ride as smooth as possible.",
+              "Keep the lateral acceleration low.",
+              "Take the corners softly.",
+              "Drive comfortably, without harsh steering.")),
+    ControlCase("raceline", "lateral distance to the racing line [m]", raceline_offset, beats_the_defaults,
+                goal="follow the racing line", must_drive=True, scored=False),
+)}
+
+
+def control_case(name: str) -> ControlCase:
+    try:
+        return CONTROL_CASES[name]
+    except KeyError:
+        raise Robotxr1Error(f"unknown control case {name!r}; known: {list(CONTROL_CASES)}") from None
+
+
+def scored_cases() -> tuple[str, ...]:
+    """The cases of the control adaptability score (docs/reference.md: 4 cases x 5 phrasings)."""
+    return tuple(name for name, case in CONTROL_CASES.items() if case.scored)
+
+
+def eval_phrasings() -> list[tuple[str, str]]:
+    """(case, instruction) for every held-out phrasing of a scored case."""
+    return [(name, text) for name in scored_cases() for text in CONTROL_CASES[name].eval]
