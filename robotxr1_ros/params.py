@@ -6,8 +6,8 @@ this table; nothing else lists parameter names, ranges or defaults.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Iterable, Mapping
 
 from .errors import Robotxr1Error
 
@@ -83,7 +83,7 @@ class MpcParams:
             object.__setattr__(self, spec.name, spec.check(getattr(self, spec.name)))
         check_cross_rules(self.as_dict())
 
-    def updated(self, changes: Mapping[str, float]) -> "MpcParams":
+    def updated(self, changes: Mapping[str, float]) -> MpcParams:
         """A copy with `changes` applied; unknown names or out-of-range values raise ParamError."""
         unknown = sorted(set(changes) - set(PARAM_SPECS))
         if unknown:

@@ -10,8 +10,8 @@ sensor_msgs/LaserScan gives ranges with their angular layout.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from transforms3d.euler import quat2euler
@@ -47,7 +47,7 @@ class OdomSample:
     def from_quaternion(
         cls, t: float, x: float, y: float, qx: float, qy: float, qz: float, qw: float,
         vx: float, vy: float, yaw_rate: float,
-    ) -> "OdomSample":
+    ) -> OdomSample:
         return cls(t, x, y, yaw_from_quaternion(qx, qy, qz, qw), vx, vy, yaw_rate,
                    quaternion_norm(qx, qy, qz, qw))
 

@@ -1,7 +1,6 @@
 """Shared pytest fixtures and markers. Fixtures defined in helper modules are imported here so
 pytest finds them."""
 import pytest
-
 from launch_harness import launch_domain  # noqa: F401  (fixture)
 from ros_fixtures import ros_context  # noqa: F401  (fixture)
 

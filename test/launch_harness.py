@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ros_fixtures import close_context, make_context, next_launch_domain_id
 
 from robotxr1_ros.nodes.bringup import config_section, default_config_file
-from ros_fixtures import close_context, make_context, next_launch_domain_id
 
 LAUNCH_STOP_TIMEOUT_S = 60.0  # beyond launch's own escalation (the LLM node: 30 s, then SIGTERM)
 CLI_TIMEOUT_S = 60.0
@@ -181,12 +181,11 @@ class CarProbe:
 
     def __init__(self, context, namespace: str = "") -> None:
         from nav_msgs.msg import Odometry, Path
+        from node_harness import Probe
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import DurabilityPolicy, QoSProfile
         from std_msgs.msg import String
         from visualization_msgs.msg import MarkerArray
-
-        from node_harness import Probe
 
         self.prefix = f"/{namespace}" if namespace else ""
         self.probe = Probe(context, name=f"probe_{namespace or 'root'}")

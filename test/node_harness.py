@@ -7,17 +7,18 @@ import json
 import signal
 import subprocess
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import rclpy
 from rclpy.executors import Executor
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
-
-from robotxr1_ros.samples import OdomSample
-from robotxr1_ros.nodes.conversions import sample_to_odometry
-from robotxr1_ros.track.library import get_track
 from ros_fixtures import spin_until
+
+from robotxr1_ros.nodes.conversions import sample_to_odometry
+from robotxr1_ros.samples import OdomSample
+from robotxr1_ros.track.library import get_track
 
 SERVICE_TIMEOUT_S = 10.0
 

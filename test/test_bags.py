@@ -11,17 +11,17 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-
 from node_harness import stop_process
+
 from robotxr1_ros import cli
+from robotxr1_ros.bags.replay import WindowResult, replay_bag, scripted_modules
 from robotxr1_ros.bags.rosbag_io import read_messages
-from robotxr1_ros.commands.record import record_behaviour, record_live, topic_types
 from robotxr1_ros.cases.decision import label
+from robotxr1_ros.commands.record import record_behaviour, record_live, topic_types
 from robotxr1_ros.evaluation.behaviours import behaviours
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE
 from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.supervisor import BY_DECISION, BY_INSTRUCTION, SEND, UNCHANGED, SupervisorConfig, TuningEvent
-from robotxr1_ros.bags.replay import WindowResult, replay_bag, scripted_modules
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rclpy.executors import SingleThreadedExecutor
-
 from node_harness import Probe, get_parameters, stop_process
-from robotxr1_ros.commands.run import create_nodes, launch_values, node_arguments, node_class
-from robotxr1_ros.nodes.bringup import BRINGUPS, EXECUTABLES, CAR_IMU_TOPIC, config_section, default_config_file
+from rclpy.executors import SingleThreadedExecutor
 from ros_fixtures import spin_until
+
+from robotxr1_ros.commands.run import create_nodes, launch_values, node_arguments, node_class
+from robotxr1_ros.nodes.bringup import BRINGUPS, CAR_IMU_TOPIC, EXECUTABLES, config_section, default_config_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,8 +13,17 @@ import xgrammar as xgr
 from robotxr1_ros.cases import registered
 from robotxr1_ros.cases.behaviours import Behaviour
 from robotxr1_ros.cases.control import ControlCase, eval_phrasings, scored_cases
-from robotxr1_ros.cases.decision import (CLOSE_TO_WALL, DECISION_RULES, WORDED_LINES, DecisionRule, Hint,
-                                         all_labels, decision_instructions, label, moving_forward)
+from robotxr1_ros.cases.decision import (
+    CLOSE_TO_WALL,
+    DECISION_RULES,
+    WORDED_LINES,
+    DecisionRule,
+    Hint,
+    all_labels,
+    decision_instructions,
+    label,
+    moving_forward,
+)
 from robotxr1_ros.cases.hints import HINTS_FILE, hints_file_text
 from robotxr1_ros.cases.summary import below
 from robotxr1_ros.cli import main

@@ -8,10 +8,22 @@ from openai_stub import StubServer, chat_reply
 from robotxr1_ros.cases.control import control_case, parse_reference_speed, scored_cases
 from robotxr1_ros.cli import main
 from robotxr1_ros.control.closed_loop import drive_scenario
-from robotxr1_ros.evaluation.control_cases import (EVAL_SCENARIO, FAILURE_RMSE, REVERSE_WINDOW, ControlPrompt,
-                                                   improvement, measured_part, score_log)
-from robotxr1_ros.evaluation.control_eval import (NO_PARAMETERS, DefaultProposer, ModelProposer, eval_prompts,
-                                                  evaluate_control)
+from robotxr1_ros.evaluation.control_cases import (
+    EVAL_SCENARIO,
+    FAILURE_RMSE,
+    REVERSE_WINDOW,
+    ControlPrompt,
+    improvement,
+    measured_part,
+    score_log,
+)
+from robotxr1_ros.evaluation.control_eval import (
+    NO_PARAMETERS,
+    DefaultProposer,
+    ModelProposer,
+    eval_prompts,
+    evaluate_control,
+)
 from robotxr1_ros.evaluation.oracle import OracleCache, SearchBudget, search
 from robotxr1_ros.evaluation.report import write_control_report
 from robotxr1_ros.llm.answer_format import mpc_answer

@@ -7,8 +7,13 @@ import pytest
 from robotxr1_ros.cases.decision import all_labels, decision_instructions, label
 from robotxr1_ros.cli import main
 from robotxr1_ros.evaluation.behaviours import behaviours
-from robotxr1_ros.evaluation.decision_dataset import (MANIFEST, MIN_RECORD_SAMPLES, find_datasets, load_dataset,
-                                                      packaged_dataset_dir)
+from robotxr1_ros.evaluation.decision_dataset import (
+    MANIFEST,
+    MIN_RECORD_SAMPLES,
+    find_datasets,
+    load_dataset,
+    packaged_dataset_dir,
+)
 from robotxr1_ros.evaluation.decision_eval import UNIT_RECORDS, evaluate_decision, selected_records, total_calls
 from robotxr1_ros.evaluation.report import decision_markdown, write_decision_report
 from robotxr1_ros.llm.answer_format import decision_answer

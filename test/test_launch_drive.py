@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from launch_harness import QUICK_LLM, config_with, ros_environment
 
 LAUNCH_TEST = Path(__file__).parent / "launch" / "drive_launch_testing.py"

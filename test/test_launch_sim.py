@@ -20,7 +20,7 @@ def test_sim_launch_drives_applies_an_instruction_and_exits_cleanly(launch_domai
     launched = ros2_launch("sim.launch.py", domain_id, config=str(config))
     car = CarProbe(context)
     try:
-        up = car.wait(lambda: NODES <= car.node_names(), START_TIMEOUT_S)
+        up = car.wait(lambda: car.node_names() >= NODES, START_TIMEOUT_S)
         moving = car.wait(lambda: car.speed() > 1.0, START_TIMEOUT_S)
         cpus = launched.child_cpus()
         visible = car.wait(lambda: car.probe.latest("plan") is not None and car.probe.latest("markers"), 30.0)

@@ -63,9 +63,8 @@ def test_http_backend_llama_server_cache_count():
     ({"choices": []}, 200, "no choices"),
 ])
 def test_http_backend_errors_are_backend_errors(reply, status, message):
-    with StubServer(reply, status) as stub:
-        with pytest.raises(BackendError, match=message):
-            OpenAIHttpBackend(stub.url).complete(MESSAGES)
+    with StubServer(reply, status) as stub, pytest.raises(BackendError, match=message):
+        OpenAIHttpBackend(stub.url).complete(MESSAGES)
 
 
 def test_http_backend_unreachable_endpoint():

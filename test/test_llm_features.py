@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from robotxr1_ros.llm.features import (
-    RECORD_KEYS, FeatureConfig, InsufficientData, StateFeatures, compute_features, features_from_record,
+    RECORD_KEYS,
+    FeatureConfig,
+    InsufficientData,
+    StateFeatures,
+    compute_features,
+    features_from_record,
 )
 from robotxr1_ros.llm.lidar_features import lidar_features
 from robotxr1_ros.samples import OdomSample, ScanSample, StateWindow, yaw_from_quaternion

@@ -6,7 +6,12 @@ import pytest
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import Completion, ScriptedBackend
 from robotxr1_ros.llm.decision import (
-    ADHERES, DOES_NOT_ADHERE, INSUFFICIENT_DATA, NO_VERDICT, DecisionxR1, decision_from_text,
+    ADHERES,
+    DOES_NOT_ADHERE,
+    INSUFFICIENT_DATA,
+    NO_VERDICT,
+    DecisionxR1,
+    decision_from_text,
 )
 from robotxr1_ros.llm.features import InsufficientData, StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar

@@ -10,23 +10,23 @@ import time
 
 import numpy as np
 import pytest
+from model_files import corrupted_copy
+from node_harness import OdometrySource, Probe, get_parameters, set_parameters
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from ros_fixtures import spin_until
 from std_msgs.msg import String
 
-from model_files import corrupted_copy
-from node_harness import OdometrySource, Probe, get_parameters, set_parameters
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import CANCELLED, Backend, Completion, ScriptedBackend
 from robotxr1_ros.llm.decision import DOES_NOT_ADHERE
-from robotxr1_ros.samples import stamp_seconds
 from robotxr1_ros.nodes.llm_node import LlmNode, ModuleBackends
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.nodes.sim_node import SimNode
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS
-from ros_fixtures import spin_until
+from robotxr1_ros.samples import stamp_seconds
 
 WAIT_S = 60.0
 REVERSE = {"v_min": -2.0, "v_max": -1.0}

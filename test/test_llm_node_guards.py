@@ -13,14 +13,15 @@ import threading
 import time
 
 import pytest
+from node_harness import Probe, get_parameters, set_parameters
 from rclpy.exceptions import ParameterNotDeclaredException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile
+from ros_fixtures import spin_until
 from std_msgs.msg import String
 
-from node_harness import Probe, get_parameters, set_parameters
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.decision import DecisionxR1
@@ -29,7 +30,6 @@ from robotxr1_ros.llm.supervision_claim import HOLDING
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.nodes.llm_node import LlmNode, ModuleBackends
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
-from ros_fixtures import spin_until
 
 WAIT_S = 30.0
 LEASE_S = 1.0  # claim wait 0.5 s: short tests

@@ -9,8 +9,14 @@ from robotxr1_ros.cases.control import CONTROL_CASES, eval_phrasings, parse_refe
 from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
 from robotxr1_ros.llm.prompts import (
-    MAX_INSTRUCTION_CHARS, TEMPLATE_DIR, InstructionError, decision_messages, mpc_messages, mpc_system_prompt,
-    parameter_table_text, require_instruction,
+    MAX_INSTRUCTION_CHARS,
+    TEMPLATE_DIR,
+    InstructionError,
+    decision_messages,
+    mpc_messages,
+    mpc_system_prompt,
+    parameter_table_text,
+    require_instruction,
 )
 from robotxr1_ros.llm.retrieval import Bm25Retriever, Passage, load_hints, load_memories, tokenize
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE

@@ -10,15 +10,15 @@ import json
 
 import pytest
 
+from robotxr1_ros.cases.control import eval_phrasings
 from robotxr1_ros.cli import main
+from robotxr1_ros.evaluation.decision_dataset import find_datasets, load_dataset
 from robotxr1_ros.llm.backends import LlamaCppBackend
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, NO_VERDICT, DecisionxR1
-from robotxr1_ros.evaluation.decision_dataset import find_datasets, load_dataset
 from robotxr1_ros.llm.features import StateFeatures, features_from_record
 from robotxr1_ros.llm.grammar import GrammarError, decision_grammar, mpc_grammar
 from robotxr1_ros.llm.models import import_llama_cpp
 from robotxr1_ros.llm.parsing import tagged_blocks
-from robotxr1_ros.cases.control import eval_phrasings
 from robotxr1_ros.llm.prompt_fit import WIDEST_STATE
 from robotxr1_ros.llm.prompts import mpc_messages, mpc_system_prompt
 from robotxr1_ros.llm.tuning import MPCxR1

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from robotxr1_ros.cases.decision import label
-from robotxr1_ros.evaluation.metrics import driving_metrics
 from robotxr1_ros.control.run_log import RAW_CHANNELS, RunLog
+from robotxr1_ros.evaluation.metrics import driving_metrics
 from robotxr1_ros.track.library import get_track
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from model_files import corrupted_copy
+
 from robotxr1_ros.cli import main
 from robotxr1_ros.llm import models
 from robotxr1_ros.llm.model_spec import ModelSpec

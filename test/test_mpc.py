@@ -11,11 +11,11 @@ from robotxr1_ros.control import mpc_qp
 from robotxr1_ros.control.closed_loop import drive
 from robotxr1_ros.control.mpc import STATUS_FALLBACK, FrenetMPC, MpcConfig, track_table
 from robotxr1_ros.params import MpcParams
-from robotxr1_ros.track.path_lookup import PathLookup
 from robotxr1_ros.sim.simulator import Simulator
+from robotxr1_ros.sim.vehicle import VehicleParams
 from robotxr1_ros.track import ClosedPath, Track
 from robotxr1_ros.track.library import get_track
-from robotxr1_ros.sim.vehicle import VehicleParams
+from robotxr1_ros.track.path_lookup import PathLookup
 
 CONFIG = MpcConfig()
 STEP_S = CONFIG.dt  # the planning step; first-command limits are per step

@@ -10,12 +10,20 @@ import time
 
 import pytest
 import rclpy
+from node_harness import (
+    SERVICE_TIMEOUT_S,
+    OdometrySource,
+    Probe,
+    call,
+    describe_parameters,
+    get_parameters,
+    set_parameters,
+)
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
+from ros_fixtures import spin_until
 
-from node_harness import (OdometrySource, Probe, SERVICE_TIMEOUT_S, call, describe_parameters, get_parameters,
-                          set_parameters)
 from robotxr1_ros.control.controller import MAX_STOP_LATENCY_S, SafetyConfig
 from robotxr1_ros.control.param_limits import ParamLimits
 from robotxr1_ros.nodes.conversions import sample_to_odometry
@@ -24,7 +32,6 @@ from robotxr1_ros.nodes.parameter_services import PARAMETER_QOS
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError, check_cross_rules
 from robotxr1_ros.samples import OdomSample, stamp_seconds
 from robotxr1_ros.track.library import get_track
-from ros_fixtures import spin_until
 
 WAIT_S = 10.0
 EFFECTIVE = ParamLimits.create().specs  # the table with a_min capped at the default brake floor

@@ -6,10 +6,16 @@ import math
 import numpy as np
 import pytest
 
-from robotxr1_ros.samples import (OdomSample, ScanSample, odometry_to_sample, scan_to_sample, stamp_seconds,
-                                  yaw_from_quaternion)
-from robotxr1_ros.nodes import conversions
 from robotxr1_ros.control.odometry_gate import GateVerdict, OdometryGate
+from robotxr1_ros.nodes import conversions
+from robotxr1_ros.samples import (
+    OdomSample,
+    ScanSample,
+    odometry_to_sample,
+    scan_to_sample,
+    stamp_seconds,
+    yaw_from_quaternion,
+)
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.5, -1.2, math.pi - 1e-6, -math.pi + 1e-6, 3.0])

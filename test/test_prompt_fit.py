@@ -10,7 +10,11 @@ from robotxr1_ros.llm.backends import BackendError, ScriptedBackend
 from robotxr1_ros.llm.decision import DecisionxR1
 from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.prompt_fit import (
-    PROMPT_MARGIN_TOKENS, WIDEST_STATE, InstructionTooLong, prompt_sizes, require_fitting_instruction,
+    PROMPT_MARGIN_TOKENS,
+    WIDEST_STATE,
+    InstructionTooLong,
+    prompt_sizes,
+    require_fitting_instruction,
 )
 from robotxr1_ros.llm.prompts import InstructionError
 from robotxr1_ros.llm.tuning import MPCxR1

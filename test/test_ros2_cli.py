@@ -6,8 +6,8 @@ import time
 
 import pytest
 import yaml
-
 from launch_harness import ros2, ros2_executable, start
+
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS
 
 CONTROLLER = "/mpc_controller"

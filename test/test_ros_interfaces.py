@@ -12,7 +12,6 @@ from pathlib import Path
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-
 from ros_fixtures import spin_until
 
 PUBLISHER_SCRIPT = Path(__file__).with_name("interface_publisher.py")

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_safety_filter import assert_within_limits
 
 from robotxr1_ros.control import odometry_gate as gate_faults
 from robotxr1_ros.control.controller import MAX_STOP_LATENCY_S, SHUTDOWN, SafeController, SafetyConfig
@@ -20,7 +21,6 @@ from robotxr1_ros.errors import Robotxr1Error
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError, check_cross_rules
 from robotxr1_ros.samples import OdomSample
 from robotxr1_ros.track.library import get_track
-from test_safety_filter import assert_within_limits
 
 PERIOD_S = 0.025
 ODOM_PERIOD_S = 0.02

@@ -9,8 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robotxr1_ros.control.safety_filter import (ACCELERATION, CORRECTIONS, NON_FINITE, SPEED_LIMIT, STEERING_LIMIT,
-                                                STEERING_RATE, SafetyFilter, VehicleLimits)
+from robotxr1_ros.control.safety_filter import (
+    ACCELERATION,
+    CORRECTIONS,
+    NON_FINITE,
+    SPEED_LIMIT,
+    STEERING_LIMIT,
+    STEERING_RATE,
+    SafetyFilter,
+    VehicleLimits,
+)
 from robotxr1_ros.params import PARAM_SPECS, MpcParams
 from robotxr1_ros.sim.vehicle import VehicleParams
 

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from robotxr1_ros.cases.control import eval_phrasings
 from robotxr1_ros.control.closed_loop import Scenario, drive_scenario
-from robotxr1_ros.llm.model_spec import ModelSpec, shipped_adapter_path
 from robotxr1_ros.llm.lora_merge import merged_model_path
+from robotxr1_ros.llm.model_spec import ModelSpec, shipped_adapter_path
 from robotxr1_ros.llm.models import KNOWN_HASHES_FILE, ModelLoadError, default_model_path, file_sha256
 from robotxr1_ros.llm.parsing import parse_mpc_answer
-from robotxr1_ros.cases.control import eval_phrasings
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track

@@ -26,7 +26,7 @@ def test_five_starts_and_stops_all_exit_cleanly(launch_domain, tmp_path):
         for run in range(RUNS):
             launched = ros2_launch("sim.launch.py", domain_id, config=str(config))
             try:
-                up = car.wait(lambda: NODES <= car.node_names() and car.llm_ready(), START_TIMEOUT_S)
+                up = car.wait(lambda: car.node_names() >= NODES and car.llm_ready(), START_TIMEOUT_S)
                 if run == 0:
                     car.instruct("Drive slower")  # Ctrl-C while the worker is inside a model call
                     time.sleep(0.5)

@@ -11,19 +11,19 @@ import threading
 
 import numpy as np
 import rclpy
+from node_harness import Probe, call, set_parameters, stop_process
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile
+from ros_fixtures import spin_until
 from std_msgs.msg import String
 
-from node_harness import Probe, call, set_parameters, stop_process
 from robotxr1_ros.control.controller import MAX_STOP_LATENCY_S, STOP_LATENCY_TOLERANCE_S
 from robotxr1_ros.nodes.conversions import quaternion_from_yaw
-from robotxr1_ros.samples import odometry_to_sample, stamp_seconds
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.nodes.sim_node import SimNode
+from robotxr1_ros.samples import odometry_to_sample, stamp_seconds
 from robotxr1_ros.track.library import get_track
-from ros_fixtures import spin_until
 
 REAL_TIME_FACTOR = 2.0  # leaves CPU headroom on a loaded 2-core machine
 SIM_TIME = [Parameter("use_sim_time", value=True)]

@@ -6,8 +6,8 @@ import pytest
 
 from robotxr1_ros.sim.lidar import Lidar, LidarConfig
 from robotxr1_ros.sim.simulator import SensorNoise, Simulator
-from robotxr1_ros.track.library import CIRCLE_HALF_WIDTH, CIRCLE_RADIUS, get_track
 from robotxr1_ros.sim.vehicle import VehicleParams, VehicleState, simulate_commands
+from robotxr1_ros.track.library import CIRCLE_HALF_WIDTH, CIRCLE_RADIUS, get_track
 
 ON_CENTRE = (CIRCLE_RADIUS, 0.0, math.pi / 2)  # circle track: on the centre line, driving CCW
 NOISY = SensorNoise(position=0.02, yaw=0.01, velocity=0.05, yaw_rate=0.02, acceleration=0.1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from robotxr1_ros.samples import OdomSample, ScanSample
 from robotxr1_ros.llm.state_buffer import StateBuffer
+from robotxr1_ros.samples import OdomSample, ScanSample
 
 
 def odometry(t: float) -> OdomSample:

@@ -6,7 +6,14 @@ import pytest
 
 from robotxr1_ros.errors import Robotxr1Error
 from robotxr1_ros.llm.supervision_claim import (
-    CLAIMING, HOLDING, HOLDS, IDLE, LAPSED, YIELDS, Claim, SupervisionLease,
+    CLAIMING,
+    HOLDING,
+    HOLDS,
+    IDLE,
+    LAPSED,
+    YIELDS,
+    Claim,
+    SupervisionLease,
 )
 
 LEASE_S = 2.0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+
 import pytest
 
 from robotxr1_ros.errors import Robotxr1Error
@@ -10,7 +11,16 @@ from robotxr1_ros.llm.backends import Completion
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, NO_VERDICT, Decision
 from robotxr1_ros.llm.prompts import InstructionError
 from robotxr1_ros.llm.supervisor import (
-    BY_DECISION, BY_INSTRUCTION, DECIDE, NO_PARAMETERS, REFUSED, SEND, SUPERSEDED, TUNE, UNCHANGED, Supervisor,
+    BY_DECISION,
+    BY_INSTRUCTION,
+    DECIDE,
+    NO_PARAMETERS,
+    REFUSED,
+    SEND,
+    SUPERSEDED,
+    TUNE,
+    UNCHANGED,
+    Supervisor,
     SupervisorConfig,
 )
 from robotxr1_ros.llm.tuning import tuning_from_text

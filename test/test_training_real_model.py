@@ -15,8 +15,8 @@ from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.backends import LlamaCppBackend
 from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, DecisionxR1
 from robotxr1_ros.llm.features import StateFeatures
-from robotxr1_ros.llm.model_spec import ModelSpec
 from robotxr1_ros.llm.grammar import ANSWER_ONLY, decision_grammar, mpc_grammar
+from robotxr1_ros.llm.model_spec import ModelSpec
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer
 from robotxr1_ros.llm.tuning import MPCxR1
 from robotxr1_ros.training.export import export_adapter

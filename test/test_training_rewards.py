@@ -10,10 +10,10 @@ from robotxr1_ros.cases.decision import decision_instructions, label
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
-from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
-from robotxr1_ros.training.decision_windows import question_pool, restatements
-from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
 from robotxr1_ros.track.library import get_track
+from robotxr1_ros.training.decision_windows import question_pool, restatements
+from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
+from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
 from robotxr1_ros.training.sft_data import TARGET_REASONING_CHARS, answer_values, decision_examples, mpc_examples
 from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
 from robotxr1_ros.training.train_prompts import TRAIN_TRACK, eval_speeds, train_prompts

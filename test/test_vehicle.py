@@ -4,8 +4,21 @@ import math
 import numpy as np
 import pytest
 
-from robotxr1_ros.sim.vehicle import (SLIP, SPEED, STEER, X, Y, YAW, YAW_RATE, VehicleParams, VehicleState,
-                                  acceleration_command, body_acceleration, derivative, simulate_commands)
+from robotxr1_ros.sim.vehicle import (
+    SLIP,
+    SPEED,
+    STEER,
+    YAW,
+    YAW_RATE,
+    VehicleParams,
+    VehicleState,
+    X,
+    Y,
+    acceleration_command,
+    body_acceleration,
+    derivative,
+    simulate_commands,
+)
 
 PARAMS = VehicleParams()
 DT = 0.01

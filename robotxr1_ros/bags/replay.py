@@ -11,9 +11,9 @@ instruction, where there is a rule).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 from ..cases.decision import DECISION_RULES, label
 from ..errors import Robotxr1Error

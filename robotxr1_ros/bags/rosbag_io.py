@@ -7,8 +7,8 @@ objects, which the node conversions read like rclpy messages.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import apsw  # rosbags' SQLite
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
@@ -89,7 +89,7 @@ class BagWriter:
     def close(self) -> None:
         self._writer.close()
 
-    def __enter__(self) -> "BagWriter":
+    def __enter__(self) -> BagWriter:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from ..cases.control import eval_phrasings
 from ..cases.decision import decision_instructions
@@ -45,7 +46,7 @@ class CallTiming:
     ok: bool  # a verdict / a parameter dict was read
 
     @classmethod
-    def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool) -> "CallTiming":
+    def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool) -> CallTiming:
         return cls(total_s, cpu_s, completion.prompt_tokens, completion.cached_tokens, completion.prompt_eval_s,
                    completion.completion_tokens, completion.forced_tokens, completion.decode_s, completion.grammar_s,
                    parse_s, ok)

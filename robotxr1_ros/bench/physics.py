@@ -8,10 +8,10 @@ import numpy as np
 
 from ..errors import Robotxr1Error
 from ..sim.lidar import Lidar
-from ..track.path_lookup import PathLookup, descend
 from ..sim.simulator import Simulator
-from ..track.library import get_track
 from ..sim.vehicle import VehicleParams, VehicleState, simulate_commands
+from ..track.library import get_track
+from ..track.path_lookup import PathLookup, descend
 
 CONTROL_PERIOD = 0.025  # s, the MPC's 40 Hz
 LOG_SPAN = 60.0  # s simulated between resets

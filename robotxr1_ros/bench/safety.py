@@ -31,7 +31,7 @@ from ..control.controller import MAX_STOP_LATENCY_S, SafeController, SafetyConfi
 from ..control.mpc import FrenetMPC, MpcCommand, MpcConfig
 from ..control.safety_filter import VehicleLimits
 from ..errors import Robotxr1Error
-from ..params import PARAM_SPECS, PARAM_NAMES, MpcParams, ParamError
+from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
 from ..samples import OdomSample
 from ..track import Track
 from ..track.library import get_track

@@ -26,8 +26,16 @@ from typing import Any
 
 from ..errors import Robotxr1Error
 from ..params import MpcParams
-from .behaviours import (SINE_AMPLITUDE, SINE_WAVELENGTH, WALL_CLEARANCE, Behaviour, fast_at_random_speed,
-                         forward_at_random_speed, reversing_at_random_speed, scripted_at_random_speed)
+from .behaviours import (
+    SINE_AMPLITUDE,
+    SINE_WAVELENGTH,
+    WALL_CLEARANCE,
+    Behaviour,
+    fast_at_random_speed,
+    forward_at_random_speed,
+    reversing_at_random_speed,
+    scripted_at_random_speed,
+)
 from .summary import WindowSummary, above, at_least, at_most, below
 
 STOPPED_SPEED = 0.1  # m/s: mean |s_speed| and mean |d_speed| below this is standing still

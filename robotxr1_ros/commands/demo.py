@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Robotxr1Error
 from ..cases.control import REVERSE_SPEED, parse_reference_speed
+from ..control.run_log import RAW_CHANNELS, RunLog
+from ..errors import Robotxr1Error
 from ..evaluation.metrics import driving_metrics
 from ..evaluation.plots import plot_runs
-from ..control.run_log import RAW_CHANNELS, RunLog
 from ..track.library import get_track
 from .run import create_nodes
 

@@ -24,8 +24,14 @@ from tqdm import tqdm
 
 from ..errors import Robotxr1Error
 from ..evaluation.control_cases import EVAL_SCENARIO, score_params
-from ..evaluation.control_eval import (DefaultProposer, ModelProposer, OracleProposer, Proposer, eval_prompts,
-                                       evaluate_control)
+from ..evaluation.control_eval import (
+    DefaultProposer,
+    ModelProposer,
+    OracleProposer,
+    Proposer,
+    eval_prompts,
+    evaluate_control,
+)
 from ..evaluation.decision_dataset import find_datasets, load_dataset
 from ..evaluation.decision_eval import evaluate_decision, total_calls
 from ..evaluation.oracle import OracleCache, SearchBudget, prompt_key, search

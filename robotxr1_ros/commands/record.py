@@ -12,8 +12,8 @@ import importlib
 import time
 from pathlib import Path
 
-from ..errors import Robotxr1Error
 from ..bags.rosbag_io import STORAGES, TOPIC_TYPES, BagWriter
+from ..errors import Robotxr1Error
 from ..evaluation.behaviours import behaviours, sensor_stream
 from ..track.library import get_track
 

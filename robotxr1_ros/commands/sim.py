@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ..control.closed_loop import Scenario, drive_scenario
 from ..evaluation.metrics import driving_metrics
-from ..params import MpcParams, parse_assignments
 from ..evaluation.plots import plot_runs
+from ..params import MpcParams, parse_assignments
 from ..track.library import get_track
 
 

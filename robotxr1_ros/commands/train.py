@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-
 DEFAULT_OUT = Path("out") / "train"
 
 
@@ -97,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
 def _sft(args: argparse.Namespace, settings) -> Path:
     import numpy as np
 
-    from ..training.sft import SftSettings, train_sft
     from ..training.decision_windows import training_records
+    from ..training.sft import SftSettings, train_sft
     from ..training.sft_data import decision_examples, mpc_examples, read_examples, write_examples
 
     data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
@@ -154,8 +153,8 @@ def _mpc(args: argparse.Namespace, settings) -> Path:
 
 
 def _decision(args: argparse.Namespace, settings) -> Path:
-    from ..training.grpo import train_grpo
     from ..training.decision_windows import training_records
+    from ..training.grpo import train_grpo
     from ..training.tasks import decision_summary, decision_task
 
     records = training_records(args.decision_windows, args.speed_variants, seed=args.seed + 1)

@@ -2,14 +2,14 @@
 benchmark, the evaluation and the RL reward all use."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from .mpc import FrenetMPC, MpcConfig
 from ..params import MpcParams
-from .run_log import RunLog, RunRecorder
 from ..sim.simulator import Simulator
 from ..track import Track
+from .mpc import FrenetMPC, MpcConfig
+from .run_log import RunLog, RunRecorder
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ nothing. When odometry goes stale between two steps, the watchdog stops the car 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from ..errors import Robotxr1Error
 from ..params import MpcParams

@@ -25,11 +25,11 @@ import daqp
 import numpy as np
 
 from ..errors import Robotxr1Error
-from . import mpc_qp as qp
 from ..params import MpcParams
-from ..track.path_lookup import PathLookup
-from ..track import Track
 from ..sim.vehicle import VehicleParams
+from ..track import Track
+from ..track.path_lookup import PathLookup
+from . import mpc_qp as qp
 
 # DAQP exit flags worth naming in a fallback reason.
 DAQP_FAILURES = {

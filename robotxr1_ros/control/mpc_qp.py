@@ -85,7 +85,7 @@ class QpLayout:
     knot_weight: np.ndarray  # (N,) interpolation weight of the next knot
 
     @classmethod
-    def create(cls, horizon: int, knots: int) -> "QpLayout":
+    def create(cls, horizon: int, knots: int) -> QpLayout:
         """`knots` knot steps: the first half at consecutive steps, the rest spread evenly to N - 1."""
         knots = min(knots, horizon)
         if knots < 2:

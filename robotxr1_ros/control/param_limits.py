@@ -8,8 +8,8 @@ The cross rules between parameters stay in params.check_cross_rules (MpcParams a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
 
 from ..params import PARAM_SPECS, MpcParams, ParamError, ParamSpec
 
@@ -55,7 +55,7 @@ class ParamLimits:
 
     @classmethod
     def create(cls, car_limits: Mapping[str, Sequence[float]] | None = None,
-               brake_floor: float = DEFAULT_BRAKE_FLOOR) -> "ParamLimits":
+               brake_floor: float = DEFAULT_BRAKE_FLOOR) -> ParamLimits:
         """The table narrowed by `car_limits` and with a_min capped at `brake_floor` (< 0)."""
         specs = narrowed_specs(car_limits or {})
         floor = float(brake_floor)

@@ -35,7 +35,7 @@ class RunRecorder:
         self._data[self._size] = values
         self._size += 1
 
-    def finish(self, track: Track) -> "RunLog":
+    def finish(self, track: Track) -> RunLog:
         columns = {name: self._data[: self._size, i].copy() for i, name in enumerate(RAW_CHANNELS)}
         return RunLog.from_raw(track, columns)
 
@@ -67,7 +67,7 @@ class RunLog:
     d_right: np.ndarray
 
     @classmethod
-    def from_raw(cls, track: Track, raw: dict[str, np.ndarray]) -> "RunLog":
+    def from_raw(cls, track: Track, raw: dict[str, np.ndarray]) -> RunLog:
         view = frenet_view(track, raw["t"], raw["x"], raw["y"], raw["yaw"], raw["vx"], raw["vy"])
         return cls(**raw, s_race=view.s_race, d_race=view.d_race, d_centre=view.d_centre,
                    speed_along=view.speed_along, d_left=view.d_left, d_right=view.d_right)

@@ -40,7 +40,7 @@ class VehicleLimits:
     acceleration: float  # m/s^2
 
     @classmethod
-    def of(cls, vehicle: VehicleParams = VehicleParams()) -> "VehicleLimits":
+    def of(cls, vehicle: VehicleParams = VehicleParams()) -> VehicleLimits:
         return cls(vehicle.v_min, vehicle.v_max, vehicle.s_min, vehicle.s_max,
                    min(vehicle.sv_max, -vehicle.sv_min), vehicle.a_max)
 

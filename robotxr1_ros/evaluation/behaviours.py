@@ -9,14 +9,15 @@ cases/behaviours.py.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from ..cases.behaviours import Behaviour
 from ..cases.decision import DECISION_RULES
+from ..control.mpc import FrenetMPC, MpcConfig
 from ..errors import Robotxr1Error
 from ..samples import OdomSample, ScanSample
-from ..control.mpc import FrenetMPC, MpcConfig
 from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
 from ..sim.simulator import Simulator
 from ..track import Track

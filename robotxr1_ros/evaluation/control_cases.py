@@ -25,12 +25,12 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ..cases.control import control_case
-from ..errors import Robotxr1Error
 from ..control.closed_loop import Scenario, drive_scenario
-from .metrics import DrivingMetrics, driving_metrics, signal_rmse
-from ..params import MpcParams
 from ..control.run_log import RunLog
+from ..errors import Robotxr1Error
+from ..params import MpcParams
 from ..track import Track
+from .metrics import DrivingMetrics, driving_metrics, signal_rmse
 
 FAILURE_RMSE = 69.0  # what the reference records when a model gives no usable parameters or crashes
 LAP_TIMEOUT = 90.0  # s; a lap of the evaluation track (76 m) at 0.85 m/s
@@ -49,7 +49,7 @@ class ControlPrompt:
     reference_speed: float
 
     @classmethod
-    def of(cls, case: str, text: str) -> "ControlPrompt":
+    def of(cls, case: str, text: str) -> ControlPrompt:
         return cls(case, text, control_case(case).reference_speed(text))
 
 

@@ -15,18 +15,19 @@ default parameters, or the oracle's cached search result.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 from ..cases.control import Outcome, control_case, eval_phrasings
 from ..control.closed_loop import Scenario, drive_scenario
 from ..llm.tuning import MPCxR1
 from ..params import MpcParams
-from .plots import plot_runs
 from ..track import Track
 from .control_cases import EVAL_SCENARIO, FAILURE_RMSE, ControlPrompt, improvement, score_log, score_params
 from .oracle import OracleCache
+from .plots import plot_runs
 
 NO_PARAMETERS = "no usable parameters"
 CLIP_LOWER = -1.0  # the clipped score counts a failure as -100 %

@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from ..cases.behaviours import Behaviour
+from ..cases.decision import all_labels, decision_instructions
 from ..errors import Robotxr1Error
 from ..json_files import read_json
 from ..llm.features import SERIES_KEYS, FeatureConfig, InsufficientData, compute_features, features_from_record
 from ..samples import OdomSample, ScanSample, StateWindow
 from ..track import Track
 from ..track.library import get_track
-from ..cases.behaviours import Behaviour
-from ..cases.decision import all_labels, decision_instructions
 from .behaviours import SensorRates, behaviours, sensor_stream
 
 DATASET_VERSION = "v1"

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import multiprocessing
 import statistics
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
+from ..cases.decision import decision_instructions, label
 from ..errors import Robotxr1Error
 from ..llm.decision import DecisionxR1
 from ..llm.features import features_from_record
-from ..cases.decision import decision_instructions, label
 from .decision_dataset import MIN_RECORD_SAMPLES, Dataset
 
 MINI_STRIDE = 5

@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..cases.control import REVERSE_SPEED, Signal, acceleration, centre_offset, raceline_offset, speed_error
-from ..errors import Robotxr1Error
 from ..control.run_log import RunLog
+from ..errors import Robotxr1Error
 
 SETTLE_TIME = 1.0  # s excluded from the RMSEs
 

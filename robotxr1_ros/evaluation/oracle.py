@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
+from ..control.closed_loop import Scenario
 from ..errors import Robotxr1Error, one_line
 from ..json_files import read_json
-from ..control.closed_loop import Scenario
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
 from ..track import Track
 from .control_cases import EVAL_SCENARIO, ControlPrompt, improvement, score_params
@@ -194,7 +195,7 @@ class OracleCache:
         self.scenario = scenario
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "OracleCache":
+    def load(cls, path: str | Path | None = None) -> OracleCache:
         path = Path(path) if path is not None else packaged_oracle_file()
         if not path.exists():
             return cls()

@@ -1,17 +1,17 @@
 """PNG plots of tracks and runs (headless: the Agg backend, no display needed)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ..control.run_log import RunLog  # noqa: E402
-from ..track import Track  # noqa: E402
+from ..control.run_log import RunLog
+from ..track import Track
 
 
 def draw_track(ax, track: Track) -> None:

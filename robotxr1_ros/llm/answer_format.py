@@ -6,7 +6,7 @@ rewards exactly one block of each, and the parsers look inside the answer block 
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import Robotxr1Error
 

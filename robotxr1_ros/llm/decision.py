@@ -12,8 +12,9 @@ one forward pass over the prompt, no sampling (Backend.choose); `robotxr1 bench 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
 from .backends import CANCELLED, Backend, Completion, StopCheck

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import Robotxr1Error
+from ..samples import StateWindow
 from ..track import Track
 from .lidar_features import CAR_HALF_WIDTH, LidarFeatures, LidarThresholds, lidar_features
-from ..samples import StateWindow
 
 SERIES_KEYS = ("s_pos", "d_pos", "s_speed", "d_speed", "d_left", "d_right")
 FLAG_KEYS = ("reversing", "crashed", "facing_wall")

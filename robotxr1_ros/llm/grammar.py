@@ -16,12 +16,20 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
-from .answer_format import (ANSWER_TAG, BLOCK_SEPARATOR, PARAMS_VARIABLE, REASONING_TAG, VERDICT_FALSE, VERDICT_TRUE,
-                            close_tag, open_tag)
+from .answer_format import (
+    ANSWER_TAG,
+    BLOCK_SEPARATOR,
+    PARAMS_VARIABLE,
+    REASONING_TAG,
+    VERDICT_FALSE,
+    VERDICT_TRUE,
+    close_tag,
+    open_tag,
+)
 from .jump_forward import ForcedLiteral, Grammar
 
 REASONING_CHARS = 200  # bound on the reasoning text (~50 tokens), so the answer fits the token budget

@@ -11,9 +11,9 @@ text the grammar refuses.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Grammar(str):
 
     forced: tuple[ForcedLiteral, ...]
 
-    def __new__(cls, text: str, forced: Sequence[ForcedLiteral] = ()) -> "Grammar":
+    def __new__(cls, text: str, forced: Sequence[ForcedLiteral] = ()) -> Grammar:
         grammar = super().__new__(cls, text)
         grammar.forced = tuple(forced)
         return grammar

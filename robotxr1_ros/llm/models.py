@@ -8,7 +8,7 @@ import os
 import struct
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
@@ -96,7 +96,7 @@ def check_gguf(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def read_gguf(path: str | os.PathLike[str]) -> "GGUFReader":
+def read_gguf(path: str | os.PathLike[str]) -> GGUFReader:
     """The GGUF file's header, metadata and tensor table (gguf-py; tensor data memory-mapped).
 
     gguf-py reports a truncated file or corrupt counts, lengths or types as whatever numpy raised
@@ -119,7 +119,7 @@ def file_sha256(path: Path) -> str:
     return _file_sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -152,7 +152,7 @@ def verified_marker(path: Path) -> Path:
     return cache_dir("verified", VERIFIED_CACHE_ENV) / f"{file_sha256(path)}-llama-cpp-{version('llama_cpp_python')}"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _verify_file(path: str, size: int, mtime_ns: int) -> None:
     check_known_hash(Path(path))
     marker = verified_marker(Path(path))
@@ -180,7 +180,7 @@ def _verify_file(path: str, size: int, mtime_ns: int) -> None:
 
 def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int = DECODE_THREADS,
                n_threads_batch: int | None = PROMPT_THREADS, n_batch: int = 512, seed: int = 0,
-               flash_attn: bool = True) -> "Llama":
+               flash_attn: bool = True) -> Llama:
     """Open a GGUF model with llama.cpp; any failure becomes a ModelLoadError naming the path.
     `n_threads` decode, `n_threads_batch` (None: as many) evaluate prompts. Flash attention made
     prompt evaluation ~15 % faster here (a decision is one prompt evaluation)."""

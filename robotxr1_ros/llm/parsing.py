@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..params import PARAM_SPECS, PARAM_TABLE, MpcParams, ParamError, ParamSpec, check_cross_rules
 from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, close_tag, open_tag

@@ -18,8 +18,8 @@ count tokens (a remote endpoint) is not measured: the server checks.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..params import ParamSpec
 from .decision import DecisionxR1

@@ -11,10 +11,10 @@ before the state then comes from the cache. Templates use `${name}` placeholders
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from string import Template
-from typing import Sequence
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def require_instruction(instruction: str) -> str:
     return text
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_template(name: str) -> Template:
     path = TEMPLATE_DIR / f"{name}.txt"
     return Template(path.read_text(encoding="utf-8").rstrip("\n"))
@@ -105,12 +105,12 @@ def parameter_table_text(specs: Sequence[ParamSpec] = PARAM_TABLE) -> str:
     return "\n".join(lines)
 
 
-@lru_cache(maxsize=None)
+@cache
 def decision_system_prompt() -> str:
     return render("decision_system", answer_shape=decision_answer_shape())
 
 
-@lru_cache(maxsize=None)
+@cache
 def mpc_system_prompt(specs: tuple[ParamSpec, ...] = PARAM_TABLE) -> str:
     return render("mpc_system", parameter_table=parameter_table_text(specs), answer_shape=mpc_answer_shape())
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -45,12 +45,12 @@ def load_passages(path: Path, key: str) -> list[Passage]:
         raise Robotxr1Error(f"{path}: cannot read passages under {key!r} ({error})") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_hints() -> tuple[Passage, ...]:
     return tuple(load_passages(HINTS_FILE, "hints"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_memories() -> tuple[Passage, ...]:
     return tuple(load_passages(MEMORIES_FILE, "memories"))
 
@@ -68,8 +68,7 @@ def tokenize(text: str) -> list[str]:
 
 
 _STOPWORDS = frozenset(
-    "a an and are as at be by for from has have in is it its of on or so that the this to was were will "
-    "with you your please car drive driving track keep".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its", "of", "on", "or", "so", "that", "the", "this", "to", "was", "were", "will", "with", "you", "your", "please", "car", "drive", "driving", "track", "keep"]
 )
 
 

@@ -26,8 +26,9 @@ Not thread-safe: the node calls it under its own lock.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, MpcParams, ParamError, ParamSpec, check_cross_rules

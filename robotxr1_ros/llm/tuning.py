@@ -7,8 +7,9 @@ ranges, read from it before each tuning: the prompt, the grammar and the parser 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..params import PARAM_TABLE, MpcParams, ParamSpec
 from .answer_format import REASONING_TAG

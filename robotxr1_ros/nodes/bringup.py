@@ -6,9 +6,10 @@ substitutions (the launch files), this module only places them.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 PACKAGE = "robotxr1"
 CONFIG_NAME = "robotxr1.yaml"

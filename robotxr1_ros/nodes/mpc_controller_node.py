@@ -39,9 +39,9 @@ from rclpy.time_source import USE_SIM_TIME_NAME as USE_SIM_TIME
 from std_msgs.msg import String
 
 from ..control.controller import Command, SafeController, SafetyConfig
-from ..control.safety_filter import ACCELERATION, STEERING_RATE
 from ..control.mpc import FrenetMPC, MpcConfig
 from ..control.param_limits import ParamLimits
+from ..control.safety_filter import ACCELERATION, STEERING_RATE
 from ..errors import Robotxr1Error
 from ..params import PARAM_NAMES, PARAM_SPECS, ParamError
 from ..samples import odometry_to_sample

@@ -8,7 +8,7 @@ Needs only the rcl_interfaces message classes, not a running ROS context.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
 

@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import weakref
 
-from rcl_interfaces.srv import (DescribeParameters, GetParameters, GetParameterTypes, ListParameters, SetParameters,
-                                SetParametersAtomically)
+from rcl_interfaces.srv import (
+    DescribeParameters,
+    GetParameters,
+    GetParameterTypes,
+    ListParameters,
+    SetParameters,
+    SetParametersAtomically,
+)
 from rclpy.node import Node
 from rclpy.parameter_service import ParameterService
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy

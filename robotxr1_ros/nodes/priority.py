@@ -18,8 +18,8 @@ decoding took 1.02-1.28 s instead of 0.82-0.96 s in `robotxr1 bench ros` (paired
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Iterator, Mapping
 
 from ..errors import Robotxr1Error
 

@@ -10,7 +10,7 @@ type error naming the parameter.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 ROS_ARGS, END_OF_ROS_ARGS = "--ros-args", "--"
 PARAMETER_FLAGS = ("-p", "--param")

@@ -40,10 +40,10 @@ from visualization_msgs.msg import MarkerArray
 
 from ..errors import Robotxr1Error
 from ..samples import yaw_from_quaternion
+from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
 from ..sim.simulator import Simulator
 from ..track.library import get_track
 from .conversions import imu_message, planar_transform, sample_to_odometry, sample_to_scan, stamp_from_seconds
-from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
 from .spin import run_node
 from .undeclared_parameters import NamesUndeclaredParameters
 from .visualization import track_markers

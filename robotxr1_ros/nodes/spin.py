@@ -24,8 +24,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import rclpy
 from rclpy.executors import ExternalShutdownException

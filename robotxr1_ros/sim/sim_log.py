@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..track.path_lookup import PathLookup
 from ..track import Track
+from ..track.path_lookup import PathLookup
 
 
 @dataclass
@@ -30,7 +30,7 @@ class SimLog:
     def __len__(self) -> int:
         return len(self.t)
 
-    def frenet(self, track: Track) -> "FrenetView":
+    def frenet(self, track: Track) -> FrenetView:
         return frenet_view(track, self.t, self.x, self.y, self.yaw, self.vx, self.vy)
 
 

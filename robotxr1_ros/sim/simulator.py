@@ -14,12 +14,24 @@ import numpy as np
 from numba import njit
 
 from ..errors import Robotxr1Error
-from .lidar import Lidar, LidarConfig
-from ..track.path_lookup import PathLookup, descend, interpolate, segment_foot
-from .sim_log import SimLog
 from ..track import Track
-from .vehicle import (SLIP, SPEED, STATE_SIZE, STEER, X, Y, YAW, YAW_RATE, VehicleParams, VehicleState,
-                      body_acceleration, rk4_step)
+from ..track.path_lookup import PathLookup, descend, interpolate, segment_foot
+from .lidar import Lidar, LidarConfig
+from .sim_log import SimLog
+from .vehicle import (
+    SLIP,
+    SPEED,
+    STATE_SIZE,
+    STEER,
+    YAW,
+    YAW_RATE,
+    VehicleParams,
+    VehicleState,
+    X,
+    Y,
+    body_acceleration,
+    rk4_step,
+)
 
 # Log columns (one row per physics step).
 (L_T, L_X, L_Y, L_YAW, L_SPEED, L_SLIP, L_YAW_RATE, L_STEER, L_SPEED_CMD, L_STEER_CMD,

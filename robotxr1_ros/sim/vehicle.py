@@ -113,7 +113,7 @@ class VehicleState:
         return state
 
     @classmethod
-    def from_array(cls, state: np.ndarray) -> "VehicleState":
+    def from_array(cls, state: np.ndarray) -> VehicleState:
         return cls(x=float(state[X]), y=float(state[Y]), yaw=float(state[YAW]), speed=float(state[SPEED]),
                    slip=float(state[SLIP]), yaw_rate=float(state[YAW_RATE]), steering=float(state[STEER]))
 

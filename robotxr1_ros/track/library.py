@@ -8,7 +8,7 @@ of equal distance to both walls, as every centre-line measure assumes.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def evaluation_track() -> Track:
 BUILTIN_TRACKS = {"circle": circle_track, "eval": evaluation_track}
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_track(name: str) -> Track:
     """A built-in track by name, or a track file (.csv) by path; built once per process."""
     if name in BUILTIN_TRACKS:

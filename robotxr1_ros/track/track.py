@@ -50,13 +50,13 @@ class Track:
         self.right_wall = np.column_stack(self.centre.to_cartesian(s, -self.width_right))
 
     @classmethod
-    def from_centre(cls, name: str, centre: ClosedPath, width_left: np.ndarray, width_right: np.ndarray) -> "Track":
+    def from_centre(cls, name: str, centre: ClosedPath, width_left: np.ndarray, width_right: np.ndarray) -> Track:
         """A track whose racing line and speed profile are computed from the centre line and widths."""
         raceline = elastic_band_line(centre, width_left, width_right)
         return cls(name, centre, width_left, width_right, raceline, speed_profile(raceline))
 
     @classmethod
-    def from_csv(cls, path: str | Path, raceline_path: str | Path | None = None) -> "Track":
+    def from_csv(cls, path: str | Path, raceline_path: str | Path | None = None) -> Track:
         """A track from a track-layout CSV; the racing line is read from `raceline_path` (TUM
         layout) or computed. The file's centre line is re-centred on the midline between its
         walls (see midline.py): the walls are the file's, the centre line is equidistant to them."""
@@ -68,7 +68,7 @@ class Track:
             raise TrackFileError(f"{path}: not a usable track ({error})") from None
 
     @classmethod
-    def _from_csv(cls, path: str | Path, raceline_path: str | Path | None) -> "Track":
+    def _from_csv(cls, path: str | Path, raceline_path: str | Path | None) -> Track:
         centre, width_left = midline(*read_track_rows(path))
         width_right = width_left.copy()
         name = Path(path).stem

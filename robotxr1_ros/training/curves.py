@@ -6,8 +6,9 @@ Noisy per-step values are drawn faintly with a moving average over them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -33,7 +33,7 @@ class GrammarCompiler:
     def compile(self, gbnf: str) -> xgr.CompiledGrammar:
         return self._compile(gbnf)
 
-    def processor(self, gbnf: str) -> "GrammarLogitsProcessor":
+    def processor(self, gbnf: str) -> GrammarLogitsProcessor:
         return GrammarLogitsProcessor(self.compile(gbnf), self.vocab_size)
 
     def matcher(self, gbnf: str) -> xgr.GrammarMatcher:

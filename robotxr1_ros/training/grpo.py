@@ -18,8 +18,9 @@ count (on-policy, one update per sample, so the PPO ratio is 1 and needs no clip
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -5,7 +5,8 @@ gradients flow into the shared prefix pass as they would into copies of it.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 

@@ -11,8 +11,9 @@ penalty so that on-board answers stay short. Decision answers: correctness plus 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from ..control.closed_loop import Scenario
 from ..evaluation.control_cases import ControlPrompt, score_params
@@ -60,7 +61,7 @@ class RolloutPool:
             self._executor.shutdown(cancel_futures=True)
             self._executor = None
 
-    def __enter__(self) -> "RolloutPool":
+    def __enter__(self) -> RolloutPool:
         return self
 
     def __exit__(self, *_: object) -> None:

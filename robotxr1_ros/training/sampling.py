@@ -7,8 +7,9 @@ or sampled answer is what follows it, closed by the end-of-turn token.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from transformers import LogitsProcessorList

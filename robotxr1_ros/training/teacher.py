@@ -12,10 +12,10 @@ is what the model should learn: how to read the instruction, not one track's opt
 from __future__ import annotations
 
 import json
-from importlib import resources
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -67,7 +67,7 @@ class Teacher:
 
     @classmethod
     def choose(cls, track: Track, prompts: Sequence[ControlPrompt], scenario: Scenario = EVAL_SCENARIO,
-               progress: Callable[[int], None] | None = None) -> "Teacher":
+               progress: Callable[[int], None] | None = None) -> Teacher:
         """Drive every candidate rule of every case on `track` for that case's `prompts`."""
         rules, scores = {}, []
         for case in sorted({prompt.case for prompt in prompts}):
@@ -89,7 +89,7 @@ class Teacher:
         return control_case(prompt.case).teacher[self.rules[prompt.case]](prompt.reference_speed)
 
     def completed(self, track: Track, prompts: Sequence[ControlPrompt], scenario: Scenario = EVAL_SCENARIO,
-                  progress: Callable[[int], None] | None = None) -> "Teacher":
+                  progress: Callable[[int], None] | None = None) -> Teacher:
         """This teacher with a rule chosen (by driving `track`) for every case of `prompts` it has none for."""
         missing = [prompt for prompt in prompts if prompt.case not in self.rules]
         if not missing:
@@ -105,7 +105,7 @@ class Teacher:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Teacher":
+    def load(cls, path: str | Path) -> Teacher:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(dict(data["rules"]), [RuleScore(**s) for s in data["scores"]])
 

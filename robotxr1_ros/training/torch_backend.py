@@ -9,8 +9,8 @@ from the next-token probabilities as on the car (`choose`); one torch thread by 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 

@@ -8,7 +8,7 @@ phrasing and no evaluation speed is ever among them (tested).
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
