@@ -110,7 +110,7 @@ $(PACKAGE_STAMP): $(DEPS_STAMP) requirements/model.txt setup.py
 
 # llama-cpp-python's own dependencies are in requirements/base.txt, so this writes only its own files.
 $(PY_STAMP): $(LLAMA_WHEEL_STAMP) $(PACKAGE_STAMP)
-	$(VENV)/bin/pip install --quiet --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(VENV)/bin/pip install --quiet --no-deps --find-links $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	touch $@
 
 # What a first start would otherwise make on the spot, and several processes at once when they start

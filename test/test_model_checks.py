@@ -52,3 +52,14 @@ def test_a_verified_model_is_not_probed_again_in_another_process(tmp_path, monke
     with pytest.raises(AssertionError, match="probed again"):
         verify_model(corrupted_copy(tmp_path))
     assert len(list((tmp_path / "verified").iterdir())) == 1
+
+
+def test_llama_cpp_log_lets_only_errors_through(capfd):
+    """llama.cpp's warnings (its KV-cache bookkeeping) stay off the user's terminal; errors do not."""
+    log = models._log_errors_only(models.import_llama_cpp())
+    log(2, b"decode: removing memory module entries for seq_id = 0\n", None)
+    log(3, b"llama_model_load: error loading model: ", None)
+    log(5, b"tensor data is not within the file bounds\n", None)
+    log(2, b"warning again\n", None)
+    log(5, b" continued\n", None)
+    assert capfd.readouterr().err == "llama_model_load: error loading model: tensor data is not within the file bounds\n"

@@ -1,6 +1,7 @@
 """Which GGUF model to run, and loading it with one clear error when the file is unusable."""
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import importlib.util
 import json
@@ -34,6 +35,7 @@ VERIFIED_CACHE_ENV = "ROBOTXR1_VERIFIED_CACHE"
 # several times per token: 34 vs 72 tokens/s on the car's 2 cores); evaluating a prompt gains from two.
 DECODE_THREADS = 1
 PROMPT_THREADS = 2
+N_CTX = 2048  # llama.cpp context length (tokens): both prompts with an answer fit in it
 
 
 def import_llama_cpp() -> ModuleType:
@@ -49,7 +51,30 @@ def import_llama_cpp() -> ModuleType:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import llama_cpp
 
+    _log_errors_only(llama_cpp)
     return llama_cpp
+
+
+GGML_LOG_ERROR, GGML_LOG_CONT = 3, 5  # ggml_log_level values
+
+
+@cache
+def _log_errors_only(llama_cpp: ModuleType) -> object:
+    """Let only llama.cpp's errors reach stderr. Its warnings are its own bookkeeping (e.g. "decode:
+    removing memory module entries" when a cached prompt prefix is reused), and llama-cpp-python's
+    filter lets them through once anything resets its logger's level. Returns the callback, which
+    must stay referenced (the cache keeps it) as long as llama.cpp may call it."""
+    previous = [0]
+
+    @llama_cpp.llama_log_callback
+    def log(level: int, text: bytes, _user_data: object) -> None:
+        level = previous[0] if level == GGML_LOG_CONT else level
+        previous[0] = level
+        if level == GGML_LOG_ERROR:
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+    llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
+    return log
 
 
 class ModelLoadError(Robotxr1Error):
@@ -178,7 +203,7 @@ def _verify_file(path: str, size: int, mtime_ns: int) -> None:
         raise unwritable_cache(marker, error, VERIFIED_CACHE_ENV) from None
 
 
-def load_llama(path: str | os.PathLike[str], n_ctx: int = 2048, n_threads: int = DECODE_THREADS,
+def load_llama(path: str | os.PathLike[str], n_ctx: int = N_CTX, n_threads: int = DECODE_THREADS,
                n_threads_batch: int | None = PROMPT_THREADS, n_batch: int = 512, seed: int = 0,
                flash_attn: bool = True) -> Llama:
     """Open a GGUF model with llama.cpp; any failure becomes a ModelLoadError naming the path.
