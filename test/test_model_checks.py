@@ -62,4 +62,5 @@ def test_llama_cpp_log_lets_only_errors_through(capfd):
     log(5, b"tensor data is not within the file bounds\n", None)
     log(2, b"warning again\n", None)
     log(5, b" continued\n", None)
-    assert capfd.readouterr().err == "llama_model_load: error loading model: tensor data is not within the file bounds\n"
+    expected = "llama_model_load: error loading model: tensor data is not within the file bounds\n"
+    assert capfd.readouterr().err == expected
