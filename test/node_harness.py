@@ -111,7 +111,7 @@ def get_parameters(executor: Executor, client_node, target: str, names: list[str
     client = AsyncParameterClient(client_node, target)
     assert spin_until(executor, client.services_are_ready, SERVICE_TIMEOUT_S), f"no parameter services on {target}"
     values = call(executor, client.get_parameters(names)).values
-    return {name: parameter_value_to_python(value) for name, value in zip(names, values)}
+    return {name: parameter_value_to_python(value) for name, value in zip(names, values, strict=True)}
 
 
 def describe_parameters(executor: Executor, client_node, target: str, names: list[str]) -> list:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from functools import partial
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,9 @@ from robotxr1_ros.bags.rosbag_io import read_messages
 from robotxr1_ros.cases.decision import label
 from robotxr1_ros.commands.record import record_behaviour, record_live, topic_types
 from robotxr1_ros.evaluation.behaviours import behaviours
-from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE
+from robotxr1_ros.llm.decision import DecisionStatus
 from robotxr1_ros.llm.features import StateFeatures
-from robotxr1_ros.llm.supervisor import BY_DECISION, BY_INSTRUCTION, SEND, UNCHANGED, SupervisorConfig, TuningEvent
+from robotxr1_ros.llm.supervisor import Outcome, SupervisorConfig, Trigger, TuningEvent
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
 
@@ -72,10 +73,10 @@ def test_fixture_bags_replay_to_their_behaviour(name):
 
 def test_scripted_backend_decides_each_window_by_its_known_answer():
     instruction = "Reverse the car"
-    for name, expected in (("reversing", ADHERES), ("forward", DOES_NOT_ADHERE)):
+    for name, expected in (("reversing", DecisionStatus.ADHERES), ("forward", DecisionStatus.DOES_NOT_ADHERE)):
         results = windows(FIXTURES / name, instruction=instruction, models=scripted_modules(instruction, {}))
         assert results and {r.decision.status for r in results} == {expected}
-        assert all(r.label == (expected == ADHERES) for r in results)
+        assert all(r.label == (expected == DecisionStatus.ADHERES) for r in results)
 
 
 def test_replay_reports_the_decisions_and_the_updates_the_car_would_have_received():
@@ -88,29 +89,32 @@ def test_replay_reports_the_decisions_and_the_updates_the_car_would_have_receive
     tunings = [e for e in log if isinstance(e, TuningEvent)]
     decisions = [e for e in log if isinstance(e, WindowResult)]
     first = tunings[0]
-    assert log[0] is first and first.trigger == BY_INSTRUCTION and first.outcome == SEND
+    assert log[0] is first and first.trigger == Trigger.INSTRUCTION and first.outcome == Outcome.SEND
     assert first.update.changes == {"v_min": -2.0, "v_max": -0.5}
     assert first.update.previous == {"v_min": 0.5, "v_max": 12.0}
-    assert [e.outcome for e in tunings[1:]] == [UNCHANGED] * (len(tunings) - 1) and len(tunings) >= 2
-    assert all(e.trigger == BY_DECISION for e in tunings[1:])
-    assert len(decisions) >= 2 and all(d.decision.status == DOES_NOT_ADHERE for d in decisions)
+    assert [e.outcome for e in tunings[1:]] == [Outcome.UNCHANGED] * (len(tunings) - 1) and len(tunings) >= 2
+    assert all(e.trigger == Trigger.DECISION for e in tunings[1:])
+    assert len(decisions) >= 2 and all(d.decision.status == DecisionStatus.DOES_NOT_ADHERE for d in decisions)
     # The first decision judged a full window recorded after the update, and the waits grow.
     assert decisions[0].t >= first.t + 0.9
     times = [e.t for e in log]
     assert times == sorted(times)
-    gaps = [b.t - a.t for a, b in zip(decisions, decisions[1:])]
-    assert all(later >= earlier - 1e-6 for earlier, later in zip(gaps, gaps[1:]))
+    gaps = [b.t - a.t for a, b in pairwise(decisions)]
+    assert all(later >= earlier - 1e-6 for earlier, later in pairwise(gaps))
 
 
 def test_replay_cli_prints_one_line_per_event(capsys):
     assert cli.main(["replay", str(FIXTURES / "stopped"), "--instruction", "Don't move", "--backend", "scripted",
                      "--period", "0.5"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert "tuning after the instruction: unchanged, nothing sent" in lines[0]  # nothing proposed
+    # A stop: the standstill set at once, no model asked.
+    assert "fast path: stop after the instruction: update v_min 1 -> 0, v_max 12 -> 0" in lines[0]
     decisions = lines[1:-1]
-    assert len(decisions) == 5  # windows covering 2.7 s, judged at 2.7, 3.2, 3.7, 4.2 and 4.7 s (the bag ends at 4.98 s)
+    # windows covering 2.7 s from 1.5 s on (the car's time to brake), judged at 4.2 and 4.7 s (the bag ends
+    # at 4.98 s)
+    assert len(decisions) == 2
     assert all("label adheres" in line and "decision adheres -> Continue behavior" in line for line in decisions)
-    assert lines[-1] == "5 decisions, 0 updates sent to the controller"
+    assert lines[-1] == "2 decisions, 1 updates sent to the controller"
     assert cli.main(["replay", str(FIXTURES / "stopped"), "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert records and all(STOPPED(r["features"]) and r["decision"] is None for r in records)
@@ -125,7 +129,7 @@ def test_replay_cli_json_reports_updates_with_timestamps(capsys):
     assert len(updates) == 1 and updates[0]["changes"] == {"v_max": -0.5}  # v_min=-2 was in force already
     assert updates[0]["previous"] == {"v_max": 12.0} and updates[0]["t"] == records[0]["t"]
     decisions = [r for r in records if r["event"] == "decision"]
-    assert decisions and all(r["decision"]["status"] == DOES_NOT_ADHERE and r["t"] > updates[0]["t"] for r in decisions)
+    assert decisions and all(r["decision"]["status"] == DecisionStatus.DOES_NOT_ADHERE and r["t"] > updates[0]["t"] for r in decisions)
 
 
 def test_replay_cli_reports_bad_input_in_one_line(capsys, tmp_path):

@@ -3,6 +3,7 @@ cold and warm, every call accounted for. Timings are reported, never asserted.""
 from robotxr1_ros.bench.llm import WINDOWS_PER_INSTRUCTION, bench_llm, decision_inputs, table
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
+from robotxr1_ros.llm.module_pair import AnswerSettings
 from robotxr1_ros.llm.prompts import decision_system_prompt
 
 
@@ -14,11 +15,12 @@ def answer(messages):
 
 def test_both_modules_cold_and_warm():
     backend = ScriptedBackend(answer)
-    result = bench_llm({"decision": backend, "tuning": backend}, decisions=3, instructions=["Drive slowly", "Drive at 3 m/s"],
-                       decision_options={"reasoning_chars": 0}, tuning_options={"reasoning_chars": 0})
+    settings = AnswerSettings(decision_reasoning_chars=0, tuning_reasoning_chars=0)
+    result = bench_llm(settings, backend, backend, decisions=3, instructions=["Drive slowly", "Drive at 3 m/s"])
     assert len(backend.calls) == (3 + 1 + 3) + (2 + 1 + 2)  # cold, one warm-up, warm; per module
     for module, calls in (("decision", 3), ("tuning", 2)):
         assert result[module]["calls"] == calls
+        assert result[module]["options"] == settings.options(module)
         for phase in ("cold", "warm"):
             summary = result[module][phase]
             assert summary["ok_rate"] == 1.0 and len(summary["runs"]) == calls

@@ -74,7 +74,7 @@ def test_launch_file_starts_what_the_runner_starts(fake_launch, bringup):
     markers = {argument.name: f"<{argument.name}>" for argument in BRINGUPS[bringup].arguments()}
     specs = BRINGUPS[bringup].nodes(markers["config"], launch_values(bringup, markers))
     assert len(nodes) == len(specs)
-    for node, spec in zip(nodes, specs):
+    for node, spec in zip(nodes, specs, strict=True):
         runner = node_arguments(spec)
         cli = runner["cli_args"]
         assert (node.kwargs["package"], node.kwargs["executable"], node.kwargs["name"]) == (
@@ -162,7 +162,8 @@ def test_robotxr1_run_sim_drives_the_car_in_a_separate_process(ros_context, tmp_
     assert all_up, probe.node.get_node_names()
     assert real_time_factor == {"real_time_factor": 2.0}
     assert runner.returncode == 0 and "Traceback" not in output, output  # Ctrl-C: a clean exit
-    assert all(f"[robotxr1 run] {name} exited with 0" in output for name in ("sim", "mpc_controller", "robotxr1")), output
+    assert all(f"[robotxr1 run] {name} exited with 0" in output
+               for name in ("sim", "mpc_controller", "robotxr1")), output
 
 
 def test_sim_bringup_passes_the_track_to_every_node_and_simulated_time_to_the_controller(ros_context):

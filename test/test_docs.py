@@ -2,6 +2,7 @@
 parameter table is the code's PARAM_TABLE."""
 from __future__ import annotations
 
+import ast
 import glob
 import re
 import subprocess
@@ -16,7 +17,8 @@ TEXT_SUFFIXES = {".md", ".py", ".yaml", ".yml", ".xml", ".sh", ".txt", ".cfg", "
 TOP_FOLDERS = ("docs", "robotxr1_ros", "test", "config", "launch", "scripts", "requirements", "cmake",
                "ros_interfaces", "resource", "benchmarks", ".ci")
 # A file in one of the repository's folders, as prose and comments write it (globs allowed).
-REPO_PATH = re.compile(r"(?<![\w./-])((?:%s)/[\w.*/-]*\.[\w*]+)" % "|".join(re.escape(f) for f in TOP_FOLDERS))
+_FOLDERS = "|".join(re.escape(f) for f in TOP_FOLDERS)
+REPO_PATH = re.compile(rf"(?<![\w./-])((?:{_FOLDERS})/[\w.*/-]*\.[\w*]+)")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A document named alone, the way README.md is (lower-case names are the reports commands write).
 MARKDOWN_FILE = re.compile(r"(?<![\w/.-])([A-Z][A-Z_]*\.md)\b")
@@ -82,5 +84,24 @@ def test_reference_parameter_table_is_param_table(spec_index):
     assert len(rows) == len(PARAM_TABLE)
     name, ranges, default, _meaning = rows[spec_index]
     spec = PARAM_TABLE[spec_index]
-    low, high = (float(value) for value in ranges.split("–"))
+    low, high = (float(value) for value in ranges.split("\N{EN DASH}"))
     assert (name, low, high, float(default)) == (spec.name, spec.minimum, spec.maximum, spec.default)
+
+
+def holds_code(path: Path) -> bool:
+    """A module with more than a docstring (an empty or docstring-only `__init__.py` holds none)."""
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    return bool(body[1:] if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                else body)
+
+
+def modules_missing_from_architecture() -> list[str]:
+    package = ROOT / "robotxr1_ros"
+    listed = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    modules = [path.relative_to(package).as_posix() for path in sorted(package.rglob("*.py"))
+               if path.name != "__init__.py" or holds_code(path)]
+    return [name for name in modules if f"`{name}`" not in listed]
+
+
+def test_architecture_names_every_module():
+    assert modules_missing_from_architecture() == [], "add a line for each to docs/architecture.md's Modules"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,7 @@ def modules_with_examples() -> list[str]:
     names = []
     for info in pkgutil.walk_packages(robotxr1_ros.__path__, "robotxr1_ros."):
         spec = importlib.util.find_spec(info.name)
-        if spec and spec.origin and spec.origin.endswith(".py") and ">>> " in open(spec.origin).read():
+        if spec and spec.origin and spec.origin.endswith(".py") and ">>> " in Path(spec.origin).read_text("utf-8"):
             names.append(info.name)
     return names
 

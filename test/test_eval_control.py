@@ -1,6 +1,7 @@
 """Control evaluation end to end on the mini subset (one phrasing per case): scripted model,
 baselines, reports and plots, the OpenAI-compatible endpoint path, and the case definitions."""
 import json
+from pathlib import Path
 
 import pytest
 from openai_stub import StubServer, chat_reply
@@ -96,7 +97,7 @@ def test_scripted_model_end_to_end_with_a_failure_reports_and_plots(tmp_path):
     assert summary["score_clipped"] > summary["score"]  # the failure counts as -100 % there
     assert summary["per_case"]["reverse"]["score"] == pytest.approx(results["reverse"].improvement)
     for result in report.prompts:
-        assert result.plot and open(result.plot, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert result.plot and Path(result.plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     files = write_control_report(report, tmp_path)
     data = json.loads(files["json"].read_text())
@@ -122,8 +123,8 @@ def test_the_default_baseline_improves_nothing():
 
 def test_cli_control_through_an_openai_compatible_endpoint(tmp_path, capsys):
     with StubServer(lambda body: chat_reply(scripted_answer(body["messages"]))) as server:
-        assert main(["eval", "control", "--endpoint", server.url, "--served-model", "stub-model", "--mini", "--no-plots",
-                     "--out", str(tmp_path), "--json"]) == 0
+        assert main(["eval", "control", "--endpoint", server.url, "--served-model", "stub-model", "--mini",
+                     "--no-plots", "--out", str(tmp_path), "--json"]) == 0
     assert {request["body"]["model"] for request in server.requests} == {"stub-model"}
     assert all(request["body"]["temperature"] == 0.0 for request in server.requests)
     summary = json.loads(capsys.readouterr().out)["summary"]

@@ -8,8 +8,9 @@ from robotxr1_ros.evaluation.decision_dataset import find_datasets, load_dataset
 from robotxr1_ros.evaluation.decision_eval import evaluate_decision, total_calls
 from robotxr1_ros.llm.answer_format import decision_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
-from robotxr1_ros.llm.decision import DeciderFactory, DecisionxR1
+from robotxr1_ros.llm.decision import DecisionxR1
 from robotxr1_ros.llm.model_spec import ModelSpec
+from robotxr1_ros.llm.module_pair import DeciderFactory
 
 
 def state_dependent_answer(messages):
@@ -50,7 +51,7 @@ def test_real_model_gives_the_same_verdicts_with_one_and_two_workers(tmp_path):
     path = tmp_path / "two_records.json"
     path.write_text(json.dumps(records))
     datasets = [load_dataset(path)]
-    factory = DeciderFactory(ModelSpec(n_threads=1), {})
+    factory = DeciderFactory(ModelSpec(n_threads=1))
     one = evaluate_decision(factory, datasets, "bundled")
     two = evaluate_decision(factory, datasets, "bundled", workers=2)
     assert len(one.calls) == 16 and _rows(one) == _rows(two)

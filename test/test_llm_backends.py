@@ -111,7 +111,7 @@ def test_corrupt_gguf_is_wrapped_at_load(tmp_path):
     """Right magic and version, garbage after: llama.cpp refuses, we say which file and why."""
     path = tmp_path / "corrupt.gguf"
     path.write_bytes(gguf_header() + b"\xff" * 4096)
-    with pytest.raises(ModelLoadError, match="llama.cpp could not load") as error:
+    with pytest.raises(ModelLoadError, match=r"llama\.cpp could not load") as error:
         LlamaCppBackend(path)
     assert str(path) in str(error.value)
 

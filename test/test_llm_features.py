@@ -157,7 +157,7 @@ def test_record_round_trip_and_validation(circle_track):
     again = features_from_record(record)
     assert again.as_record() == record
 
-    nan = dict(record, d_pos=[None] + record["d_pos"][1:])
+    nan = dict(record, d_pos=[None, *record["d_pos"][1:]])
     assert isinstance(features_from_record(nan), InsufficientData)
     assert isinstance(features_from_record(json.loads(json.dumps(dict(record, time=float("nan"))))), InsufficientData)
     short = {**record, **{k: record[k][:3] for k in ("s_pos", "d_pos", "s_speed", "d_speed", "d_left", "d_right")},

@@ -5,14 +5,7 @@ import pytest
 
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import Completion, ScriptedBackend
-from robotxr1_ros.llm.decision import (
-    ADHERES,
-    DOES_NOT_ADHERE,
-    INSUFFICIENT_DATA,
-    NO_VERDICT,
-    DecisionxR1,
-    decision_from_text,
-)
+from robotxr1_ros.llm.decision import DecisionStatus, DecisionxR1, decision_from_text
 from robotxr1_ros.llm.features import InsufficientData, StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
 from robotxr1_ros.llm.prompts import InstructionError
@@ -60,7 +53,8 @@ def test_tuning_relative_to_a_custom_base_and_narrowed_ranges():
     tuning = MPCxR1(backend, specs=narrowed).tune("Slower", base=MpcParams(v_max=5.0))
     assert tuning.params == MpcParams(v_max=4.0)
     assert backend.calls[0]["grammar"] == mpc_grammar(narrowed, reasoning_chars=TUNING_REASONING_CHARS)
-    assert "- v_max: maximum speed; negative forces reversing, m/s, -1 to 5" in backend.calls[0]["messages"][0]["content"]
+    system_prompt = backend.calls[0]["messages"][0]["content"]
+    assert "- v_max: maximum speed; negative forces reversing, m/s, -1 to 5" in system_prompt
 
 
 def test_empty_instruction_never_reaches_the_model():
@@ -75,7 +69,7 @@ def test_empty_instruction_never_reaches_the_model():
 def test_decision_adheres_and_maps_to_continue():
     backend = ScriptedBackend([decision_answer("Mean s_speed is negative.", True)])
     decision = DecisionxR1(backend).decide("Reverse the car", REVERSING)
-    assert decision.status == ADHERES and decision.adheres is True and decision.action == "Continue behavior"
+    assert decision.status == DecisionStatus.ADHERES and decision.adheres is True and decision.action == "Continue behavior"
     assert decision.explanation == "Mean s_speed is negative."
     call = backend.calls[0]
     assert call["grammar"] == decision_grammar(reasoning_chars=0)  # the default: the verdict alone
@@ -85,7 +79,7 @@ def test_decision_adheres_and_maps_to_continue():
 
 def test_decision_not_adhering_hands_the_instruction_on():
     decision = DecisionxR1(ScriptedBackend(["<answer>False</answer>"])).decide("Drive forward", REVERSING)
-    assert decision.status == DOES_NOT_ADHERE and decision.action == "Change behavior: Drive forward"
+    assert decision.status == DecisionStatus.DOES_NOT_ADHERE and decision.action == "Change behavior: Drive forward"
 
 
 def test_insufficient_data_never_asks_the_model():
@@ -93,14 +87,14 @@ def test_insufficient_data_never_asks_the_model():
     decider = DecisionxR1(backend)
     missing = decider.decide("Reverse the car", None)
     nan = decider.decide("Reverse the car", InsufficientData("odometry sample 3 contains NaN"))
-    assert missing.status == nan.status == INSUFFICIENT_DATA
+    assert missing.status == nan.status == DecisionStatus.INSUFFICIENT_DATA
     assert missing.adheres is None and missing.action is None and missing.completion is None
     assert "NaN" in nan.explanation and backend.calls == []
 
 
 def test_unreadable_verdict_is_no_verdict_not_a_guess():
     decision = decision_from_text("Stop", Completion("The car moves. crashed: False. reversing: True.", 10, 5, 0.1))
-    assert decision.status == NO_VERDICT and decision.adheres is None and decision.action is None
+    assert decision.status == DecisionStatus.NO_VERDICT and decision.adheres is None and decision.action is None
     assert decision.as_dict()["completion"]["completion_tokens"] == 5
 
 
@@ -110,5 +104,5 @@ def test_hand_built_states_with_nan_or_few_samples_are_insufficient():
     nan = decider.decide("Reverse the car", replace(REVERSING, d_pos=(0.0, float("nan"), 0.0, 0.0, 0.0)))
     few = replace(REVERSING, data_samples=1, s_pos=(5.0,), d_pos=(0.0,), s_speed=(-0.8,), d_speed=(0.0,),
                   d_left=(1.5,), d_right=(1.5,))
-    assert nan.status == decider.decide("Reverse the car", few).status == INSUFFICIENT_DATA
+    assert nan.status == decider.decide("Reverse the car", few).status == DecisionStatus.INSUFFICIENT_DATA
     assert "NaN" in nan.explanation and backend.calls == []

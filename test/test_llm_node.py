@@ -4,6 +4,7 @@ that send only what changes, atomically, within a car's narrowed ranges, bounded
 the real GGUF model (SmolLM2) producing a decision and an update that reaches the controller."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -15,14 +16,17 @@ from node_harness import OdometrySource, Probe, get_parameters, set_parameters
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.node import Node
 from rclpy.parameter import Parameter
 from ros_fixtures import spin_until
 from std_msgs.msg import String
 
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import CANCELLED, Backend, Completion, ScriptedBackend
-from robotxr1_ros.llm.decision import DOES_NOT_ADHERE
-from robotxr1_ros.nodes.llm_node import LlmNode, ModuleBackends
+from robotxr1_ros.llm.decision import DecisionStatus
+from robotxr1_ros.llm.module_pair import ModuleBackends
+from robotxr1_ros.llm.node_config import DEFAULTS, LlmNodeConfig
+from robotxr1_ros.nodes.llm_node import LlmNode
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.nodes.sim_node import SimNode
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS
@@ -87,7 +91,7 @@ def test_scripted_reverse_instruction_makes_the_simulated_car_reverse(ros_contex
     assert spin_until(executor, lambda: forward_speed(probe) < -0.8, WAIT_S), "the car did not reverse"
     # The scripted model keeps saying "does not adhere" and proposing the same: nothing is re-sent.
     assert spin_until(executor, lambda: len(probe.snapshot("updates")) >= 2, WAIT_S)
-    assert probe.snapshot("decisions")[0]["decision"]["status"] == DOES_NOT_ADHERE, probe.snapshot("decisions")[0]
+    assert probe.snapshot("decisions")[0]["decision"]["status"] == DecisionStatus.DOES_NOT_ADHERE, probe.snapshot("decisions")[0]
     repeated = probe.snapshot("updates")[1]
     assert repeated["trigger"] == "decision" and repeated["outcome"] == "unchanged" and not repeated["applied"]
     print(f"scripted instruction -> applied update: {update['latency_s']}")
@@ -167,6 +171,19 @@ def test_the_node_reads_at_most_input_rate_hz_of_a_faster_sensor_stream(ros_cont
         with pytest.raises(InvalidParameterValueException, match="input_rate_hz"):
             llm_node(ros_context, lambda: scripted(), input_rate_hz=rate)
     executor.shutdown()
+
+
+def test_the_node_declares_every_setting_of_llm_node_config_read_only_with_its_default(ros_context):
+    llm = LlmNode(backends=scripted, context=ros_context)
+    for setting in dataclasses.fields(LlmNodeConfig):
+        descriptor = llm.describe_parameter(setting.name)
+        assert llm.get_parameter(setting.name).value == getattr(DEFAULTS, setting.name), setting.name
+        assert descriptor.read_only and descriptor.description == setting.metadata["description"]
+        bounds = [(r.from_value, r.to_value) for r in descriptor.floating_point_range]
+        assert bounds == ([setting.metadata["bounds"]] if setting.metadata["bounds"] else [])
+    rclpys_own = set(Node("bare", context=ros_context)._parameters)  # use_sim_time and the like
+    assert set(llm._parameters) - rclpys_own == {setting.name for setting in dataclasses.fields(LlmNodeConfig)} | {
+        "instruction"}
 
 
 def test_lifecycle_without_autostart_waits_for_configure_and_activate(ros_context):
@@ -265,7 +282,8 @@ def test_updates_are_atomic_changed_only_and_inside_the_cars_narrowed_ranges(ros
     assert after_fast == {**before, "track_safety_margin": 0.6, "qn": 50.0, "qalpha": 9.0}
 
     update = instruct("Hold a speed window")
-    assert update["outcome"] == "refused" and not update["applied"] and re.search(r"v_max=2(\.0)? must be >= v_min=3", update["reason"])
+    assert update["outcome"] == "refused" and not update["applied"]
+    assert re.search(r"v_max=2(\.0)? must be >= v_min=3", update["reason"])
     assert params() == after_fast  # nothing changed on the controller
     executor.shutdown()
 
@@ -297,7 +315,8 @@ def test_instructions_are_bounded_and_cleaned_on_the_topic_and_the_parameter(ros
 def test_real_gguf_model_decides_and_its_validated_update_reaches_the_controller(ros_context):
     controller = MpcControllerNode(context=ros_context)
     source = OdometrySource(ros_context)
-    llm = llm_node(ros_context, period_s=2.0, instruction="Reverse the car", n_threads=1, max_tokens=120)  # one thread: robust on a shared, busy machine
+    # One thread: robust on a shared, busy machine.
+    llm = llm_node(ros_context, period_s=2.0, instruction="Reverse the car", n_threads=1, max_tokens=120)
     probe = Probe(ros_context)
     watch_llm_topics(probe)
     executor = SingleThreadedExecutor(context=ros_context)

@@ -25,10 +25,11 @@ from std_msgs.msg import String
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.decision import DecisionxR1
+from robotxr1_ros.llm.module_pair import ModuleBackends
 from robotxr1_ros.llm.prompt_fit import PROMPT_MARGIN_TOKENS, prompt_sizes
-from robotxr1_ros.llm.supervision_claim import HOLDING
+from robotxr1_ros.llm.supervision_claim import LeaseState
 from robotxr1_ros.llm.tuning import MPCxR1
-from robotxr1_ros.nodes.llm_node import LlmNode, ModuleBackends
+from robotxr1_ros.nodes.llm_node import LlmNode
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 
 WAIT_S = 30.0
@@ -82,8 +83,8 @@ def test_instructions_too_long_for_the_model_or_invisible_are_refused_with_the_r
                          ("\u200b", "holds only invisible or control characters (U+200B)"),
                          ("\u202e\u200b \ufe0f", "(U+200B, U+202E, U+FE0F)")):
         instructions.publish(String(data=text))
-        assert spin_until(executor, lambda: any(reason in refusal["reason"]
-                                                for refusal in events(probe, "instruction_refused")), WAIT_S), text
+        assert spin_until(executor, lambda reason=reason: any(
+            reason in refusal["reason"] for refusal in events(probe, "instruction_refused")), WAIT_S), text
         assert llm.instruction == "Reverse the car"  # the one in force stays
 
     (result,) = set_parameters(executor, probe.node, "/robotxr1", {"instruction": TOO_LONG})
@@ -109,7 +110,7 @@ def test_one_llm_node_supervises_a_controller_and_another_may_take_over_after_it
     executor = SingleThreadedExecutor(context=ros_context)
     for node in (controller, first, probe.node):
         executor.add_node(node)
-    assert spin_until(executor, lambda: first._lease.state == HOLDING, WAIT_S)
+    assert spin_until(executor, lambda: first._lease.state == LeaseState.HOLDING, WAIT_S)
 
     second = llm_node(ros_context, scripted)
     assert second.get_fully_qualified_name() == first.get_fully_qualified_name() == "/robotxr1"
@@ -119,13 +120,13 @@ def test_one_llm_node_supervises_a_controller_and_another_may_take_over_after_it
     assert refusal["holder"]["id"] == first._lease.claim.id and refusal["holder"]["holding"]
     assert "/robotxr1 (pid" in refusal["message"] and "supervises it" in refusal["message"]
     assert "this node's very name" in refusal["message"]
-    assert lifecycle_state(first) == "active" and first._lease.state == HOLDING
+    assert lifecycle_state(first) == "active" and first._lease.state == LeaseState.HOLDING
 
     executor.remove_node(first)  # killed: no more heartbeats, no release
     assert second.trigger_activate() == TransitionCallbackReturn.FAILURE  # its claim is still live
     spin_until(executor, lambda: False, LEASE_S)
     assert second.trigger_activate() == TransitionCallbackReturn.SUCCESS
-    assert spin_until(executor, lambda: second._lease.state == HOLDING, WAIT_S)
+    assert spin_until(executor, lambda: second._lease.state == LeaseState.HOLDING, WAIT_S)
     instructions.publish(String(data="Reverse the car"))
     assert spin_until(executor, lambda: updates, WAIT_S)
     assert updates[0]["applied"] and updates[0]["changes"] == {"qv": 5.0}, updates

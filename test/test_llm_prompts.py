@@ -35,7 +35,7 @@ def test_templates_never_retype_parameter_names():
 def test_parameter_table_text_is_generated_from_the_table():
     lines = parameter_table_text().splitlines()
     assert len(lines) == len(PARAM_TABLE)
-    for line, spec in zip(lines, PARAM_TABLE):
+    for line, spec in zip(lines, PARAM_TABLE, strict=True):
         assert line.startswith(f"- {spec.name}: {spec.meaning}")
         assert f"{spec.minimum:g} to {spec.maximum:g}, default {spec.default:g}" in line
 

@@ -14,7 +14,7 @@ from robotxr1_ros.cases.control import eval_phrasings
 from robotxr1_ros.cli import main
 from robotxr1_ros.evaluation.decision_dataset import find_datasets, load_dataset
 from robotxr1_ros.llm.backends import LlamaCppBackend
-from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, NO_VERDICT, DecisionxR1
+from robotxr1_ros.llm.decision import DecisionStatus, DecisionxR1
 from robotxr1_ros.llm.features import StateFeatures, features_from_record
 from robotxr1_ros.llm.grammar import GrammarError, decision_grammar, mpc_grammar
 from robotxr1_ros.llm.models import import_llama_cpp
@@ -85,7 +85,8 @@ def test_an_answer_no_longer_wanted_stops_between_tokens(backend):
     prompt = whole.prompt_tokens
     # True once 4 generated tokens are in the KV cache (the prompt's own checks see fewer).
     tuning = MPCxR1(backend).tune("Drive in reverse.", stop=lambda: backend.llama.n_tokens >= prompt + 4)
-    assert tuning.completion.finish_reason == "cancelled" and 4 <= tuning.completion.completion_tokens < whole.completion_tokens
+    assert tuning.completion.finish_reason == "cancelled"
+    assert 4 <= tuning.completion.completion_tokens < whole.completion_tokens
     assert not tuning.update.found and tuning.params == MpcParams()
 
 
@@ -95,8 +96,9 @@ def test_an_answer_no_longer_wanted_stops_within_the_prompt(backend):
     prefix evaluated before, and the next call evaluates the prompt in full and answers."""
     backend.reset_cache()
     asked = []
-    decision = DecisionxR1(backend).decide("Reverse the car", REVERSING, stop=lambda: asked.append(True) or len(asked) > 50)
-    assert decision.status == NO_VERDICT and decision.explanation.startswith("cancelled")
+    decision = DecisionxR1(backend).decide("Reverse the car", REVERSING,
+                                           stop=lambda: asked.append(True) or len(asked) > 50)
+    assert decision.status == DecisionStatus.NO_VERDICT and decision.explanation.startswith("cancelled")
     assert decision.completion.finish_reason == "cancelled" and decision.completion.completion_tokens == 0
     assert len(asked) == 51 and backend.llama.n_tokens == 0  # stopped inside the one batch, which was dropped
     again = DecisionxR1(backend).decide("Reverse the car", REVERSING, stop=lambda: False)
@@ -166,7 +168,7 @@ def test_answers_without_grammar_stay_safe(backend):
 
 def _common_prefix(a, b):
     count = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         count += 1
@@ -192,7 +194,7 @@ def test_decision_with_a_reasoning_grammar_always_gives_a_verdict(backend):
     decider = DecisionxR1(backend, max_tokens=MAX_TOKENS, reasoning_chars=120)
     for instruction in ("Reverse the car", "Drive forward", "Drive on the centerline"):
         decision = decider.decide(instruction, REVERSING)
-        assert decision.status in (ADHERES, DOES_NOT_ADHERE), decision.completion.text
+        assert decision.status in (DecisionStatus.ADHERES, DecisionStatus.DOES_NOT_ADHERE), decision.completion.text
         assert decision.explanation
 
 

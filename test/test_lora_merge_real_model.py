@@ -38,7 +38,10 @@ def test_the_merged_model_answers_like_the_base_with_the_runtime_adapter(merge_c
     runtime = _next_token_distributions(model_path=str(base), lora_path=str(adapter))
     merged_p = _next_token_distributions(model_path=str(merged))
     base_p = _next_token_distributions(model_path=str(base))
-    distance = lambda p, q: 0.5 * np.abs(p - q).sum(axis=1).mean()  # mean total variation per position
+
+    def distance(p, q):  # mean total variation per position
+        return 0.5 * np.abs(p - q).sum(axis=1).mean()
+
     assert (runtime.argmax(axis=1) == merged_p.argmax(axis=1)).mean() > 0.9  # ties may flip in the system prompt
     assert distance(runtime, merged_p) < 0.08  # measured 0.04: Q8_0 rounding of the merged weights
     assert distance(runtime, base_p) > 3 * distance(runtime, merged_p)  # the fine-tune survived the merge

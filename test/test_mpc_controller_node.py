@@ -64,9 +64,9 @@ def _status(probe) -> dict:
 # --- parameters ---------------------------------------------------------------------------
 
 def test_parameters_are_described_with_the_effective_ranges(loop):
-    controller, probe, _, executor = loop
+    _, probe, _, executor = loop
     described = describe_parameters(executor, probe.node, "/mpc_controller", list(PARAM_NAMES))
-    for name, descriptor in zip(PARAM_NAMES, described):
+    for name, descriptor in zip(PARAM_NAMES, described, strict=True):
         spec = EFFECTIVE[name]
         (value_range,) = descriptor.floating_point_range
         assert (value_range.from_value, value_range.to_value, value_range.step) == (spec.minimum, spec.maximum, 0.0)
@@ -79,7 +79,7 @@ def test_parameters_are_described_with_the_effective_ranges(loop):
 
 
 def test_param_set_changes_the_running_controller(loop):
-    controller, probe, _, executor = loop
+    _, probe, _, executor = loop
     (result,) = set_parameters(executor, probe.node, "/mpc_controller", {"v_max": 4.0})
     assert result.successful, result.reason
     # `ros2 param set /mpc_controller v_max 3` sends an integer: accepted as 3.0.
@@ -102,7 +102,7 @@ def test_param_set_changes_the_running_controller(loop):
     ({"a_min": -0.5}, "out of range"),
 ])
 def test_invalid_values_are_rejected_and_change_nothing(loop, changes, reason):
-    controller, probe, _, executor = loop
+    _, probe, _, executor = loop
     (result,) = set_parameters(executor, probe.node, "/mpc_controller", changes)
     assert not result.successful
     assert reason in result.reason
@@ -114,7 +114,7 @@ def test_invalid_values_are_rejected_and_change_nothing(loop, changes, reason):
 
 def test_sequential_set_of_a_speed_window_follows_the_cross_check(loop):
     """Setting v_min above the current v_max fails; raising v_max first then v_min succeeds."""
-    controller, probe, _, executor = loop
+    _, probe, _, executor = loop
     results = set_parameters(executor, probe.node, "/mpc_controller", {"v_max": -0.5, "v_min": -2.0})
     assert [r.successful for r in results] == [False, True]
     results = set_parameters(executor, probe.node, "/mpc_controller", {"v_max": -0.5})
@@ -130,7 +130,7 @@ def _set_atomically(executor, client_node, changes: dict):
 
 
 def test_an_atomic_set_is_checked_as_the_combined_set(loop):
-    controller, probe, _, executor = loop
+    _, probe, _, executor = loop
     # Each alone would cross the v_min <= v_max rule; together they are a valid reverse window.
     result = _set_atomically(executor, probe.node, {"v_max": -0.5, "v_min": -2.0})
     assert result.successful, result.reason
@@ -147,7 +147,7 @@ def test_an_atomic_set_is_checked_as_the_combined_set(loop):
 
 
 def test_a_burst_of_1000_async_parameter_requests_is_answered(loop):
-    controller, probe, _, executor = loop
+    _, probe, _, executor = loop
     assert spin_until(executor, lambda: _drive_speed_is(probe, lambda v: v > 0.5), WAIT_S)  # busy solving
     client = AsyncParameterClient(probe.node, "/mpc_controller", qos_profile=PARAMETER_QOS)
     assert spin_until(executor, client.services_are_ready, SERVICE_TIMEOUT_S)

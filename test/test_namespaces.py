@@ -40,5 +40,5 @@ def test_two_namespaced_cars_do_not_cross_talk(launch_domain, tmp_path):
     assert updated and changed, f"{car1.probe.snapshot('update')}\n{outputs['car1']}"
     assert car2.probe.snapshot("update") == [] and car2_after == before["car2"]
     assert global_topics == set(), global_topics  # every topic (odom, clock, tf, ...) is per car
-    for name, output in outputs.items():
+    for output in outputs.values():
         assert exit_codes(output) == dict.fromkeys(PROCESSES, 0), output

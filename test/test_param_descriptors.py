@@ -49,5 +49,5 @@ def test_validated_update_checks_narrowed_range_and_cross_constraint():
     assert validated_update(current, specs, {"v_max": 4.0}).v_max == 4.0
     with pytest.raises(ParamError, match="outside the allowed range"):
         validated_update(current, specs, {"v_max": 8.0})
-    with pytest.raises(ParamError, match="v_max=0.5 must be >= v_min=1.0"):
+    with pytest.raises(ParamError, match=r"v_max=0\.5 must be >= v_min=1\.0"):
         validated_update(current, specs, {"v_max": 0.5})

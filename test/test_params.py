@@ -26,12 +26,12 @@ def test_non_numbers_are_rejected(value):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ParamError, match="unknown MPC parameter.*'speed'.*v_max"):
+    with pytest.raises(ParamError, match=r"unknown MPC parameter.*'speed'.*v_max"):
         MpcParams().updated({"speed": 3.0})
 
 
 def test_v_max_must_not_be_below_v_min():
-    with pytest.raises(ParamError, match="v_max=0.5 must be >= v_min=1.0"):
+    with pytest.raises(ParamError, match=r"v_max=0\.5 must be >= v_min=1\.0"):
         MpcParams().updated({"v_max": 0.5})
     assert MpcParams().updated({"v_min": -2.0, "v_max": -0.5}).v_max == -0.5
 

@@ -59,7 +59,8 @@ def test_sim_bench_and_eval_run_without_ros(tmp_path):
         assert main(["bench", "sim", "--seconds", "2", "--out", out + "/bench"]) == 0
         assert main(["eval", "decision", "--baseline", "always-false", "--dataset", "stopped", "--mini",
                      "--out", out + "/decision"]) == 0
-        assert main(["eval", "control", "--baseline", "default", "--mini", "--no-plots", "--out", out + "/control"]) == 0
+        assert main(["eval", "control", "--baseline", "default", "--mini", "--no-plots",
+                     "--out", out + "/control"]) == 0
         print("ok")
     ''', timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -42,6 +42,6 @@ def test_the_oracle_catches_a_command_path_without_the_filter(monkeypatch):
 
 
 def test_the_oracle_catches_a_gate_that_lets_corrupted_odometry_through(monkeypatch):
-    monkeypatch.setattr(OdometryGate, "_judge", lambda self, sample, now: ("", ""))
+    monkeypatch.setattr(OdometryGate, "_judge", lambda self, sample, now: (None, ""))
     result = safety.bench_safety(sequences=len(safety.FAULTS), mpc_every=0)
     assert any("moving on corrupted odometry" in reason for reason in result["unsafe_by_reason"])

@@ -4,6 +4,7 @@ updates can never take away the brakes, and whatever arrives, every command stay
 limits (hypothesis)."""
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import replace
 
@@ -12,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_safety_filter import assert_within_limits
 
-from robotxr1_ros.control import odometry_gate as gate_faults
-from robotxr1_ros.control.controller import MAX_STOP_LATENCY_S, SHUTDOWN, SafeController, SafetyConfig
+from robotxr1_ros.control.controller import MAX_STOP_LATENCY_S, SafeController, SafetyConfig
+from robotxr1_ros.control.faults import Fault
 from robotxr1_ros.control.mpc import MpcCommand
 from robotxr1_ros.control.odometry_gate import OdometryGate, Plausibility
 from robotxr1_ros.control.param_limits import ParamLimits
@@ -77,14 +78,14 @@ def make(track, **params) -> SafeController:
 # --- odometry gate ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("changes, fault, words", [
-    ({"vx": 300.0}, gate_faults.SPEED, "outside what the car can do"),
-    ({"vx": 20.6}, gate_faults.SPEED, "outside what the car can do"),
-    ({"vx": -6.0}, gate_faults.SPEED, "outside what the car can do"),
-    ({"vy": 25.0}, gate_faults.SPEED, "outside what the car can do"),
-    ({"quaternion_norm": math.nan}, gate_faults.NON_FINITE, "quaternion contains NaN"),
-    ({"quaternion_norm": 0.0}, gate_faults.QUATERNION, "norm 0, not 1"),
-    ({"quaternion_norm": 1.002}, gate_faults.QUATERNION, "not 1"),
-    ({"x": math.inf}, gate_faults.NON_FINITE, "NaN or inf"),
+    ({"vx": 300.0}, Fault.SPEED, "outside what the car can do"),
+    ({"vx": 20.6}, Fault.SPEED, "outside what the car can do"),
+    ({"vx": -6.0}, Fault.SPEED, "outside what the car can do"),
+    ({"vy": 25.0}, Fault.SPEED, "outside what the car can do"),
+    ({"quaternion_norm": math.nan}, Fault.NON_FINITE, "quaternion contains NaN"),
+    ({"quaternion_norm": 0.0}, Fault.QUATERNION, "norm 0, not 1"),
+    ({"quaternion_norm": 1.002}, Fault.QUATERNION, "not 1"),
+    ({"x": math.inf}, Fault.NON_FINITE, "NaN or inf"),
 ])
 def test_gate_rejects_implausible_samples(track, changes, fault, words):
     gate = OdometryGate(0.15, track)
@@ -110,15 +111,15 @@ def test_gate_rejects_a_pose_off_the_track_and_jumps(track):
     good = on_line(track, 1.0)
     far = on_line(track, 1.02, x=good.x + 50.0)
     verdict = gate.receive(far, now=1.02)
-    assert verdict.fault == gate_faults.OFF_TRACK and "outside the track" in verdict.problem
+    assert verdict.fault == Fault.OFF_TRACK and "outside the track" in verdict.problem
     gate = OdometryGate(0.15, track)
     assert gate.receive(good, now=1.0).sample is good
     x, y = (float(v) for v in track.raceline.position(3.0 * 1.0 + 6.0))  # 6 m ahead, 20 ms later
     verdict = gate.receive(on_line(track, 1.02, x=x, y=y), now=1.02)
-    assert verdict.fault == gate_faults.JUMP and "jumped" in verdict.problem
+    assert verdict.fault == Fault.JUMP and "jumped" in verdict.problem
     back = on_line(track, 1.04)
     assert gate.receive(back, now=1.04).sample is back  # a one-sample glitch: the next good sample drives
-    assert gate.receive(on_line(track, 1.06, x=x, y=y), now=1.06).fault == gate_faults.JUMP
+    assert gate.receive(on_line(track, 1.06, x=x, y=y), now=1.06).fault == Fault.JUMP
     # A relocalised pose is accepted once the car could have got there (20 m/s x 0.3 s > 6 m).
     moved = on_line(track, 1.34, x=x, y=y)
     assert gate.receive(moved, now=1.34).sample is moved
@@ -126,13 +127,13 @@ def test_gate_rejects_a_pose_off_the_track_and_jumps(track):
 
 def test_gate_staleness_is_judged_on_the_clock_it_is_given(track):
     gate = OdometryGate(0.15, track)
-    assert gate.verdict(0.0).fault == gate_faults.NO_ODOMETRY
+    assert gate.verdict(0.0).fault == Fault.NO_ODOMETRY
     good = on_line(track, 100.0)
     gate.receive(good, now=5.0)  # the stamp does not matter, the receive time does
     assert gate.verdict(5.14).sample is good
     stale = gate.verdict(5.16)
-    assert stale.fault == gate_faults.STALE and "stale" in stale.problem
-    assert gate.verdict(4.8).fault == gate_faults.STALE  # clock jumped back
+    assert stale.fault == Fault.STALE and "stale" in stale.problem
+    assert gate.verdict(4.8).fault == Fault.STALE  # clock jumped back
 
 
 # --- parameter limits -------------------------------------------------------------------
@@ -186,7 +187,7 @@ def test_overspeed_odometry_never_reaches_the_drive(track, measured):
     speeds = [c.speed for c in bad]
     assert max(speeds) <= 4.0
     if measured > 20.5:  # beyond the vehicle: rejected, zero speed from the first control step on
-        assert all(speed == 0.0 for speed in speeds) and bad[0].fault == gate_faults.SPEED
+        assert all(speed == 0.0 for speed in speeds) and bad[0].fault == Fault.SPEED
     else:  # plausible but above v_max: the planner's 19.5 m/s is capped
         assert speeds[-1] == 4.0 and controller.filter.counts["speed_limit"] > 0
 
@@ -208,7 +209,7 @@ def test_invalid_orientation_stops_the_car(track, quaternion):
         return OdomSample.from_quaternion(t, good.x, good.y, *quaternion, 3.0, 0.0, 0.0)
     commands = drive(controller, track, 0.5, start=1.0, sample=broken)
     assert all(c.speed == 0.0 for c in commands)
-    assert controller.status()["fault"] in (gate_faults.NON_FINITE, gate_faults.QUATERNION)
+    assert controller.status()["fault"] in (Fault.NON_FINITE, Fault.QUATERNION)
     assert controller.planner.resets == 1
 
 
@@ -232,7 +233,7 @@ def test_silence_stops_within_the_deadline_on_the_controller_clock(track):
             stopped_at = t
         t += PERIOD_S
     assert stopped_at - last_odometry <= MAX_STOP_LATENCY_S
-    assert command.fault == gate_faults.STALE
+    assert command.fault == Fault.STALE
 
 
 def test_the_last_command_on_shutdown_is_zero_speed_at_once(track):
@@ -241,8 +242,27 @@ def test_the_last_command_on_shutdown_is_zero_speed_at_once(track):
     assert driving.speed > 1.0  # braking is never rate limited: zero at once, from any speed
     last = controller.stop_command(1.0, "shutting down")
     assert (last.speed, last.steering) == (0.0, driving.steering)
-    assert (last.fault, last.stop_reason) == (SHUTDOWN, "shutting down")
-    assert controller.status()["stops"] == {SHUTDOWN: 1} and controller.planner.resets == 1
+    assert (last.fault, last.stop_reason) == (Fault.SHUTDOWN, "shutting down")
+    assert controller.status()["stops"] == {Fault.SHUTDOWN: 1} and controller.planner.resets == 1
+
+
+def test_an_operators_stop_holds_zero_speed_until_resumed(track):
+    controller = make(track)
+    driving = drive(controller, track, 1.0, sample=lambda t: on_line(track, t, vx=6.0))[-1]
+    assert driving.speed > 1.0
+    stop = controller.hold(1.0, "stopped by /mpc_controller/stop")
+    assert (stop.speed, stop.steering, stop.fault) == (0.0, driving.steering, Fault.HELD)  # at once, from any speed
+    controller.update_params({"v_min": 2.0})  # a parameter update (an operator's, the LLM's) applies ...
+    held = drive(controller, track, 1.0, start=1.0, sample=lambda t: on_line(track, t, vx=6.0))
+    assert all(c.speed == 0.0 and c.fault == Fault.HELD for c in held)  # ... but drives nothing, nor good odometry
+    assert controller.watchdog(2.1, 2.1) is not None  # steps overdue: the watchdog repeats the stop
+    status = controller.status()
+    assert status["held"] and status["fault"] == Fault.HELD
+    assert status["stop_reason"] == "stopped by /mpc_controller/stop"
+    assert status["stops"] == {Fault.HELD: 1} and status["params"]["v_min"] == 2.0
+    assert controller.resume() and not controller.resume()  # the second: nothing to resume
+    resumed = drive(controller, track, 0.5, start=2.1, sample=lambda t: on_line(track, t, vx=6.0))
+    assert resumed[-1].speed > 1.0 and resumed[-1].fault is None and not controller.status()["held"]
 
 
 def test_safety_config_must_stop_within_the_deadline(track):
@@ -261,7 +281,7 @@ def test_status_counts_corrections_rejections_and_stops(track):
     status = controller.status()
     assert status["corrections"]["speed_limit"] > 0
     assert status["rejected_odometry"]["speed"] == 4  # received at 1.00, 1.02, 1.04, 1.06 s
-    assert status["stops"] == {gate_faults.SPEED: 1}
+    assert status["stops"] == {Fault.SPEED: 1}
     assert status["stale"] and status["params"]["v_max"] == 2.0
 
 
@@ -285,10 +305,8 @@ def test_arbitrary_odometry_and_parameters_never_produce_a_command_outside_the_l
             controller.on_odometry(OdomSample(t, base.x + dx / 100.0, base.y + dy / 100.0, base.yaw, vx, 0.0, 0.0,
                                               norm), t)
         elif event[0] == "params":
-            try:
+            with contextlib.suppress(ParamError):
                 controller.update_params({event[1]: event[2]})
-            except ParamError:
-                pass
         else:
             t += event[1]
         command = controller.command(t)

@@ -9,16 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from robotxr1_ros.control.safety_filter import (
-    ACCELERATION,
-    CORRECTIONS,
-    NON_FINITE,
-    SPEED_LIMIT,
-    STEERING_LIMIT,
-    STEERING_RATE,
-    SafetyFilter,
-    VehicleLimits,
-)
+from robotxr1_ros.control.safety_filter import CORRECTIONS, Correction, SafetyFilter, VehicleLimits
 from robotxr1_ros.params import PARAM_SPECS, MpcParams
 from robotxr1_ros.sim.vehicle import VehicleParams
 
@@ -84,20 +75,20 @@ def test_measured_minus_half_is_capped_by_v_max(measured):
     safety = SafetyFilter(PERIOD_S)
     params = MpcParams(v_max=4.0)
     assert settle(safety, measured - 0.5, params) == 4.0
-    assert safety.counts[SPEED_LIMIT] > 0
+    assert safety.counts[Correction.SPEED_LIMIT] > 0
 
 
 def test_lowering_v_max_while_fast_caps_the_next_command():
     safety = SafetyFilter(PERIOD_S)
     assert settle(safety, 12.0, MpcParams()) == 12.0
     sent = safety.apply(12.0, 0.0, MpcParams(v_max=5.0))
-    assert sent.speed == 5.0 and sent.corrections == (SPEED_LIMIT,)
+    assert sent.speed == 5.0 and sent.corrections == (Correction.SPEED_LIMIT,)
 
 
 def test_speed_ramps_at_the_vehicle_acceleration_and_brakes_at_once():
     safety = SafetyFilter(PERIOD_S)
     sent = safety.apply(10.0, 0.0, MpcParams())
-    assert sent.speed == pytest.approx(VEHICLE.a_max * PERIOD_S) and sent.corrections == (ACCELERATION,)
+    assert sent.speed == pytest.approx(VEHICLE.a_max * PERIOD_S) and sent.corrections == (Correction.ACCELERATION,)
     settle(safety, 10.0, MpcParams())
     assert safety.apply(-2.0, 0.0, MpcParams(v_min=-2.0)).speed == pytest.approx(-VEHICLE.a_max * PERIOD_S)
 
@@ -109,15 +100,15 @@ def test_non_finite_command_stops_and_holds_steering():
     for speed, steering in ((math.nan, 0.1), (3.0, math.inf), (-math.inf, math.nan)):
         sent = safety.apply(speed, steering, MpcParams())
         assert (sent.speed, sent.steering) == (0.0, 0.05)
-        assert NON_FINITE in sent.corrections
-    assert safety.counts[NON_FINITE] == 3
+        assert Correction.NON_FINITE in sent.corrections
+    assert safety.counts[Correction.NON_FINITE] == 3
 
 
 def test_steering_range_and_rate():
     safety = SafetyFilter(PERIOD_S)
     sent = safety.apply(0.0, 2.0, MpcParams())
     assert sent.steering == pytest.approx(VEHICLE.sv_max * PERIOD_S)
-    assert sent.corrections == (STEERING_LIMIT, STEERING_RATE)
+    assert sent.corrections == (Correction.STEERING_LIMIT, Correction.STEERING_RATE)
     for _ in range(100):
         sent = safety.apply(0.0, 2.0, MpcParams())
     assert sent.steering == VEHICLE.s_max
@@ -127,7 +118,8 @@ def test_standstill_is_allowed_even_with_a_positive_v_min_or_a_negative_v_max():
     safety = SafetyFilter(PERIOD_S)
     assert safety.apply(0.0, 0.0, MpcParams(v_min=3.0, v_max=4.0)).speed == 0.0
     sent = safety.apply(2.0, 0.0, MpcParams(v_min=-2.0, v_max=-0.5))
-    assert sent.speed == 0.0 and sent.corrections == (SPEED_LIMIT,)  # forward is forbidden when reversing is forced
+    # Forward is forbidden when reversing is forced.
+    assert sent.speed == 0.0 and sent.corrections == (Correction.SPEED_LIMIT,)
 
 
 def test_limits_come_from_the_vehicle():

@@ -151,8 +151,8 @@ class OdometryRelay:
 def test_silence_or_nan_on_odometry_stops_the_car_within_the_timeout(ros_context):
     timeout_s = 0.15  # the most a 40 Hz controller may use: timeout + one period must stay within 0.2 s
     sim = sim_node(ros_context)
-    controller = MpcControllerNode(context=ros_context, parameter_overrides=SIM_TIME + [
-        Parameter("odom_topic", value="/relayed_odom"), Parameter("odom_timeout_s", value=timeout_s)])
+    controller = MpcControllerNode(context=ros_context, parameter_overrides=[
+        *SIM_TIME, Parameter("odom_topic", value="/relayed_odom"), Parameter("odom_timeout_s", value=timeout_s)])
     probe = Probe(ros_context)
     relay = OdometryRelay(ros_context)
     executor = executor_with(ros_context, sim, controller, probe.node, relay.node)
@@ -169,7 +169,7 @@ def test_silence_or_nan_on_odometry_stops_the_car_within_the_timeout(ros_context
         # stop exactly at the bound (3.2 - 3.0) exceeds 0.2 in floating point.
         assert first_zero - relay.last_forwarded <= MAX_STOP_LATENCY_S + STOP_LATENCY_TOLERANCE_S
         stopped_at = sim.status()["time"]
-        assert spin_until(executor, lambda: sim.status()["time"] > stopped_at + 2.0, WAIT_S)
+        assert spin_until(executor, lambda stopped_at=stopped_at: sim.status()["time"] > stopped_at + 2.0, WAIT_S)
         assert abs(forward_speed(probe)) < 0.05, f"{mode}: car still moving at {forward_speed(probe)} m/s"
         assert probe.latest("statuses")["stale"]
 

@@ -26,7 +26,7 @@ def corners(x: float, y: float, yaw: float, params: VehicleParams = VehicleParam
 
 def hold_circle(sim: Simulator, speed: float, seconds: float, period: float = 0.025) -> None:
     """Steer around the circle track's centre line with a simple heading/offset feedback."""
-    for _ in range(int(round(seconds / period))):
+    for _ in range(round(seconds / period)):
         state = sim.state
         radius = math.hypot(state.x, state.y)
         tangent = math.atan2(state.y, state.x) + math.pi / 2 * math.copysign(1.0, speed)
@@ -73,7 +73,7 @@ def test_straight_line_run_is_the_vehicle_model_and_matches_constant_acceleratio
     sim.reset(pose=ON_CENTRE)
     sim.step(0.0, command, seconds)
     log = sim.log()
-    n = int(round(seconds / dt))
+    n = round(seconds / dt)
     expected = simulate_commands(VehicleState(x=CIRCLE_RADIUS, yaw=math.pi / 2), sim.params, np.zeros(n),
                        np.full(n, command), dt)
     assert np.allclose(log.y, expected[:, 1], atol=1e-12)

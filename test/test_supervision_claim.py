@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from robotxr1_ros.errors import Robotxr1Error
-from robotxr1_ros.llm.supervision_claim import (
-    CLAIMING,
-    HOLDING,
-    HOLDS,
-    IDLE,
-    LAPSED,
-    YIELDS,
-    Claim,
-    SupervisionLease,
-)
+from robotxr1_ros.llm.supervision_claim import Claim, LeaseEvent, LeaseState, SupervisionLease
 
 LEASE_S = 2.0
 
@@ -26,22 +17,22 @@ def lease(node: str = "/robotxr1") -> SupervisionLease:
 def hold(node: SupervisionLease, now: float, wall: float) -> None:
     node.start(now, wall)
     node.heartbeat(now)
-    assert node.tick(now + node.claim_wait_s, wall) == HOLDS and node.state == HOLDING
+    assert node.tick(now + node.claim_wait_s, wall) == LeaseEvent.HOLDS and node.state == LeaseState.HOLDING
 
 
 def test_a_node_claims_for_the_claim_wait_then_holds_and_may_write():
     node = lease()
-    assert node.state == IDLE and node.heartbeat(0.0) is None and not node.may_write(0.0)
+    assert node.state == LeaseState.IDLE and node.heartbeat(0.0) is None and not node.may_write(0.0)
     node.start(0.0, wall=100.0)
-    assert node.state == CLAIMING and not node.may_write(0.0)
+    assert node.state == LeaseState.CLAIMING and not node.may_write(0.0)
     assert not node.heartbeat(0.0).holding
     assert node.tick(node.claim_wait_s / 2, 100.0) is None
-    assert node.tick(node.claim_wait_s, 100.0) == HOLDS
+    assert node.tick(node.claim_wait_s, 100.0) == LeaseEvent.HOLDS
     beat = node.heartbeat(node.claim_wait_s)
     assert beat.holding and beat.since == 100.0 and node.may_write(node.claim_wait_s)
     assert Claim.from_json(beat.as_json()) == beat
     released = node.release()
-    assert released.released and node.state == IDLE and not node.may_write(1.0)
+    assert released.released and node.state == LeaseState.IDLE and not node.may_write(1.0)
     assert node.release() is None
 
 
@@ -64,7 +55,7 @@ def test_a_node_that_learns_of_an_older_claim_while_claiming_yields():
     newcomer.start(5.0, wall=105.0)
     newcomer.observe(holder.heartbeat(5.2), 5.2)
     holder.observe(newcomer.heartbeat(5.2), 5.2)
-    assert newcomer.tick(5.3, 105.3) == YIELDS and not newcomer.may_write(5.3)
+    assert newcomer.tick(5.3, 105.3) == LeaseEvent.YIELDS and not newcomer.may_write(5.3)
     assert holder.tick(5.3, 105.3) is None and holder.may_write(5.3)  # a newcomer never displaces a holder
     holder.observe(newcomer.release(), 5.4)
     assert holder.live_claims(5.4) == []
@@ -77,8 +68,8 @@ def test_of_two_nodes_started_together_the_older_claim_holds():
     for t in (0.25, 0.5, 0.75):
         first.observe(second.heartbeat(t), t)
         second.observe(first.heartbeat(t), t)
-    assert second.tick(1.0, 101.0) == YIELDS
-    assert first.tick(1.0, 101.0) == HOLDS
+    assert second.tick(1.0, 101.0) == LeaseEvent.YIELDS
+    assert first.tick(1.0, 101.0) == LeaseEvent.HOLDS
 
 
 def test_equal_claim_times_are_decided_by_id():
@@ -87,7 +78,7 @@ def test_equal_claim_times_are_decided_by_id():
     second.start(0.0, wall=100.0)
     first.observe(second.heartbeat(0.1), 0.1)
     second.observe(first.heartbeat(0.1), 0.1)
-    assert sorted(node.tick(1.0, 101.0) for node in (first, second)) == sorted([HOLDS, YIELDS])
+    assert sorted(node.tick(1.0, 101.0) for node in (first, second)) == sorted([LeaseEvent.HOLDS, LeaseEvent.YIELDS])
 
 
 def test_a_holder_whose_heartbeats_stalled_stops_writing_and_claims_afresh():
@@ -96,7 +87,7 @@ def test_a_holder_whose_heartbeats_stalled_stops_writing_and_claims_afresh():
     hold(node, 0.0, wall=100.0)
     node.heartbeat(1.0)
     assert node.may_write(1.0 + LEASE_S) and not node.may_write(1.0 + LEASE_S + 0.1)
-    assert node.tick(1.0 + LEASE_S + 0.1, wall=103.2) == LAPSED and node.state == CLAIMING
+    assert node.tick(1.0 + LEASE_S + 0.1, wall=103.2) == LeaseEvent.LAPSED and node.state == LeaseState.CLAIMING
     assert node.heartbeat(3.2).since == 103.2  # a fresh claim: it no longer outranks a node that took over
 
 

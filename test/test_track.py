@@ -101,7 +101,7 @@ def test_eval_track_has_straights_tight_and_wide_corners_and_varying_width():
 
 def test_wall_distances_and_contains(track):
     x, y = track.centre.position(np.array([0.0, 10.0]))
-    d_left, d_right = track.wall_distances(x, y)
+    d_left, _ = track.wall_distances(x, y)
     assert np.allclose(d_left, track.centre_widths(np.array([0.0, 10.0]))[0], atol=1e-3)
     assert np.all(track.contains(x, y))
     far_x, far_y = track.centre.to_cartesian(np.array([5.0]), np.array([5.0]))

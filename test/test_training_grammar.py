@@ -36,7 +36,8 @@ def _legal(matcher, token):
 def test_only_grammar_legal_tokens_keep_a_finite_logit(compiler, tokenizer):
     grammar = mpc_grammar()
     processor = compiler.processor(grammar)
-    prefix = tokenizer("<reasoning>lower v_max</reasoning>\n<answer>new_mpc_params = {'v", add_special_tokens=False)["input_ids"]
+    prefix = tokenizer("<reasoning>lower v_max</reasoning>\n<answer>new_mpc_params = {'v",
+                       add_special_tokens=False)["input_ids"]
     generator = torch.Generator().manual_seed(0)
     ids = torch.tensor([[0]])
     probe = xgr.GrammarMatcher(compiler.compile(grammar))
@@ -48,7 +49,8 @@ def test_only_grammar_legal_tokens_keep_a_finite_logit(compiler, tokenizer):
         finite = torch.isfinite(scores[0]).nonzero().flatten().tolist()
         assert finite, f"step {step}: nothing allowed"
         assert all(_legal(probe, t) for t in finite)
-        forbidden = [t for t in torch.randperm(compiler.vocab_size, generator=generator)[:300].tolist() if t not in finite]
+        sampled = torch.randperm(compiler.vocab_size, generator=generator)[:300].tolist()
+        forbidden = [t for t in sampled if t not in finite]
         assert not any(_legal(probe, t) for t in forbidden)
     # After "{'v" only v_min / v_max continue, and the processor flagged the forced steps.
     assert processor.forced_mask(len(prefix) + 1).shape == (1, len(prefix) + 1)

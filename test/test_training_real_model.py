@@ -13,7 +13,7 @@ from robotxr1_ros.cli import main
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.backends import LlamaCppBackend
-from robotxr1_ros.llm.decision import ADHERES, DOES_NOT_ADHERE, DecisionxR1
+from robotxr1_ros.llm.decision import DecisionStatus, DecisionxR1
 from robotxr1_ros.llm.features import StateFeatures
 from robotxr1_ros.llm.grammar import ANSWER_ONLY, decision_grammar, mpc_grammar
 from robotxr1_ros.llm.model_spec import ModelSpec
@@ -91,7 +91,7 @@ def test_export_adapter_loads_in_llama_cpp_and_answers(sft_run, tmp_path):
 def test_constrained_samples_of_the_real_model_always_parse(sft_run):
     compiler = GrammarCompiler(sft_run.tokenizer, sft_run.policy.config.vocab_size)
     mpc = sample_group(sft_run.policy, sft_run.tokenizer, compiler, MESSAGES, mpc_grammar(reasoning_chars=8), 2, 48)
-    for text, length in zip(mpc.texts, mpc.lengths):
+    for text, length in zip(mpc.texts, mpc.lengths, strict=True):
         if length < 48:  # finished within the budget, so the grammar's answer is complete
             assert parse_mpc_answer(text).found, text
     decision = sample_group(sft_run.policy, sft_run.tokenizer, compiler, MESSAGES, decision_grammar(reasoning_chars=8),
@@ -120,7 +120,7 @@ def test_torch_backend_runs_the_trained_adapter_through_the_cars_modules(sft_run
     assert tuning.completion.text.startswith("<answer>new_mpc_params = {"), tuning.completion.text
     assert tuning.completion.prompt_tokens > 100  # the car's MPC prompt, system message included
     verdict = DecisionxR1(backend).decide("Reverse the car", REVERSING)
-    assert verdict.status in (ADHERES, DOES_NOT_ADHERE), verdict
+    assert verdict.status in (DecisionStatus.ADHERES, DecisionStatus.DOES_NOT_ADHERE), verdict
     # Read from the next-token probabilities in one pass, as the car reads it (LlamaCppBackend.choose).
     assert set(verdict.completion.option_logprobs) == {"True", "False"} and verdict.completion.completion_tokens == 1
     assert main(["eval", "control", "--mini", "--no-plots", "--torch", str(sft_run.out), "--out", str(tmp_path)]) == 2
@@ -178,7 +178,7 @@ def test_shared_prefix_sft_losses_equal_separate_forward_passes(sft_run):
     with torch.no_grad():
         shared, exact = shared_prefix_answer_losses(model, items)
         assert len(exact) == len(items) and not exact[2]  # an empty dict is not what the model writes
-        for loss, (prompt, answer) in zip(shared, items):
+        for loss, (prompt, answer) in zip(shared, items, strict=True):
             ids = torch.tensor([prompt + answer])
             logits = model(input_ids=ids).logits[0, len(prompt) - 1:-1].float()
             assert float(loss) == pytest.approx(float(torch.nn.functional.cross_entropy(logits, ids[0, len(prompt):])),

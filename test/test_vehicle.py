@@ -24,9 +24,11 @@ PARAMS = VehicleParams()
 DT = 0.01
 
 
-def drive(steering: float, speed: float, seconds: float, start: VehicleState = VehicleState(),
+def drive(steering: float, speed: float, seconds: float, start: VehicleState | None = None,
           params: VehicleParams = PARAMS, dt: float = DT) -> np.ndarray:
-    n = int(round(seconds / dt))
+    """States from `start` (None: at rest at the origin) under constant commands."""
+    n = round(seconds / dt)
+    start = VehicleState() if start is None else start
     return simulate_commands(start, params, np.full(n, steering), np.full(n, speed), dt)
 
 

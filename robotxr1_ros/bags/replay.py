@@ -18,12 +18,13 @@ from pathlib import Path
 from ..cases.decision import DECISION_RULES, label
 from ..errors import Robotxr1Error
 from ..llm.answer_format import decision_answer, mpc_answer
-from ..llm.backends import Backend, ScriptedBackend
-from ..llm.decision import Decision, DecisionxR1
+from ..llm.backends import ScriptedBackend
+from ..llm.decision import Decision
 from ..llm.features import FeatureConfig, InsufficientData, StateFeatures, compute_features
+from ..llm.module_pair import AnswerSettings, ModuleBackends, ModulePair
 from ..llm.prompts import require_instruction
-from ..llm.supervisor import DECIDE, SEND, Supervisor, SupervisorConfig, TuningEvent
-from ..llm.tuning import MPCxR1, Tuning
+from ..llm.supervisor import JobKind, Outcome, Supervisor, SupervisorConfig, TuningEvent, UpdatePath
+from ..llm.tuning import Tuning
 from ..params import MpcParams, ParamSpec
 from ..samples import odometry_to_sample, scan_to_sample
 from ..track import Track
@@ -86,21 +87,27 @@ def replay_bag(path: str | Path, track: Track, instruction: str | None = None, m
                 yield WindowResult(now, features, _label(instruction, features), None)
             continue
         if not supervisor.instruction:
+            assert instruction, "checked above: a replay with models has an instruction"
             supervisor.set_instruction(instruction, now)
         yield from _run_jobs(supervisor, models, track, feature_config, now)
 
 
 def _run_jobs(supervisor: Supervisor, models: Models, track: Track, feature_config: FeatureConfig,
               now: float) -> Iterator[WindowResult | TuningEvent]:
+    while (stop := supervisor.standstill(now)) is not None:  # a stop's fast path: no model asked
+        yield stop
+        if stop.outcome == Outcome.SEND:
+            supervisor.on_standstill_applied(now)
     while (job := supervisor.next_job(now)) is not None:
-        if job.kind == DECIDE:
+        if job.kind == JobKind.DECIDE:
+            assert job.window is not None, "next_job hands out a decision only with its window"
             features = compute_features(job.window, track, feature_config)
-            event = supervisor.on_decision(models.decide(job.instruction, features), now)
-            yield WindowResult(now, features, _label(job.instruction, features), event.decision)
+            decided = supervisor.on_decision(models.decide(job.instruction, features), now)
+            yield WindowResult(now, features, _label(job.instruction, features), decided.decision)
         else:
-            event = supervisor.on_tuning(models.tune(job.instruction, supervisor.params, supervisor.specs), now)
+            event = supervisor.on_tuning(models.tune(job.instruction, supervisor.tuning_base(), supervisor.specs), now)
             yield event
-            if event.outcome == SEND:
+            if event.outcome == Outcome.SEND:
                 supervisor.on_update_applied(now)
 
 
@@ -110,11 +117,9 @@ def _label(instruction: str | None, features: Features) -> bool | None:
     return label(instruction, features.as_record())
 
 
-def model_modules(backend: Backend, tuning_backend: Backend | None = None, **options) -> Models:
-    """The model answers both modules, the tuning on `tuning_backend` if given (options:
-    use_grammar, max_tokens, seed)."""
-    decision, tuning = DecisionxR1(backend, **options), MPCxR1(tuning_backend or backend, **options)
-    return Models(decision.decide, tuning.tune)
+def model_modules(modules: ModulePair) -> Models:
+    """The two modules (AnswerSettings.pair builds them as the car does) answer."""
+    return Models(modules.decision.decide, modules.tuning.tune)
 
 
 def scripted_modules(instruction: str, proposal: Mapping[str, float]) -> Models:
@@ -130,14 +135,14 @@ def scripted_modules(instruction: str, proposal: Mapping[str, float]) -> Models:
         adheres = label(instruction, current["record"])
         return decision_answer(f"scripted: the rule-based label of this window is {adheres}", adheres)
 
-    decision = DecisionxR1(ScriptedBackend(answer), use_grammar=False)
-    tuning = MPCxR1(ScriptedBackend([mpc_answer("scripted: the given proposal", dict(proposal))]), use_grammar=False)
+    modules = AnswerSettings(use_grammar=False).pair(ModuleBackends(
+        ScriptedBackend(answer), ScriptedBackend([mpc_answer("scripted: the given proposal", dict(proposal))])))
 
     def decide(text: str, features: Features) -> Decision:
         if isinstance(features, StateFeatures):
             current["record"] = features.as_record()
-        return decision.decide(text, features)
-    return Models(decide, tuning.tune)
+        return modules.decision.decide(text, features)
+    return Models(decide, modules.tuning.tune)
 
 
 def summary_line(result: WindowResult | TuningEvent) -> str:
@@ -165,7 +170,8 @@ def summary_line(result: WindowResult | TuningEvent) -> str:
 
 
 def tuning_line(event: TuningEvent) -> str:
-    line = f"t={event.t:7.2f} s  tuning after the {event.trigger}: "
+    source = "tuning" if event.path == UpdatePath.MODEL else event.path
+    line = f"t={event.t:7.2f} s  {source} after the {event.trigger}: "
     if event.update is None:
         return line + f"{event.outcome.replace('_', ' ')}, nothing sent ({event.reason})"
     changes = ", ".join(f"{name} {event.update.previous[name]:g} -> {value:g}"

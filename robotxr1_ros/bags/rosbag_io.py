@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Final
 
 import apsw  # rosbags' SQLite
 from rosbags.rosbag2 import Reader, ReaderError, StoragePlugin, Writer
@@ -19,7 +20,7 @@ from rosbags.typesys.store import Typestore
 from ..errors import Robotxr1Error, one_line
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-BAG_VERSION = 9
+BAG_VERSION: Final = 9
 
 # The topics robotxr1 records by default, with their types.
 TOPIC_TYPES = {
@@ -126,7 +127,8 @@ def _check_topics(path: Path, found: Mapping[str, str], wanted: set[str], types:
     """The `required` topics are in the bag (`found`: topic -> type), the wanted ones of `types` with that type."""
     for topic in required:
         if topic not in found:
-            raise Robotxr1Error(f"{path}: no {topic} topic in the bag (its topics: {', '.join(sorted(found)) or 'none'})")
+            raise Robotxr1Error(f"{path}: no {topic} topic in the bag "
+                                f"(its topics: {', '.join(sorted(found)) or 'none'})")
     for topic, msgtype in found.items():
         if topic in wanted and topic in types and msgtype != types[topic]:
             raise Robotxr1Error(f"{path}: topic {topic} holds {msgtype} messages, expected {types[topic]}")

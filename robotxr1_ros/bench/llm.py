@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from ..cases.control import eval_phrasings
@@ -24,7 +25,8 @@ from ..cases.decision import decision_instructions
 from ..evaluation.decision_dataset import MIN_RECORD_SAMPLES, find_datasets, load_dataset
 from ..llm.backends import Backend, Completion
 from ..llm.decision import DecisionxR1, decision_from_text
-from ..llm.features import StateFeatures, features_from_record
+from ..llm.features import InsufficientData, StateFeatures, features_from_record
+from ..llm.module_pair import AnswerSettings
 from ..llm.tuning import MPCxR1, tuning_from_text
 
 PHASES = ("cold", "warm")
@@ -52,7 +54,7 @@ class CallTiming:
                    parse_s, ok)
 
 
-def decision_inputs(count: int) -> list[tuple[str, StateFeatures]]:
+def decision_inputs(count: int) -> list[tuple[str, StateFeatures | InsufficientData]]:
     """`count` (instruction, state window) pairs spread over the packaged datasets, asked as the car
     asks: each instruction about WINDOWS_PER_INSTRUCTION windows in a row (a new window every
     period until the instruction changes), so a warm call finds the instruction in the KV cache."""
@@ -73,10 +75,11 @@ def never_stop() -> bool:
     return False
 
 
-def time_decision(decider: DecisionxR1, instruction: str, state: StateFeatures) -> CallTiming:
+def time_decision(decider: DecisionxR1, instruction: str, state: StateFeatures | InsufficientData) -> CallTiming:
     wall, cpu = time.perf_counter(), time.process_time()
     decision = decider.decide(instruction, state, stop=never_stop)
     total, cpu_used = time.perf_counter() - wall, time.process_time() - cpu
+    assert decision.completion is not None, "load_dataset admits only windows the model is asked about"
     parse_start = time.perf_counter()
     decision_from_text(instruction, decision.completion)
     return CallTiming.of(total, cpu_used, decision.completion, time.perf_counter() - parse_start,
@@ -104,23 +107,22 @@ def run_phases(backend: Backend, calls: Sequence[Callable[[], CallTiming]]) -> d
     return {"cold": summarize(cold), "warm": summarize(warm)}
 
 
-def bench_llm(backends: Mapping[str, Backend], *, decisions: int = 16, instructions: Sequence[str] | None = None,
-              decision_options: dict[str, Any] | None = None,
-              tuning_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The modules `backends` names ("decision", "tuning"), each on its backend (the same object
-    twice is fine; each phase starts from its own cache state)."""
+def bench_llm(settings: AnswerSettings, decision: Backend | None = None, tuning: Backend | None = None, *,
+              decisions: int = 16, instructions: Sequence[str] | None = None) -> dict[str, Any]:
+    """The modules given a backend, each built by `settings` (the same backend twice is fine;
+    each phase starts from its own cache state)."""
     result: dict[str, Any] = {"load_before": _load()}
-    if "decision" in backends:
-        decider = DecisionxR1(backends["decision"], **(decision_options or {}))
+    if decision is not None:
+        decider = settings.decision(decision)
         pairs = decision_inputs(decisions)
-        result["decision"] = {"calls": len(pairs), "options": decision_options or {},
+        result["decision"] = {"calls": len(pairs), "options": settings.options("decision"),
                               **run_phases(decider.backend,
-                                           [lambda i=i, s=s: time_decision(decider, i, s) for i, s in pairs])}
-    if "tuning" in backends:
-        tuner = MPCxR1(backends["tuning"], **(tuning_options or {}))
+                                           [partial(time_decision, decider, i, s) for i, s in pairs])}
+    if tuning is not None:
+        tuner = settings.tuning(tuning)
         texts = list(instructions) if instructions is not None else [text for _, text in eval_phrasings()]
-        result["tuning"] = {"calls": len(texts), "options": tuning_options or {},
-                            **run_phases(tuner.backend, [lambda t=t: time_tuning(tuner, t) for t in texts])}
+        result["tuning"] = {"calls": len(texts), "options": settings.options("tuning"),
+                            **run_phases(tuner.backend, [partial(time_tuning, tuner, t) for t in texts])}
     result["load_after"] = _load()
     return result
 

@@ -47,10 +47,13 @@ def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[st
     parameters), "tuning" (of which the model's "prompt_eval" and "decode") and "apply"; and the
     tuning's prompt tokens "evaluated" (not cached) and "generated" tokens.
 
-    >>> update_parts([(1.5, {"latency_s": {"read": 0.1, "tuning": 1.0, "apply": 0.05, "total": 1.15},
-    ...                      "tuning": {"completion": {"prompt_eval_s": 0.2, "decode_s": 0.7, "prompt_tokens": 600,
-    ...                                                "cached_tokens": 540, "completion_tokens": 55}}})])
-    {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'prompt_eval': 0.2, 'decode': 0.7, 'apply': 0.05, 'evaluated': 60.0, 'generated': 55.0}
+    >>> parts = update_parts([(1.5, {"latency_s": {"read": 0.1, "tuning": 1.0, "apply": 0.05, "total": 1.15},
+    ...                              "tuning": {"completion": {"prompt_eval_s": 0.2, "decode_s": 0.7,
+    ...                                                        "prompt_tokens": 600, "cached_tokens": 540,
+    ...                                                        "completion_tokens": 55}}})])
+    >>> parts  # doctest: +NORMALIZE_WHITESPACE
+    {'queued': 0.35, 'read': 0.1, 'tuning': 1.0, 'prompt_eval': 0.2, 'decode': 0.7, 'apply': 0.05,
+     'evaluated': 60.0, 'generated': 55.0}
     """
     names = ("queued", "read", "tuning", "prompt_eval", "decode", "apply", "evaluated", "generated")
     parts: dict[str, list[float]] = {name: [] for name in names}

@@ -23,13 +23,17 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 
-from ..control.controller import MAX_STOP_LATENCY_S, SafeController, SafetyConfig
+from ..control.controller import MAX_STOP_LATENCY_S, Planner, SafeController, SafetyConfig
+from ..control.faults import Fault
 from ..control.mpc import FrenetMPC, MpcCommand, MpcConfig
-from ..control.safety_filter import VehicleLimits
+from ..control.safety_filter import Correction, VehicleLimits
 from ..errors import Robotxr1Error
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
 from ..samples import OdomSample
@@ -39,17 +43,37 @@ from ..track.library import get_track
 TICK_S = 0.005  # wall-clock resolution of the replay
 ODOM_PERIOD_S = 0.02  # 50 Hz, as the simulator
 SEQUENCE_S = 1.0
+Key = TypeVar("Key", bound=str)
 TOLERANCE = 1e-9
 
-# Injected faults. Sample faults corrupt each odometry message while active; `dropout` silences
-# odometry; `clock_stall` pauses the controller's clock (and the simulator with it);
-# `clock_back` restarts the controller's clock 5 s earlier; `clock_slow` runs it at 1-80 % of
-# real time and `clock_jump` moves it 0.03-5 s back or forward, both with odometry silent (a
-# simulator that slowed down or restarted and publishes no odometry); `none` injects nothing.
-SAMPLE_FAULTS = ("overspeed", "nan_quaternion", "zero_quaternion", "skewed_quaternion", "nan_position",
-                 "inf_speed", "nan_stamp", "off_track", "jump")
-SILENT_FAULTS = ("dropout", "clock_slow", "clock_jump")  # odometry stops arriving while active
-FAULTS = ("none", *SAMPLE_FAULTS, "dropout", "clock_stall", "clock_back", "clock_slow", "clock_jump")
+
+
+class Injected(StrEnum):
+    """The faults the bench injects (sequence i gets the i-th, in this order, cyclically)."""
+
+    NONE = "none"  # nothing
+    # Sample faults: each odometry message is corrupted while active.
+    OVERSPEED = "overspeed"
+    NAN_QUATERNION = "nan_quaternion"
+    ZERO_QUATERNION = "zero_quaternion"
+    SKEWED_QUATERNION = "skewed_quaternion"
+    NAN_POSITION = "nan_position"
+    INF_SPEED = "inf_speed"
+    NAN_STAMP = "nan_stamp"
+    OFF_TRACK = "off_track"
+    JUMP = "jump"  # one glitched sample
+    DROPOUT = "dropout"  # odometry falls silent
+    CLOCK_STALL = "clock_stall"  # the controller's clock (and the simulator with it) pauses
+    CLOCK_BACK = "clock_back"  # the controller's clock restarts 5 s earlier
+    # With odometry silent (a simulator that slowed down or restarted and publishes no odometry):
+    CLOCK_SLOW = "clock_slow"  # the controller's clock runs at 1-80 % of real time
+    CLOCK_JUMP = "clock_jump"  # the controller's clock moves 0.03-5 s back or forward
+
+
+FAULTS = tuple(Injected)
+SAMPLE_FAULTS = (Injected.OVERSPEED, Injected.NAN_QUATERNION, Injected.ZERO_QUATERNION, Injected.SKEWED_QUATERNION,
+                 Injected.NAN_POSITION, Injected.INF_SPEED, Injected.NAN_STAMP, Injected.OFF_TRACK, Injected.JUMP)
+SILENT_FAULTS = (Injected.DROPOUT, Injected.CLOCK_SLOW, Injected.CLOCK_JUMP)  # odometry stops arriving while active
 
 
 @dataclass
@@ -58,18 +82,18 @@ class Check:
 
     commands: int = 0
     unsafe: dict[str, int] = field(default_factory=dict)
-    latency: dict[str, float] = field(default_factory=dict)  # max stop latency per fault type (wall s)
-    zero_gap: dict[str, float] = field(default_factory=dict)  # longest wall gap between stop commands
-    injected: dict[str, int] = field(default_factory=dict)
-    stops: dict[str, int] = field(default_factory=dict)  # controller-reported stops per fault kind
-    corrections: dict[str, int] = field(default_factory=dict)
+    latency: dict[Injected, float] = field(default_factory=dict)  # max stop latency per fault type (wall s)
+    zero_gap: dict[Injected, float] = field(default_factory=dict)  # longest wall gap between stop commands
+    injected: dict[Injected, int] = field(default_factory=dict)
+    stops: dict[Fault, int] = field(default_factory=dict)  # controller-reported stops per fault kind
+    corrections: dict[Correction, int] = field(default_factory=dict)
     params_accepted: int = 0
     params_refused: int = 0
 
     def flag(self, reason: str) -> None:
         self.unsafe[reason] = self.unsafe.get(reason, 0) + 1
 
-    def add(self, counts: dict[str, int], into: dict[str, int]) -> None:
+    def add(self, counts: Mapping[Key, int], into: dict[Key, int]) -> None:
         for key, value in counts.items():
             into[key] = into.get(key, 0) + value
 
@@ -138,7 +162,8 @@ class RacingLineTable:
         candidates = np.vstack([self.xy + normal * (left + margin)[:, None],
                                 self.xy - normal * (right + margin)[:, None]])
         left, right = track.wall_distances(candidates[:, 0], candidates[:, 1])
-        outside = candidates[np.minimum(left, right) < -max_off_track_m - 0.25]  # beyond the limit, not near another bend
+        # beyond the limit, not near another bend
+        outside = candidates[np.minimum(left, right) < -max_off_track_m - 0.25]
         far = np.array([[50.0, 0.0], [-30.0, 40.0]]) + self.xy.mean(axis=0)
         self.outside = np.vstack([outside, far])
 
@@ -154,7 +179,7 @@ class RacingLineTable:
 class Sequence:
     """One replay: the car's true motion, the fault, and the checks on every command."""
 
-    def __init__(self, rng: random.Random, line: RacingLineTable, controller: SafeController, fault: str,
+    def __init__(self, rng: random.Random, line: RacingLineTable, controller: SafeController, fault: Injected,
                  check: Check) -> None:
         self.rng, self.line, self.controller, self.fault, self.check = rng, line, controller, fault, check
         self.limits = VehicleLimits.of()
@@ -164,14 +189,15 @@ class Sequence:
         self.fault_end = self.fault_start + rng.uniform(0.05, 0.45)
         self.params = controller.params.as_dict()  # the oracle's copy of the parameters in force
         self.previous = (0.0, 0.0)  # the last command sent (speed, steering)
-        self.previous_fault = ""  # the fault the last command was a stop for ("": it drove)
+        self.previous_fault: Fault | None = None  # what the last command was a stop for (None: it drove)
         self.latest_corrupt = False  # the last odometry the controller received was corrupted
         self.last_received: float | None = None  # controller time of the last odometry received
         self.last_received_wall: float | None = None  # ... and its wall time
         self.ros = 0.0  # the controller's clock
         # clock_slow: the clock's rate; clock_jump: how far it jumps (s, negative: back)
-        self.clock_rate = 10 ** rng.uniform(-2.0, -0.1) if fault == "clock_slow" else 1.0
-        self.clock_jump = rng.choice((-1.0, 1.0)) * 10 ** rng.uniform(-1.5, 0.7) if fault == "clock_jump" else 0.0
+        self.clock_rate = 10 ** rng.uniform(-2.0, -0.1) if fault == Injected.CLOCK_SLOW else 1.0
+        self.clock_jump = (rng.choice((-1.0, 1.0)) * 10 ** rng.uniform(-1.5, 0.7) if fault == Injected.CLOCK_JUMP
+                           else 0.0)
         self.stall_start: float | None = None  # wall time the clock stopped, while it stands
         self.onset: float | None = None  # wall time the fault began (for the stop latency)
         self.stopped_at: float | None = None  # wall time of the first zero-speed command after it
@@ -183,16 +209,16 @@ class Sequence:
         ros = 0.0
         next_odom = next_control = next_watchdog = 0.0
         clock_moved_back = False
-        for tick in range(int(round(SEQUENCE_S / TICK_S)) + 1):
+        for tick in range(round(SEQUENCE_S / TICK_S) + 1):
             wall = tick * TICK_S
             active = self.fault_start <= wall < self.fault_end
-            stalled = active and fault == "clock_stall"
+            stalled = active and fault == Injected.CLOCK_STALL
             if stalled and self.onset is None:
                 self.onset = wall
             self.stall_start = self.onset if stalled else None
-            if active and fault in ("clock_back", "clock_jump") and not clock_moved_back:
+            if active and fault in (Injected.CLOCK_BACK, Injected.CLOCK_JUMP) and not clock_moved_back:
                 # clock_back: a restarted simulation, no stop required, the limits still hold
-                ros += -5.0 if fault == "clock_back" else self.clock_jump
+                ros += -5.0 if fault == Injected.CLOCK_BACK else self.clock_jump
                 next_odom = next_control = ros
                 clock_moved_back = True
             elif tick > 0 and not stalled:
@@ -207,7 +233,7 @@ class Sequence:
                 next_odom += ODOM_PERIOD_S
                 if not (active and fault in SILENT_FAULTS):
                     # a jump is one glitched sample; the other sample faults last the whole window
-                    corrupt = active and fault in SAMPLE_FAULTS and (fault != "jump" or self.onset is None)
+                    corrupt = active and fault in SAMPLE_FAULTS and (fault != Injected.JUMP or self.onset is None)
                     controller.on_odometry(self.odometry(ros, corrupt), ros, wall)
                     if self.latest_corrupt and not corrupt and self.stopped_at is None:
                         self.fault_end = wall  # a good sample replaced the bad one before any command used it
@@ -223,14 +249,14 @@ class Sequence:
                 command = controller.watchdog(ros, wall)
                 if command is not None:
                     self.judge(command, wall)
-            clock_held = stalled or (active and fault == "clock_slow")
+            clock_held = stalled or (active and fault == Injected.CLOCK_SLOW)
             if clock_held and wall - self.last_sent > MAX_STOP_LATENCY_S + TOLERANCE:
                 self.check.flag("no command while the clock is paused or slow")
                 self.last_sent = wall
-            if not active and wall >= self.fault_end and fault != "none":
+            if not active and wall >= self.fault_end and fault != Injected.NONE:
                 self.finish_fault(wall)
-                fault = self.fault = "none"  # one fault per sequence
-        if fault != "none":
+                fault = self.fault = Injected.NONE  # one fault per sequence
+        if fault != Injected.NONE:
             self.finish_fault(SEQUENCE_S)
 
     def finish_fault(self, wall: float) -> None:
@@ -248,24 +274,24 @@ class Sequence:
         if not corrupt:
             return OdomSample(ros, x, y, yaw, self.speed, 0.0, 0.0)
         fault, rng = self.fault, self.rng
-        if fault == "overspeed":
+        if fault == Injected.OVERSPEED:
             return OdomSample(ros, x, y, yaw, rng.choice((21.0, 50.0, 300.0, -8.0)), 0.0, 0.0)
-        if fault == "nan_quaternion":
+        if fault == Injected.NAN_QUATERNION:
             return OdomSample.from_quaternion(ros, x, y, math.nan, math.nan, math.nan, math.nan, self.speed, 0.0, 0.0)
-        if fault == "zero_quaternion":
+        if fault == Injected.ZERO_QUATERNION:
             return OdomSample.from_quaternion(ros, x, y, 0.0, 0.0, 0.0, 0.0, self.speed, 0.0, 0.0)
-        if fault == "skewed_quaternion":
+        if fault == Injected.SKEWED_QUATERNION:
             scale = rng.choice((0.5, 0.99, 1.01, 3.0))
             half = 0.5 * yaw
             return OdomSample.from_quaternion(ros, x, y, 0.0, 0.0, scale * math.sin(half), scale * math.cos(half),
                                               self.speed, 0.0, 0.0)
-        if fault == "nan_position":
+        if fault == Injected.NAN_POSITION:
             return OdomSample(ros, math.nan, y, yaw, self.speed, 0.0, 0.0)
-        if fault == "inf_speed":
+        if fault == Injected.INF_SPEED:
             return OdomSample(ros, x, y, yaw, math.inf, 0.0, 0.0)
-        if fault == "nan_stamp":
+        if fault == Injected.NAN_STAMP:
             return OdomSample(math.nan, x, y, yaw, self.speed, 0.0, 0.0)
-        if fault == "off_track":
+        if fault == Injected.OFF_TRACK:
             ox, oy = line.off_track(rng)
             return OdomSample(ros, ox, oy, yaw, self.speed, 0.0, 0.0)
         # jump: the pose leaps farther than the car can travel, still on the track
@@ -320,7 +346,7 @@ class Sequence:
             check.flag(f"{self.fault}: moving {MAX_STOP_LATENCY_S} s after the clock stopped")
         if not moving and self.onset is not None and self.stopped_at is None:
             self.stopped_at = wall
-        elif command.fault and self.previous_fault and self.fault != "none":
+        elif command.fault and self.previous_fault and self.fault != Injected.NONE:
             gap = wall - self.last_sent  # between two stop commands while the fault lasts
             check.zero_gap[self.fault] = max(check.zero_gap.get(self.fault, 0.0), gap)
         self.previous, self.previous_fault = (speed, steering), command.fault
@@ -343,10 +369,12 @@ def bench_safety(sequences: int = 10_000, seed: int = 0, mpc_every: int = 100, t
     start = time.perf_counter()
     for index in range(sequences):
         fault = FAULTS[index % len(FAULTS)]
-        use_mpc = mpc is not None and index % mpc_every == 0
-        planner = mpc if use_mpc else RandomPlanner(rng)
-        if use_mpc:
+        planner: Planner
+        if mpc is not None and index % mpc_every == 0:
             mpc.reset()
+            planner = mpc
+        else:
+            planner = RandomPlanner(rng)
         controller = SafeController(planner, period, track, safety)
         check.injected[fault] = check.injected.get(fault, 0) + 1
         Sequence(rng, line, controller, fault, check).run()
@@ -363,11 +391,12 @@ def bench_safety(sequences: int = 10_000, seed: int = 0, mpc_every: int = 100, t
         "unsafe_by_reason": dict(sorted(check.unsafe.items())),
         "max_stop_latency_s": round(max(check.latency.values(), default=0.0), 4),
         "stop_deadline_s": MAX_STOP_LATENCY_S,
-        "stop_latency_s_by_fault": {fault: round(value, 4) for fault, value in sorted(check.latency.items())},
-        "max_zero_speed_gap_s_by_fault": {fault: round(value, 4) for fault, value in sorted(check.zero_gap.items())},
-        "injected_by_fault": check.injected,
-        "controller_stops_by_fault": dict(sorted(check.stops.items())),
-        "filter_corrections": check.corrections,
+        "stop_latency_s_by_fault": {str(fault): round(value, 4) for fault, value in sorted(check.latency.items())},
+        "max_zero_speed_gap_s_by_fault": {str(fault): round(value, 4)
+                                          for fault, value in sorted(check.zero_gap.items())},
+        "injected_by_fault": {str(fault): count for fault, count in check.injected.items()},
+        "controller_stops_by_fault": {str(kind): count for kind, count in sorted(check.stops.items())},
+        "filter_corrections": {str(kind): count for kind, count in check.corrections.items()},
         "param_updates_accepted": check.params_accepted,
         "param_updates_refused": check.params_refused,
         "wall_s": round(wall, 2),

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ..errors import Robotxr1Error
 from ..json_files import read_json
 from ..llm.backends import Completion
-from ..llm.decision import Decision, DecisionxR1
+from ..llm.decision import Decision
 from ..llm.features import InsufficientData, StateFeatures, features_from_record
+from ..llm.module_pair import ModuleBackends
 from ..llm.prompt_fit import require_fitting_instruction
 from ..llm.prompts import require_instruction
-from ..llm.tuning import MPCxR1, Tuning
-from .model_options import add_model_arguments, model_spec
+from ..llm.tuning import Tuning
+from .model_options import add_model_arguments, answer_settings, model_spec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,15 +45,13 @@ def load_state(path: Path) -> StateFeatures | InsufficientData:
 def run(args: argparse.Namespace) -> int:
     instruction = require_instruction(args.instruction)  # fail before loading any model
     state = load_state(args.state) if args.state else None
-    spec = model_spec(args)
-    use_grammar = not args.no_grammar
-    decider = DecisionxR1(spec.create("decision"), use_grammar=use_grammar, max_tokens=args.max_tokens)
-    tuner = MPCxR1(spec.create("tuning"), use_grammar=use_grammar, max_tokens=args.max_tokens)
-    require_fitting_instruction(instruction, decider, tuner)  # the model's tokenizer and context decide
-    decision = decider.decide(instruction, state)
-    tuning = tuner.tune(instruction)
+    modules = answer_settings(args).pair(ModuleBackends.from_spec(model_spec(args)))
+    # The model's tokenizer and context decide whether the prompts fit.
+    require_fitting_instruction(instruction, modules.decision, modules.tuning)
+    decision = modules.decision.decide(instruction, state)
+    tuning = modules.tuning.tune(instruction)
     if args.json:
-        result = {"decision": decision.as_dict(), "tuning": tuning.as_dict(), "grammar": use_grammar}
+        result = {"decision": decision.as_dict(), "tuning": tuning.as_dict(), "grammar": not args.no_grammar}
         print(json.dumps(result, indent=2))
     else:
         print(report(decision, tuning))
@@ -75,7 +74,7 @@ def report(decision: Decision, tuning: Tuning) -> str:
     return "\n".join(lines)
 
 
-def _pairs(values: dict[str, Any]) -> str:
+def _pairs(values: Mapping[str, float]) -> str:
     return ", ".join(f"{name}={value:g}" for name, value in values.items())
 
 

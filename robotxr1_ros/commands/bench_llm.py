@@ -16,9 +16,9 @@ import json
 from ..bench.llm import bench_llm, table
 from ..cases.control import eval_phrasings
 from ..errors import Robotxr1Error
-from ..llm.decision import DECISION_REASONING_CHARS
-from ..llm.tuning import TUNING_REASONING_CHARS
-from .model_options import add_model_arguments, model_spec
+from ..llm.model_spec import MODULES
+from ..llm.node_config import DEFAULTS
+from .model_options import add_model_arguments, answer_settings, model_spec
 
 
 def register_llm_bench(subparsers: argparse._SubParsersAction) -> None:
@@ -29,10 +29,12 @@ def register_llm_bench(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--module", choices=("decision", "tuning", "both"), default="both")
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N evaluation phrasings (default all)")
     parser.add_argument("--decisions", type=int, default=16, metavar="N", help="state windows asked (default 16)")
-    parser.add_argument("--decision-reasoning-chars", type=int, default=DECISION_REASONING_CHARS, metavar="N",
-                        help=f"reasoning before the verdict (default {DECISION_REASONING_CHARS}: verdict only)")
-    parser.add_argument("--tuning-reasoning-chars", type=int, default=TUNING_REASONING_CHARS, metavar="N",
-                        help=f"reasoning before the parameters (default {TUNING_REASONING_CHARS}; 0: dict only)")
+    parser.add_argument("--decision-reasoning-chars", type=int, default=DEFAULTS.decision_reasoning_chars,
+                        metavar="N", help=f"reasoning before the verdict (default {DEFAULTS.decision_reasoning_chars}: "
+                                          "verdict only)")
+    parser.add_argument("--tuning-reasoning-chars", type=int, default=DEFAULTS.tuning_reasoning_chars, metavar="N",
+                        help=f"reasoning before the parameters (default {DEFAULTS.tuning_reasoning_chars}; 0: dict "
+                             "only)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (every call) instead of text")
     parser.set_defaults(func=run_llm_bench)
 
@@ -42,12 +44,10 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     if not instructions or args.decisions < 1:
         raise Robotxr1Error("--limit and --decisions must leave at least one call")
     spec = model_spec(args)
-    common = {"use_grammar": not args.no_grammar, "max_tokens": args.max_tokens, "seed": args.seed}
-    modules = ("decision", "tuning") if args.module == "both" else (args.module,)
-    result = bench_llm({module: spec.create(module) for module in modules}, decisions=args.decisions,
-                       instructions=instructions,
-                       decision_options={**common, "reasoning_chars": args.decision_reasoning_chars},
-                       tuning_options={**common, "reasoning_chars": args.tuning_reasoning_chars})
+    settings = answer_settings(args, args.decision_reasoning_chars, args.tuning_reasoning_chars)
+    modules = MODULES if args.module == "both" else (args.module,)
+    decision, tuning = (spec.create(module) if module in modules else None for module in MODULES)
+    result = bench_llm(settings, decision, tuning, decisions=args.decisions, instructions=instructions)
     result["model"] = spec.describe(None if args.module == "both" else args.module)
     result["threads"] = spec.n_threads
     result["batch_threads"] = spec.n_threads_batch or spec.n_threads

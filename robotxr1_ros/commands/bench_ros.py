@@ -30,12 +30,13 @@ import sys
 import threading
 import time
 from contextlib import nullcontext
+from itertools import pairwise
 from typing import Any
 
 from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text, update_parts
 from ..cases.control import eval_phrasings
 from ..errors import Robotxr1Error
-from ..llm.models import DECODE_THREADS, PROMPT_THREADS
+from ..llm.node_config import DEFAULTS
 from .run import node_arguments, node_class, node_specs
 
 GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)
@@ -52,11 +53,12 @@ def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
                         help="a new instruction every S seconds in the busy phase (default 8)")
     parser.add_argument("--period", type=float, default=0.05, metavar="S",
                         help="the LLM node's decision period in the busy phase (default 0.05: back to back)")
-    parser.add_argument("--threads", type=int, default=DECODE_THREADS,
-                        help=f"llama.cpp decoding threads of the LLM node (default {DECODE_THREADS})")
-    parser.add_argument("--batch-threads", type=int, default=PROMPT_THREADS,
-                        help=f"llama.cpp prompt threads of the LLM node (default {PROMPT_THREADS})")
-    parser.add_argument("--worker-nice", type=int, default=10, help="nice value of the LLM worker (default 10)")
+    parser.add_argument("--threads", type=int, default=DEFAULTS.n_threads,
+                        help=f"llama.cpp decoding threads of the LLM node (default {DEFAULTS.n_threads})")
+    parser.add_argument("--batch-threads", type=int, default=DEFAULTS.n_threads_batch,
+                        help=f"llama.cpp prompt threads of the LLM node (default {DEFAULTS.n_threads_batch})")
+    parser.add_argument("--worker-nice", type=int, default=DEFAULTS.worker_nice,
+                        help=f"nice value of the LLM worker (default {DEFAULTS.worker_nice})")
     parser.add_argument("--layout", choices=("process", "single"), default="process")
     parser.add_argument("--model-path", default="", help="GGUF model (default: the LLM node's default)")
     parser.add_argument("--json", action="store_true")
@@ -84,7 +86,8 @@ def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
-        with control_first_while() if llm_process is not None else nullcontext("default (one process, one executor)") as priority:
+        one_process = nullcontext("default (one process, one executor)")
+        with control_first_while() if llm_process is not None else one_process as priority:
             return _measure(args, specs, llm_process, priority, load_before)
     finally:
         sys.setswitchinterval(switch_interval)
@@ -123,7 +126,7 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
         instruction_publisher = probe.create_publisher(String, "/robotxr1/instruction", 10)
         # As launch runs them, each node has an executor of its own (on a thread here); `single`
         # puts every node on one executor.
-        groups = [[node] for node in nodes] + [[probe]] if separate else [nodes + [probe]]
+        groups = [[node] for node in nodes] + [[probe]] if separate else [[*nodes, probe]]
         nodes.append(probe)
         if separate:  # DDS's threads exist: only the executors' threads start from a raised thread
             priority = f"DDS threads {priority}; executor threads {raise_thread_priority()}"
@@ -169,13 +172,14 @@ def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, prior
     busy = [t for t in cycle_starts if busy_start <= t < busy_end]
     observed, applied = [], 0
     for received, record in updates:
-        sent_at = sent.pop(record.get("instruction"), None)
+        sent_at = sent.pop(record.get("instruction", ""), None)  # "": never sent
         applied += bool(record.get("applied"))
         if sent_at is not None and record.get("applied"):
             observed.append((received - sent_at, record))
     busy_decisions = [t for t in decisions if busy_start <= t < busy_end]
     return {
-        "layout": args.layout, "threads": args.threads, "batch_threads": args.batch_threads, "worker_nice": args.worker_nice,
+        "layout": args.layout, "threads": args.threads, "batch_threads": args.batch_threads,
+        "worker_nice": args.worker_nice,
         "control_priority": priority,
         "seconds": {"idle": round(busy_start - idle_start, 1), "busy": round(busy_end - busy_start, 1)},
         "deadline_ms": round(1e3 * (period + DEADLINE_SLACK_S), 1),
@@ -238,17 +242,16 @@ def controller_rate_hz(controller) -> float:
 
 def _time_control_cycles(controller, starts: list[float]) -> None:
     """Record the wall-clock start of every control step (wraps the control timer's callback)."""
-    for timer in controller.timers:
-        if timer.callback == controller._control_step:
-            step = timer.callback
+    timer = next((timer for timer in controller.timers if timer.callback == controller._control_step), None)
+    if timer is None:
+        raise Robotxr1Error("the controller has no control-step timer to measure")
+    step = timer.callback
 
-            def timed() -> None:  # no parameters: the executors then pass no TimerInfo
-                starts.append(time.monotonic())
-                step()
+    def timed() -> None:  # no parameters: the executors then pass no TimerInfo
+        starts.append(time.monotonic())
+        step()
 
-            timer.callback = timed
-            return
-    raise Robotxr1Error("the controller has no control-step timer to measure")
+    timer.callback = timed
 
 
 def _spin(executor, stop: threading.Event) -> None:
@@ -260,4 +263,4 @@ def _spin(executor, stop: threading.Event) -> None:
 
 
 def _diffs(values: list[float]) -> list[float]:
-    return [b - a for a, b in zip(values, values[1:])]
+    return [b - a for a, b in pairwise(values)]

@@ -19,6 +19,7 @@ from ..control.run_log import RAW_CHANNELS, RunLog
 from ..errors import Robotxr1Error
 from ..evaluation.metrics import driving_metrics
 from ..evaluation.plots import plot_runs
+from ..llm.node_config import DEFAULTS
 from ..track.library import get_track
 from .run import create_nodes
 
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="sim + MPC + LLM nodes: an instruction changes how the car drives")
     parser.add_argument("--instruction", default="Reverse the car")
     parser.add_argument("--model", default="", help="GGUF model (default: the embedded SmolLM2-135M-Instruct)")
-    parser.add_argument("--lora", default="default", metavar="PATH",
+    parser.add_argument("--lora", default=DEFAULTS.lora_path, metavar="PATH",
                         help="GGUF LoRA adapter (default: the trained adapter shipped for the embedded model)")
     parser.add_argument("--base-only", action="store_true", help="the untrained base model, without any adapter")
     parser.add_argument("--track", default="eval")
@@ -56,7 +57,8 @@ class DemoObserver:
         self._instruction = self.node.create_publisher(String, "/robotxr1/instruction", 10)
         self.node.create_subscription(Odometry, "/odom", self._on_odometry, 50)
         self.node.create_subscription(Imu, "/imu", self._on_imu, 50)
-        self.node.create_subscription(String, "/robotxr1/decision", lambda m: self.decisions.append(json.loads(m.data)), 10)
+        self.node.create_subscription(String, "/robotxr1/decision",
+                                      lambda m: self.decisions.append(json.loads(m.data)), 10)
         self.node.create_subscription(String, "/robotxr1/update", lambda m: self.updates.append(json.loads(m.data)), 10)
 
     def _on_imu(self, message) -> None:
@@ -134,10 +136,14 @@ def run(args) -> int:
     if not got_update:
         print(f"no parameter update within {UPDATE_TIMEOUT_S:.0f} s (the model judged the car adherent)")
     for update in observer.updates[:1]:
+        if update["tuning"] is None:  # a stop's fast path: no model asked
+            print(f"update ({update['path']}) applied: {update.get('applied')}; {update.get('changes')}; "
+                  f"latency {update['latency_s']['total']:.3f} s")
+            continue
         changes = update["tuning"]["update"]
-        print(f"update (after a {update['trigger']}) applied: {update.get('applied')}; accepted {changes.get('accepted')}, "
-              f"clamped {changes.get('clamped')}, rejected {changes.get('rejected')}; "
-              f"latency {update['latency_s']['total']:.1f} s")
+        print(f"update (after a {update['trigger']}) applied: {update.get('applied')}; "
+              f"accepted {changes.get('accepted')}, clamped {changes.get('clamped')}, "
+              f"rejected {changes.get('rejected')}; latency {update['latency_s']['total']:.1f} s")
     try:
         reference_speed = parse_reference_speed(args.instruction)
     except ValueError:

@@ -38,11 +38,12 @@ from ..evaluation.oracle import OracleCache, SearchBudget, prompt_key, search
 from ..evaluation.report import write_control_report, write_decision_report
 from ..llm.answer_format import decision_answer
 from ..llm.backends import Backend, ScriptedBackend
-from ..llm.decision import DECISION_REASONING_CHARS, DeciderFactory, DecisionxR1
-from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
+from ..llm.decision import DecisionxR1
+from ..llm.module_pair import DeciderFactory
+from ..llm.node_config import DEFAULTS
 from ..params import MpcParams
 from ..track.library import get_track
-from .model_options import add_model_arguments, model_spec
+from .model_options import add_model_arguments, answer_settings, model_spec
 
 DECISION_BASELINES = {"always-true": True, "always-false": False}
 CONTROL_BASELINES = ("default", "oracle")
@@ -65,9 +66,10 @@ def register(subparsers) -> None:
                           help="model instances in parallel worker processes, each with --threads and "
                                "--batch-threads threads (same results for any N; on 2 cores: --workers 2 "
                                "--batch-threads 1)")
-    decision.add_argument("--reasoning-chars", type=int, default=DECISION_REASONING_CHARS, metavar="N",
+    decision.add_argument("--reasoning-chars", type=int, default=DEFAULTS.decision_reasoning_chars, metavar="N",
                           help="reasoning before the verdict, at most N characters (default "
-                               f"{DECISION_REASONING_CHARS}: the verdict alone, from next-token probabilities)")
+                               f"{DEFAULTS.decision_reasoning_chars}: the verdict alone, from next-token "
+                               "probabilities)")
     _add_torch_argument(decision)
     _common(decision, "out/eval/decision")
     decision.set_defaults(func=run_decision)
@@ -80,9 +82,9 @@ def register(subparsers) -> None:
     control.add_argument("--mini", action="store_true", help="one phrasing per case")
     control.add_argument("--oracle-cache", type=Path, help="oracle cache file (default: the packaged one)")
     control.add_argument("--no-plots", action="store_true", help="skip the trajectory plots")
-    control.add_argument("--reasoning-chars", type=int, default=TUNING_REASONING_CHARS, metavar="N",
+    control.add_argument("--reasoning-chars", type=int, default=DEFAULTS.tuning_reasoning_chars, metavar="N",
                          help=f"reasoning before the parameters, at most N characters (default "
-                              f"{TUNING_REASONING_CHARS}; 0: the parameter dict alone)")
+                              f"{DEFAULTS.tuning_reasoning_chars}; 0: the parameter dict alone)")
     _add_torch_argument(control)
     _common(control, "out/eval/control")
     control.set_defaults(func=run_control)
@@ -135,25 +137,24 @@ def run_decision(args: argparse.Namespace) -> int:
     _check_choice(args)
     paths = [path for spec in (args.dataset or [None]) for path in find_datasets(spec)]
     datasets = [load_dataset(path) for path in dict.fromkeys(paths)]
-    options = {"use_grammar": not args.no_grammar, "max_tokens": args.max_tokens, "seed": args.seed,
-               "reasoning_chars": args.reasoning_chars}
+    settings = answer_settings(args, decision_reasoning_chars=args.reasoning_chars)
     decider: DecisionxR1 | DeciderFactory
     if args.baseline:
         verdict = DECISION_BASELINES[args.baseline]
         backend: Backend = ScriptedBackend([decision_answer(f"constant baseline: always {verdict}", verdict)])
         name = f"baseline {args.baseline}"
-        decider = DecisionxR1(backend, **options)
+        decider = settings.decision(backend)
     elif args.torch:
         if args.workers != 1:
             raise Robotxr1Error("--torch evaluates in one process: use --workers 1")
         backend = _torch_backend(args)
         name = backend.name
-        decider = DecisionxR1(backend, **options)
+        decider = settings.decision(backend)
     else:
         spec = model_spec(args)
         spec.check("decision")  # a bad model file fails here, not in a worker under the progress bar
         name = spec.describe("decision")
-        decider = DeciderFactory(spec, options)
+        decider = DeciderFactory(spec, settings)
     workers = 1 if args.baseline else args.workers
     start = time.perf_counter()
     with _progress(total_calls(datasets, args.mini), "decision") as bar:
@@ -188,8 +189,7 @@ def run_control(args: argparse.Namespace) -> int:
         else:
             spec = model_spec(args)
             backend, name = spec.create("tuning"), spec.describe("tuning")
-        tuner = MPCxR1(backend, use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed,
-                       reasoning_chars=args.reasoning_chars)
+        tuner = answer_settings(args, tuning_reasoning_chars=args.reasoning_chars).tuning(backend)
         proposer = ModelProposer(tuner, name)
     with _progress(len(prompts), "control") as bar:
         report = evaluate_control(track, proposer, prompts, EVAL_SCENARIO,

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", type=Path, metavar="GGUF", help="the base the run trained (default: bundled)")
     parser.add_argument("--merged", action="store_true", help="merge into the base and write one model")
     parser.add_argument("--type", dest="outtype", default=None,
-                        help="tensor type: adapter f16 (default) | f32 | bf16 | q8_0; merged q8_0 (default) | f16 | ...")
+                        help="tensor type: adapter f16 (default) | f32 | bf16 | q8_0; "
+                             "merged q8_0 (default) | f16 | ...")
     parser.set_defaults(func=run)
 
 

@@ -1,11 +1,13 @@
-"""The model options every model-using command shares, and the ModelSpec they describe."""
+"""The model options every model-using command shares, and the ModelSpec and AnswerSettings they
+describe; their defaults are the LLM node's (llm/node_config.py)."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
 from ..llm.model_spec import ModelSpec
-from ..llm.models import DECODE_THREADS, PROMPT_THREADS
+from ..llm.module_pair import AnswerSettings
+from ..llm.node_config import DEFAULTS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,14 +18,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--served-model", default="default", metavar="NAME",
                         help="the model name the --endpoint serves (default: 'default')")
     parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
-    parser.add_argument("--threads", type=int, default=DECODE_THREADS,
-                        help=f"llama.cpp threads decoding (default {DECODE_THREADS})")
-    parser.add_argument("--batch-threads", type=int, default=PROMPT_THREADS, metavar="N",
-                        help=f"llama.cpp threads evaluating prompts (default {PROMPT_THREADS})")
+    parser.add_argument("--threads", type=int, default=DEFAULTS.n_threads,
+                        help=f"llama.cpp threads decoding (default {DEFAULTS.n_threads})")
+    parser.add_argument("--batch-threads", type=int, default=DEFAULTS.n_threads_batch, metavar="N",
+                        help=f"llama.cpp threads evaluating prompts (default {DEFAULTS.n_threads_batch})")
     parser.add_argument("--no-flash-attn", dest="flash_attn", action="store_false",
                         help="llama.cpp without flash attention")
-    parser.add_argument("--ctx", type=int, default=2048, help="llama.cpp context length (default 2048)")
-    parser.add_argument("--max-tokens", type=int, default=200, help="generation budget per answer (default 200)")
+    parser.add_argument("--ctx", type=int, default=DEFAULTS.n_ctx,
+                        help=f"llama.cpp context length (default {DEFAULTS.n_ctx})")
+    parser.add_argument("--max-tokens", type=int, default=DEFAULTS.max_tokens,
+                        help=f"generation budget per answer (default {DEFAULTS.max_tokens})")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
     adapter = parser.add_mutually_exclusive_group()
     adapter.add_argument("--lora", type=Path, metavar="PATH",
@@ -37,3 +41,11 @@ def model_spec(args: argparse.Namespace) -> ModelSpec:
                      served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads,
                      n_threads_batch=args.batch_threads, flash_attn=args.flash_attn, seed=args.seed,
                      lora_path=str(args.lora) if args.lora else None, base_only=args.base_only)
+
+
+def answer_settings(args: argparse.Namespace, decision_reasoning_chars: int = DEFAULTS.decision_reasoning_chars,
+                    tuning_reasoning_chars: int = DEFAULTS.tuning_reasoning_chars) -> AnswerSettings:
+    """How the modules answer, from the shared options and the command's reasoning bounds."""
+    return AnswerSettings(use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed,
+                          decision_reasoning_chars=decision_reasoning_chars,
+                          tuning_reasoning_chars=tuning_reasoning_chars)

@@ -101,7 +101,7 @@ def record_behaviour(out: Path, storage: str, name: str, seconds: float, track: 
     with BagWriter(out, storage, types) as bag:
         for reading in sensor_stream(get_track(track), name, seconds, start_s=start_s, beam_stride=beam_stride):
             message = to_message(reading.topic, reading.t, reading.value)
-            bag.write(BEHAVIOUR_TOPICS[reading.topic], int(round(reading.t * 1e9)), serialize_message(message))
+            bag.write(BEHAVIOUR_TOPICS[reading.topic], round(reading.t * 1e9), serialize_message(message))
         return dict(bag.counts)
 
 
@@ -127,7 +127,8 @@ def record_live(out: Path, storage: str, types: dict[str, str], seconds: float |
     try:
         with BagWriter(out, storage, types) as bag:
             for topic, message_type in classes.items():
-                qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL) if topic in LATCHED_TOPICS else 100
+                latched = topic in LATCHED_TOPICS
+                qos = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL) if latched else 100
                 node.create_subscription(message_type, topic, _writer(bag, topic, node), qos, raw=True)
             executor.add_node(node)
             deadline = None if seconds is None else time.monotonic() + seconds

@@ -16,12 +16,13 @@ from pathlib import Path
 
 from ..bags.replay import WindowResult, model_modules, replay_bag, scripted_modules, summary_line
 from ..errors import Robotxr1Error
+from ..llm.module_pair import ModuleBackends
+from ..llm.node_config import DEFAULTS
 from ..llm.prompts import require_instruction
-from ..llm.state_buffer import DEFAULT_WINDOW_S
-from ..llm.supervisor import SEND, SupervisorConfig
+from ..llm.supervisor import Outcome, SupervisorConfig
 from ..params import MpcParams, parse_assignments
 from ..track.library import get_track
-from .model_options import add_model_arguments, model_spec
+from .model_options import add_model_arguments, answer_settings, model_spec
 
 
 def register(subparsers) -> None:
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
                         help="parameters in force at the start (others: the table defaults)")
     parser.add_argument("--propose", nargs="+", default=[], metavar="NAME=VALUE",
                         help="what the scripted backend proposes at every tuning (default: nothing)")
-    parser.add_argument("--window", type=float, default=DEFAULT_WINDOW_S, help="window length (s of bag time)")
+    parser.add_argument("--window", type=float, default=DEFAULTS.window_s, help="window length (s of bag time)")
     parser.add_argument("--period", type=float, default=1.0, help="at most one decision per period (s of bag time)")
     parser.add_argument("--odom-topic", default="/odom")
     parser.add_argument("--scan-topic", default="/scan")
@@ -58,16 +59,14 @@ def run(args) -> int:
         if args.backend == "scripted":
             models = scripted_modules(instruction, proposal)
         else:
-            spec = model_spec(args)
-            models = model_modules(spec.create("decision"), spec.create("tuning"), use_grammar=not args.no_grammar,
-                                   max_tokens=args.max_tokens, seed=args.seed)
+            models = model_modules(answer_settings(args).pair(ModuleBackends.from_spec(model_spec(args))))
     windows = updates = 0
     for event in replay_bag(args.bag, get_track(args.track), instruction, models, config, params,
                             args.odom_topic, args.scan_topic):
         print(json.dumps(event.as_dict()) if args.json else summary_line(event), flush=True)
         if isinstance(event, WindowResult):
             windows += 1
-        elif event.outcome == SEND:
+        elif event.outcome == Outcome.SEND:
             updates += 1
     if windows == 0:
         raise Robotxr1Error(f"{args.bag}: no full {args.window} s window of {args.odom_topic} in the bag")

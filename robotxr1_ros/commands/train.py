@@ -50,7 +50,8 @@ def _common(parser: argparse.ArgumentParser, steps: int, learning_rate: float) -
     parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")
     parser.add_argument("--lora-rank", type=int, default=16, help="LoRA rank (default 16; alpha = 2 x rank)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default 1; 2 only when nothing else runs: oversubscription is ~30x slower)")
+                        help="torch threads (default 1; 2 only when nothing else runs: oversubscription is ~30x "
+                             "slower)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu", help="default cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint period (default 5 min)")
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_OUT / args.task
     settings = RunSettings(out_dir=out, model_path=str(args.model) if args.model else None,
                            init_from=str(args.init_from) if args.init_from else None, steps=args.steps,
-                           learning_rate=args.lr, lora=None if args.full else LoraSettings(args.lora_rank, 2 * args.lora_rank),
+                           learning_rate=args.lr,
+                           lora=None if args.full else LoraSettings(args.lora_rank, 2 * args.lora_rank),
                            threads=args.threads, device=args.device, seed=args.seed,
                            checkpoint_minutes=args.checkpoint_minutes, resume=args.resume)
     trained = {"sft": _sft, "mpc": _mpc, "decision": _decision}[args.task](args, settings)

@@ -30,7 +30,7 @@ def drive(sim: Simulator, controller: FrenetMPC, seconds: float,
     """
     period = 1.0 / controller.config.control_rate_hz
     recorder = RunRecorder(capacity=int(seconds / period) + 2)
-    steps = int(round(seconds / period))
+    steps = round(seconds / period)
     for _ in range(steps):
         if on_step is not None:
             on_step(sim.time)

@@ -14,36 +14,42 @@ paused simulator, a silent or slow /clock, a jump back) the watchdog commands ze
 call instead of leaving the last command latched, and the first step after it does not drive
 either. A step that is late on both clocks alike (a long solve) is not the clock's fault and stops
 nothing. When odometry goes stale between two steps, the watchdog stops the car at once.
+
+An operator's stop (`hold`, the node's ~/stop service) commands zero speed at once and at every
+step until `resume`: nothing else drives the car again, not good odometry, not a parameter update
+(which still applies, and is in force once the car is resumed).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import Robotxr1Error
 from ..params import MpcParams
 from ..samples import OdomSample
 from ..sim.vehicle import VehicleParams
 from ..track import Track
+from .faults import Fault
 from .odometry_gate import OdometryGate, Plausibility
 from .param_limits import DEFAULT_BRAKE_FLOOR, ParamLimits
-from .safety_filter import SafetyFilter, VehicleLimits
+from .safety_filter import Correction, SafetyFilter, VehicleLimits
+
+if TYPE_CHECKING:  # the controller runs any Planner; the MPC (numba, daqp) is imported by whoever uses it
+    from .mpc import MpcCommand
 
 MAX_STOP_LATENCY_S = 0.2  # a fault must produce a zero-speed command within this time
 STOP_LATENCY_TOLERANCE_S = 1e-9  # for sums of tick and period lengths, which floating point rounds up
-CLOCK = "clock"  # fault kind: the controller's clock fell clock_timeout_s behind the wall clock (stopped, slow)
 # A control step this many periods late (wall clock) no longer counts on to repeat the zero-speed
 # command: the watchdog does. Below 2, so steps that are on time are never doubled by the watchdog.
 STEP_OVERDUE_PERIODS = 1.5
-SHUTDOWN = "shutdown"  # stop kind: the controller is shutting down (its last command)
 
 
 class Planner(Protocol):
     """What the controller needs of the MPC (FrenetMPC fits; the bench injects arbitrary outputs)."""
 
-    def solve(self, x: float, y: float, yaw: float, v: float, steering: float): ...
+    def solve(self, x: float, y: float, yaw: float, v: float, steering: float) -> MpcCommand: ...
 
     def set_params(self, params: MpcParams) -> None: ...
 
@@ -78,10 +84,10 @@ class Command:
     t: float  # controller clock
     speed: float  # m/s
     steering: float  # rad
-    fault: str  # "" while driving, else the fault kind the car is stopped for
+    fault: Fault | None  # None while driving, else the fault kind the car is stopped for
     stop_reason: str  # human-readable fault ("" while driving)
-    corrections: tuple[str, ...]  # what the safety filter corrected
-    mpc: object | None = None  # the planner's raw result (None while stopped)
+    corrections: tuple[Correction, ...]  # what the safety filter corrected
+    mpc: MpcCommand | None = None  # the planner's raw result (None while stopped)
 
 
 class SafeController:
@@ -100,10 +106,11 @@ class SafeController:
                                     jump_tolerance_m=safety.jump_tolerance_m)
         self.gate = OdometryGate(safety.odom_timeout_s, track, plausibility)
         self.filter = SafetyFilter(period_s, VehicleLimits.of(vehicle))
-        self.fault = "no_odometry"  # stopped until good odometry arrives
+        self.fault: Fault | None = Fault.NO_ODOMETRY  # stopped until good odometry arrives
         self.stop_reason = "no odometry received yet"
-        self.stops: dict[str, int] = {}  # stops started, per fault kind
-        self._planned = None  # params the planner has
+        self.stops: dict[Fault, int] = {}  # stops started, per fault kind
+        self.held = ""  # why an operator holds the car still ("" when not held)
+        self._planned: MpcParams | None = None  # params the planner has
         # (controller time, wall time) of the last control step; before the first, of the first
         # watchdog call, from when steps are due.
         self._stepped: tuple[float, float] | None = None
@@ -122,9 +129,10 @@ class SafeController:
         """The safety side of the status topic: why stopped, what was corrected or rejected."""
         return {
             "stale": bool(self.fault),  # stopped for a fault (any kind, not only stale odometry)
-            "fault": self.fault,
+            "fault": self.fault or "",
             "stop_reason": self.stop_reason,
             "stops": dict(self.stops),
+            "held": bool(self.held),
             "rejected_odometry": dict(self.gate.rejected),
             "corrections": dict(self.filter.counts),
             "params": self.params.as_dict(),
@@ -143,18 +151,21 @@ class SafeController:
         late = self._clock_behind(now, wall)
         self._stepped = (now, wall)
         if late:
-            return self._stop(now, CLOCK, late)
+            return self._stop(now, Fault.CLOCK, late)
+        if self.held:
+            return self._stop(now, Fault.HELD, self.held)
         verdict = self.gate.verdict(now, wall)
-        if verdict.sample is None:
+        if verdict.fault is not None:
             return self._stop(now, verdict.fault, verdict.problem)
-        self.fault, self.stop_reason = "", ""
+        self.fault, self.stop_reason = None, ""
         if self._planned is not self.params:
             self.planner.set_params(self.params)
             self._planned = self.params
         sample = verdict.sample
+        assert sample is not None, "a verdict without a fault carries its sample"
         result = self.planner.solve(sample.x, sample.y, sample.yaw, sample.vx, self.filter.steering)
         sent = self.filter.apply(result.speed, result.steering_angle, self.params)
-        return Command(now, sent.speed, sent.steering, "", "", sent.corrections, result)
+        return Command(now, sent.speed, sent.steering, None, "", sent.corrections, result)
 
     def watchdog(self, now: float, wall: float) -> Command | None:
         """Called every control period on the wall clock, whatever the controller's clock does: a
@@ -167,11 +178,13 @@ class SafeController:
             self._stepped = (now, wall)
         behind = self._clock_behind(now, wall)
         if behind:
-            return self._stop(now, CLOCK, behind)
+            return self._stop(now, Fault.CLOCK, behind)
         if self.fault and wall - self._stepped[1] <= STEP_OVERDUE_PERIODS * self.period_s:
             return None  # stopped, and the control steps, on time, repeat the zero-speed command
+        if self.held:  # steps overdue: repeat the operator's stop
+            return self._stop(now, Fault.HELD, self.held)
         verdict = self.gate.verdict(now, wall)
-        if verdict.sample is None:
+        if verdict.fault is not None:
             return self._stop(now, verdict.fault, verdict.problem)
         if self.fault:  # stopped, steps overdue: repeat the zero-speed command; only a step drives again
             return self._stop(now, self.fault, self.stop_reason)
@@ -191,12 +204,24 @@ class SafeController:
         return (f"the controller's clock advanced {clock_gap:.3f} s in {wall_gap:.3f} s of wall time since the last "
                 f"control step (at most {self.safety.clock_timeout_s} s behind): is /clock silent or slow?")
 
+    def hold(self, now: float, reason: str) -> Command:
+        """An operator's stop: zero speed now (the command to send at once) and at every step until
+        `resume`, through the safety filter like every command."""
+        self.held = reason
+        return self._stop(now, Fault.HELD, reason)
+
+    def resume(self) -> bool:
+        """End an operator's stop; the next control step drives if the odometry is good. False if
+        the car was not held."""
+        held, self.held = bool(self.held), ""
+        return held
+
     def stop_command(self, now: float, reason: str) -> Command:
         """A zero-speed command through the safety filter, steering held: the last one a controller
         sends before it shuts down, so the car does not keep its last speed."""
-        return self._stop(now, SHUTDOWN, reason)
+        return self._stop(now, Fault.SHUTDOWN, reason)
 
-    def _stop(self, now: float, fault: str, problem: str) -> Command:
+    def _stop(self, now: float, fault: Fault, problem: str) -> Command:
         if fault != self.fault:
             if not self.fault:
                 self.planner.reset()  # its warm start will no longer match the car

@@ -204,9 +204,9 @@ class FrenetMPC:
         e0[1] = n
         e0[2] = alpha
         layout = self._layout
-        ybar, y = self._ybar, self._y
+        ybar, y_new = self._ybar, self._y  # linearisation point, next iterate
         if self._warm:
-            qp.shift_knots(y, layout.knot_stage, layout.knot_index, layout.knot_weight, self._z, ybar)
+            qp.shift_knots(y_new, layout.knot_stage, layout.knot_index, layout.knot_weight, self._z, ybar)
             iterations = 1
         else:
             self._initial_guess(s, v, params)
@@ -229,15 +229,15 @@ class FrenetMPC:
             taken = qp.line_search(table, length, step, e0, v, steering, ybar, dy, vector, config.dt,
                                    self.vehicle.wheelbase, self._steer_max, self._steer_rate,
                                    config.track_slack_weight, config.alat_slack_weight, config.hard_violation_weight,
-                                   layout.knot_index, layout.knot_weight, self._traj, self._zbar, y, self._z, plan,
+                                   layout.knot_index, layout.knot_weight, self._traj, self._zbar, y_new, self._z, plan,
                                    self._ab)
             if taken == 0.0:
                 return self._fallback(start, steering, "non-finite QP solution")
-            ybar[:] = y
+            ybar[:] = y_new
         status = STATUS_SOFT if exitflag == 2 else STATUS_OPTIMAL
         self._warm = True
-        speed = float(y[0])
-        steer = float(y[1])
+        speed = float(y_new[0])
+        steer = float(y_new[1])
         self._last_steering = steer
         return MpcCommand(steer, speed, status, time.perf_counter() - start, False, "", self._fallbacks,
                           s, n, alpha, plan[:, 0], plan[:, 1])

@@ -461,12 +461,12 @@ def build_qp(tab, length, step, e0, v0, delta0, ybar, p, dt, wheelbase, steer_ma
     # Reduce to the knots: H = T' full_hess T, f = T' full_grad, track rows times T.
     last = nk - 1
     half_reduced[:, :] = 0.0
-    for l in range(horizon):
-        b = knot_index[l]
-        w = knot_weight[l]
+    for stage in range(horizon):
+        b = knot_index[stage]
+        w = knot_weight[stage]
         for i in range(nz):
             for c in range(2):
-                value = full_hess[i, 2 * l + c]
+                value = full_hess[i, 2 * stage + c]
                 half_reduced[i, 2 * b + c] += (1.0 - w) * value
                 if b < last:
                     half_reduced[i, 2 * b + 2 + c] += w * value
@@ -491,11 +491,11 @@ def build_qp(tab, length, step, e0, v0, delta0, ybar, p, dt, wheelbase, steer_ma
         row = first_track + k
         for j in range(ny):
             rows[row, j] = 0.0
-        for l in range(min(k + 1, horizon)):
-            b = knot_index[l]
-            w = knot_weight[l]
+        for stage in range(min(k + 1, horizon)):
+            b = knot_index[stage]
+            w = knot_weight[stage]
             for c in range(2):
-                value = track_rows[k, 2 * l + c]
+                value = track_rows[k, 2 * stage + c]
                 rows[row, 2 * b + c] += (1.0 - w) * value
                 if b < last:
                     rows[row, 2 * b + 2 + c] += w * value

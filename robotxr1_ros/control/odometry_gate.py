@@ -24,16 +24,7 @@ from ..errors import Robotxr1Error
 from ..samples import OdomSample
 from ..sim.vehicle import VehicleParams
 from ..track import Track
-
-# Fault kinds, as counted and reported in the controller's status.
-NO_ODOMETRY = "no_odometry"
-STALE = "stale"
-NON_FINITE = "non_finite"
-QUATERNION = "quaternion"
-SPEED = "speed"
-OFF_TRACK = "off_track"
-JUMP = "jump"
-SAMPLE_FAULTS = (NON_FINITE, QUATERNION, SPEED, OFF_TRACK, JUMP)
+from .faults import SAMPLE_FAULTS, Fault
 
 
 @dataclass(frozen=True)
@@ -60,7 +51,7 @@ class Plausibility:
 class GateVerdict:
     sample: OdomSample | None  # None: do not drive, command zero speed
     problem: str  # "" when `sample` is usable, otherwise why not (for the log and the status)
-    fault: str = ""  # the problem's kind (NO_ODOMETRY, STALE or one of SAMPLE_FAULTS), "" if usable
+    fault: Fault | None = None  # the problem's kind (NO_ODOMETRY, STALE or one of SAMPLE_FAULTS), None if usable
 
 
 class OdometryGate:
@@ -73,11 +64,11 @@ class OdometryGate:
         self.timeout_s = timeout_s
         self.track = track
         self.plausibility = plausibility
-        self.rejected = dict.fromkeys(SAMPLE_FAULTS, 0)  # samples rejected, per fault kind
+        self.rejected: dict[Fault, int] = dict.fromkeys(SAMPLE_FAULTS, 0)  # samples rejected, per fault kind
         self._sample: OdomSample | None = None
         self._received_at = 0.0  # controller clock ...
         self._received_wall = 0.0  # ... and wall clock of the latest sample's arrival
-        self._fault = ""
+        self._fault: Fault | None = None
         self._problem = ""
         self._accepted: tuple[OdomSample, float] | None = None  # the last plausible sample, when received
         if track is not None:
@@ -92,7 +83,7 @@ class OdometryGate:
         self._sample, self._received_at = sample, now
         self._received_wall = now if wall is None else wall
         self._fault, self._problem = self._judge(sample, now)
-        if self._fault:
+        if self._fault is not None:
             self.rejected[self._fault] += 1
             return GateVerdict(None, self._problem, self._fault)
         self._accepted = (sample, now)
@@ -103,50 +94,50 @@ class OdometryGate:
         `wall` (None: `now` is itself the wall clock)."""
         sample = self._sample
         if sample is None:
-            return GateVerdict(None, "no odometry received yet", NO_ODOMETRY)
+            return GateVerdict(None, "no odometry received yet", Fault.NO_ODOMETRY)
         age = now - self._received_at
         wall_age = (now if wall is None else wall) - self._received_wall
         # A clock that jumped back (a restarted simulation) makes the age negative: also stale.
         if abs(age) > self.timeout_s or wall_age > self.timeout_s:
             return GateVerdict(None, f"odometry is stale: last message {wall_age:.3f} s ago on the wall clock, "
-                                     f"{age:.3f} s on the controller's (timeout {self.timeout_s} s)", STALE)
-        if self._fault:
+                                     f"{age:.3f} s on the controller's (timeout {self.timeout_s} s)", Fault.STALE)
+        if self._fault is not None:
             return GateVerdict(None, self._problem, self._fault)
         return GateVerdict(sample, "")
 
-    def _judge(self, sample: OdomSample, now: float) -> tuple[str, str]:
-        """(fault kind, problem) of `sample`, ("", "") if it is plausible."""
+    def _judge(self, sample: OdomSample, now: float) -> tuple[Fault | None, str]:
+        """(fault kind, problem) of `sample`, (None, "") if it is plausible."""
         limits = self.plausibility
         norm = sample.quaternion_norm
         if not all(math.isfinite(value) for value in sample.values()):
-            return NON_FINITE, "odometry contains NaN or inf"
+            return Fault.NON_FINITE, "odometry contains NaN or inf"
         if not math.isfinite(norm):
-            return NON_FINITE, "odometry orientation quaternion contains NaN or inf"
+            return Fault.NON_FINITE, "odometry orientation quaternion contains NaN or inf"
         if abs(norm - 1.0) > limits.quaternion_tolerance:
-            return QUATERNION, f"odometry orientation quaternion has norm {norm:.4g}, not 1"
+            return Fault.QUATERNION, f"odometry orientation quaternion has norm {norm:.4g}, not 1"
         low, high = limits.speed_min - limits.speed_tolerance, limits.speed_max + limits.speed_tolerance
         if not (low <= sample.vx <= high and abs(sample.vy) <= high):
-            return SPEED, (f"odometry speed ({sample.vx:.3g}, {sample.vy:.3g}) m/s is outside what the car can do "
-                           f"([{limits.speed_min:g}, {limits.speed_max:g}] m/s)")
+            return Fault.SPEED, (f"odometry speed ({sample.vx:.3g}, {sample.vy:.3g}) m/s is outside what the car "
+                                 f"can do ([{limits.speed_min:g}, {limits.speed_max:g}] m/s)")
         if self.track is not None and math.isfinite(limits.max_off_track_m):
-            outside = self._outside_track(sample.x, sample.y)
+            outside = self._outside_track(self.track, sample.x, sample.y)
             if outside > limits.max_off_track_m:
-                return OFF_TRACK, (f"odometry pose is {outside:.2f} m outside the track "
-                                   f"(limit {limits.max_off_track_m:g} m)")
+                return Fault.OFF_TRACK, (f"odometry pose is {outside:.2f} m outside the track "
+                                         f"(limit {limits.max_off_track_m:g} m)")
         if self._accepted is not None:
             previous, previous_at = self._accepted
             gap_s = now - previous_at
             moved = math.hypot(sample.x - previous.x, sample.y - previous.y)
             reach = max(abs(limits.speed_min), limits.speed_max) * max(gap_s, 0.0) + limits.jump_tolerance_m
             if moved > reach:
-                return JUMP, (f"odometry pose jumped {moved:.2f} m in {gap_s:.3f} s since the last good sample "
-                              f"(at most {reach:.2f} m possible)")
-        return "", ""
+                return Fault.JUMP, (f"odometry pose jumped {moved:.2f} m in {gap_s:.3f} s since the last good "
+                                    f"sample (at most {reach:.2f} m possible)")
+        return None, ""
 
-    def _outside_track(self, x: float, y: float) -> float:
-        """How far (m) the point lies beyond the nearer wall; <= 0 inside."""
+    def _outside_track(self, track: Track, x: float, y: float) -> float:
+        """How far (m) the point lies beyond the nearer wall of `track` (the gate's); <= 0 inside."""
         nearest, _ = self._centre_tree.query((x, y))
         if nearest < self._surely_inside:
             return -1.0
-        left, right = self.track.wall_distances(x, y)
+        left, right = track.wall_distances(x, y)
         return -float(min(left, right))

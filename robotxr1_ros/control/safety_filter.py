@@ -15,17 +15,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..errors import Robotxr1Error
 from ..params import MpcParams
 from ..sim.vehicle import VehicleParams
 
-NON_FINITE = "non_finite"
-SPEED_LIMIT = "speed_limit"
-ACCELERATION = "acceleration"
-STEERING_LIMIT = "steering_limit"
-STEERING_RATE = "steering_rate"
-CORRECTIONS = (NON_FINITE, SPEED_LIMIT, ACCELERATION, STEERING_LIMIT, STEERING_RATE)
+
+class Correction(StrEnum):
+    """What the filter corrected in a command, in the order it checks (counted per kind)."""
+
+    NON_FINITE = "non_finite"
+    SPEED_LIMIT = "speed_limit"
+    ACCELERATION = "acceleration"
+    STEERING_LIMIT = "steering_limit"
+    STEERING_RATE = "steering_rate"
+
+
+CORRECTIONS = tuple(Correction)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def speed_window(params: MpcParams, limits: VehicleLimits) -> tuple[float, float
 class FilteredCommand:
     speed: float
     steering: float
-    corrections: tuple[str, ...]  # what was corrected, in CORRECTIONS order; () if nothing
+    corrections: tuple[Correction, ...]  # what was corrected, in CORRECTIONS order; () if nothing
 
 
 class SafetyFilter:
@@ -94,25 +101,25 @@ class SafetyFilter:
 
     def apply(self, speed: float, steering: float, params: MpcParams) -> FilteredCommand:
         """The command to send instead of (speed, steering), under `params` (the ones in force)."""
-        corrections = []
+        corrections: list[Correction] = []
         speed, steering = float(speed), float(steering)
         if not (math.isfinite(speed) and math.isfinite(steering)):
-            corrections.append(NON_FINITE)
+            corrections.append(Correction.NON_FINITE)
             speed, steering = 0.0, self.steering
         low, high = speed_window(params, self.limits)
         if not low <= speed <= high:
-            corrections.append(SPEED_LIMIT)
+            corrections.append(Correction.SPEED_LIMIT)
             speed = min(high, max(low, speed))
         allowed = self.envelope(params)
         if not allowed.speed_low <= speed <= allowed.speed_high:
-            corrections.append(ACCELERATION)
+            corrections.append(Correction.ACCELERATION)
             speed = min(allowed.speed_high, max(allowed.speed_low, speed))
         limits = self.limits
         if not limits.steering_min <= steering <= limits.steering_max:
-            corrections.append(STEERING_LIMIT)
+            corrections.append(Correction.STEERING_LIMIT)
             steering = min(limits.steering_max, max(limits.steering_min, steering))
         if not allowed.steering_low <= steering <= allowed.steering_high:
-            corrections.append(STEERING_RATE)
+            corrections.append(Correction.STEERING_RATE)
             steering = min(allowed.steering_high, max(allowed.steering_low, steering))
         for reason in corrections:
             self.counts[reason] += 1

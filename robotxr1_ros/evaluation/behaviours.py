@@ -80,7 +80,7 @@ def sensor_stream(track: Track, chosen: Behaviour | str, seconds: float, start_s
              "odom": ticks_per_reading(rates.odom_hz, PHYSICS_DT),
              "scan": ticks_per_reading(rates.scan_hz, PHYSICS_DT), "imu": ticks_per_reading(rates.imu_hz, PHYSICS_DT)}
     command = Command(0.0, 0.0)
-    for tick in range(int(round(seconds / PHYSICS_DT))):
+    for tick in range(round(seconds / PHYSICS_DT)):
         t = sim.time
         if tick % every["drive"] == 0:
             state = sim.state

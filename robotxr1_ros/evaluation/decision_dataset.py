@@ -67,9 +67,9 @@ def record_behaviour(track: Track, behaviour: Behaviour, start_s: float, seed: i
     """Drive `behaviour` from `start_s` and record what the on-board node would receive."""
     recording = Recording()
     for reading in sensor_stream(track, behaviour, RUN_SECONDS, start_s=start_s, seed=seed, rates=RECORDED_RATES):
-        if reading.topic == "odom":
+        if isinstance(reading.value, OdomSample):  # the "odom" readings
             recording.odometry.append(reading.value)
-        elif reading.topic == "scan":
+        elif isinstance(reading.value, ScanSample):  # the "scan" readings
             recording.scans.append(reading.value)
     return recording
 
@@ -77,7 +77,7 @@ def record_behaviour(track: Track, behaviour: Behaviour, start_s: float, seed: i
 def cut_windows(recording: Recording, track: Track, count: int, rng: np.random.Generator) -> list[dict[str, Any]]:
     """`count` feature records from random windows of the recording."""
     end_time = recording.odometry[-1].t
-    records = []
+    records: list[dict[str, Any]] = []
     while len(records) < count:
         duration = rng.uniform(*WINDOW_SECONDS)
         start = rng.uniform(SETTLE_SECONDS, end_time - duration)
@@ -120,7 +120,7 @@ def generate_datasets(out_dir: str | Path, windows: int = 30, runs: int = 3, see
 def label_rates(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Fraction of records labelled True, per instruction."""
     labels = [all_labels(record) for record in records]
-    return {instruction: round(float(np.mean([l[instruction] for l in labels])), 3)
+    return {instruction: round(float(np.mean([record_labels[instruction] for record_labels in labels])), 3)
             for instruction in decision_instructions()}
 
 

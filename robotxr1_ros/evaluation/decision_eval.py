@@ -24,7 +24,7 @@ from typing import Any
 from ..cases.decision import decision_instructions, label
 from ..errors import Robotxr1Error
 from ..llm.decision import DecisionxR1
-from ..llm.features import features_from_record
+from ..llm.features import StateFeatures, features_from_record
 from .decision_dataset import MIN_RECORD_SAMPLES, Dataset
 
 MINI_STRIDE = 5
@@ -112,7 +112,8 @@ def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets
     if workers < 1:
         raise Robotxr1Error(f"workers must be >= 1, got {workers}")
     instructions = decision_instructions() if instructions is None else instructions
-    records = [(dataset.name, index, record) for dataset in datasets for index, record in selected_records(dataset, mini)]
+    records = [(dataset.name, index, record)
+               for dataset in datasets for index, record in selected_records(dataset, mini)]
     units = [(instruction, tuple(records[start:start + UNIT_RECORDS]))
              for instruction in instructions for start in range(0, len(records), UNIT_RECORDS)]
     if workers == 1:
@@ -147,9 +148,11 @@ def evaluate_unit(decider: DecisionxR1, instruction: str, records: Sequence[Reco
                             completion.completion_tokens if completion else 0)
         calls.append(call)
         if not call.correct:
+            # A record too short to judge reaches no model: there is no prompt to log.
+            prompt = decider.messages(instruction, state) if isinstance(state, StateFeatures) else None
             wrong.append({"dataset": dataset, "index": index, "instruction": instruction,
                           "expected": call.expected, "verdict": call.verdict, "status": call.status,
-                          "prompt": decider.messages(instruction, state), "output": call.output})
+                          "prompt": prompt, "output": call.output})
     return calls, wrong
 
 
@@ -174,6 +177,7 @@ def _start_worker(factory: Callable[[], DecisionxR1]) -> None:
 
 
 def _worker_unit(unit: Unit) -> UnitResult:
+    assert _worker is not None, "_start_worker runs first in every worker process"
     return evaluate_unit(_worker, *unit)
 
 

@@ -4,10 +4,11 @@ It is the ceiling the models chase, found with a fixed budget of rollouts per pr
 search (each parameter kept at the incumbent's value or drawn uniformly from its range), then
 coordinate refinement (each parameter up and down by its own step, which halves whenever
 neither direction improves), then pruning: every changed parameter goes back to its default if that
-costs less than `prune_tolerance` of the RMSE, so the answer names only what matters. Seeded, so the same budget gives the same answer. Results are cached in
-a JSON file committed with the package, so evaluations do not repeat the search; each entry
-keeps the default RMSE it was measured against, which tells when the simulator or the MPC has
-changed since (the cache is then stale and the search must be rerun).
+costs less than `prune_tolerance` of the RMSE, so the answer names only what matters. Seeded, so
+the same budget gives the same answer. Results are cached in a JSON file committed with the
+package, so evaluations do not repeat the search; each entry keeps the default RMSE it was
+measured against, which tells when the simulator or the MPC has changed since (the cache is then
+stale and the search must be rerun).
 
 Prompts of one case share an oracle unless their reference speed differs (refvel).
 """
@@ -209,9 +210,9 @@ class OracleCache:
     def save(self, path: str | Path | None = None) -> Path:
         path = Path(path) if path is not None else packaged_oracle_file()
         path.parent.mkdir(parents=True, exist_ok=True)
+        entries = sorted(self.entries.values(), key=lambda e: e.key)
         data: dict[str, Any] = {"version": ORACLE_VERSION, "budget": asdict(self.budget),
-                                "scenario": asdict(self.scenario),
-                                "entries": [asdict(entry) for entry in sorted(self.entries.values(), key=lambda e: e.key)]}
+                                "scenario": asdict(self.scenario), "entries": [asdict(entry) for entry in entries]}
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
         return path
 
@@ -221,8 +222,8 @@ class OracleCache:
     def require(self, track: Track, prompt: ControlPrompt) -> OracleEntry:
         entry = self.get(track, prompt)
         if entry is None:
-            raise Robotxr1Error(f"no oracle for {prompt.case!r} at {prompt.reference_speed} m/s on track {track.name!r}; "
-                             f"run `robotxr1 eval oracle --track {track.name}` first")
+            raise Robotxr1Error(f"no oracle for {prompt.case!r} at {prompt.reference_speed} m/s on track "
+                                f"{track.name!r}; run `robotxr1 eval oracle --track {track.name}` first")
         return entry
 
     def add(self, entry: OracleEntry) -> None:

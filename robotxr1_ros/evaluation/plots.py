@@ -30,7 +30,7 @@ def plot_runs(track: Track, runs: Sequence[tuple[str, RunLog]], path: str | Path
     fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 5.5), squeeze=False)
     speeds = np.concatenate([log.speed_along for _, log in runs])
     limit = max(1.0, float(np.max(np.abs(speeds))))
-    for ax, (label, log) in zip(axes[0], runs):
+    for ax, (label, log) in zip(axes[0], runs, strict=True):
         draw_track(ax, track)
         points = ax.scatter(log.x, log.y, c=log.speed_along, cmap="coolwarm", vmin=-limit, vmax=limit, s=4)
         if np.any(log.crashed > 0):

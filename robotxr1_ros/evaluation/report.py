@@ -31,7 +31,8 @@ def decision_markdown(report: DecisionReport) -> str:
              f"verdict readable in {_pct(summary['parse_rate'])}; mean latency {_num(summary['latency_s_mean'], 2)} s; "
              f"labels True in {_pct(summary['label_true_rate'])}, so a constant majority verdict would score "
              f"{_pct(max(summary['label_true_rate'], 1 - summary['label_true_rate']))}.", "",
-             "## Per instruction", "", "| instruction | n | accuracy | parse rate | labels True |", "|---|---|---|---|---|"]
+             "## Per instruction", "", "| instruction | n | accuracy | parse rate | labels True |",
+             "|---|---|---|---|---|"]
     for instruction, row in summary["per_instruction"].items():
         lines.append(f"| {instruction} | {row['n']} | {_pct(row['accuracy'])} | {_pct(row['parse_rate'])} | "
                      f"{_pct(row['label_true_rate'])} |")
@@ -43,7 +44,8 @@ def decision_markdown(report: DecisionReport) -> str:
         lines.append(f"| {dataset} | {row['n']} | {_pct(row['accuracy'])} | "
                      + " | ".join(_pct(cells[i]) for i in instructions) + " |")
     lines += ["", *(f"- {dataset}: {note}" for dataset, notes in report.dataset_notes.items() for note in notes)]
-    lines += ["", f"{len(report.wrong)} wrong answers are logged in `wrong_answers.jsonl` (prompt, output, expected).", ""]
+    lines += ["", f"{len(report.wrong)} wrong answers are logged in `wrong_answers.jsonl` (prompt, output, expected).",
+              ""]
     return "\n".join(lines)
 
 
@@ -75,7 +77,8 @@ def control_markdown(report: ControlReport, out_dir: Path | None = None) -> str:
         plot = f" ([plot]({Path(os.path.relpath(p.plot, out_dir or '.')).as_posix()}))" if p.plot else ""
         lines.append(f"| {p.case} | {p.text}{plot} | {p.default_rmse:.3f} | {p.rmse:.3f} | {_pct(p.improvement)} | "
                      f"{p.failure or '-'} | {'yes' if p.achieved else 'no'} | "
-                     f"{_num(p.metrics['mean_speed'] if p.metrics else None, 2)} | {changes} | {_num(p.latency_s, 2)} |")
+                     f"{_num(p.metrics['mean_speed'] if p.metrics else None, 2)} | {changes} | "
+                     f"{_num(p.latency_s, 2)} |")
     return "\n".join(lines) + "\n"
 
 

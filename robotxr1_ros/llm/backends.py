@@ -12,8 +12,9 @@ import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ from .grammar import GrammarError, choice_grammar
 from .greedy_decoding import CANCELLED, GrammarChecker, greedy_decode, next_token_logprobs
 from .jump_forward import forced_continuation
 from .lora_merge import merged_model_path
-from .models import DECODE_THREADS, PROMPT_THREADS, ModelLoadError, default_model_path, import_llama_cpp, load_llama
+from .models import (
+    DECODE_THREADS,
+    N_CTX,
+    PROMPT_THREADS,
+    ModelLoadError,
+    default_model_path,
+    import_llama_cpp,
+    load_llama,
+)
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 # Asked during the prompt and between generated tokens: True ends the answer ("cancelled").
@@ -88,7 +97,7 @@ class Backend(ABC):
         longest = max(len(prefix + option + suffix) for option in options)
         return self.complete(messages, grammar=grammar, max_tokens=longest, stop=stop)
 
-    def reset_cache(self) -> None:
+    def reset_cache(self) -> None:  # noqa: B027  deliberately not abstract: most backends keep no cache
         """Forget cached prompt state (for cold-start measurements); a no-op where there is none."""
 
 
@@ -129,10 +138,12 @@ class LlamaCppBackend(Backend):
     """
 
     name = "llama.cpp"
+    n_ctx: int  # the loaded model's context window
 
-    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = DECODE_THREADS,
+    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = N_CTX, n_threads: int = DECODE_THREADS,
                  n_threads_batch: int | None = PROMPT_THREADS, n_batch: int = 512, seed: int = 0,
-                 chat_template: str | None = None, lora_path: str | Path | None = None, flash_attn: bool = True) -> None:
+                 chat_template: str | None = None, lora_path: str | Path | None = None,
+                 flash_attn: bool = True) -> None:
         llama_cpp = import_llama_cpp()
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -143,6 +154,7 @@ class LlamaCppBackend(Backend):
         weights = merged_model_path(self.model_path, self.lora_path) if self.lora_path else self.model_path
         self.llama = load_llama(weights, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch,
                                 n_batch=n_batch, seed=seed, flash_attn=flash_attn)
+        self.n_ctx = self.llama.n_ctx()
         template = chat_template or self.llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise ModelLoadError(f"{self.model_path}: the model has no chat template; pass chat_template "
@@ -155,15 +167,13 @@ class LlamaCppBackend(Backend):
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt text exactly as the model sees it (chat template + generation prompt)."""
-        return self._formatter(messages=[dict(m) for m in messages]).prompt
+        # llama-cpp-python types each message as a TypedDict per role; ours are plain role/content
+        # mappings, which is what its formatter reads.
+        return self._formatter(messages=[dict(m) for m in messages]).prompt  # type: ignore[misc]
 
     def tokenize(self, text: str) -> list[int]:
         # The chat template writes any special tokens itself, so none are added here.
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-
-    @property
-    def n_ctx(self) -> int:
-        return self.llama.n_ctx()
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.tokenize(self.render(messages)))
@@ -188,7 +198,7 @@ class LlamaCppBackend(Backend):
     def cached_prefix(self, tokens: Sequence[int]) -> int:
         """Prompt tokens llama.cpp will take from the KV cache (mirrors Llama.generate's reuse)."""
         common = 0
-        for cached, new in zip(self.llama._input_ids.tolist(), tokens):
+        for cached, new in zip(self.llama._input_ids.tolist(), tokens, strict=False):
             if cached != new:
                 break
             common += 1
@@ -208,6 +218,7 @@ class LlamaCppBackend(Backend):
         result = self.llama.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=temperature,
                                               seed=seed, grammar=compiled, stop=[self._formatter.eos_token])
         latency = time.perf_counter() - start
+        assert not isinstance(result, Iterator), "stream=False: one response, not a stream of chunks"
         choice, usage = result["choices"][0], result["usage"]
         return Completion(choice["text"], usage["prompt_tokens"], usage["completion_tokens"], latency,
                           cached_tokens=cached, finish_reason=choice.get("finish_reason") or "stop")
@@ -219,7 +230,7 @@ class LlamaCppBackend(Backend):
         start = time.perf_counter()
         checker = self._checkers[grammar] if grammar is not None else None
         decoded = greedy_decode(self._llama_cpp, self.llama, tokens, max_tokens, checker, self._is_end, stop,
-                                forced=lambda text: forced_continuation(grammar, text))
+                                forced=None if grammar is None else partial(forced_continuation, grammar))
         text = self.llama.detokenize(decoded.tokens).decode("utf-8", errors="replace")
         return Completion(text, len(tokens), len(decoded.tokens), time.perf_counter() - start,
                           cached_tokens=decoded.cached_tokens, finish_reason=decoded.finish_reason,
@@ -243,7 +254,7 @@ class LlamaCppBackend(Backend):
             return Completion("", len(tokens), 0, time.perf_counter() - start, cached_tokens=cached,
                               finish_reason=CANCELLED, prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0)
         scores = {option: float(logprobs[token]) for option, token in firsts.items()}
-        best = max(scores, key=scores.get)
+        best = max(scores, key=lambda option: scores[option])
         return Completion(prefix + best + suffix, len(tokens), 1, time.perf_counter() - start, cached_tokens=cached,
                           prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0, option_logprobs=scores)
 

@@ -12,23 +12,26 @@ one forward pass over the prompt, no sampling (Backend.choose); `robotxr1 bench 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, close_tag, open_tag
 from .backends import CANCELLED, Backend, Completion, StopCheck
 from .features import MIN_JUDGEABLE_SAMPLES, InsufficientData, StateFeatures
 from .grammar import ANSWER_ONLY, decision_grammar
-from .model_spec import ModelSpec
 from .parsing import parse_decision
 from .prompts import decision_messages, require_instruction
-from .retrieval import Bm25Retriever, load_hints
+from .retrieval import RETRIEVAL_K, Bm25Retriever, hint_retriever
 
-ADHERES = "adheres"
-DOES_NOT_ADHERE = "does_not_adhere"
-INSUFFICIENT_DATA = "insufficient_data"
-NO_VERDICT = "no_verdict"
+
+class DecisionStatus(StrEnum):
+    ADHERES = "adheres"
+    DOES_NOT_ADHERE = "does_not_adhere"
+    INSUFFICIENT_DATA = "insufficient_data"  # the state cannot support a judgement: the model is not asked
+    NO_VERDICT = "no_verdict"  # the answer held no readable verdict
+
+
 CONTINUE_BEHAVIOR = "Continue behavior"
 CHANGE_BEHAVIOR = "Change behavior"
 DECISION_REASONING_CHARS = ANSWER_ONLY  # the verdict alone, from next-token probabilities
@@ -37,20 +40,20 @@ DECISION_REASONING_CHARS = ANSWER_ONLY  # the verdict alone, from next-token pro
 @dataclass(frozen=True)
 class Decision:
     instruction: str
-    status: str  # ADHERES, DOES_NOT_ADHERE, INSUFFICIENT_DATA or NO_VERDICT
+    status: DecisionStatus
     explanation: str
     completion: Completion | None = None  # None when the model was not asked
 
     @property
     def adheres(self) -> bool | None:
-        return {ADHERES: True, DOES_NOT_ADHERE: False}.get(self.status)
+        return {DecisionStatus.ADHERES: True, DecisionStatus.DOES_NOT_ADHERE: False}.get(self.status)
 
     @property
     def action(self) -> str | None:
         """The deployed loop's message, or None when there is nothing to act on."""
-        if self.status == ADHERES:
+        if self.status == DecisionStatus.ADHERES:
             return CONTINUE_BEHAVIOR
-        if self.status == DOES_NOT_ADHERE:
+        if self.status == DecisionStatus.DOES_NOT_ADHERE:
             return f"{CHANGE_BEHAVIOR}: {self.instruction}"
         return None
 
@@ -61,11 +64,11 @@ class Decision:
 
 
 class DecisionxR1:
-    def __init__(self, backend: Backend, *, hints: Bm25Retriever | None = None, n_hints: int = 3,
+    def __init__(self, backend: Backend, *, hints: Bm25Retriever | None = None, n_hints: int = RETRIEVAL_K,
                  use_grammar: bool = True, reasoning_chars: int = DECISION_REASONING_CHARS,
                  max_tokens: int = 160, temperature: float = 0.0, seed: int = 0) -> None:
         self.backend = backend
-        self.hints = hints if hints is not None else Bm25Retriever(load_hints())
+        self.hints = hints if hints is not None else hint_retriever()
         self.n_hints = n_hints
         self.grammar = decision_grammar(reasoning_chars=reasoning_chars) if use_grammar else None
         # Verdict only, greedy: the most likely first token of the verdict decides it.
@@ -85,22 +88,21 @@ class DecisionxR1:
         return self.max_tokens
 
     def messages(self, instruction: str, state: StateFeatures) -> list[dict[str, str]]:
-        hints = [passage.text for passage in self.hints.search(instruction, self.n_hints)]
-        return decision_messages(instruction, state, hints)
+        return decision_prompt(instruction, state, self.n_hints, self.hints)
 
     def decide(self, instruction: str, state: StateFeatures | InsufficientData | None,
                stop: StopCheck | None = None) -> Decision:
         """`stop`: asked while the model answers; True ends the call (an instruction replaced
-        meanwhile), and the decision is NO_VERDICT with finish_reason "cancelled"."""
+        meanwhile), and the decision is DecisionStatus.NO_VERDICT with finish_reason "cancelled"."""
         instruction = require_instruction(instruction)
         if state is None:
-            return Decision(instruction, INSUFFICIENT_DATA, "no state window was given")
+            return Decision(instruction, DecisionStatus.INSUFFICIENT_DATA, "no state window was given")
         if isinstance(state, StateFeatures):
             # Features built by hand are checked too; how many samples a window needs is the
             # feature extraction's setting, so only NaN and the absolute floor are checked here.
             state = state.insufficiency(MIN_JUDGEABLE_SAMPLES) or state
         if isinstance(state, InsufficientData):
-            return Decision(instruction, INSUFFICIENT_DATA, state.reason)
+            return Decision(instruction, DecisionStatus.INSUFFICIENT_DATA, state.reason)
         messages = self.messages(instruction, state)
         if self.verdict_only:
             completion = self.backend.choose(messages, open_tag(ANSWER_TAG), (VERDICT_TRUE, VERDICT_FALSE),
@@ -109,24 +111,21 @@ class DecisionxR1:
             completion = self.backend.complete(messages, grammar=self.grammar, max_tokens=self.max_tokens,
                                                temperature=self.temperature, seed=self.seed, stop=stop)
         if completion.finish_reason == CANCELLED:
-            return Decision(instruction, NO_VERDICT, "cancelled: the answer was no longer wanted", completion)
+            return Decision(instruction, DecisionStatus.NO_VERDICT, "cancelled: the answer was no longer wanted", completion)
         return decision_from_text(instruction, completion)
 
 
-@dataclass(frozen=True)
-class DeciderFactory:
-    """A picklable recipe for a DecisionxR1: a process of a parallel evaluation builds its own."""
-
-    model: ModelSpec
-    options: Mapping[str, Any]  # DecisionxR1 keyword arguments
-
-    def __call__(self) -> DecisionxR1:
-        return DecisionxR1(self.model.create("decision"), **self.options)
+def decision_prompt(instruction: str, state: StateFeatures, n_hints: int = RETRIEVAL_K,
+                    hints: Bm25Retriever | None = None) -> list[dict[str, str]]:
+    """The prompt the car asks a decision with: the hints retrieved for the instruction (from the
+    packaged ones by default), the instruction and the state."""
+    retriever = hint_retriever() if hints is None else hints
+    return decision_messages(instruction, state, [passage.text for passage in retriever.search(instruction, n_hints)])
 
 
 def decision_from_text(instruction: str, completion: Completion) -> Decision:
     """Turn a model answer into a Decision (pure; shared with the evaluator and the trainer)."""
     verdict = parse_decision(completion.text)
     if verdict.adheres is None:
-        return Decision(instruction, NO_VERDICT, verdict.problem, completion)
-    return Decision(instruction, ADHERES if verdict.adheres else DOES_NOT_ADHERE, verdict.explanation, completion)
+        return Decision(instruction, DecisionStatus.NO_VERDICT, verdict.problem, completion)
+    return Decision(instruction, DecisionStatus.ADHERES if verdict.adheres else DecisionStatus.DOES_NOT_ADHERE, verdict.explanation, completion)

@@ -163,8 +163,9 @@ def features_from_record(record: Mapping[str, Any],
     n = lengths.pop()
     if record["data_samples"] != n:
         raise Robotxr1Error(f"state record says data_samples={record['data_samples']} but its lists hold {n}")
+    fields: dict[str, Any] = {**series, **{key: record[key] for key in FLAG_KEYS}}  # the lists and the flags
     features = StateFeatures(time=math.nan if record["time"] is None else float(record["time"]), data_samples=n,
-                             **series, **{key: record[key] for key in FLAG_KEYS})
+                             **fields)
     return features.insufficiency(min_samples) or features
 
 

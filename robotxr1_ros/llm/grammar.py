@@ -118,7 +118,7 @@ def _mpc_forced(names: Sequence[str], reasoning_chars: int) -> list[ForcedLitera
     forced = []
     if reasoning_chars:
         # At the very start "<" begins either block; one more character tells them apart.
-        start = len(os.path.commonprefix([open_tag(REASONING_TAG), opening])) + 1
+        start = len(os.path.commonprefix([open_tag(REASONING_TAG), opening])) + 1  # noqa: RUF071  tags, not paths
         forced += [ForcedLiteral("", open_tag(REASONING_TAG), after=start),
                    ForcedLiteral("", opening, after=start),
                    ForcedLiteral(_in_reasoning(reasoning_chars), _end_of_reasoning() + opening)]
@@ -142,7 +142,7 @@ def _pair_then_rest(index: int, count: int) -> str:
 def _number_rule(spec: ParamSpec) -> str:
     """A decimal with at most as many integer digits as the range needs, signed only if allowed."""
     largest = max(abs(spec.minimum), abs(spec.maximum))
-    int_digits = len(str(int(math.floor(largest)))) if largest >= 1 else 1
+    int_digits = len(str(math.floor(largest))) if largest >= 1 else 1
     digits = f"[0-9]{{1,{int_digits}}}"
     fraction = f'("." [0-9]{{1,{FRACTION_DIGITS}}})?'
     if spec.maximum <= 0:

@@ -94,7 +94,7 @@ def reuse_prefix(llama: Any, tokens: Sequence[int]) -> int:
     there are fresh logits)."""
     cached = llama.input_ids[: llama.n_tokens]
     common = 0
-    for old, new in zip(cached.tolist(), tokens):
+    for old, new in zip(cached.tolist(), tokens, strict=False):
         if old != new:
             break
         common += 1
@@ -141,7 +141,7 @@ def abort_when(llama_cpp: Any, llama: Any, stop: Callable[[], bool]) -> Iterator
     try:
         yield aborted
     finally:
-        llama_cpp.llama_set_abort_callback(llama.ctx, ctypes.cast(None, llama_cpp.ggml_abort_callback), None)
+        llama_cpp.llama_set_abort_callback(llama.ctx, llama_cpp.ggml_abort_callback(), None)  # a NULL callback
 
 
 def last_logits(llama_cpp: Any, llama: Any) -> np.ndarray:

@@ -23,7 +23,15 @@ from pathlib import Path
 from ..errors import Robotxr1Error
 from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
 from .lora_merge import merged_model_path
-from .models import DECODE_THREADS, MODEL_ENV, PROMPT_THREADS, bundled_model_path, default_model_path, verify_model
+from .models import (
+    DECODE_THREADS,
+    MODEL_ENV,
+    N_CTX,
+    PROMPT_THREADS,
+    bundled_model_path,
+    default_model_path,
+    verify_model,
+)
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "data" / "adapters"
 MODULES = ("decision", "tuning")
@@ -44,7 +52,7 @@ class ModelSpec:
     model_path: str | None = None  # GGUF; None: $ROBOTXR1_MODEL, else the bundled model
     endpoint: str | None = None  # e.g. http://127.0.0.1:8080/v1 instead of a local file
     served_model: str = "default"  # the model name an endpoint serves
-    n_ctx: int = 2048
+    n_ctx: int = N_CTX
     n_threads: int = DECODE_THREADS  # llama.cpp threads decoding
     n_threads_batch: int | None = PROMPT_THREADS  # llama.cpp threads evaluating prompts (None: n_threads)
     flash_attn: bool = True  # llama.cpp's flash attention (faster prompt evaluation)

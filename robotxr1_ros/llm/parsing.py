@@ -78,7 +78,8 @@ def tagged_blocks(text: str, tag: str) -> list[str]:
     """Contents of every complete <tag>...</tag> block, in order (case-insensitive tags)."""
     lowered = text.lower()
     start_tag, end_tag = open_tag(tag).lower(), close_tag(tag).lower()
-    blocks, position = [], 0
+    blocks: list[str] = []
+    position = 0
     while True:
         start = lowered.find(start_tag, position)
         if start < 0:
@@ -265,7 +266,9 @@ def _top_level_dicts(text: str) -> list[tuple[int, int]]:
 
 def _split_items(body: str) -> list[str]:
     """Top-level items of a dict body, split at commas, semicolons and newlines."""
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in body:
         if char in "{[(":
             depth += 1

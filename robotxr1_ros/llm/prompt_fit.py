@@ -72,7 +72,7 @@ def prompt_sizes(instruction: str, decision: DecisionxR1 | None, tuning: MPCxR1,
     for module, backend, messages, answer_tokens in prompts:
         n_ctx = backend.n_ctx
         prompt_tokens = backend.count_tokens(messages) if n_ctx is not None else None
-        if prompt_tokens is not None:
+        if n_ctx is not None and prompt_tokens is not None:
             sizes.append(PromptSize(module, prompt_tokens, answer_tokens, n_ctx))
     return tuple(sizes)
 

@@ -25,6 +25,7 @@ HINTS_FILE = DATA_DIR / "decision_hints.json"
 MEMORIES_FILE = DATA_DIR / "mpc_memories.json"
 _SUFFIXES = ("ing", "ed", "ly", "es", "s", "e")
 K1, B = 1.5, 0.75  # BM25's term-frequency saturation and length normalisation (the usual values)
+RETRIEVAL_K = 3  # passages retrieved per prompt: hints for a decision, memories for a tuning
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,9 @@ def tokenize(text: str) -> list[str]:
 
 
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its", "of", "on", "or", "so", "that", "the", "this", "to", "was", "were", "will", "with", "you", "your", "please", "car", "drive", "driving", "track", "keep"]
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its", "of",
+     "on", "or", "so", "that", "the", "this", "to", "was", "were", "will", "with", "you", "your", "please", "car",
+     "drive", "driving", "track", "keep"]
 )
 
 
@@ -112,3 +115,15 @@ class Bm25Retriever:
         top = np.argpartition(scores, -k)[-k:]
         best = top[np.argsort(scores[top])[::-1]]
         return [self.passages[int(i)] for i in best if scores[i] > 0]
+
+
+@cache
+def hint_retriever() -> Bm25Retriever:
+    """The packaged decision hints, indexed once per process."""
+    return Bm25Retriever(load_hints())
+
+
+@cache
+def memory_retriever() -> Bm25Retriever:
+    """The packaged MPC memories, indexed once per process."""
+    return Bm25Retriever(load_memories())

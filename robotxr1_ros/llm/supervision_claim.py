@@ -30,16 +30,26 @@ import os
 import socket
 import uuid
 from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from ..errors import Robotxr1Error
 
-IDLE, CLAIMING, HOLDING = "idle", "claiming", "holding"
-# What `tick` reports:
-HOLDS = "holds"  # the claim wait passed without a rival: the node now holds the controller
-YIELDS = "yields"  # an older claim is live: the node must stop supervising and release its claim
-LAPSED = "lapsed"  # the node's own renewals stalled beyond the lease: it claims afresh
 HEARTBEATS_PER_LEASE = 8
+
+
+class LeaseState(StrEnum):
+    IDLE = "idle"  # not supervising
+    CLAIMING = "claiming"  # the claim wait lasts
+    HOLDING = "holding"  # supervising the controller
+
+
+class LeaseEvent(StrEnum):
+    """What `tick` reports."""
+
+    HOLDS = "holds"  # the claim wait passed without a rival: the node now holds the controller
+    YIELDS = "yields"  # an older claim is live: the node must stop supervising and release its claim
+    LAPSED = "lapsed"  # the node's own renewals stalled beyond the lease: it claims afresh
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ class SupervisionLease:
         self.heartbeat_s = lease_s / HEARTBEATS_PER_LEASE
         self._me = Claim(uuid.uuid4().hex, node, os.getpid() if pid is None else pid,
                          socket.gethostname() if host is None else host, since=0.0, holding=False)
-        self.state = IDLE
+        self.state = LeaseState.IDLE
         self._claimed_at = 0.0  # monotonic time of the claim's start
         self._renewed_at = 0.0  # monotonic time of the last heartbeat sent
         self._others: dict[str, tuple[Claim, float]] = {}  # id -> (last heartbeat, monotonic arrival)
@@ -119,43 +129,43 @@ class SupervisionLease:
         """The claim that stands in this node's way: while idle, any live one (a new claim would be
         the newest); while claiming or holding, a live one older than this node's."""
         for claim in self.live_claims(now):
-            if self.state == IDLE or claim.beats(self._me):
+            if self.state == LeaseState.IDLE or claim.beats(self._me):
                 return claim
         return None
 
     def start(self, now: float, wall: float) -> None:
         """Begin claiming (activation); the caller has checked `blocker` first."""
         self._me = replace(self._me, since=wall, holding=False)
-        self.state = CLAIMING
+        self.state = LeaseState.CLAIMING
         self._claimed_at = self._renewed_at = now
 
     def release(self) -> Claim | None:
         """Stop supervising; the heartbeat that tells the others at once (None: nothing was claimed)."""
-        if self.state == IDLE:
+        if self.state == LeaseState.IDLE:
             return None
-        self.state = IDLE
+        self.state = LeaseState.IDLE
         return replace(self._me, holding=False, released=True)
 
-    def tick(self, now: float, wall: float) -> str | None:
+    def tick(self, now: float, wall: float) -> LeaseEvent | None:
         """Advance the claim: HOLDS, YIELDS (an older claim is live: the caller stops supervising
         and calls `release`; until then nothing may be written), LAPSED (claiming afresh), or None
         (no change)."""
-        if self.state == IDLE:
+        if self.state == LeaseState.IDLE:
             return None
         if self.blocker(now) is not None:
-            return YIELDS
-        if self.state == HOLDING and now - self._renewed_at > self.lease_s:
+            return LeaseEvent.YIELDS
+        if self.state == LeaseState.HOLDING and now - self._renewed_at > self.lease_s:
             self.start(now, wall)
-            return LAPSED
-        if self.state == CLAIMING and now - self._claimed_at >= self.claim_wait_s:
-            self.state = HOLDING
+            return LeaseEvent.LAPSED
+        if self.state == LeaseState.CLAIMING and now - self._claimed_at >= self.claim_wait_s:
+            self.state = LeaseState.HOLDING
             self._me = replace(self._me, holding=True)
-            return HOLDS
+            return LeaseEvent.HOLDS
         return None
 
     def heartbeat(self, now: float) -> Claim | None:
         """The heartbeat to send now (None while idle); sending it renews the claim."""
-        if self.state == IDLE:
+        if self.state == LeaseState.IDLE:
             return None
         self._renewed_at = now
         return self._me
@@ -163,5 +173,5 @@ class SupervisionLease:
     def may_write(self, now: float) -> bool:
         """Whether the node may send the controller an update now: it holds the controller, renewed
         its claim within the lease, and knows of no older live claim."""
-        return (self.state == HOLDING and now - self._renewed_at <= self.lease_s
+        return (self.state == LeaseState.HOLDING and now - self._renewed_at <= self.lease_s
                 and self.blocker(now) is None)

@@ -17,7 +17,7 @@ from .backends import Backend, Completion, StopCheck
 from .grammar import mpc_grammar
 from .parsing import ParamUpdate, parse_mpc_answer, tagged_blocks
 from .prompts import mpc_messages, require_instruction
-from .retrieval import Bm25Retriever, load_memories
+from .retrieval import RETRIEVAL_K, Bm25Retriever, memory_retriever
 
 # A short reasoning (the grammar's bound, in characters) before the parameter dict. Measured on
 # `eval control` (20 prompts; clipped score / failures / behaviour achieved). The untrained base:
@@ -27,6 +27,7 @@ from .retrieval import Bm25Retriever, load_memories
 # 19.6 % / 2 / 12. Cut at 40 the reasoning still names the main change and the value the dict
 # repeats, and a warm tuning is ~6 % faster than at 60 (bench llm, paired: 0.888 vs 0.949 s).
 TUNING_REASONING_CHARS = 40
+MAX_TOKENS = 200  # generation budget per answer
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,12 @@ class Tuning:
 
 
 class MPCxR1:
-    def __init__(self, backend: Backend, *, memories: Bm25Retriever | None = None, n_memories: int = 3,
+    def __init__(self, backend: Backend, *, memories: Bm25Retriever | None = None, n_memories: int = RETRIEVAL_K,
                  use_grammar: bool = True, reasoning_chars: int = TUNING_REASONING_CHARS,
-                 max_tokens: int = 200, temperature: float = 0.0, seed: int = 0,
+                 max_tokens: int = MAX_TOKENS, temperature: float = 0.0, seed: int = 0,
                  base: MpcParams = MpcParams(), specs: Sequence[ParamSpec] = PARAM_TABLE) -> None:
         self.backend = backend
-        self.memories = memories if memories is not None else Bm25Retriever(load_memories())
+        self.memories = memories if memories is not None else memory_retriever()
         self.n_memories = n_memories
         self.use_grammar = use_grammar
         self.reasoning_chars = reasoning_chars
@@ -67,8 +68,7 @@ class MPCxR1:
         return mpc_grammar(specs, reasoning_chars=self.reasoning_chars) if self.use_grammar else None
 
     def messages(self, instruction: str, specs: Sequence[ParamSpec] | None = None) -> list[dict[str, str]]:
-        memories = [passage.text for passage in self.memories.search(instruction, self.n_memories)]
-        return mpc_messages(instruction, memories, self.specs if specs is None else specs)
+        return tuning_prompt(instruction, self.specs if specs is None else specs, self.n_memories, self.memories)
 
     def tune(self, instruction: str, base: MpcParams | None = None,
              specs: Sequence[ParamSpec] | None = None, stop: StopCheck | None = None) -> Tuning:
@@ -82,6 +82,14 @@ class MPCxR1:
                                            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed,
                                            stop=stop)
         return tuning_from_text(instruction, completion, base, specs)
+
+
+def tuning_prompt(instruction: str, specs: Sequence[ParamSpec] = PARAM_TABLE, n_memories: int = RETRIEVAL_K,
+                  memories: Bm25Retriever | None = None) -> list[dict[str, str]]:
+    """The prompt the car asks for parameters with: the memories retrieved for the instruction (from
+    the packaged ones by default), the instruction, and `specs`, the ranges the controller accepts."""
+    retriever = memory_retriever() if memories is None else memories
+    return mpc_messages(instruction, [passage.text for passage in retriever.search(instruction, n_memories)], specs)
 
 
 def tuning_from_text(instruction: str, completion: Completion, base: MpcParams = MpcParams(),

@@ -66,7 +66,8 @@ LLM_ARGUMENTS = (
     LaunchArgument("model_path", "", "GGUF model for the LLM node (empty: the node's default model)"),
     LaunchArgument("lora_path", "default", "GGUF LoRA adapter for the LLM node ('default': the trained adapter "
                    "shipped for the bundled model; empty: the base model alone)"),
-    LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for the robotxr1/instruction topic)"),
+    LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for the "
+                   "robotxr1/instruction topic)"),
 )
 SIM_ARGUMENTS = (
     LaunchArgument("track", "eval", "built-in track name or track CSV, for the simulator and the controller"),

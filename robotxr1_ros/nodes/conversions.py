@@ -17,7 +17,7 @@ NANOSECONDS = 1_000_000_000
 
 
 def stamp_from_seconds(seconds: float) -> Time:
-    total = int(round(seconds * NANOSECONDS))
+    total = round(seconds * NANOSECONDS)
     return Time(sec=total // NANOSECONDS, nanosec=total % NANOSECONDS)
 
 

@@ -11,11 +11,10 @@ from .bringup import BRINGUPS
 def launch_description(bringup_name: str):
     """Launch arguments of the bringup, then one launch_ros Node per NodeLaunch, given exactly what
     `robotxr1 run` gives its nodes (namespace, parameter files, overrides, remappings)."""
+    from launch import LaunchDescription
     from launch.actions import DeclareLaunchArgument
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
-
-    from launch import LaunchDescription
 
     bringup = BRINGUPS[bringup_name]
     arguments = bringup.arguments()

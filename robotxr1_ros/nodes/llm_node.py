@@ -17,6 +17,12 @@ grammar and the parser use the car's narrowed ranges, and what an operator set b
 unless the model names it. The changed parameters go in ONE request to
 <controller>/set_parameters_atomically: applied whole or not at all. Decisions and tuning rounds
 are published as JSON on /robotxr1/decision and /robotxr1/update.
+
+A stop ("Stop the car", "Halt!", llm/stop_intent.py) never waits for the model: the callback that
+receives it sends the standstill set (v_min = v_max = 0) in the same atomic request, without
+waiting for the answer (the executor delivers it), while the worker may still be inside a model
+call; the update for the instruction it replaced is no longer sent. Its record on /robotxr1/update
+has the path "fast path: stop".
 """
 from __future__ import annotations
 
@@ -29,32 +35,32 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParametersAtomically
 from rclpy.clock import Clock, ClockType
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import LifecycleNode, LifecyclePublisher, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter, parameter_value_to_python
+from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
+from rclpy.timer import Timer
 from sensor_msgs.msg import Imu, LaserScan
 from std_msgs.msg import String
 
 from ..control.param_limits import narrowed_specs
 from ..errors import Robotxr1Error
-from ..llm.backends import Backend
 from ..llm.decision import DecisionxR1
 from ..llm.features import compute_features
-from ..llm.model_spec import ModelSpec
-from ..llm.models import DECODE_THREADS, PROMPT_THREADS
+from ..llm.module_pair import AnswerSettings, ModuleBackends
+from ..llm.node_config import DEFAULTS, LlmNodeConfig
 from ..llm.prompt_fit import require_fitting_instruction
 from ..llm.prompts import InstructionError, require_instruction
-from ..llm.state_buffer import DEFAULT_WINDOW_S
-from ..llm.supervision_claim import HOLDS, LAPSED, YIELDS, Claim, SupervisionLease
-from ..llm.supervisor import DECIDE, ControllerUpdate, Job, Supervisor, SupervisorConfig
+from ..llm.stop_intent import is_stop
+from ..llm.supervision_claim import Claim, LeaseEvent, SupervisionLease
+from ..llm.supervisor import ControllerUpdate, Job, JobKind, Supervisor, TuningEvent
 from ..llm.tuning import MPCxR1
 from ..params import PARAM_NAMES, PARAM_TABLE, MpcParams, ParamError, ParamSpec
 from ..rate_limit import RateLimiter, cdr_header_stamp
@@ -66,26 +72,14 @@ from .priority import lower_thread_priority
 from .spin import run_node
 from .undeclared_parameters import NamesUndeclaredParameters
 
-DEFAULT_ADAPTER = "default"  # lora_path value: whatever adapter ModelSpec takes by default
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
-INPUT_RATE_HZ = 10.0  # sensor messages read per topic and second: ~30 per window, of which ~8 are used
 SENSOR_QUEUE = 10
 TICK_S = 0.05  # how often the worker asks the Supervisor for a job, and checks for a stop
-WORKER_NICE = 10  # inference yields the cores to the controller and the executors
 GIL_SWITCH_INTERVAL_S = 0.0005  # bench ros: instruction -> update p50 2.10 -> 1.80 s against the default 5 ms
 LOG_THROTTLE_S = 10.0  # a job failing again and again (no controller) is logged this often
-CLAIM_LEASE_S = 2.0  # a claim on the controller lapses this long after its last heartbeat
 # The status events stay for a late `ros2 topic echo` (the last few); claims are heartbeats.
 STATUS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 CLAIM_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-
-
-@dataclass(frozen=True)
-class ModuleBackends:
-    """The backends of the two modules (the same object twice is fine, e.g. a scripted one)."""
-
-    decision: Backend
-    tuning: Backend
 
 
 class LlmNode(NamesUndeclaredParameters, LifecycleNode):
@@ -98,64 +92,38 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
-        self._claim_publisher = self._claim_timer = None  # created by configure
-        declare = self.declare_parameter
-        self._config = {
-            "model_path": declare("model_path", "", _fixed("GGUF model; empty: $ROBOTXR1_MODEL or the bundled SmolLM2")).value,
-            "lora_path": declare("lora_path", DEFAULT_ADAPTER, _fixed(
-                f"GGUF LoRA adapter; {DEFAULT_ADAPTER!r}: the trained adapter shipped for the bundled model "
-                f"(if any); empty: the base model alone")).value,
-            "n_threads": declare("n_threads", DECODE_THREADS, _fixed("llama.cpp threads decoding answers")).value,
-            "n_threads_batch": declare("n_threads_batch", PROMPT_THREADS, _fixed(
-                "llama.cpp threads evaluating prompts")).value,
-            "flash_attn": declare("flash_attn", True, _fixed("llama.cpp flash attention (faster prompts)")).value,
-            "n_ctx": declare("n_ctx", 2048, _fixed("llama.cpp context length (tokens)")).value,
-            "max_tokens": declare("max_tokens", 200, _fixed("generation budget per answer (tokens)")).value,
-            "use_grammar": declare("use_grammar", True, _fixed("constrain answers with the GBNF grammars")).value,
-            "retrieval_k": declare("retrieval_k", 3, _fixed("hints / memories retrieved per prompt")).value,
-            "period_s": declare("period_s", 2.0, _fixed("at most one decision per period [s]")).value,
-            "max_backoff_s": declare("max_backoff_s", 60.0, _fixed(
-                "longest wait before a decision while the car keeps not adhering after updates [s]")).value,
-            "window_s": declare("window_s", DEFAULT_WINDOW_S, _fixed("state window length [s]")).value,
-            "worker_nice": declare("worker_nice", WORKER_NICE, _fixed(
-                "nice value of the inference worker and llama.cpp's threads: control comes first")).value,
-            "track": declare("track", "eval", _fixed("built-in track name or track CSV (racing line)")).value,
-            "controller": declare("controller", "mpc_controller", _fixed("node whose MPC parameters are tuned")).value,
-            "claim_lease_s": declare("claim_lease_s", CLAIM_LEASE_S, _fixed(
-                "one LLM node supervises a controller: its claim lapses this long after its last heartbeat, "
-                "and another node may then take over [s]", FloatingPointRange(from_value=0.1, to_value=60.0,
-                                                                             step=0.0))).value,
-            "service_timeout_s": declare("service_timeout_s", 5.0, _fixed("wait for the controller [s]")).value,
-            "odom_topic": declare("odom_topic", "odom", _fixed("nav_msgs/Odometry input")).value,
-            "scan_topic": declare("scan_topic", "scan", _fixed("sensor_msgs/LaserScan input")).value,
-            "imu_topic": declare("imu_topic", "imu", _fixed("sensor_msgs/Imu input (optional)")).value,
-            "input_rate_hz": declare("input_rate_hz", INPUT_RATE_HZ, _fixed(
-                "odometry, scans and IMU messages read per second and topic (faster input is thinned)",
-                FloatingPointRange(from_value=1.0, to_value=1000.0, step=0.0))).value,
-        }
-        declare("instruction", "", ParameterDescriptor(description="what the car should do; setting it starts a tuning"))
-        declare("autostart", True, _fixed("configure and activate on start, without a lifecycle manager"))
+        self._claim_publisher: Publisher | None = None  # created by configure
+        self._claim_timer: Timer | None = None
+        # One read-only parameter per setting (llm/node_config.py has their defaults and meanings).
+        values = {}
+        for setting in dataclasses.fields(LlmNodeConfig):
+            descriptor = _fixed(setting.metadata["description"], setting.metadata["bounds"])
+            default = getattr(DEFAULTS, setting.name)
+            values[setting.name] = self.declare_parameter(setting.name, default, descriptor).value
+        self._config = LlmNodeConfig(**values)
+        self.declare_parameter("instruction", "", ParameterDescriptor(
+            description="what the car should do; setting it starts a tuning"))
         self.add_on_set_parameters_callback(self._check_instruction)
         self.add_post_set_parameters_callback(self._on_parameters_set)
         self._status_publisher = self.create_publisher(String, "~/status", STATUS_QOS)
 
         self._lock = threading.Lock()  # guards the Supervisor, the lease and the IMU history
-        self._lease = SupervisionLease(self.get_fully_qualified_name(), float(self._config["claim_lease_s"]))
+        self._lease = SupervisionLease(self.get_fully_qualified_name(), self._config.claim_lease_s)
         try:
-            self._supervisor = Supervisor(SupervisorConfig(
-                window_s=float(self._config["window_s"]), decision_period_s=float(self._config["period_s"]),
-                max_backoff_s=float(self._config["max_backoff_s"])))
+            self._supervisor = Supervisor(self._config.supervisor_config())
         except Robotxr1Error as error:
             raise Robotxr1Error(f"robotxr1: {error}") from None
         self._active = False
         self._imu: deque[tuple[float, float]] = deque(maxlen=IMU_HISTORY)
         self._inputs: list = []  # created by configure
         self._controller_clients: dict[str, Any] = {}
-        self._decision_publisher = self._update_publisher = None
+        self._standstill_sent: tuple[Any, float] | None = None  # the stop's request out, and when it was sent
+        self._decision_publisher: LifecyclePublisher | None = None
+        self._update_publisher: LifecyclePublisher | None = None
         self._decision: DecisionxR1 | None = None
         self._tuning: MPCxR1 | None = None
         self._configure_failure: Exception | None = None  # why the last configure failed
-        self._autostarting = bool(self.get_parameter("autostart").value)
+        self._autostarting = self._config.autostart
         if self._autostarting:
             configured = self.trigger_configure()
             self._autostarting = False
@@ -176,7 +144,7 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         config = self._config
         try:
-            self._track = get_track(config["track"])
+            self._track = get_track(config.track)
             backends = self._make_backends() if self._make_backends else self._llama_backends()
         except Exception as error:
             # Reported once: an autostart raises it from the constructor (run_node prints it), a
@@ -190,10 +158,9 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
             if bug:
                 raise
             return TransitionCallbackReturn.FAILURE
-        k, use_grammar, max_tokens = int(config["retrieval_k"]), bool(config["use_grammar"]), int(config["max_tokens"])
-        self._decision = DecisionxR1(backends.decision, n_hints=k, use_grammar=use_grammar, max_tokens=max_tokens)
-        self._tuning = MPCxR1(backends.tuning, n_memories=k, use_grammar=use_grammar, max_tokens=max_tokens)
-        controller = config["controller"]
+        modules = AnswerSettings.of_node(config).pair(backends)
+        self._decision, self._tuning = modules.decision, modules.tuning
+        controller = config.controller
         self._controller_clients = {  # relative names: the controller in this node's namespace
             "get": self.create_client(GetParameters, f"{controller}/get_parameters", qos_profile=PARAMETER_QOS),
             "describe": self.create_client(DescribeParameters, f"{controller}/describe_parameters",
@@ -203,11 +170,11 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         }
         self._decision_publisher = self.create_lifecycle_publisher(String, "~/decision", 10)
         self._update_publisher = self.create_lifecycle_publisher(String, "~/update", 10)
-        rate = float(config["input_rate_hz"])
+        rate = config.input_rate_hz
         self._inputs = [
-            self._thinned_subscription(Odometry, config["odom_topic"], self._on_odometry, rate),
-            self._thinned_subscription(LaserScan, config["scan_topic"], self._on_scan, rate),
-            self._thinned_subscription(Imu, config["imu_topic"], self._on_imu, rate),
+            self._thinned_subscription(Odometry, config.odom_topic, self._on_odometry, rate),
+            self._thinned_subscription(LaserScan, config.scan_topic, self._on_scan, rate),
+            self._thinned_subscription(Imu, config.imu_topic, self._on_imu, rate),
             self.create_subscription(String, "~/instruction", self._on_instruction_message, 10),
         ]
         # Heard from configure on, so a holder is known before this node is activated by hand.
@@ -216,20 +183,15 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         self._claim_publisher = self.create_publisher(String, claims, CLAIM_QOS)
         self._claim_timer = self.create_timer(self._lease.heartbeat_s, self._keep_claim,
                                               clock=Clock(clock_type=ClockType.STEADY_TIME))
-        self.get_logger().info(f"configured: track {self._track.name!r}, decisions at most every {config['period_s']} s "
-                               f"on {config['window_s']} s windows, controller /{controller}")
+        self.get_logger().info(f"configured: track {self._track.name!r}, decisions at most every {config.period_s} s "
+                               f"on {config.window_s} s windows, controller /{controller}")
         return super().on_configure(state)
 
     def _llama_backends(self) -> ModuleBackends:
-        config = self._config
-        adapter = config["lora_path"]
-        spec = ModelSpec(model_path=config["model_path"] or None, n_ctx=int(config["n_ctx"]),
-                         n_threads=int(config["n_threads"]), n_threads_batch=int(config["n_threads_batch"]),
-                         flash_attn=bool(config["flash_attn"]), base_only=not adapter,
-                         lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
+        spec = self._config.model_spec()
         start = time.perf_counter()
         # The same base weights (mmap), one KV cache each, each module with its adapter.
-        backends = ModuleBackends(spec.create("decision"), spec.create("tuning"))
+        backends = ModuleBackends.from_spec(spec)
         self.get_logger().info(f"model {spec.describe()} loaded in {time.perf_counter() - start:.2f} s")
         return backends
 
@@ -281,6 +243,7 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
                 self.destroy_lifecycle_publisher(publisher)
         if self._claim_timer is not None:
             self.destroy_timer(self._claim_timer)
+        if self._claim_publisher is not None:
             self.destroy_publisher(self._claim_publisher)
         self._claim_publisher = self._claim_timer = None
         self._inputs = []
@@ -356,7 +319,7 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         invisible, too long, or (once the model is loaded) makes a prompt that does not fit the
         model's context with the answer."""
         decision, tuning = self._decision, self._tuning
-        if decision is None or tuning is None:  # not configured: checked again when activated
+        if decision is None or tuning is None or is_stop(text):  # a stop: judged as "Don't move", never tuned
             return require_instruction(text)
         with self._lock:
             specs = self._supervisor.specs  # the controller's ranges as last read: the tuning prompt shows them
@@ -381,6 +344,8 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         except InstructionError as error:
             self._refuse_instruction(error)
             return
+        if self._active:
+            self._keep_stop()  # before anything else: a stop never waits
         self._report("info", "instruction", f"instruction: {text!r}", instruction=text)
         if self._active:
             self._wake.set()
@@ -402,20 +367,21 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         now = time.monotonic()
         with self._lock:
             event = self._lease.tick(now, time.time())
-            blocker = self._lease.blocker(now) if event == YIELDS else None
-            heartbeat = self._lease.heartbeat(now) if event != YIELDS else None
-        if heartbeat is not None:
+            blocker = self._lease.blocker(now) if event == LeaseEvent.YIELDS else None
+            heartbeat = self._lease.heartbeat(now) if event != LeaseEvent.YIELDS else None
+        if heartbeat is not None and self._claim_publisher is not None:
             self._claim_publisher.publish(String(data=heartbeat.as_json()))
         if event is None:
             return
         controller = self._controller_name()
-        if event == HOLDS:
+        if event == LeaseEvent.HOLDS:
             self._report("info", "supervising", f"supervising {controller}")
             self._wake.set()
-        elif event == LAPSED:
+        elif event == LeaseEvent.LAPSED:
             self._report("warning", "claiming", f"this node's claim on {controller} was not renewed within "
                          f"{self._lease.lease_s:g} s (a stall): no updates until it holds the controller again")
-        elif event == YIELDS:
+        elif event == LeaseEvent.YIELDS:
+            assert blocker is not None, "the lease yields only to a live older claim"
             self._refuse_supervision(blocker, now)
             self.trigger_deactivate()
 
@@ -444,7 +410,7 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
 
     def _controller_name(self) -> str:
         """The controller's fully qualified name (the parameter may be relative to the namespace)."""
-        return self.resolve_topic_name(str(self._config["controller"]))
+        return self.resolve_topic_name(self._config.controller)
 
     def _report(self, level: str, event: str, message: str, **details: Any) -> None:
         """Log `message` and publish it on ~/status as {"event", "message", ...details}."""
@@ -460,7 +426,7 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
     # --- inference (worker thread) -----------------------------------------------------
     def _work(self) -> None:
         # Before the first model call, so llama.cpp's compute threads inherit it.
-        lower_thread_priority(int(self._config["worker_nice"]))
+        lower_thread_priority(self._config.worker_nice)
         # The worker needs the GIL back between two tokens and for llama.cpp's abort checks; with
         # Python's default switch interval the executor thread could keep it for up to 5 ms each time.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
@@ -469,13 +435,14 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
             self._wake.clear()
             if self._stop.is_set():
                 return
+            self._keep_stop()
             with self._lock:  # only the node holding the controller runs the model
                 now = time.monotonic()
                 job = self._supervisor.next_job(now) if self._lease.may_write(now) else None
             if job is None:
                 continue
             try:
-                if job.kind == DECIDE:
+                if job.kind == JobKind.DECIDE:
                     self._decide(job)
                 else:
                     self._tune(job)
@@ -501,8 +468,10 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
             return self._stop.is_set() or self._supervisor.superseded(job)
 
     def _decide(self, job: Job) -> None:
+        decider = self._decision
+        assert job.window is not None and decider is not None, "a decision job, on a configured node"
         features = compute_features(job.window, self._track)
-        decision = self._decision.decide(job.instruction, features, stop=lambda: self._unwanted(job))
+        decision = decider.decide(job.instruction, features, stop=lambda: self._unwanted(job))
         if self._abandon():
             return
         with self._lock:
@@ -518,14 +487,17 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         self.get_logger().info(f"decision: {decision.status}" + (f" -> {decision.action}" if decision.action else ""))
 
     def _tune(self, job: Job) -> None:
+        tuner = self._tuning
+        assert tuner is not None, "jobs run on a configured node"
         in_force = self._read_controller()
         if isinstance(in_force, str):
             raise Robotxr1Error(in_force)
         params, specs = in_force
         with self._lock:
             self._supervisor.observe_params(params, specs)
+            params = self._supervisor.tuning_base()  # the speeds a stop replaced, restored
         try:  # checked at the door with the ranges known then; the car's may be narrower, and longer
-            require_fitting_instruction(job.instruction, None, self._tuning, specs)
+            require_fitting_instruction(job.instruction, None, tuner, specs)
         except InstructionError as error:
             with self._lock:
                 self._supervisor.drop_instruction(time.monotonic())
@@ -533,7 +505,7 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
                          reason=str(error))
             return
         read = time.monotonic()
-        tuning = self._tuning.tune(job.instruction, params, specs, stop=lambda: self._unwanted(job))
+        tuning = tuner.tune(job.instruction, params, specs, stop=lambda: self._unwanted(job))
         if self._abandon():
             return
         with self._lock:
@@ -555,26 +527,35 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         values = self._call(self._controller_clients["get"], GetParameters.Request(names=names))
         described = self._call(self._controller_clients["describe"], DescribeParameters.Request(names=names))
         if values is None or described is None:
-            return f"controller /{self._config['controller']} not reachable"
+            return f"controller /{self._config.controller} not reachable"
         limits = {descriptor.name: (descriptor.floating_point_range[0].from_value,
                                     descriptor.floating_point_range[0].to_value)
                   for descriptor in described.descriptors if descriptor.floating_point_range}
         try:
-            params = MpcParams(**{name: parameter_value_to_python(value) for name, value in zip(names, values.values)})
+            # As the controller reports them (any parameter type): MpcParams checks them.
+            reported: dict[str, Any] = {name: parameter_value_to_python(value)
+                                        for name, value in zip(names, values.values, strict=True)}
+            params = MpcParams(**reported)
             specs = narrowed_specs(limits)
         except (ParamError, TypeError) as error:
-            return f"controller /{self._config['controller']} reports unusable parameters: {error}"
+            return f"controller /{self._config.controller} reports unusable parameters: {error}"
         return params, tuple(specs[spec.name] for spec in PARAM_TABLE)
 
     def _apply(self, update: ControllerUpdate) -> dict[str, Any]:
         """Send the changed parameters in one atomic request and report the result to the Supervisor."""
-        request = SetParametersAtomically.Request(parameters=[
-            Parameter(name, value=float(value)).to_parameter_msg() for name, value in update.changes.items()])
-        with self._lock:
-            holding = self._lease.may_write(time.monotonic())
-        response = self._call(self._controller_clients["set"], request) if holding else None
-        if not holding:
-            reason = f"this node no longer holds {self._controller_name()}: not sent"
+        refusal = ""
+
+        def may_send() -> bool:  # checked where the request is sent: a stop decided since goes after it
+            nonlocal refusal
+            if not self._lease.may_write(time.monotonic()):
+                refusal = f"this node no longer holds {self._controller_name()}: not sent"
+            elif not self._supervisor.update_current():
+                refusal = "a new instruction arrived before it was sent: not sent"
+            return not refusal
+
+        response = self._call(self._controller_clients["set"], _atomic_request(update), may_send)
+        if refusal:
+            reason = refusal
         elif response is None:
             reason = "set_parameters_atomically did not answer"
         elif not response.result.successful:
@@ -588,15 +569,19 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
                 result = self._supervisor.on_update_applied(time.monotonic())
         return result.as_dict()
 
-    def _call(self, client, request):
+    def _call(self, client, request, may_send: Callable[[], bool] | None = None):
         """A service call from the worker thread (the executor delivers the response); None when
-        the controller does not answer within service_timeout_s or the node is stopping."""
-        deadline = time.monotonic() + float(self._config["service_timeout_s"])
+        the controller does not answer within service_timeout_s, the node is stopping, or
+        `may_send` (asked under the lock, as the request is sent) says no."""
+        deadline = time.monotonic() + self._config.service_timeout_s
         while not client.service_is_ready():
             if self._stop.wait(TICK_S) or time.monotonic() > deadline:
                 return None
         done = threading.Event()
-        future = client.call_async(request)
+        with self._lock:
+            if may_send is not None and not may_send():
+                return None
+            future = client.call_async(request)
         future.add_done_callback(lambda _: done.set())
         while not done.wait(TICK_S):
             if self._stop.is_set() or time.monotonic() > deadline:
@@ -607,10 +592,74 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
     def _publish(self, publisher, record: dict) -> None:
         publisher.publish(String(data=json.dumps(record)))
 
+    # --- the fast path of a stop (any thread; the answer comes on the executor) -----------------
+    def _keep_stop(self) -> None:
+        """Send the standstill update of a stop if one is due, without waiting for the answer; give
+        up one that has had no answer for service_timeout_s (the Supervisor sends it again)."""
+        client = self._controller_clients.get("set")
+        if client is None:
+            return
+        future = None
+        with self._lock:
+            now = time.monotonic()
+            if self._standstill_sent is not None:
+                pending, sent = self._standstill_sent
+                if now - sent > self._config.service_timeout_s:
+                    pending.cancel()  # its done callback reports it
+                return
+            event = self._supervisor.standstill(now) if self._lease.may_write(now) else None
+            if event is None:
+                return
+            if event.update is not None and client.service_is_ready():
+                # Under the lock: after any model update sent before it, so the stop is applied last.
+                future = client.call_async(_atomic_request(event.update))
+                self._standstill_sent = (future, now)
+        record = {**event.as_dict(), "applied": False}
+        if event.update is None:  # refused: the car's ranges exclude a standstill
+            self._publish_stop(record, f"fast path: stop refused ({event.reason})")
+        elif future is None:
+            with self._lock:
+                result = self._supervisor.on_standstill_failed(
+                    f"controller /{self._config.controller} not reachable", time.monotonic())
+            self._publish_stop({**record, **result.as_dict()}, f"fast path: stop not sent ({result.reason})")
+        else:
+            future.add_done_callback(lambda done: self._standstill_answered(event, record, done, now))
 
-def _fixed(description: str, floating_range: FloatingPointRange | None = None) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, read_only=True,
-                               floating_point_range=[floating_range] if floating_range else [])
+    def _standstill_answered(self, event: TuningEvent, record: dict[str, Any], future, sent: float) -> None:
+        if future.cancelled():
+            reason = f"set_parameters_atomically did not answer within {self._config.service_timeout_s} s"
+        elif not future.result().result.successful:
+            reason = f"the controller refused the update: {future.result().result.reason}"
+        else:
+            reason = ""
+        with self._lock:
+            now = time.monotonic()
+            self._standstill_sent = None
+            result = (self._supervisor.on_standstill_failed(reason, now) if reason
+                      else self._supervisor.on_standstill_applied(now))
+        record = {**record, **result.as_dict(),
+                  "latency_s": {"apply": round(now - sent, 3), "total": round(now - event.t, 3)}}
+        self._publish_stop(record, f"fast path: stop ({event.reason}), applied {result.applied}"
+                           + (f" ({reason})" if reason else f": {dict(event.update.changes) if event.update else {}}"))
+        self._wake.set()
+
+    def _publish_stop(self, record: dict[str, Any], message: str) -> None:
+        if self._update_publisher is not None:
+            self._publish(self._update_publisher, record)
+        if record.get("applied"):
+            self.get_logger().info(message)
+        else:
+            self.get_logger().error(message)
+
+
+def _atomic_request(update: ControllerUpdate) -> SetParametersAtomically.Request:
+    return SetParametersAtomically.Request(parameters=[
+        Parameter(name, value=float(value)).to_parameter_msg() for name, value in update.changes.items()])
+
+
+def _fixed(description: str, bounds: tuple[float, float] | None = None) -> ParameterDescriptor:
+    ranges = [FloatingPointRange(from_value=bounds[0], to_value=bounds[1], step=0.0)] if bounds else []
+    return ParameterDescriptor(description=description, read_only=True, floating_point_range=ranges)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -20,6 +20,10 @@ command. `use_sim_time` (declared by rclpy) is read-only like the other safety s
 odometry age is judged on is fixed at start (`-p use_sim_time:=true` or the launch parameters).
 Its last command, as it shuts down (SIGINT, SIGTERM, its launcher's death), is zero speed.
 
+`~/stop` (std_srvs/Trigger) stops the car without words: zero speed at once, through the safety
+filter, and at every step until `~/resume` (Trigger); no instruction and no parameter update
+drives it before (parameters set meanwhile are in force once resumed). The status says why.
+
 Topic names are relative, so a namespace (`namespace:=car1`) gives each car its own drive/odom.
 """
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 
 from ackermann_msgs.msg import AckermannDriveStamped
 from nav_msgs.msg import Odometry, Path
@@ -37,11 +42,12 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.time_source import USE_SIM_TIME_NAME as USE_SIM_TIME
 from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from ..control.controller import Command, SafeController, SafetyConfig
 from ..control.mpc import FrenetMPC, MpcConfig
 from ..control.param_limits import ParamLimits
-from ..control.safety_filter import ACCELERATION, STEERING_RATE
+from ..control.safety_filter import Correction
 from ..errors import Robotxr1Error
 from ..params import PARAM_NAMES, PARAM_SPECS, ParamError
 from ..samples import odometry_to_sample
@@ -58,7 +64,7 @@ STATUS_PERIOD_S = 0.2
 LOG_THROTTLE_S = 1.0
 # How long the last (zero-speed) command may take to be acknowledged by the drive's subscribers.
 STOP_ACK_TIMEOUT_S = 0.5
-RATE_LIMITS = (ACCELERATION, STEERING_RATE)
+RATE_LIMITS = (Correction.ACCELERATION, Correction.STEERING_RATE)
 SAFETY_PARAMETERS = {  # SafetyConfig field -> what the read-only parameter means
     "odom_timeout_s": "odometry older than this (node clock or steady clock) stops the car [s]",
     "clock_timeout_s": "the node's clock this far behind the steady clock since the last control step (a silent, "
@@ -67,6 +73,18 @@ SAFETY_PARAMETERS = {  # SafetyConfig field -> what the read-only parameter mean
     "jump_tolerance_m": "odometry jumping farther than top speed x time + this is rejected [m]",
     "brake_floor": "a_min may not be set above this, so the car can always brake [m/s^2]",
 }
+
+
+@dataclass
+class SolveStats:
+    """The MPC's solves so far, for the status topic (times in ms)."""
+
+    solves: int = 0
+    fallbacks: int = 0
+    solve_ms_sum: float = 0.0
+    solve_ms_max: float = 0.0
+    solve_ms_last: float = 0.0
+    mpc_status: str = ""
 
 
 def _read_only(description: str, dynamic_typing: bool = False) -> ParameterDescriptor:
@@ -81,9 +99,9 @@ class MpcControllerNode(NamesUndeclaredParameters, Node):
             type=ParameterType.PARAMETER_BOOL, read_only=True,
             description="run the controller on /clock; read-only: the clock odometry age is judged on is fixed "
                         "at start (-p use_sim_time:=true or the launch parameters)"))
-        track_name = self.declare_parameter(
+        track_name: str = self.declare_parameter(
             "track", "eval", _read_only("built-in track name or track CSV path (racing line)")).value
-        odom_topic = self.declare_parameter(
+        odom_topic: str = self.declare_parameter(
             "odom_topic", "odom", _read_only("nav_msgs/Odometry input (relative to the namespace)")).value
         rate_hz = float(self.declare_parameter(
             "control_rate_hz", MpcConfig().control_rate_hz, _read_only("solve and command rate [Hz]")).value)
@@ -118,8 +136,7 @@ class MpcControllerNode(NamesUndeclaredParameters, Node):
         self.add_on_set_parameters_callback(self._check_update)
         self.add_post_set_parameters_callback(self._accept_update)
         self._stopped_for = self._controller.stop_reason  # for the log line when driving resumes
-        self._stats = {"solves": 0, "fallbacks": 0, "solve_ms_sum": 0.0, "solve_ms_max": 0.0,
-                       "solve_ms_last": 0.0, "mpc_status": ""}
+        self._stats = SolveStats()
 
         self._drive = self.create_publisher(AckermannDriveStamped, "drive", 10)
         self._status = self.create_publisher(String, "~/status", 10)
@@ -129,6 +146,8 @@ class MpcControllerNode(NamesUndeclaredParameters, Node):
         steady = Clock(clock_type=ClockType.STEADY_TIME)  # runs on while a simulated clock stands still
         self.create_timer(period_s, self._watchdog, clock=steady)
         self.create_timer(STATUS_PERIOD_S, self._publish_status, clock=steady)
+        self.create_service(Trigger, "~/stop", self._on_stop)
+        self.create_service(Trigger, "~/resume", self._on_resume)
         if serve_parameters:  # with a queue that answers every request
             self._parameter_services = start_parameter_services(self)
         self.get_logger().info(
@@ -163,6 +182,23 @@ class MpcControllerNode(NamesUndeclaredParameters, Node):
             self._controller.update_params(changes)
             self.get_logger().info(f"MPC parameters updated: {changes}")
 
+    # --- an operator's stop -----------------------------------------------------------------
+    def _on_stop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        name = self.get_fully_qualified_name()
+        was_held = self._controller.held
+        self._send(self._controller.hold(self._now(), f"stopped by {name}/stop: zero speed until {name}/resume"))
+        response.success = True
+        response.message = ("already stopped" if was_held else "stopped") + f": zero speed until {name}/resume"
+        self.get_logger().warning(response.message)
+        return response
+
+    def _on_resume(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        response.success = self._controller.resume()
+        response.message = ("resumed: driving again with the parameters in force once odometry is good"
+                            if response.success else "not stopped by ~/stop: nothing to resume")
+        self.get_logger().info(response.message)
+        return response
+
     # --- control ----------------------------------------------------------------------------
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -176,16 +212,16 @@ class MpcControllerNode(NamesUndeclaredParameters, Node):
         result = command.mpc
         if result is None:
             return
-        if result.predicted_s is not None and self._plan.get_subscription_count():
+        if result.predicted_s is not None and result.predicted_n is not None and self._plan.get_subscription_count():
             self._plan.publish(plan_path(self._track, command.t, result.predicted_s, result.predicted_n))
         solve_ms = 1e3 * result.solve_time_s
         stats = self._stats
-        stats["solves"] += 1
-        stats["fallbacks"] += int(bool(result.fallback))
-        stats["solve_ms_sum"] += solve_ms
-        stats["solve_ms_max"] = max(stats["solve_ms_max"], solve_ms)
-        stats["solve_ms_last"] = solve_ms
-        stats["mpc_status"] = str(result.status) if not result.fallback else f"fallback: {result.reason}"
+        stats.solves += 1
+        stats.fallbacks += int(bool(result.fallback))
+        stats.solve_ms_sum += solve_ms
+        stats.solve_ms_max = max(stats.solve_ms_max, solve_ms)
+        stats.solve_ms_last = solve_ms
+        stats.mpc_status = str(result.status) if not result.fallback else f"fallback: {result.reason}"
 
     def _watchdog(self) -> None:
         command = self._controller.watchdog(self._now(), time.monotonic())
@@ -220,14 +256,14 @@ class MpcControllerNode(NamesUndeclaredParameters, Node):
         """What the status topic carries: solve times (ms), fallbacks, the stop reason and fault
         counts, the safety filter's corrections, the parameters in force."""
         stats = self._stats
-        solves = stats["solves"]
+        solves = stats.solves
         return {
             "solves": solves,
-            "fallback_count": stats["fallbacks"],
-            "solve_ms_last": round(stats["solve_ms_last"], 3),
-            "solve_ms_mean": round(stats["solve_ms_sum"] / solves, 3) if solves else None,
-            "solve_ms_max": round(stats["solve_ms_max"], 3),
-            "mpc_status": stats["mpc_status"],
+            "fallback_count": stats.fallbacks,
+            "solve_ms_last": round(stats.solve_ms_last, 3),
+            "solve_ms_mean": round(stats.solve_ms_sum / solves, 3) if solves else None,
+            "solve_ms_max": round(stats.solve_ms_max, 3),
+            "mpc_status": stats.mpc_status,
             **self._controller.status(),
         }
 

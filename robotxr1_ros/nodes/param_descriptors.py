@@ -32,7 +32,8 @@ def describe(spec: ParamSpec, note: str = "") -> ParameterDescriptor:
     )
 
 
-def descriptors(specs: Mapping[str, ParamSpec], notes: Mapping[str, str] | None = None) -> dict[str, ParameterDescriptor]:
+def descriptors(specs: Mapping[str, ParamSpec],
+                notes: Mapping[str, str] | None = None) -> dict[str, ParameterDescriptor]:
     """One descriptor per MPC parameter, in PARAM_TABLE order."""
     notes = notes or {}
     return {spec.name: describe(specs[spec.name], notes.get(spec.name, "")) for spec in PARAM_TABLE}

@@ -82,12 +82,12 @@ def control_cpus(environ: Mapping[str, str] = os.environ, allowed: set[int] | No
         if not hasattr(os, "sched_getaffinity"):
             return None
         allowed = os.sched_getaffinity(0)
-    allowed = sorted(allowed)
+    usable = sorted(allowed)
     setting = environ.get(CONTROL_CPUS_ENV, "").strip()
     if setting == NO_PINNING:
         return None
     if not setting:
-        return {allowed[-1]}
+        return {usable[-1]}
     cpus = set()
     for item in setting.split(","):
         try:
@@ -95,11 +95,11 @@ def control_cpus(environ: Mapping[str, str] = os.environ, allowed: set[int] | No
         except ValueError:
             raise Robotxr1Error(f"{CONTROL_CPUS_ENV}={setting!r}: {item.strip()!r} is not a CPU number "
                                 f"(CPU numbers separated by commas, or {NO_PINNING!r})") from None
-        if -len(allowed) <= cpu < 0:
-            cpu = allowed[cpu]
-        if cpu not in allowed:
+        if -len(usable) <= cpu < 0:
+            cpu = usable[cpu]
+        if cpu not in usable:
             raise Robotxr1Error(f"{CONTROL_CPUS_ENV}={setting!r}: CPU {cpu} is not one this process may use "
-                                f"({', '.join(map(str, allowed))})")
+                                f"({', '.join(map(str, usable))})")
         cpus.add(cpu)
     return cpus
 
@@ -131,7 +131,7 @@ def control_first_while() -> Iterator[str]:
     try:
         yield put_control_first()
     finally:
-        if policy is not None:
+        if policy is not None and param is not None:
             os.sched_setscheduler(0, policy, param)
         if nice is not None and os.getpriority(os.PRIO_PROCESS, 0) != nice:
             os.setpriority(os.PRIO_PROCESS, 0, nice)

@@ -30,6 +30,7 @@ from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosgraph_msgs.msg import Clock as ClockMessage
 from sensor_msgs.msg import Imu, LaserScan
@@ -59,15 +60,15 @@ class SimNode(NamesUndeclaredParameters, Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("sim", **kwargs)
         declare = self.declare_parameter
-        track_name = declare("track", "eval", _read_only("built-in track name or track CSV path")).value
-        seed = declare("seed", 0, _read_only("random seed of the sensor noise")).value
+        track_name: str = declare("track", "eval", _read_only("built-in track name or track CSV path")).value
+        seed: int = declare("seed", 0, _read_only("random seed of the sensor noise")).value
         self._start_s = float(declare("start_s", 0.0, _read_only("reset position along the racing line [m]")).value)
         self._tick_s = float(declare("physics_dt", 0.005, _read_only("physics step = one timer tick [s]")).value)
         rtf = float(declare("real_time_factor", 1.0, _read_only("simulated seconds per wall-clock second")).value)
-        self._publish_clock = declare("publish_clock", False, _read_only("publish clock (sim time)")).value
+        self._publish_clock: bool = declare("publish_clock", False, _read_only("publish clock (sim time)")).value
         self._every = {
-            topic: ticks_per_reading(float(declare(f"{topic}_rate_hz", default, _read_only(f"{topic} rate [Hz]")).value),
-                                     self._tick_s)
+            topic: ticks_per_reading(
+                float(declare(f"{topic}_rate_hz", default, _read_only(f"{topic} rate [Hz]")).value), self._tick_s)
             for topic, default in (("odom", 50.0), ("scan", 40.0), ("imu", 100.0))
         }
         self._beam_stride = int(declare("scan_beam_stride", 1, _read_only("publish every n-th LiDAR beam")).value)
@@ -89,7 +90,8 @@ class SimNode(NamesUndeclaredParameters, Node):
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self._tf_static = self.create_publisher(TFMessage, "tf_static", latched)
         self._track_markers = self.create_publisher(MarkerArray, "track_markers", latched)
-        self._clock_publisher = self.create_publisher(ClockMessage, "clock", 10) if self._publish_clock else None
+        self._clock_publisher: Publisher | None = (
+            self.create_publisher(ClockMessage, "clock", 10) if self._publish_clock else None)
         self._status = self.create_publisher(String, "~/status", 10)
         self.create_subscription(AckermannDriveStamped, "drive", self._on_drive, 10)
         self.create_subscription(PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)

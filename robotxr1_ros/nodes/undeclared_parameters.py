@@ -8,13 +8,18 @@ the check this mixin replaces; put it before the rclpy node class among the base
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rclpy.exceptions import ParameterNotDeclaredException
 from rclpy.parameter import Parameter
 
+if TYPE_CHECKING:  # a mixin for rclpy nodes: checked as one, a plain class at run time (the MRO is unchanged)
+    from rclpy.node import Node as _NodeMixin
+else:
+    _NodeMixin = object
 
-class NamesUndeclaredParameters:
+
+class NamesUndeclaredParameters(_NodeMixin):
     def _check_undeclared_parameters(self, parameter_list: list[Parameter[Any]]) -> None:
         if not self._allow_undeclared_parameters:
             undeclared = [parameter.name for parameter in parameter_list

@@ -64,7 +64,7 @@ def plan_path(track: Track, t: float, predicted_s: np.ndarray, predicted_n: np.n
     path = Path()
     path.header.frame_id = MAP_FRAME
     path.header.stamp = stamp
-    for x, y, heading in zip(np.atleast_1d(xs), np.atleast_1d(ys), np.atleast_1d(headings)):
+    for x, y, heading in zip(np.atleast_1d(xs), np.atleast_1d(ys), np.atleast_1d(headings), strict=True):
         pose = PoseStamped()
         pose.header = path.header
         pose.pose.position.x, pose.pose.position.y = float(x), float(y)

@@ -70,7 +70,7 @@ def wall_distance_field(track: Track, resolution: float, margin: float = 0.5) ->
     starts = np.cumsum([0] + [len(wall) for wall, _ in walls[:-1]])
     seg_a = np.vstack([wall for wall, _ in walls])
     seg_b = np.vstack([np.roll(wall, -1, axis=0) for wall, _ in walls])
-    seg_start = np.concatenate([np.full(len(wall), start) for (wall, _), start in zip(walls, starts)])
+    seg_start = np.concatenate([np.full(len(wall), start) for (wall, _), start in zip(walls, starts, strict=True)])
     seg_count = np.concatenate([np.full(len(wall), len(wall)) for wall, _ in walls])
     seg_sign = np.concatenate([np.full(len(wall), sign) for wall, sign in walls])
 

@@ -90,7 +90,7 @@ def _footprint_hits_wall(state, corners, centre_xy, centre_tangent, step, width_
         py = y + sin_yaw * corners[k, 0] + cos_yaw * corners[k, 1]
         # Start the corner's search where its offset along the track says it is.
         along = (px - x) * tx + (py - y) * ty
-        corner_index = descend(centre_xy, px, py, index + int(round(along / step)))
+        corner_index = descend(centre_xy, px, py, index + round(along / step))
         seg, fraction, d = segment_foot(centre_xy, centre_tangent, px, py, corner_index)
         if d >= interpolate(width_left, seg, fraction) or -d >= interpolate(width_right, seg, fraction):
             hit = True
@@ -229,7 +229,7 @@ class Simulator:
             raise Robotxr1Error(f"step: need finite commands and duration >= 0, got "
                              f"{steering_cmd}, {speed_cmd}, {duration}")
         self._clock += duration
-        n_steps = int(math.floor(self._clock / self.dt + 0.5)) - self._steps
+        n_steps = math.floor(self._clock / self.dt + 0.5) - self._steps
         self._command = (steering_cmd, speed_cmd)
         if n_steps <= 0:
             return 0
@@ -260,7 +260,7 @@ class Simulator:
     def odometry(self) -> Odometry:
         """Pose and body-frame twist of the centre of gravity, with the configured noise."""
         state = self.state
-        values = (state.x, state.y, state.yaw, state.vx, state.vy, state.yaw_rate)
+        values: tuple[float, ...] = (state.x, state.y, state.yaw, state.vx, state.vy, state.yaw_rate)
         if self._odom_sigma.any():
             values = tuple(float(v) for v in values + self._odom_rng.standard_normal(6) * self._odom_sigma)
         x, y, yaw, vx, vy, yaw_rate = values

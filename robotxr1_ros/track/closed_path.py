@@ -89,7 +89,7 @@ class ClosedPath:
 
     def sample(self, step: float) -> np.ndarray:
         """Arc-length positions every ~`step` metres over one lap."""
-        return np.linspace(0.0, self.length, max(4, int(round(self.length / step))), endpoint=False)
+        return np.linspace(0.0, self.length, max(4, round(self.length / step)), endpoint=False)
 
 
 def periodic_interp(s, grid: np.ndarray, values: np.ndarray, length: float):

@@ -46,7 +46,8 @@ def _read_rows(path: Path, delimiter: str, min_columns: int) -> np.ndarray:
             continue
         cells = [cell.strip() for cell in text.split(delimiter)]
         if len(cells) < min_columns:
-            raise TrackFileError(f"{path}:{number}: expected {min_columns} '{delimiter}'-separated columns, got {len(cells)}")
+            raise TrackFileError(f"{path}:{number}: expected {min_columns} '{delimiter}'-separated columns, "
+                                 f"got {len(cells)}")
         try:
             values = [float(cell) for cell in cells]
         except ValueError:

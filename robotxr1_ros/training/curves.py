@@ -29,10 +29,10 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     >>> moving_average([1.0, 3.0, 5.0], 2).tolist()
     [1.0, 2.0, 4.0]
     """
-    values = np.asarray(values, dtype=float)
-    sums = np.cumsum(np.insert(values, 0, 0.0))
-    starts = np.maximum(np.arange(1, len(values) + 1) - window, 0)
-    return (sums[1:] - sums[starts]) / (np.arange(1, len(values) + 1) - starts)
+    array = np.asarray(values, dtype=float)
+    sums = np.cumsum(np.insert(array, 0, 0.0))
+    starts = np.maximum(np.arange(1, len(array) + 1) - window, 0)
+    return (sums[1:] - sums[starts]) / (np.arange(1, len(array) + 1) - starts)
 
 
 def _columns(rows: Sequence[dict[str, Any]], wanted: Sequence[str] | None) -> list[str]:
@@ -55,7 +55,7 @@ def plot_curves(run_dir: str | Path, window: int = 10) -> Path | None:
     panels = [(title, cols) for title, wanted in PANELS if (cols := _columns(rows, wanted))]
     steps = [row["step"] for row in rows]
     figure, axes = plt.subplots(len(panels), 1, figsize=(8, 2.8 * len(panels)), squeeze=False)
-    for axis, (title, columns) in zip(axes[:, 0], panels):
+    for axis, (title, columns) in zip(axes[:, 0], panels, strict=True):
         for column in columns:
             values = [row[column] for row in rows]
             line, = axis.plot(steps, moving_average(values, window), label=column)

@@ -55,13 +55,14 @@ class GrammarLogitsProcessor(transformers.LogitsProcessor):
         self.forced_steps: list[torch.Tensor] = []  # per step: (batch,) bool, exactly one legal token
         self._prompt_length = 0
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         batch = input_ids.shape[0]
         if not self.matchers:
             self.matchers = [xgr.GrammarMatcher(self.compiled) for _ in range(batch)]
             self.bitmask = xgr.allocate_token_bitmask(batch, self.vocab_size)
             self._prompt_length = input_ids.shape[1]
         else:
+            assert self.bitmask is not None, "allocated with the matchers, on the first call"
             for row, matcher in enumerate(self.matchers):
                 if not matcher.is_terminated() and not matcher.accept_token(int(input_ids[row, -1])):
                     raise RuntimeError(f"row {row}: the sampled token {int(input_ids[row, -1])} breaks the grammar")
@@ -82,7 +83,8 @@ class GrammarLogitsProcessor(transformers.LogitsProcessor):
     def forced_mask(self, steps: int) -> torch.Tensor:
         """(batch, steps) bool: the generated tokens the grammar forced."""
         batch = len(self.matchers)
-        recorded = torch.stack(self.forced_steps, dim=1) if self.forced_steps else torch.zeros(batch, 0, dtype=torch.bool)
+        recorded = (torch.stack(self.forced_steps, dim=1) if self.forced_steps
+                    else torch.zeros(batch, 0, dtype=torch.bool))
         if recorded.shape[1] < steps:
             recorded = torch.cat([recorded, torch.zeros(batch, steps - recorded.shape[1], dtype=torch.bool)], dim=1)
         return recorded[:, :steps]

@@ -81,7 +81,8 @@ def completion_logprobs(model: Any, group: SampledGroup) -> torch.Tensor:
     return torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)
 
 
-def policy_loss(run: TrainingRun, group: SampledGroup, advantages: np.ndarray, kl_beta: float) -> tuple[torch.Tensor, dict[str, float]]:
+def policy_loss(run: TrainingRun, group: SampledGroup, advantages: np.ndarray,
+                kl_beta: float) -> tuple[torch.Tensor, dict[str, float]]:
     trained = (group.mask & ~group.forced).to(run.model.device)
     logprobs = completion_logprobs(run.model, group)
     weights = torch.tensor(advantages, dtype=logprobs.dtype, device=logprobs.device).unsqueeze(1)
@@ -99,8 +100,8 @@ def policy_loss(run: TrainingRun, group: SampledGroup, advantages: np.ndarray, k
 
 
 def train_grpo(settings: RunSettings, prompts: Sequence[GrpoPrompt], grpo: GrpoSettings = GrpoSettings(),
-               summarise: Callable[[Sequence[GrpoPrompt], Sequence[RewardBreakdown]], Mapping[str, float]] | None = None,
-               kind: str = "grpo") -> TrainingRun:
+               summarise: Callable[[Sequence[GrpoPrompt], Sequence[RewardBreakdown]], Mapping[str, float]]
+               | None = None, kind: str = "grpo") -> TrainingRun:
     """Train on `prompts` (cycled in a seeded order); `summarise` adds task metrics per step."""
     run = TrainingRun(settings, kind, {**vars(grpo), "prompts": len(prompts)})
     if grpo.kl_beta > 0 and settings.lora is None:
@@ -114,7 +115,8 @@ def train_grpo(settings: RunSettings, prompts: Sequence[GrpoPrompt], grpo: GrpoS
             groups = [sample_group(run.policy, run.tokenizer, grammars, p.messages, p.grammar, grpo.group_size,
                                    grpo.max_new_tokens, grpo.temperature, grpo.top_p) for p in chosen]
             sample_seconds = time.perf_counter() - start
-            jobs = [(p.reward, text, n) for p, g in zip(chosen, groups) for text, n in zip(g.texts, g.lengths)]
+            jobs = [(p.reward, text, n) for p, g in zip(chosen, groups, strict=True)
+                    for text, n in zip(g.texts, g.lengths, strict=True)]
             scored = pool.map(_score, jobs)
             rollout_seconds = time.perf_counter() - start - sample_seconds
             run.model.train()

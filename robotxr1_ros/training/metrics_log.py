@@ -28,10 +28,7 @@ class MetricsLog:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         rows = read_metrics(self.folder)
-        if resume_step is None:
-            rows = []
-        else:
-            rows = [row for row in rows if row.get("step", 0) <= resume_step]
+        rows = [] if resume_step is None else [row for row in rows if row.get("step", 0) <= resume_step]
         self.columns: list[str] = list(rows[0]) if rows else []
         (self.folder / JSONL).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
         with (self.folder / CSV).open("w", newline="", encoding="utf-8") as handle:

@@ -156,7 +156,7 @@ class ClosedLoopReward:
     def __call__(self, completions: Sequence[str], completion_lengths: Sequence[int] | None = None,
                  **_: Any) -> list[float]:
         lengths = completion_lengths or [0] * len(completions)
-        return [self.breakdown(text, n).total for text, n in zip(completions, lengths)]
+        return [self.breakdown(text, n).total for text, n in zip(completions, lengths, strict=True)]
 
     def breakdown(self, text: str, n_tokens: int = 0) -> RewardBreakdown:
         update = usable_update(text)
@@ -186,7 +186,7 @@ class DecisionReward:
     def __call__(self, completions: Sequence[str], completion_lengths: Sequence[int] | None = None,
                  **_: Any) -> list[float]:
         lengths = completion_lengths or [0] * len(completions)
-        return [self.breakdown(text, n).total for text, n in zip(completions, lengths)]
+        return [self.breakdown(text, n).total for text, n in zip(completions, lengths, strict=True)]
 
     def breakdown(self, text: str, n_tokens: int = 0) -> RewardBreakdown:
         components = {"correct": decision_correct_reward(text, self.label), "format": format_reward(text),

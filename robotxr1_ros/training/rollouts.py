@@ -95,7 +95,7 @@ class DefaultRmseCache:
             return
         jobs = [(track, p, scenario) for p in missing.values()]
         results = (pool or RolloutPool(0)).map(_default_rmse, jobs)
-        self.values.update(zip(missing, results))
+        self.values.update(zip(missing, results, strict=True))
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.values, indent=1) + "\n", encoding="utf-8")

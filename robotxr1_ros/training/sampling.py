@@ -7,7 +7,7 @@ or sampled answer is what follows it, closed by the end-of-turn token.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from transformers import LogitsProcessorList
 from .grammar_constraint import GrammarCompiler
 
 
-def prompt_ids(tokenizer: Any, messages: Sequence[dict[str, str]]) -> list[int]:
+def prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
     encoded = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
     return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
 
@@ -44,7 +44,7 @@ class SampledGroup:
 
 
 @torch.no_grad()
-def sample_group(model: Any, tokenizer: Any, grammars: GrammarCompiler | None, messages: Sequence[dict[str, str]],
+def sample_group(model: Any, tokenizer: Any, grammars: GrammarCompiler | None, messages: Sequence[Mapping[str, str]],
                  grammar: str | None, group_size: int, max_new_tokens: int, temperature: float = 1.0,
                  top_p: float = 1.0) -> SampledGroup:
     """`group_size` samples of the answer to `messages`, under `grammar` (GBNF) if given;
@@ -53,7 +53,8 @@ def sample_group(model: Any, tokenizer: Any, grammars: GrammarCompiler | None, m
     prompt = torch.tensor(prompt_ids(tokenizer, messages))
     inputs = prompt.unsqueeze(0).repeat(group_size, 1).to(model.device)
     processor = grammars.processor(grammar) if grammar is not None and grammars is not None else None
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {"do_sample": False}
+    sampling = ({"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0
+                else {"do_sample": False})
     was_training = model.training
     model.eval()
     output = model.generate(input_ids=inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
@@ -68,5 +69,5 @@ def sample_group(model: Any, tokenizer: Any, grammars: GrammarCompiler | None, m
     mask = ~after_eos
     forced = processor.forced_mask(completions.shape[1]) & mask if processor else torch.zeros_like(mask)
     texts = [tokenizer.decode(row[m & (row != tokenizer.eos_token_id)], skip_special_tokens=False)
-             for row, m in zip(completions, mask)]
+             for row, m in zip(completions, mask, strict=True)]
     return SampledGroup(prompt, completions, mask, forced, texts, time.perf_counter() - start)

@@ -92,7 +92,7 @@ def shared_prefix_answer_losses(model: Any, items: Sequence[tuple[list[int], lis
     ids = torch.zeros(len(tails), width, dtype=torch.long)
     mask = torch.zeros(len(tails), width, dtype=torch.bool)
     spans = []
-    for row, (tail, (_, answer)) in enumerate(zip(tails, items)):
+    for row, (tail, (_, answer)) in enumerate(zip(tails, items, strict=True)):
         ids[row, :len(tail)] = torch.tensor(tail)
         mask[row, :len(tail)] = True
         spans.append(range(len(tail) - len(answer), len(tail)))
@@ -127,7 +127,7 @@ def train_sft(settings: RunSettings, examples: Sequence[SftExample], sft: SftSet
             scored = shared_prefix_answer_losses(run.model, [tokens[i] for i in members], sft.prefix_grad)
             run.accelerator.backward(scored.losses.sum() / len(batch))
             losses += [float(loss) for loss in scored.losses.detach()]
-            verdicts += [exact for i, exact in zip(members, scored.exact) if examples[i].kind == DECISION]
+            verdicts += [exact for i, exact in zip(members, scored.exact, strict=True) if examples[i].kind == DECISION]
         norm = run.optimizer_step()
         seconds = time.perf_counter() - start
         total = sum(len(tokens[i][0]) + len(tokens[i][1]) for i in batch)

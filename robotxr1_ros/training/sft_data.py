@@ -1,7 +1,7 @@
 """The SFT warm start's examples, made without any cloud model.
 
 MPC examples: each training prompt (training.train_prompts: never an eval phrasing or speed)
-with the prompt the car builds (llm.tuning.MPCxR1.messages: the same system prompt and retrieved
+with the prompt the car builds (llm.tuning.tuning_prompt: the same system prompt and retrieved
 memories), and as target an answer in the exact on-board format whose parameters are the
 teacher's rule for the case (training.teacher: compact answers chosen by driving the training
 track), with a short reasoning that opens with the case's goal (cases/control.py) and names the
@@ -9,7 +9,7 @@ changes from the parameter table.
 
 Decision examples: state windows driven on the training track (training.decision_windows), each
 with the instructions it adheres to and a few it does not, in their training phrasings, the
-prompt the car builds (llm.decision.DecisionxR1.messages) and as target the rule label, alone
+prompt the car builds (llm.decision.decision_prompt) and as target the rule label, alone
 when the car reads the verdict alone (DECISION_REASONING_CHARS 0), else after a reasoning that
 quotes the quantities the rule looks at (its `evidence`, cases/decision.py).
 
@@ -32,10 +32,9 @@ from ..cases.decision import decision_rule
 from ..cases.summary import WindowSummary
 from ..evaluation.control_cases import ControlPrompt
 from ..llm.answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, decision_answer, mpc_answer, wrap
-from ..llm.backends import ScriptedBackend
-from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
+from ..llm.decision import DECISION_REASONING_CHARS, decision_prompt
 from ..llm.grammar import ANSWER_ONLY, FRACTION_DIGITS
-from ..llm.tuning import MPCxR1
+from ..llm.tuning import tuning_prompt
 from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams
 from .decision_windows import asked_questions
 from .teacher import Teacher
@@ -94,11 +93,10 @@ def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit:
 
 
 def mpc_examples(teacher: Teacher, prompts: Sequence[ControlPrompt] | None = None) -> list[SftExample]:
-    tuner = MPCxR1(ScriptedBackend([""]))
     examples = []
     for prompt in prompts if prompts is not None else train_prompts():
         values = answer_values(teacher.answer(prompt))
-        examples.append(SftExample(MPC, tuner.messages(prompt.text),
+        examples.append(SftExample(MPC, tuning_prompt(prompt.text),
                                    mpc_answer(control_reasoning(prompt, values), values),
                                    {"case": prompt.case, "instruction": prompt.text,
                                     "reference_speed": prompt.reference_speed,
@@ -122,9 +120,8 @@ def decision_examples(records: Iterable[Mapping[str, Any]], others: int = 2, see
     """Per record, every rule it adheres to and `others` it does not, each asked in one of its
     phrasings (decision_windows.questions_for). Examples of one instruction come in units of
     UNIT_EXAMPLES, so a step runs them together and their shared prompt prefix once."""
-    decider = DecisionxR1(ScriptedBackend([""]))
     rng = np.random.default_rng([seed, 11])
-    examples = [SftExample(DECISION, decider.messages(asked.question.text, asked.state),
+    examples = [SftExample(DECISION, decision_prompt(asked.question.text, asked.state),
                            decision_target(asked.question.rule, asked.record, asked.adheres, reasoning_chars),
                            {"instruction": asked.question.text, "rule": asked.question.rule, "label": asked.adheres,
                             "window": asked.window, "behaviour": asked.record.get("behaviour", "")})

@@ -1,9 +1,9 @@
 """The two GRPO tasks as lists of prompts with their rewards, and their per-step summaries.
 
-MPC: every training prompt (train phrasings and speeds, never eval ones), the prompt the car builds, the car's MPC grammar,
-and a ClosedLoopReward on the training track against the cached default RMSE. Decision: state
-windows driven on the training track with the decision instructions, the car's decision grammar,
-and a DecisionReward against the rule label.
+MPC: every training prompt (train phrasings and speeds, never eval ones), the prompt the car builds,
+the car's MPC grammar, and a ClosedLoopReward on the training track against the cached default
+RMSE. Decision: state windows driven on the training track with the decision instructions, the
+car's decision grammar, and a DecisionReward against the rule label.
 """
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ import numpy as np
 
 from ..control.closed_loop import Scenario
 from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt
-from ..llm.backends import ScriptedBackend
-from ..llm.decision import DECISION_REASONING_CHARS, DecisionxR1
+from ..llm.decision import DECISION_REASONING_CHARS, decision_prompt
 from ..llm.grammar import decision_grammar, mpc_grammar
-from ..llm.tuning import TUNING_REASONING_CHARS, MPCxR1
+from ..llm.tuning import TUNING_REASONING_CHARS, tuning_prompt
 from .decision_windows import asked_questions
 from .grpo import GrpoPrompt
 from .rewards import ClosedLoopReward, DecisionReward, RewardBreakdown, RewardWeights
@@ -29,9 +28,8 @@ def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRmseCache, t
                  scenario: Scenario = EVAL_SCENARIO, weights: RewardWeights = RewardWeights(),
                  reasoning_chars: int = TUNING_REASONING_CHARS, pool: RolloutPool | None = None) -> list[GrpoPrompt]:
     defaults.fill(track, prompts, scenario, pool)
-    tuner = MPCxR1(ScriptedBackend([""]))
     grammar = mpc_grammar(reasoning_chars=reasoning_chars)
-    return [GrpoPrompt(tuner.messages(prompt.text), grammar,
+    return [GrpoPrompt(tuning_prompt(prompt.text), grammar,
                        ClosedLoopReward(track, prompt, defaults.get(track, prompt, scenario), scenario, weights),
                        {"case": prompt.case, "instruction": prompt.text}) for prompt in prompts]
 
@@ -41,10 +39,9 @@ def decision_task(records: Sequence[Mapping[str, Any]], others: int = 2, seed: i
                   reasoning_chars: int = DECISION_REASONING_CHARS) -> list[GrpoPrompt]:
     """Per record, the questions decision_windows.questions_for picks (every rule it adheres to
     and `others` it does not), each rewarded against its label."""
-    decider = DecisionxR1(ScriptedBackend([""]))
     grammar = decision_grammar(reasoning_chars=reasoning_chars)
     rng = np.random.default_rng([seed, 11])
-    return [GrpoPrompt(decider.messages(asked.question.text, asked.state), grammar,
+    return [GrpoPrompt(decision_prompt(asked.question.text, asked.state), grammar,
                        DecisionReward(asked.adheres, weights),
                        {"instruction": asked.question.text, "behaviour": asked.record.get("behaviour", "")})
             for asked in asked_questions(records, rng, others)]

@@ -55,6 +55,6 @@ class TorchBackend(Backend):
         logits = self.model(input_ids=torch.tensor([tokens], device=self.model.device)).logits[0, -1].float()
         logprobs = torch.log_softmax(logits, dim=-1)
         scores = {option: float(logprobs[token]) for option, token in firsts.items()}
-        best = max(scores, key=scores.get)
+        best = max(scores, key=lambda option: scores[option])
         return Completion(prefix + best + suffix, len(tokens), 1, time.perf_counter() - start,
                           option_logprobs=scores)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import unittest
 
+import launch
 import launch_ros.actions
 import launch_testing
 import launch_testing.actions
@@ -18,8 +19,6 @@ import launch_testing.asserts
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-
-import launch
 
 START_TIMEOUT_S = 90.0
 UPDATE_TIMEOUT_S = 120.0
