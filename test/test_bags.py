@@ -15,10 +15,10 @@ import pytest
 from node_harness import stop_process
 
 from robotxr1_ros import cli
+from robotxr1_ros.bags.recording import record_behaviour, record_live, topic_types
 from robotxr1_ros.bags.replay import WindowResult, replay_bag, scripted_modules
 from robotxr1_ros.bags.rosbag_io import read_messages
 from robotxr1_ros.cases.decision import label
-from robotxr1_ros.commands.record import record_behaviour, record_live, topic_types
 from robotxr1_ros.evaluation.behaviours import behaviours
 from robotxr1_ros.llm.decision import DecisionStatus
 from robotxr1_ros.llm.features import StateFeatures
@@ -129,7 +129,8 @@ def test_replay_cli_json_reports_updates_with_timestamps(capsys):
     assert len(updates) == 1 and updates[0]["changes"] == {"v_max": -0.5}  # v_min=-2 was in force already
     assert updates[0]["previous"] == {"v_max": 12.0} and updates[0]["t"] == records[0]["t"]
     decisions = [r for r in records if r["event"] == "decision"]
-    assert decisions and all(r["decision"]["status"] == DecisionStatus.DOES_NOT_ADHERE and r["t"] > updates[0]["t"] for r in decisions)
+    assert decisions and all(r["decision"]["status"] == DecisionStatus.DOES_NOT_ADHERE and r["t"] > updates[0]["t"]
+                             for r in decisions)
 
 
 def test_replay_cli_reports_bad_input_in_one_line(capsys, tmp_path):

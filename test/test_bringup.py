@@ -20,8 +20,8 @@ from node_harness import Probe, get_parameters, stop_process
 from rclpy.executors import SingleThreadedExecutor
 from ros_fixtures import spin_until
 
-from robotxr1_ros.commands.run import create_nodes, launch_values, node_arguments, node_class
 from robotxr1_ros.nodes.bringup import BRINGUPS, CAR_IMU_TOPIC, EXECUTABLES, config_section, default_config_file
+from robotxr1_ros.nodes.bringup_runner import create_nodes, launch_values, node_arguments, node_class
 
 ROOT = Path(__file__).resolve().parents[1]
 

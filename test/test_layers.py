@@ -21,9 +21,9 @@ LAYERS = [
     {"cases"},
     {"llm"},
     {"evaluation"},
-    {"bags", "training"},
-    {"bench"},
+    {"training"},
     {"nodes"},
+    {"bags", "bench"},  # recording, and the DDS bench, start or subscribe with the nodes' message builders
     {"commands", "cli"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -69,7 +69,8 @@ def test_empty_instruction_never_reaches_the_model():
 def test_decision_adheres_and_maps_to_continue():
     backend = ScriptedBackend([decision_answer("Mean s_speed is negative.", True)])
     decision = DecisionxR1(backend).decide("Reverse the car", REVERSING)
-    assert decision.status == DecisionStatus.ADHERES and decision.adheres is True and decision.action == "Continue behavior"
+    assert decision.status == DecisionStatus.ADHERES and decision.adheres is True
+    assert decision.action == "Continue behavior"
     assert decision.explanation == "Mean s_speed is negative."
     call = backend.calls[0]
     assert call["grammar"] == decision_grammar(reasoning_chars=0)  # the default: the verdict alone

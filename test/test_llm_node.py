@@ -91,7 +91,8 @@ def test_scripted_reverse_instruction_makes_the_simulated_car_reverse(ros_contex
     assert spin_until(executor, lambda: forward_speed(probe) < -0.8, WAIT_S), "the car did not reverse"
     # The scripted model keeps saying "does not adhere" and proposing the same: nothing is re-sent.
     assert spin_until(executor, lambda: len(probe.snapshot("updates")) >= 2, WAIT_S)
-    assert probe.snapshot("decisions")[0]["decision"]["status"] == DecisionStatus.DOES_NOT_ADHERE, probe.snapshot("decisions")[0]
+    first = probe.snapshot("decisions")[0]
+    assert first["decision"]["status"] == DecisionStatus.DOES_NOT_ADHERE, first
     repeated = probe.snapshot("updates")[1]
     assert repeated["trigger"] == "decision" and repeated["outcome"] == "unchanged" and not repeated["applied"]
     print(f"scripted instruction -> applied update: {update['latency_s']}")

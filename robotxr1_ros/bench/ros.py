@@ -1,6 +1,6 @@
 """Figures of `robotxr1 bench ros` (ROS-free): control-loop periods and deadline misses on the
 wall clock, latency percentiles, the report text. The run itself (simulator, controller and LLM
-node over DDS) is commands/bench_ros.py.
+node over DDS) is ros_run.py.
 
 A control cycle misses its deadline when it starts later than one period + DEADLINE_SLACK_S
 after the previous one.

@@ -17,7 +17,6 @@ How a case is driven and scored is evaluation/control_cases.py; the metric itsel
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,6 +25,7 @@ import numpy as np
 from ..control.run_log import RunLog
 from ..errors import Robotxr1Error
 from ..params import PARAM_SPECS, MpcParams
+from .quantities import find_speeds
 
 REVERSE_SPEED = -1.0  # m/s, the reverse case's reference speed
 SPEED_TOLERANCE = 0.3  # m/s; a speed request is met when the mean speed is this close to it
@@ -58,15 +58,15 @@ def acceleration(log: RunLog, reference_speed: float) -> np.ndarray:
 
 # -- reading the reference speed from an instruction ----------------------------------------------
 
-_SPEED = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:m/s|mps|met(?:er|re)s?\s+(?:per|a)\s+second)", re.IGNORECASE)
-
-
 def parse_reference_speed(text: str) -> float:
-    """The speed an instruction asks for, e.g. 3.5 from "Set the driving speed to 3.5 m/s"."""
-    found = _SPEED.findall(text)
+    """The speed an instruction asks for, in m/s (read by quantities.find_speeds, in any unit it
+    knows), e.g. 3.5 from "Set the driving speed to 3.5 m/s", 2.78 from "Drive at 10 km/h"; a
+    change ("2 km/h faster") is no target."""
+    found = [speed for speed in find_speeds(text) if not speed.relative]
     if len(found) != 1:
-        raise Robotxr1Error(f"expected exactly one speed (e.g. '3.5 m/s') in {text!r}, found {len(found)}")
-    return float(found[0])
+        raise Robotxr1Error(f"expected exactly one speed (a target, e.g. '3.5 m/s' or '10 km/h') in {text!r}, "
+                            f"found {len(found)}")
+    return found[0].signed
 
 
 # -- did the car do what was asked ----------------------------------------------------------------

@@ -9,58 +9,44 @@ process, as `robotxr1 run sim` does, and measures on the wall clock:
   after set_parameters_atomically succeeded), p50/p95;
 - the decision period achieved.
 
-Layout `process` (default, as launch runs the nodes): simulator and controller in this process,
-each spun by an executor of its own on its own thread at SCHED_FIFO where permitted (else nice -10),
-all pinned to the controller's CPU ($ROBOTXR1_CONTROL_CPUS, default the last CPU) before DDS starts
-its threads, so the clock and odometry paths are pinned too and at nice -10 (nodes/priority.py:
-never SCHED_FIFO, which let one of them busy-wait on that CPU for good); the LLM node
-in a child process at normal priority on any CPU, its worker and llama.cpp's threads at nice
-`worker_nice`. In one process the control thread would share the
-GIL with the inference worker, which a loaded machine can deschedule while it holds it.
-`single` puts every node on one executor in one process at the default priority (the layout of
-`robotxr1 run`), for comparison. The ROS-free figures are in robotxr1_ros/bench/ros.py.
+`--layout process` (default) runs the LLM node in a process of its own as launch does, `single` puts
+every node on one executor in one process, for comparison (robotxr1_ros/bench/ros_run.py says how).
+The figures are computed by robotxr1_ros/bench/ros.py.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
-import os
-import sys
-import threading
-import time
-from contextlib import nullcontext
-from itertools import pairwise
-from typing import Any
 
-from ..bench.ros import DEADLINE_SLACK_S, latency_stats, loop_stats, report_text, update_parts
-from ..cases.control import eval_phrasings
+from ..bench.ros import report_text
+from ..bench.ros_run import LAYOUTS, RosBenchSettings, bench_ros
 from ..errors import Robotxr1Error
-from ..llm.node_config import DEFAULTS
-from .run import node_arguments, node_class, node_specs
 
-GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)
-WARMUP_S = 5.0  # the simulator starts, the LLM node's state window fills
+DEFAULT = RosBenchSettings()
 
 
 def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ros", help="sim + controller + LLM node over DDS: control deadlines with the "
                                                "model idle and busy, instruction -> update latency",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=120.0, help="busy phase, wall seconds (default 120)")
-    parser.add_argument("--idle-seconds", type=float, default=20.0, help="idle phase, wall seconds (default 20)")
-    parser.add_argument("--instruction-every", type=float, default=8.0, metavar="S",
-                        help="a new instruction every S seconds in the busy phase (default 8)")
-    parser.add_argument("--period", type=float, default=0.05, metavar="S",
-                        help="the LLM node's decision period in the busy phase (default 0.05: back to back)")
-    parser.add_argument("--threads", type=int, default=DEFAULTS.n_threads,
-                        help=f"llama.cpp decoding threads of the LLM node (default {DEFAULTS.n_threads})")
-    parser.add_argument("--batch-threads", type=int, default=DEFAULTS.n_threads_batch,
-                        help=f"llama.cpp prompt threads of the LLM node (default {DEFAULTS.n_threads_batch})")
-    parser.add_argument("--worker-nice", type=int, default=DEFAULTS.worker_nice,
-                        help=f"nice value of the LLM worker (default {DEFAULTS.worker_nice})")
-    parser.add_argument("--layout", choices=("process", "single"), default="process")
-    parser.add_argument("--model-path", default="", help="GGUF model (default: the LLM node's default)")
+    parser.add_argument("--seconds", type=float, default=DEFAULT.seconds,
+                        help=f"busy phase, wall seconds (default {DEFAULT.seconds:g})")
+    parser.add_argument("--idle-seconds", type=float, default=DEFAULT.idle_seconds,
+                        help=f"idle phase, wall seconds (default {DEFAULT.idle_seconds:g})")
+    parser.add_argument("--instruction-every", type=float, default=DEFAULT.instruction_every, metavar="S",
+                        help="a new instruction every S seconds in the busy phase "
+                             f"(default {DEFAULT.instruction_every:g})")
+    parser.add_argument("--period", type=float, default=DEFAULT.period, metavar="S",
+                        help=f"the LLM node's decision period in the busy phase (default {DEFAULT.period:g}: back "
+                             "to back)")
+    parser.add_argument("--threads", type=int, default=DEFAULT.threads,
+                        help=f"llama.cpp decoding threads of the LLM node (default {DEFAULT.threads})")
+    parser.add_argument("--batch-threads", type=int, default=DEFAULT.batch_threads,
+                        help=f"llama.cpp prompt threads of the LLM node (default {DEFAULT.batch_threads})")
+    parser.add_argument("--worker-nice", type=int, default=DEFAULT.worker_nice,
+                        help=f"nice value of the LLM worker (default {DEFAULT.worker_nice})")
+    parser.add_argument("--layout", choices=LAYOUTS, default=DEFAULT.layout)
+    parser.add_argument("--model-path", default=DEFAULT.model_path, help="GGUF model (default: the LLM node's default)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run_ros_bench)
 
@@ -68,199 +54,9 @@ def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
 def run_ros_bench(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.idle_seconds <= 0 or args.instruction_every <= 0:
         raise Robotxr1Error("--seconds, --idle-seconds and --instruction-every must be positive")
-    result = bench_ros(args)
+    result = bench_ros(RosBenchSettings(
+        seconds=args.seconds, idle_seconds=args.idle_seconds, instruction_every=args.instruction_every,
+        period=args.period, threads=args.threads, batch_threads=args.batch_threads, worker_nice=args.worker_nice,
+        layout=args.layout, model_path=args.model_path))
     print(json.dumps(result, indent=2) if args.json else report_text(result))
     return 0
-
-
-def bench_ros(args: argparse.Namespace) -> dict[str, Any]:
-    from ..nodes.priority import control_first_while
-
-    load_before = [round(v, 2) for v in os.getloadavg()]
-    specs = sim_bringup_specs(args)
-    # The LLM process first, at normal priority; then threads started from here on (DDS's, the
-    # executors') inherit the raised nice value and the pinning, and the executors' threads, started
-    # after a raise_thread_priority, SCHED_FIFO.
-    llm_process = _start_llm_process(specs["robotxr1_llm"]) if args.layout == "process" else None
-    # This process's scheduling and switch interval are restored afterwards: it may go on (a test worker).
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    try:
-        one_process = nullcontext("default (one process, one executor)")
-        with control_first_while() if llm_process is not None else one_process as priority:
-            return _measure(args, specs, llm_process, priority, load_before)
-    finally:
-        sys.setswitchinterval(switch_interval)
-
-
-def _measure(args: argparse.Namespace, specs: dict[str, Any], llm_process, priority: str,
-             load_before: list[float]) -> dict[str, Any]:
-    import rclpy
-    from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.experimental import EventsExecutor
-    from rclpy.node import Node
-    from std_msgs.msg import String
-
-    from ..nodes.priority import raise_thread_priority
-
-    separate = llm_process is not None
-    context = Context()
-    rclpy.init(context=context)
-    nodes: list = []
-    stop = threading.Event()
-    spinners: list[threading.Thread] = []
-    sent_count = 0
-    try:
-        for executable in ("sim", "mpc_controller") + (() if separate else ("robotxr1_llm",)):
-            nodes.append(node_class(executable)(context=context, **node_arguments(specs[executable])))
-        controller = nodes[1]
-        probe = Node("bench_ros_probe", context=context)
-        cycle_starts: list[float] = []
-        _time_control_cycles(controller, cycle_starts)
-        updates: list[tuple[float, dict]] = []
-        decisions: list[float] = []
-        probe.create_subscription(String, "/robotxr1/update", lambda m: updates.append((time.monotonic(),
-                                                                                        json.loads(m.data))), 10)
-        probe.create_subscription(String, "/robotxr1/decision", lambda m: decisions.append(time.monotonic()), 10)
-        instruction_publisher = probe.create_publisher(String, "/robotxr1/instruction", 10)
-        # As launch runs them, each node has an executor of its own (on a thread here); `single`
-        # puts every node on one executor.
-        groups = [[node] for node in nodes] + [[probe]] if separate else [[*nodes, probe]]
-        nodes.append(probe)
-        if separate:  # DDS's threads exist: only the executors' threads start from a raised thread
-            priority = f"DDS threads {priority}; executor threads {raise_thread_priority()}"
-        for group in groups:
-            # The nodes spin as their executables spin them (nodes/spin.py); the probe on the
-            # classic executor, which delivered nothing to it on an EventsExecutor here.
-            executor = (SingleThreadedExecutor if group == [probe] else EventsExecutor)(context=context)
-            for node in group:
-                executor.add_node(node)
-            spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
-            spinner.start()
-            spinners.append(spinner)
-
-        _wait_for_llm(probe, llm_process)
-        time.sleep(WARMUP_S)
-        idle_start = time.monotonic()
-        time.sleep(args.idle_seconds)
-        busy_start = time.monotonic()
-        sent: dict[str, float] = {}
-        phrasings = [text for _, text in eval_phrasings()]
-        while time.monotonic() < busy_start + args.seconds:
-            text = phrasings[sent_count % len(phrasings)]
-            if sent_count >= len(phrasings):
-                text += f" ({sent_count})"  # a repeated instruction would not be tuned again
-            sent[text] = time.monotonic()
-            sent_count += 1
-            instruction_publisher.publish(String(data=text))
-            time.sleep(min(args.instruction_every, max(0.0, busy_start + args.seconds - time.monotonic())))
-        busy_end = time.monotonic()
-    finally:
-        stop.set()
-        for spinner in spinners:
-            spinner.join()
-        if llm_process is not None:
-            llm_process.terminate()  # SIGTERM: the node's runner stops and releases the model
-            llm_process.join(60)
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown(context=context)
-
-    period = 1.0 / float(controller_rate_hz(controller))
-    idle = [t for t in cycle_starts if idle_start <= t < busy_start]
-    busy = [t for t in cycle_starts if busy_start <= t < busy_end]
-    observed, applied = [], 0
-    for received, record in updates:
-        sent_at = sent.pop(record.get("instruction", ""), None)  # "": never sent
-        applied += bool(record.get("applied"))
-        if sent_at is not None and record.get("applied"):
-            observed.append((received - sent_at, record))
-    busy_decisions = [t for t in decisions if busy_start <= t < busy_end]
-    return {
-        "layout": args.layout, "threads": args.threads, "batch_threads": args.batch_threads,
-        "worker_nice": args.worker_nice,
-        "control_priority": priority,
-        "seconds": {"idle": round(busy_start - idle_start, 1), "busy": round(busy_end - busy_start, 1)},
-        "deadline_ms": round(1e3 * (period + DEADLINE_SLACK_S), 1),
-        "control": {"idle": loop_stats(idle, period), "busy": loop_stats(busy, period)},
-        "instructions_sent": sent_count, "updates_applied": applied,
-        "instruction_to_update": latency_stats([latency for latency, _ in observed]),
-        "update_parts": update_parts(observed),
-        "decisions": len(busy_decisions), "requested_period_s": args.period,
-        "decision_period": latency_stats(_diffs(busy_decisions)),
-        "load_before": load_before, "load_after": [round(v, 2) for v in os.getloadavg()],
-    }
-
-
-def sim_bringup_specs(args: argparse.Namespace) -> dict[str, Any]:
-    """The sim bringup's nodes as `robotxr1 run sim` creates them, by executable; the LLM node with
-    the bench's period, threads and worker priority."""
-    llm_settings = {"period_s": args.period, "max_backoff_s": max(args.period, 2.0), "n_threads": args.threads,
-                    "n_threads_batch": args.batch_threads, "worker_nice": args.worker_nice}
-    specs = {}
-    for spec in node_specs("sim", {"model_path": args.model_path}):
-        if spec.executable == "robotxr1_llm":
-            spec = dataclasses.replace(spec, overrides={**spec.overrides, **llm_settings})
-        specs[spec.executable] = spec
-    return specs
-
-
-def _start_llm_process(spec):
-    """The LLM node in a child process at normal priority (a new interpreter: nothing inherited
-    but the environment)."""
-    import multiprocessing
-
-    process = multiprocessing.get_context("spawn").Process(target=_run_llm_node, args=(spec,), daemon=True)
-    process.start()
-    return process
-
-
-def _run_llm_node(spec) -> None:
-    """The node's own runner (nodes/spin.py), as its executable runs it."""
-    import functools
-
-    from ..nodes.spin import run_node
-
-    sys.exit(run_node(functools.partial(node_class(spec.executable), **node_arguments(spec)), []))
-
-
-def _wait_for_llm(probe, llm_process, timeout_s: float = 120.0) -> None:
-    """Until the LLM node (model loaded) subscribes to instructions."""
-    deadline = time.monotonic() + timeout_s
-    while probe.count_subscribers("/robotxr1/instruction") == 0:
-        if llm_process is not None and not llm_process.is_alive():
-            raise Robotxr1Error(f"the LLM node process ended (exit code {llm_process.exitcode})")
-        if time.monotonic() > deadline:
-            raise Robotxr1Error(f"the LLM node did not come up within {timeout_s:.0f} s")
-        time.sleep(0.1)
-
-
-def controller_rate_hz(controller) -> float:
-    return controller.get_parameter("control_rate_hz").value
-
-
-def _time_control_cycles(controller, starts: list[float]) -> None:
-    """Record the wall-clock start of every control step (wraps the control timer's callback)."""
-    timer = next((timer for timer in controller.timers if timer.callback == controller._control_step), None)
-    if timer is None:
-        raise Robotxr1Error("the controller has no control-step timer to measure")
-    step = timer.callback
-
-    def timed() -> None:  # no parameters: the executors then pass no TimerInfo
-        starts.append(time.monotonic())
-        step()
-
-    timer.callback = timed
-
-
-def _spin(executor, stop: threading.Event) -> None:
-    try:
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=0.05)
-    finally:
-        executor.shutdown()
-
-
-def _diffs(values: list[float]) -> list[float]:
-    return [b - a for a, b in pairwise(values)]

@@ -20,8 +20,8 @@ from ..errors import Robotxr1Error
 from ..evaluation.metrics import driving_metrics
 from ..evaluation.plots import plot_runs
 from ..llm.node_config import DEFAULTS
+from ..nodes.bringup_runner import create_nodes
 from ..track.library import get_track
-from .run import create_nodes
 
 UPDATE_TIMEOUT_S = 300.0  # wall seconds the model may take (a loaded 2-core machine is slow)
 

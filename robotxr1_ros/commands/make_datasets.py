@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..cases.hints import HINTS_FILE, hints_file_text
 from ..errors import Robotxr1Error
+from ..json_files import read_json
 from ..evaluation.decision_dataset import DATASET_TRACK, generate_datasets, packaged_dataset_dir
 from ..track.library import get_track
 from ..training.teacher import Teacher, packaged_teacher_file
@@ -41,18 +42,32 @@ def run(args: argparse.Namespace) -> int:
     if args.windows < 1 or args.runs < 1:
         raise Robotxr1Error("--windows and --runs must be at least 1")
     out = args.out or packaged_dataset_dir()
+    # The files this command reads are read before it drives: a damaged one fails at once.
+    teacher_file = args.teacher or packaged_teacher_file()
+    teacher = Teacher.load(teacher_file) if teacher_file.exists() else Teacher({}, [])
+    previous_hints = read_hints(args.hints)
     manifest = generate_datasets(out, windows=args.windows, runs=args.runs, seed=args.seed, track_name=args.track)
     for name, info in manifest["datasets"].items():
         rates = ", ".join(f"{instruction} {rate:.0%}" for instruction, rate in info["label_rates"].items())
         print(f"{name:20s} {info['records']:3d} records; labelled True: {rates}")
     print(f"datasets: {out}")
-    print(f"hints: {write_hints(args.hints)}")
-    print(f"teacher: {complete_teacher(args.teacher or packaged_teacher_file())}")
+    print(f"hints: {write_hints(args.hints, previous_hints)}")
+    print(f"teacher: {complete_teacher(teacher_file, teacher)}")
     return 0
 
 
-def write_hints(path: Path) -> str:
-    previous = path.read_text(encoding="utf-8") if path.exists() else None
+def read_hints(path: Path) -> str | None:
+    """The hints file's text (its order of hints is kept), once checked; None if there is none."""
+    if not path.exists():
+        return None
+    data = read_json(path, "the hints file")
+    if not isinstance(data, dict) or not isinstance(data.get("hints"), list) \
+            or not all(isinstance(entry, dict) and "id" in entry for entry in data["hints"]):
+        raise Robotxr1Error(f'{path}: not a hints file (a JSON object whose "hints" is a list of objects with an "id")')
+    return path.read_text(encoding="utf-8")
+
+
+def write_hints(path: Path, previous: str | None) -> str:
     text = hints_file_text(previous)
     if text == previous:
         return f"{path} (unchanged)"
@@ -60,8 +75,7 @@ def write_hints(path: Path) -> str:
     return str(path)
 
 
-def complete_teacher(path: Path) -> str:
-    teacher = Teacher.load(path) if path.exists() else Teacher({}, [])
+def complete_teacher(path: Path, teacher: Teacher) -> str:
     completed = teacher.completed(get_track(TRAIN_TRACK), train_prompts())
     if completed is teacher:
         return f"{path} (unchanged: a rule for every case)"

@@ -16,8 +16,9 @@ either. A step that is late on both clocks alike (a long solve) is not the clock
 nothing. When odometry goes stale between two steps, the watchdog stops the car at once.
 
 An operator's stop (`hold`, the node's ~/stop service) commands zero speed at once and at every
-step until `resume`: nothing else drives the car again, not good odometry, not a parameter update
-(which still applies, and is in force once the car is resumed).
+step until `resume` (the MPC still steers while odometry is good): nothing else drives the car
+again, not good odometry, not a parameter update (which still applies, and is in force once the
+car is resumed).
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ class Command:
     fault: Fault | None  # None while driving, else the fault kind the car is stopped for
     stop_reason: str  # human-readable fault ("" while driving)
     corrections: tuple[Correction, ...]  # what the safety filter corrected
-    mpc: MpcCommand | None = None  # the planner's raw result (None while stopped)
+    mpc: MpcCommand | None = None  # the planner's raw result (None while stopped for a fault other than HELD)
 
 
 class SafeController:
@@ -152,20 +153,23 @@ class SafeController:
         self._stepped = (now, wall)
         if late:
             return self._stop(now, Fault.CLOCK, late)
-        if self.held:
-            return self._stop(now, Fault.HELD, self.held)
         verdict = self.gate.verdict(now, wall)
         if verdict.fault is not None:
             return self._stop(now, verdict.fault, verdict.problem)
-        self.fault, self.stop_reason = None, ""
+        if self.held:  # zero speed, but steered along the line while the car brakes
+            if self.fault != Fault.HELD:
+                self.stops[Fault.HELD] = self.stops.get(Fault.HELD, 0) + 1
+            self.fault, self.stop_reason = Fault.HELD, self.held
+        else:
+            self.fault, self.stop_reason = None, ""
         if self._planned is not self.params:
             self.planner.set_params(self.params)
             self._planned = self.params
         sample = verdict.sample
         assert sample is not None, "a verdict without a fault carries its sample"
         result = self.planner.solve(sample.x, sample.y, sample.yaw, sample.vx, self.filter.steering)
-        sent = self.filter.apply(result.speed, result.steering_angle, self.params)
-        return Command(now, sent.speed, sent.steering, None, "", sent.corrections, result)
+        sent = self.filter.apply(0.0 if self.held else result.speed, result.steering_angle, self.params)
+        return Command(now, sent.speed, sent.steering, self.fault, self.stop_reason, sent.corrections, result)
 
     def watchdog(self, now: float, wall: float) -> Command | None:
         """Called every control period on the wall clock, whatever the controller's clock does: a
@@ -205,8 +209,10 @@ class SafeController:
                 f"control step (at most {self.safety.clock_timeout_s} s behind): is /clock silent or slow?")
 
     def hold(self, now: float, reason: str) -> Command:
-        """An operator's stop: zero speed now (the command to send at once) and at every step until
-        `resume`, through the safety filter like every command."""
+        """An operator's stop: zero speed now (the command to send at once, steering held) and at
+        every step until `resume`, through the safety filter like every command. While the odometry
+        is good the steps still solve the MPC for the steering: a braking car follows the line
+        (from 7 m/s, 0.1 m off it instead of 0.6 m with the steering held)."""
         self.held = reason
         return self._stop(now, Fault.HELD, reason)
 

@@ -111,7 +111,8 @@ class DecisionxR1:
             completion = self.backend.complete(messages, grammar=self.grammar, max_tokens=self.max_tokens,
                                                temperature=self.temperature, seed=self.seed, stop=stop)
         if completion.finish_reason == CANCELLED:
-            return Decision(instruction, DecisionStatus.NO_VERDICT, "cancelled: the answer was no longer wanted", completion)
+            return Decision(instruction, DecisionStatus.NO_VERDICT, "cancelled: the answer was no longer wanted",
+                            completion)
         return decision_from_text(instruction, completion)
 
 
@@ -128,4 +129,5 @@ def decision_from_text(instruction: str, completion: Completion) -> Decision:
     verdict = parse_decision(completion.text)
     if verdict.adheres is None:
         return Decision(instruction, DecisionStatus.NO_VERDICT, verdict.problem, completion)
-    return Decision(instruction, DecisionStatus.ADHERES if verdict.adheres else DecisionStatus.DOES_NOT_ADHERE, verdict.explanation, completion)
+    status = DecisionStatus.ADHERES if verdict.adheres else DecisionStatus.DOES_NOT_ADHERE
+    return Decision(instruction, status, verdict.explanation, completion)

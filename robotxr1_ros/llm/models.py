@@ -105,7 +105,7 @@ def check_gguf(path: str | os.PathLike[str]) -> Path:
     if not path.exists():
         raise ModelLoadError(f"{path}: model file does not exist")
     if not path.is_file():
-        raise ModelLoadError(f"{path}: model path is not a file")
+        raise ModelLoadError(f"{path}: a folder, not a GGUF file" if path.is_dir() else f"{path}: not a regular file")
     try:
         with path.open("rb") as handle:
             header = handle.read(_GGUF_HEADER_BYTES)

@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cases.quantities import Speed
 from ..params import PARAM_SPECS, PARAM_TABLE, MpcParams, ParamError, ParamSpec, check_cross_rules
 from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, close_tag, open_tag
+from .speed_check import beyond_range, read_against_speeds
 
 _ITEM_TEXT_LIMIT = 80  # characters of an offending item quoted back in a rejection
 _EXPLANATION_LIMIT = 600
@@ -26,6 +28,8 @@ _MIN_SUFFIX_MATCH = 6  # shorter fragments ("max", "min") are ambiguous
 
 @dataclass(frozen=True)
 class Clamped:
+    """A proposed value replaced by another, and why."""
+
     name: str
     proposed: float
     value: float
@@ -44,7 +48,8 @@ class ParamUpdate:
 
     found: bool  # a parameter dict was found at all
     accepted: Mapping[str, float] = field(default_factory=dict)  # applied as proposed
-    clamped: Mapping[str, Clamped] = field(default_factory=dict)  # brought into the effective range
+    # Brought into the effective range, or read in the unit of the instruction's speed (speed_check).
+    clamped: Mapping[str, Clamped] = field(default_factory=dict)
     rejected: tuple[Rejected, ...] = ()
     problem: str = ""  # why no dict was found
 
@@ -113,13 +118,17 @@ def normalise_name(raw: str) -> str | None:
 _COMPACT_NAMES = {re.sub(r"[^a-z0-9]", "", name.lower()): name for name in PARAM_SPECS}
 
 
-def parse_mpc_answer(text: str, base: MpcParams = MpcParams(),
-                     specs: Sequence[ParamSpec] = PARAM_TABLE) -> ParamUpdate:
+def parse_mpc_answer(text: str, base: MpcParams = MpcParams(), specs: Sequence[ParamSpec] = PARAM_TABLE,
+                     speeds: Sequence[Speed] = ()) -> ParamUpdate:
     """Find the parameter dict in `text` and validate it against `specs` (the controller's
-    effective ranges; the table by default) and `base` (the parameters in force).
+    effective ranges; the table by default), `base` (the parameters in force) and `speeds` (the
+    speeds the instruction names, cases/quantities.find_speeds: speed_check reads each value
+    against them first, correcting a figure read in the wrong unit and refusing a speed copied
+    into another parameter).
 
     Out of range: a safety limit is rejected, so its value in force stays ("a_min: 50" must not
-    become the hardest legal braking limit); any other parameter is clamped. The final set (base
+    become the hardest legal braking limit), unless it is a speed the instruction asks for, which
+    is clamped to the end of the range; any other parameter is clamped. The final set (base
     plus changes) must pass `check_cross_rules`, else the whole dict is rejected: which of the
     parameters the model got wrong is not ours to guess.
     """
@@ -147,14 +156,23 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams(),
             rejected.extend(Rejected(_short(item), f"{name} is given {len(values)} times with different values")
                             for _, item in values)
             continue
-        value = distinct.pop()
-        spec = effective[name]
+        proposed = distinct.pop()
+        reading = read_against_speeds(name, proposed, speeds, proposals, getattr(base, name))
+        if reading.misplaced:
+            rejected.append(Rejected(_short(values[0][1]), reading.misplaced))
+            continue
+        value, spec = reading.value, effective[name]
         if spec.minimum <= value <= spec.maximum:
-            accepted[name] = value
+            if reading.corrected:
+                clamped[name] = Clamped(name, proposed, value, reading.corrected)
+            else:
+                accepted[name] = value
             continue
         side = (f"below the minimum {spec.minimum:g}" if value < spec.minimum
                 else f"above the maximum {spec.maximum:g}")
-        if spec.safety_limit:
+        if reading.asked is not None:
+            clamped[name] = Clamped(name, proposed, spec.clamp(value), beyond_range(name, reading, spec))
+        elif spec.safety_limit:
             rejected.append(Rejected(_short(values[0][1]),
                                      f"{value:g} is {side}; a safety limit is not clamped, "
                                      f"{name} keeps {getattr(base, name):g}"))

@@ -19,6 +19,7 @@ from string import Template
 import numpy as np
 
 from ..cases.decision import state_words
+from ..cases.quantities import normalise_speeds
 from ..cases.summary import WindowSummary
 from ..errors import Robotxr1Error
 from ..params import PARAM_TABLE, ParamSpec
@@ -64,11 +65,15 @@ def require_instruction(instruction: str) -> str:
     """The instruction as the modules use it: control characters and runs of whitespace become
     single spaces, invisible characters (zero-width, bidirectional overrides, variation
     selectors, ...) go, and it must have a visible character and be at most MAX_INSTRUCTION_CHARS
-    long. Every input path (node topic and parameter, ask, replay, eval) goes through here, so an
+    long. Its speeds are written the way the models read them (cases/quantities.normalise_speeds:
+    "10 km/h" -> "10 km/h (2.78 m/s)", "two and a half metres a second" -> "2.5 m/s"; digits and
+    m/s stay byte for byte); the bound applies to that text, and cleaning it again changes nothing.
+    Every input path (node topic and parameter, ask, replay, eval) goes through here, so an
     instruction that is refused is refused once, at its door, not at every model call. (Whether its
     prompts fit the model's context is prompt_fit's check, which needs the model's tokenizer.)"""
     given = str(instruction)
-    text = " ".join(_visible_text(given).split())
+    cleaned = " ".join(_visible_text(given).split())
+    text = normalise_speeds(cleaned)
     if not text:
         hidden = sorted({f"U+{ord(c):04X}" for c in given if not c.isspace()})
         if hidden:
@@ -77,8 +82,9 @@ def require_instruction(instruction: str) -> str:
                                    "say what the car should do")
         raise InstructionError("the instruction is empty; say what the car should do")
     if len(text) > MAX_INSTRUCTION_CHARS:
-        raise InstructionError(f"the instruction has {len(text)} characters; at most {MAX_INSTRUCTION_CHARS} "
-                               "are accepted")
+        speeds = " with its speeds in m/s" if text != cleaned else ""
+        raise InstructionError(f"the instruction has {len(text)} characters{speeds}; at most "
+                               f"{MAX_INSTRUCTION_CHARS} are accepted")
     return text
 
 

@@ -1,7 +1,8 @@
 """MPCxR1: instruction -> validated MPC parameters.
 
 The model proposes a parameter dict; parsing.parse_mpc_answer decides what of it is accepted,
-clamped or rejected, so the returned MpcParams are always valid for the controller. On the car
+clamped or rejected (also against the speeds the instruction names), so the returned MpcParams are
+always valid for the controller. On the car
 the base is the parameters in force and the specs are the controller's effective (narrowed)
 ranges, read from it before each tuning: the prompt, the grammar and the parser all use them.
 """
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..cases.quantities import find_speeds
 from ..params import PARAM_TABLE, MpcParams, ParamSpec
 from .answer_format import REASONING_TAG
 from .backends import Backend, Completion, StopCheck
@@ -94,7 +96,8 @@ def tuning_prompt(instruction: str, specs: Sequence[ParamSpec] = PARAM_TABLE, n_
 
 def tuning_from_text(instruction: str, completion: Completion, base: MpcParams = MpcParams(),
                      specs: Sequence[ParamSpec] = PARAM_TABLE) -> Tuning:
-    """Turn a model answer into validated parameters (pure; shared with the evaluator and trainer)."""
-    update = parse_mpc_answer(completion.text, base, specs)
+    """Turn a model answer into validated parameters (pure; shared with the evaluator and trainer),
+    checked against the speeds the instruction names (llm/speed_check.py)."""
+    update = parse_mpc_answer(completion.text, base, specs, find_speeds(instruction))
     reasoning = " ".join(block.strip() for block in tagged_blocks(completion.text, REASONING_TAG))
     return Tuning(instruction, update, update.apply(base), reasoning, completion)

@@ -21,7 +21,9 @@ import numpy as np
 
 from ..cases.control import TeacherRule, control_case
 from ..control.closed_loop import Scenario
+from ..errors import Robotxr1Error, one_line
 from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt, score_params
+from ..json_files import read_json
 from ..params import MpcParams
 from ..track import Track
 from .rewards import clipped_improvement
@@ -106,8 +108,11 @@ class Teacher:
 
     @classmethod
     def load(cls, path: str | Path) -> Teacher:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(dict(data["rules"]), [RuleScore(**s) for s in data["scores"]])
+        data = read_json(path, "the teacher file")
+        try:
+            return cls(dict(data["rules"]), [RuleScore(**s) for s in data["scores"]])
+        except (KeyError, TypeError, ValueError) as error:
+            raise Robotxr1Error(f"{path}: not a teacher file ({type(error).__name__}: {one_line(error)})") from None
 
 
 def packaged_teacher_file() -> Path:
