@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ..cases.hints import HINTS_FILE, hints_file_text
 from ..errors import Robotxr1Error
-from ..json_files import read_json
 from ..evaluation.decision_dataset import DATASET_TRACK, generate_datasets, packaged_dataset_dir
+from ..json_files import read_json
 from ..track.library import get_track
 from ..training.teacher import Teacher, packaged_teacher_file
 from ..training.train_prompts import TRAIN_TRACK, train_prompts

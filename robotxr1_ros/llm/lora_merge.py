@@ -32,6 +32,7 @@ _SKIPPED_KEYS = ("GGUF.", "general.architecture")  # the reader's own header fie
 def merged_model_path(base: str | os.PathLike[str], adapter: str | os.PathLike[str]) -> Path:
     """The merged model of `base` + `adapter`, made on first use in the cache folder."""
     base, adapter = check_gguf(base), check_gguf(adapter)
+    check_known_hash(base)  # a damaged bundled model is named as such, not as a crash of the merged file
     check_known_hash(adapter)
     key = f"{file_sha256(base)[:12]}-{file_sha256(adapter)[:12]}"
     target = cache_dir("merged", MERGE_CACHE_ENV) / f"{adapter.name.removesuffix('.gguf')}.merged-{key}.gguf"

@@ -641,6 +641,8 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
                   "latency_s": {"apply": round(now - sent, 3), "total": round(now - event.t, 3)}}
         self._publish_stop(record, f"fast path: stop ({event.reason}), applied {result.applied}"
                            + (f" ({reason})" if reason else f": {dict(event.update.changes) if event.update else {}}"))
+        if self._active:
+            self._keep_stop()  # a stop that came while this one was out: not after the worker's model call
         self._wake.set()
 
     def _publish_stop(self, record: dict[str, Any], message: str) -> None:
