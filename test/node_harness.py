@@ -19,23 +19,24 @@ from ros_fixtures import spin_until
 from robotxr1_ros.nodes.conversions import sample_to_odometry
 from robotxr1_ros.samples import OdomSample
 from robotxr1_ros.track.library import get_track
+from robotxr1_ros.track.track import Track
 
 SERVICE_TIMEOUT_S = 10.0
 
 
 class OdometrySource:
-    """Publishes `sample` (at first: a car at the racing line's start, 2 m/s forward), stamped
-    with the current time, at 50 Hz while `on`."""
+    """Publishes `sample` (at first: a car at the racing line's start of `track`, the eval track by
+    default, 2 m/s forward) on `topic`, stamped with the current time, at 50 Hz while `on`."""
 
-    def __init__(self, context) -> None:
+    def __init__(self, context, track: Track | None = None, topic: str = "/odom") -> None:
         from nav_msgs.msg import Odometry
 
-        track = get_track("eval")
+        track = track or get_track("eval")
         x, y = (float(v) for v in track.raceline.position(0.0))
         self.sample = OdomSample(0.0, x, y, float(track.raceline.heading(0.0)), 2.0, 0.0, 0.0)
         self.on = True
         self.node = rclpy.create_node("odometry_source", context=context)
-        self._publisher = self.node.create_publisher(Odometry, "/odom", 10)
+        self._publisher = self.node.create_publisher(Odometry, topic, 10)
         self.node.create_timer(0.02, self._publish)
 
     def _publish(self) -> None:

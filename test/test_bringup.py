@@ -53,6 +53,11 @@ def fake_launch(monkeypatch):
         monkeypatch.setitem(sys.modules, name, types.SimpleNamespace(**attributes))
 
 
+def marker(value):
+    """A launch file's value as the runner's marker: LaunchConfiguration(name) -> "<name>"."""
+    return f"<{value.args[0]}>" if isinstance(value, Substitution) else value
+
+
 def run_launch_file(name: str) -> list[Recorded]:
     spec = importlib.util.spec_from_file_location(f"{name}_launch", ROOT / "launch" / f"{name}.launch.py")
     module = importlib.util.module_from_spec(spec)
@@ -86,9 +91,9 @@ def test_launch_file_starts_what_the_runner_starts(fake_launch, bringup):
         *files, overrides = node.kwargs["parameters"]
         assert files == [Substitution("config")]
         assert [cli[i + 1] for i, arg in enumerate(cli) if arg == "--params-file"] == ["<config>"]
-        launch_overrides = {k: f"<{v.args[0]}>" if isinstance(v, Substitution) else v for k, v in overrides.items()}
+        launch_overrides = {k: marker(v) for k, v in overrides.items()}
         assert launch_overrides == {p.name: p.value for p in runner["parameter_overrides"]}
-        assert [f"{a}:={b}" for a, b in node.kwargs["remappings"]] == [
+        assert [f"{a}:={marker(b)}" for a, b in node.kwargs["remappings"]] == [
             cli[i + 1] for i, arg in enumerate(cli) if arg == "-r" and not cli[i + 1].startswith("__")]
 
 
@@ -108,13 +113,13 @@ def test_every_executable_is_a_console_script_of_its_node_module():
         module, class_name = target.split(":")
         assert entries[executable] == f"{module}:main"
         assert node_class(executable).__name__ == class_name
-    used = {spec.executable for b in BRINGUPS.values() for spec in b.nodes("c", launch_values("sim", {}))}
+    used = {spec.executable for name, b in BRINGUPS.items() for spec in b.nodes("c", launch_values(name, {}))}
     assert used <= set(EXECUTABLES)
 
 
 def test_the_config_has_a_section_for_every_node_and_only_known_parameters():
     config = yaml.safe_load(Path(default_config_file()).read_text())
-    names = {spec.name for b in BRINGUPS.values() for spec in b.nodes("c", launch_values("sim", {}))}
+    names = {spec.name for name, b in BRINGUPS.items() for spec in b.nodes("c", launch_values(name, {}))}
     assert set(config) == {config_section(name) for name in names}
     assert all(set(section) == {"ros__parameters"} for section in config.values())
 

@@ -69,12 +69,21 @@ LLM_ARGUMENTS = (
     LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for the "
                    "robotxr1/instruction topic)"),
 )
-SIM_ARGUMENTS = (
-    LaunchArgument("track", "eval", "built-in track name or track CSV, for the simulator and the controller"),
-)
+TRACK_ARGUMENT = LaunchArgument(
+    "track", "eval", "built-in track name or track-layout CSV file (x_m, y_m, w_tr_right_m, "
+    "w_tr_left_m), for every node of the bringup")
 
-# On the car the IMU driver publishes here (relative to the namespace); the LLM node subscribes to imu.
+# On the car the IMU driver publishes here (relative to the namespace); the LLM node's default is imu.
 CAR_IMU_TOPIC = "sensors/imu/raw"
+# The car's topics, set on the nodes that use them: the topic parameters of the controller and the
+# LLM node (so `ros2 param get` tells the topic in force), and a remapping of the controller's
+# `drive`, a fixed name. Relative names are in the namespace.
+TOPIC_ARGUMENTS = (
+    LaunchArgument("odom_topic", "odom", "nav_msgs/Odometry of the car, for the controller and the LLM node"),
+    LaunchArgument("scan_topic", "scan", "sensor_msgs/LaserScan of the car's LiDAR, for the LLM node"),
+    LaunchArgument("imu_topic", CAR_IMU_TOPIC, "sensor_msgs/Imu of the car, for the LLM node (optional input)"),
+    LaunchArgument("drive_topic", "drive", "ackermann_msgs/AckermannDriveStamped commands of the controller"),
+)
 # rclpy's time source subscribes to /clock; nodes on simulated time take their own sim's clock
 # instead, in the namespace ("clock" is /clock without one).
 SIM_CLOCK_REMAP = ("/clock", "clock")
@@ -89,11 +98,15 @@ def _llm_overrides(args: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def drive_nodes(config: Any, args: Mapping[str, Any]) -> list[NodeLaunch]:
-    """On the car: the LLM node and the MPC controller; odometry, LiDAR and IMU come from the car."""
+    """On the car: the LLM node and the MPC controller, on one track; odometry, LiDAR and IMU come
+    from the car's drivers on the topics given, commands go to its drive topic."""
     namespace = args["namespace"]
+    track = {"track": args["track"]}
+    inputs = {name: args[name] for name in ("odom_topic", "scan_topic", "imu_topic")}
     return [
-        NodeLaunch("mpc_controller", "mpc_controller", (config,), namespace=namespace),
-        NodeLaunch("robotxr1_llm", "robotxr1", (config,), _llm_overrides(args), (("imu", CAR_IMU_TOPIC),),
+        NodeLaunch("mpc_controller", "mpc_controller", (config,), {**track, "odom_topic": args["odom_topic"]},
+                   (("drive", args["drive_topic"]),), namespace=namespace),
+        NodeLaunch("robotxr1_llm", "robotxr1", (config,), {**_llm_overrides(args), **track, **inputs},
                    namespace=namespace, stop_timeout_s=LLM_STOP_TIMEOUT_S),
     ]
 
@@ -125,6 +138,6 @@ class Bringup:
 
 
 BRINGUPS = {
-    "drive": Bringup(drive_nodes, LLM_ARGUMENTS),
-    "sim": Bringup(sim_nodes, LLM_ARGUMENTS + SIM_ARGUMENTS),
+    "drive": Bringup(drive_nodes, (*LLM_ARGUMENTS, TRACK_ARGUMENT, *TOPIC_ARGUMENTS)),
+    "sim": Bringup(sim_nodes, (*LLM_ARGUMENTS, TRACK_ARGUMENT)),
 }
