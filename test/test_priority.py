@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from launch_harness import ros_environment
 
+from robotxr1_ros.cpus import CONTROL_CPUS_ENV, control_cpus
 from robotxr1_ros.errors import Robotxr1Error
-from robotxr1_ros.nodes.priority import CONTROL_CPUS_ENV, CONTROL_NICE, control_cpus, control_first_while
+from robotxr1_ros.nodes.priority import CONTROL_NICE, control_first_while
 
 
 @pytest.mark.parametrize("setting, message", [

@@ -71,7 +71,8 @@ def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[st
 
 
 def report_text(result: dict[str, Any]) -> str:
-    lines = [f"bench ros: sim + controller + LLM node over DDS, {result['threads']} LLM threads, "
+    lines = [f"bench ros: sim + controller + LLM node over DDS, LLM threads {result['threads']} decode / "
+             f"{result['batch_threads']} prompt, "
              f"control: {result['control_priority']}, LLM worker nice {result['worker_nice']}"]
     for phase in ("idle", "busy"):
         loop = result["control"][phase]

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..cases.control import eval_phrasings
 from ..errors import Robotxr1Error
+from ..llm.llama_resources import llama_threads
 from ..llm.node_config import DEFAULTS
 from ..nodes.bringup_runner import node_arguments, node_class, node_specs
 from .ros import DEADLINE_SLACK_S, latency_stats, loop_stats, update_parts
@@ -43,8 +44,8 @@ class RosBenchSettings:
     idle_seconds: float = 20.0  # the idle phase, wall seconds
     instruction_every: float = 8.0  # a new instruction this often in the busy phase (s)
     period: float = 0.05  # the LLM node's decision period in the busy phase (0.05: back to back)
-    threads: int = DEFAULTS.n_threads  # llama.cpp decoding threads of the LLM node
-    batch_threads: int = DEFAULTS.n_threads_batch  # llama.cpp prompt threads of the LLM node
+    threads: int = DEFAULTS.n_threads  # llama.cpp decoding threads of the LLM node (0: the node's choice)
+    batch_threads: int = DEFAULTS.n_threads_batch  # llama.cpp prompt threads of the LLM node (0: the node's choice)
     worker_nice: int = DEFAULTS.worker_nice  # nice value of the LLM worker
     layout: str = LAYOUTS[0]  # one of LAYOUTS
     model_path: str = ""  # GGUF model (empty: the LLM node's default)
@@ -55,6 +56,9 @@ def bench_ros(settings: RosBenchSettings) -> dict[str, Any]:
     from ..nodes.priority import control_first_while
 
     load_before = [round(v, 2) for v in os.getloadavg()]
+    # The LLM node's automatic threads, resolved as it would (before this process is pinned), to be reported.
+    threads, batch_threads = llama_threads(settings.threads, settings.batch_threads)
+    settings = dataclasses.replace(settings, threads=threads, batch_threads=batch_threads)
     specs = sim_bringup_specs(settings)
     # The LLM process first, at normal priority; then threads started from here on (DDS's, the
     # executors') inherit the raised nice value and the pinning, and the executors' threads, started

@@ -4,7 +4,8 @@ Cold empties the model's KV cache before every call; warm keeps the static syste
 as the on-board node does. Per module and phase: end-to-end median and p90, process CPU time,
 prompt tokens (cached / evaluated) and prompt-evaluation time, generated tokens and decode speed,
 the grammar's share, parse time and the rate of readable answers. The figures depend on the
-machine's load, which is printed with them (robotxr1_ros/bench/llm.py).
+machine's load, which is printed with them (robotxr1_ros/bench/llm.py), and on the threads and GPU
+layers llama.cpp ran with, which are printed too (with whether this llama.cpp can offload to a GPU).
 
 Hook it under `robotxr1 bench` with `register_llm_bench(bench_subparsers)`.
 """
@@ -49,12 +50,15 @@ def run_llm_bench(args: argparse.Namespace) -> int:
     decision, tuning = (spec.create(module) if module in modules else None for module in MODULES)
     result = bench_llm(settings, decision, tuning, decisions=args.decisions, instructions=instructions)
     result["model"] = spec.describe(None if args.module == "both" else args.module)
-    result["threads"] = spec.n_threads
-    result["batch_threads"] = spec.n_threads_batch or spec.n_threads
+    # What llama.cpp ran on, the automatic choices resolved (an endpoint's server chose its own).
+    resources = None if spec.endpoint else spec.llama_resources()
+    if resources is not None:
+        result.update(threads=resources.n_threads, batch_threads=resources.n_threads_batch,
+                      n_gpu_layers=resources.n_gpu_layers, gpu_offload=resources.gpu_offload)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"LLM benchmark: model {result['model']}, {result['threads']} decode / {result['batch_threads']} "
-              f"prompt threads, grammar {'on' if not args.no_grammar else 'off'}")
+        ran_on = f", {resources.describe()}" if resources is not None else ""
+        print(f"LLM benchmark: model {result['model']}{ran_on}, grammar {'on' if not args.no_grammar else 'off'}")
         print(table(result))
     return 0

@@ -40,9 +40,11 @@ def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
                         help=f"the LLM node's decision period in the busy phase (default {DEFAULT.period:g}: back "
                              "to back)")
     parser.add_argument("--threads", type=int, default=DEFAULT.threads,
-                        help=f"llama.cpp decoding threads of the LLM node (default {DEFAULT.threads})")
+                        help=f"llama.cpp decoding threads of the LLM node (default {DEFAULT.threads}: the node's "
+                             "choice from the CPUs)")
     parser.add_argument("--batch-threads", type=int, default=DEFAULT.batch_threads,
-                        help=f"llama.cpp prompt threads of the LLM node (default {DEFAULT.batch_threads})")
+                        help=f"llama.cpp prompt threads of the LLM node (default {DEFAULT.batch_threads}: the node's "
+                             "choice from the CPUs)")
     parser.add_argument("--worker-nice", type=int, default=DEFAULT.worker_nice,
                         help=f"nice value of the LLM worker (default {DEFAULT.worker_nice})")
     parser.add_argument("--layout", choices=LAYOUTS, default=DEFAULT.layout)

@@ -19,9 +19,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the model name the --endpoint serves (default: 'default')")
     parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
     parser.add_argument("--threads", type=int, default=DEFAULTS.n_threads,
-                        help=f"llama.cpp threads decoding (default {DEFAULTS.n_threads})")
+                        help=f"llama.cpp threads decoding (default {DEFAULTS.n_threads}: from the CPUs left beside "
+                             "the controller's; 1 on 2 cores)")
     parser.add_argument("--batch-threads", type=int, default=DEFAULTS.n_threads_batch, metavar="N",
-                        help=f"llama.cpp threads evaluating prompts (default {DEFAULTS.n_threads_batch})")
+                        help=f"llama.cpp threads evaluating prompts (default {DEFAULTS.n_threads_batch}: the CPUs not "
+                             "pinned to the controller; 2 on 2 cores)")
+    parser.add_argument("--n-gpu-layers", type=int, default=DEFAULTS.n_gpu_layers, metavar="N",
+                        help=f"model layers llama.cpp offloads to the GPU (default {DEFAULTS.n_gpu_layers}: all; 0: "
+                             "CPU only); none where llama.cpp was built without a GPU backend")
     parser.add_argument("--no-flash-attn", dest="flash_attn", action="store_false",
                         help="llama.cpp without flash attention")
     parser.add_argument("--ctx", type=int, default=DEFAULTS.n_ctx,
@@ -39,7 +44,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def model_spec(args: argparse.Namespace) -> ModelSpec:
     return ModelSpec(model_path=str(args.model) if args.model else None, endpoint=args.endpoint,
                      served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads,
-                     n_threads_batch=args.batch_threads, flash_attn=args.flash_attn, seed=args.seed,
+                     n_threads_batch=args.batch_threads, n_gpu_layers=args.n_gpu_layers,
+                     flash_attn=args.flash_attn, seed=args.seed,
                      lora_path=str(args.lora) if args.lora else None, base_only=args.base_only)
 
 

@@ -22,16 +22,9 @@ from ..errors import Robotxr1Error
 from .grammar import GrammarError, choice_grammar
 from .greedy_decoding import CANCELLED, GrammarChecker, greedy_decode, next_token_logprobs
 from .jump_forward import forced_continuation
+from .llama_resources import ALL_LAYERS, AUTO
 from .lora_merge import merged_model_path
-from .models import (
-    DECODE_THREADS,
-    N_CTX,
-    PROMPT_THREADS,
-    ModelLoadError,
-    default_model_path,
-    import_llama_cpp,
-    load_llama,
-)
+from .models import N_CTX, ModelLoadError, default_model_path, import_llama_cpp, load_llama
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 # Asked during the prompt and between generated tokens: True ends the answer ("cancelled").
@@ -140,10 +133,10 @@ class LlamaCppBackend(Backend):
     name = "llama.cpp"
     n_ctx: int  # the loaded model's context window
 
-    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = N_CTX, n_threads: int = DECODE_THREADS,
-                 n_threads_batch: int | None = PROMPT_THREADS, n_batch: int = 512, seed: int = 0,
+    def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = N_CTX, n_threads: int | None = AUTO,
+                 n_threads_batch: int | None = AUTO, n_batch: int = 512, seed: int = 0,
                  chat_template: str | None = None, lora_path: str | Path | None = None,
-                 flash_attn: bool = True) -> None:
+                 flash_attn: bool = True, n_gpu_layers: int = ALL_LAYERS) -> None:
         llama_cpp = import_llama_cpp()
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -153,7 +146,7 @@ class LlamaCppBackend(Backend):
         # The adapter is merged into the weights once (cached), not applied at run time: same answers, half the time.
         weights = merged_model_path(self.model_path, self.lora_path) if self.lora_path else self.model_path
         self.llama = load_llama(weights, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch,
-                                n_batch=n_batch, seed=seed, flash_attn=flash_attn)
+                                n_batch=n_batch, seed=seed, flash_attn=flash_attn, n_gpu_layers=n_gpu_layers)
         self.n_ctx = self.llama.n_ctx()
         template = chat_template or self.llama.metadata.get("tokenizer.chat_template")
         if not template:

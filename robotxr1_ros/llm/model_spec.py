@@ -22,16 +22,9 @@ from pathlib import Path
 
 from ..errors import Robotxr1Error
 from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
+from .llama_resources import ALL_LAYERS, AUTO, LlamaResources
 from .lora_merge import merged_model_path
-from .models import (
-    DECODE_THREADS,
-    MODEL_ENV,
-    N_CTX,
-    PROMPT_THREADS,
-    bundled_model_path,
-    default_model_path,
-    verify_model,
-)
+from .models import MODEL_ENV, N_CTX, bundled_model_path, default_model_path, verify_model
 
 ADAPTER_DIR = Path(__file__).resolve().parent.parent / "data" / "adapters"
 MODULES = ("decision", "tuning")
@@ -53,8 +46,9 @@ class ModelSpec:
     endpoint: str | None = None  # e.g. http://127.0.0.1:8080/v1 instead of a local file
     served_model: str = "default"  # the model name an endpoint serves
     n_ctx: int = N_CTX
-    n_threads: int = DECODE_THREADS  # llama.cpp threads decoding
-    n_threads_batch: int | None = PROMPT_THREADS  # llama.cpp threads evaluating prompts (None: n_threads)
+    n_threads: int | None = AUTO  # llama.cpp threads decoding (0 or None: from the CPUs, llama_resources.py)
+    n_threads_batch: int | None = AUTO  # llama.cpp threads evaluating prompts (0 or None: from the CPUs)
+    n_gpu_layers: int = ALL_LAYERS  # layers llama.cpp offloads to a GPU (-1: all; none without a GPU backend)
     flash_attn: bool = True  # llama.cpp's flash attention (faster prompt evaluation)
     seed: int = 0
     lora_path: str | None = None  # GGUF LoRA adapter for the model (None: the shipped one, if any)
@@ -65,9 +59,11 @@ class ModelSpec:
             raise Robotxr1Error("give either a GGUF model path or an endpoint (with its served model name), not both")
         if self.lora_path and (self.endpoint or self.base_only):
             raise Robotxr1Error("a LoRA adapter is loaded into a local GGUF model: not with an endpoint or base_only")
-        if self.n_threads < 1 or (self.n_threads_batch is not None and self.n_threads_batch < 1) or self.n_ctx < 64:
-            raise Robotxr1Error(f"need n_threads >= 1, n_threads_batch >= 1 and n_ctx >= 64, got {self.n_threads}, "
-                                f"{self.n_threads_batch} and {self.n_ctx}")
+        if (self.n_threads or 0) < 0 or (self.n_threads_batch or 0) < 0 or self.n_ctx < 64:
+            raise Robotxr1Error(f"need n_threads >= 0, n_threads_batch >= 0 (0: from the CPUs) and n_ctx >= 64, got "
+                                f"{self.n_threads}, {self.n_threads_batch} and {self.n_ctx}")
+        if self.n_gpu_layers < ALL_LAYERS:
+            raise Robotxr1Error(f"need n_gpu_layers >= 0, or -1 for all layers, got {self.n_gpu_layers}")
 
     def create(self, module: str | None = None) -> Backend:
         """A new backend with its own KV cache (GGUF weights are memory-mapped and shared), for
@@ -76,7 +72,13 @@ class ModelSpec:
             return OpenAIHttpBackend(self.endpoint, model=self.served_model)
         return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                n_threads_batch=self.n_threads_batch, seed=self.seed,
-                               lora_path=self.adapter(module), flash_attn=self.flash_attn)
+                               lora_path=self.adapter(module), flash_attn=self.flash_attn,
+                               n_gpu_layers=self.n_gpu_layers)
+
+    def llama_resources(self) -> LlamaResources:
+        """The threads and GPU layers a local model runs with, the automatic ones resolved (for logs
+        and reports; `create` resolves them alike)."""
+        return LlamaResources.resolve(self.n_threads, self.n_threads_batch, self.n_gpu_layers)
 
     def check(self, module: str | None = None) -> None:
         """Check here and now the file `create(module)` will load (the model, or the model with
@@ -85,7 +87,7 @@ class ModelSpec:
         if not self.endpoint:
             model = Path(self.model_path) if self.model_path else default_model_path()
             adapter = self.adapter(module)
-            verify_model(merged_model_path(model, adapter) if adapter else model)
+            verify_model(merged_model_path(model, adapter) if adapter else model, self.n_gpu_layers)
 
     def adapter(self, module: str | None = None) -> str | None:
         """The adapter that will be loaded: the given one, else the one shipped for the bundled

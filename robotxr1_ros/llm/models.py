@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..cache_dirs import cache_dir, made_cache_dir, unwritable_cache
 from ..errors import Robotxr1Error, one_line
+from .llama_resources import ALL_LAYERS, AUTO, LlamaResources
 
 if TYPE_CHECKING:
     from gguf import GGUFReader
@@ -31,10 +32,6 @@ _GGUF_HEADER_BYTES = 24  # magic, version, tensor count, metadata count
 KNOWN_HASHES_FILE = Path(__file__).resolve().parent.parent / "data" / "model_hashes.json"
 PROBE_TIMEOUT_S = 120.0
 VERIFIED_CACHE_ENV = "ROBOTXR1_VERIFIED_CACHE"
-# llama.cpp threads. Decoding one token at a time is faster on one thread (two meet at a barrier
-# several times per token: 34 vs 72 tokens/s on the car's 2 cores); evaluating a prompt gains from two.
-DECODE_THREADS = 1
-PROMPT_THREADS = 2
 N_CTX = 2048  # llama.cpp context length (tokens): both prompts with an answer fit in it
 
 
@@ -161,13 +158,14 @@ def check_known_hash(path: Path) -> None:
                              f"was replaced; reinstall it)")
 
 
-def verify_model(path: str | os.PathLike[str]) -> Path:
+def verify_model(path: str | os.PathLike[str], n_gpu_layers: int = ALL_LAYERS) -> Path:
     """Check the header, the shipped hash, and that the model answers one tiny prompt in a child
-    process (a corrupt tensor aborts llama.cpp there, not here). Verified once per file version in
-    a process, and once per file content and llama.cpp version on a machine (verified_marker)."""
+    process (a corrupt tensor aborts llama.cpp there, not here; `n_gpu_layers` on the GPU, as the
+    model will run). Verified once per file version in a process, and once per file content and
+    llama.cpp version on a machine (verified_marker)."""
     path = check_gguf(path)
     stat = path.stat()
-    _verify_file(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    _verify_file(str(path.resolve()), stat.st_size, stat.st_mtime_ns, n_gpu_layers)
     return path
 
 
@@ -178,15 +176,15 @@ def verified_marker(path: Path) -> Path:
 
 
 @cache
-def _verify_file(path: str, size: int, mtime_ns: int) -> None:
+def _verify_file(path: str, size: int, mtime_ns: int, n_gpu_layers: int) -> None:
     check_known_hash(Path(path))
     marker = verified_marker(Path(path))
     if marker.exists():
         return
     try:
         # Its own session: a Ctrl-C meant for the node must not kill the probe and read as a crash.
-        probe = subprocess.run([sys.executable, "-m", "robotxr1_ros.llm.model_probe", path], capture_output=True,
-                               text=True, timeout=PROBE_TIMEOUT_S, start_new_session=True)
+        probe = subprocess.run([sys.executable, "-m", "robotxr1_ros.llm.model_probe", path, str(n_gpu_layers)],
+                               capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, start_new_session=True)
     except subprocess.TimeoutExpired:
         raise ModelLoadError(f"{path}: no answer to a test prompt within {PROBE_TIMEOUT_S:.0f} s") from None
     if probe.returncode < 0:
@@ -203,17 +201,19 @@ def _verify_file(path: str, size: int, mtime_ns: int) -> None:
         raise unwritable_cache(marker, error, VERIFIED_CACHE_ENV) from None
 
 
-def load_llama(path: str | os.PathLike[str], n_ctx: int = N_CTX, n_threads: int = DECODE_THREADS,
-               n_threads_batch: int | None = PROMPT_THREADS, n_batch: int = 512, seed: int = 0,
-               flash_attn: bool = True) -> Llama:
+def load_llama(path: str | os.PathLike[str], n_ctx: int = N_CTX, n_threads: int | None = AUTO,
+               n_threads_batch: int | None = AUTO, n_batch: int = 512, seed: int = 0,
+               flash_attn: bool = True, n_gpu_layers: int = ALL_LAYERS) -> Llama:
     """Open a GGUF model with llama.cpp; any failure becomes a ModelLoadError naming the path.
-    `n_threads` decode, `n_threads_batch` (None: as many) evaluate prompts. Flash attention made
-    prompt evaluation ~15 % faster here (a decision is one prompt evaluation)."""
+    `n_threads` decode, `n_threads_batch` evaluate prompts (0 or None: from the machine's CPUs),
+    `n_gpu_layers` are offloaded to a GPU (-1: all; none without a GPU backend): llama_resources.py.
+    Flash attention made prompt evaluation ~15 % faster here (a decision is one prompt evaluation)."""
     llama_cpp = import_llama_cpp()
-    path = verify_model(path)
+    path = verify_model(path, n_gpu_layers)
+    resources = LlamaResources.resolve(n_threads, n_threads_batch, n_gpu_layers)
     try:
-        return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
-                               n_threads_batch=n_threads_batch or n_threads, n_batch=n_batch, seed=seed,
-                               flash_attn=flash_attn, verbose=False)
+        return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_threads=resources.n_threads,
+                               n_threads_batch=resources.n_threads_batch, n_gpu_layers=resources.n_gpu_layers,
+                               n_batch=n_batch, seed=seed, flash_attn=flash_attn, verbose=False)
     except (ValueError, RuntimeError, OSError) as error:
         raise ModelLoadError(f"{path}: llama.cpp could not load the model ({one_line(error)})") from error

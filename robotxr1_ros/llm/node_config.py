@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from .decision import DECISION_REASONING_CHARS
+from .llama_resources import ALL_LAYERS, AUTO
 from .model_spec import ModelSpec
-from .models import DECODE_THREADS, N_CTX, PROMPT_THREADS
+from .models import N_CTX
 from .retrieval import RETRIEVAL_K
 from .state_buffer import DEFAULT_WINDOW_S
 from .supervisor import SupervisorConfig
@@ -34,8 +35,12 @@ class LlmNodeConfig:
     model_path: str = _setting("", "GGUF model; empty: $ROBOTXR1_MODEL or the bundled SmolLM2")
     lora_path: str = _setting(DEFAULT_ADAPTER, f"GGUF LoRA adapter; {DEFAULT_ADAPTER!r}: the trained adapter "
                                                "shipped for the bundled model (if any); empty: the base model alone")
-    n_threads: int = _setting(DECODE_THREADS, "llama.cpp threads decoding answers")
-    n_threads_batch: int = _setting(PROMPT_THREADS, "llama.cpp threads evaluating prompts")
+    n_threads: int = _setting(AUTO, f"llama.cpp threads decoding answers; {AUTO}: from the CPUs left beside the "
+                                    "controller's")
+    n_threads_batch: int = _setting(AUTO, f"llama.cpp threads evaluating prompts; {AUTO}: the CPUs not pinned to "
+                                          "the controller")
+    n_gpu_layers: int = _setting(ALL_LAYERS, f"model layers llama.cpp offloads to the GPU ({ALL_LAYERS}: all; 0: "
+                                             "CPU only); none where llama.cpp was built without a GPU backend")
     flash_attn: bool = _setting(True, "llama.cpp flash attention (faster prompts)")
     n_ctx: int = _setting(N_CTX, "llama.cpp context length (tokens)")
     max_tokens: int = _setting(MAX_TOKENS, "generation budget per answer (tokens)")
@@ -69,7 +74,8 @@ class LlmNodeConfig:
         """The model the node loads: its adapter is the shipped one for DEFAULT_ADAPTER, none when empty."""
         adapter = self.lora_path
         return ModelSpec(model_path=self.model_path or None, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                         n_threads_batch=self.n_threads_batch, flash_attn=self.flash_attn, base_only=not adapter,
+                         n_threads_batch=self.n_threads_batch, n_gpu_layers=self.n_gpu_layers,
+                         flash_attn=self.flash_attn, base_only=not adapter,
                          lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
 
     def supervisor_config(self) -> SupervisorConfig:

@@ -192,7 +192,8 @@ class LlmNode(NamesUndeclaredParameters, LifecycleNode):
         start = time.perf_counter()
         # The same base weights (mmap), one KV cache each, each module with its adapter.
         backends = ModuleBackends.from_spec(spec)
-        self.get_logger().info(f"model {spec.describe()} loaded in {time.perf_counter() - start:.2f} s")
+        self.get_logger().info(f"model {spec.describe()} loaded in {time.perf_counter() - start:.2f} s; llama.cpp: "
+                               f"{spec.llama_resources().describe()}")
         return backends
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
