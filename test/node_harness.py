@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import rclpy
-from rclpy.executors import Executor
+from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.parameter import Parameter, parameter_value_to_python
 from rclpy.parameter_client import AsyncParameterClient
 from ros_fixtures import spin_until
 
 from robotxr1_ros.nodes.conversions import sample_to_odometry
+from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.samples import OdomSample
 from robotxr1_ros.track.library import get_track
 from robotxr1_ros.track.track import Track
@@ -119,3 +120,14 @@ def describe_parameters(executor: Executor, client_node, target: str, names: lis
     client = AsyncParameterClient(client_node, target)
     assert spin_until(executor, client.services_are_ready, SERVICE_TIMEOUT_S), f"no parameter services on {target}"
     return list(call(executor, client.describe_parameters(names)).descriptors)
+
+
+def controller_loop(context) -> tuple[MpcControllerNode, Probe, OdometrySource, SingleThreadedExecutor]:
+    """The controller fed by an odometry source, and a probe, on one executor (the caller shuts it down)."""
+    controller = MpcControllerNode(context=context)
+    probe = Probe(context)
+    source = OdometrySource(context)
+    executor = SingleThreadedExecutor(context=context)
+    for node in (controller, probe.node, source.node):
+        executor.add_node(node)
+    return controller, probe, source, executor

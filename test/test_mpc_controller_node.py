@@ -15,6 +15,7 @@ from node_harness import (
     OdometrySource,
     Probe,
     call,
+    controller_loop,
     describe_parameters,
     get_parameters,
     set_parameters,
@@ -42,14 +43,25 @@ ARRIVAL_SLACK_S = 0.1
 
 @pytest.fixture
 def loop(ros_context):
-    controller = MpcControllerNode(context=ros_context)
-    probe = Probe(ros_context)
-    source = OdometrySource(ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
-    for node in (controller, probe.node, source.node):
-        executor.add_node(node)
+    controller, probe, source, executor = controller_loop(ros_context)
     yield controller, probe, source, executor
     executor.shutdown()
+
+
+def _on_sim_time(ros_context, controller):
+    """A probe recording (arrival time, speed) of every drive command, and a simulated clock with
+    odometry of a car at the eval track's start at 2 m/s, on one executor with `controller`."""
+    from ackermann_msgs.msg import AckermannDriveStamped
+
+    probe = Probe(ros_context)
+    probe.watch("arrivals", AckermannDriveStamped, "/drive", lambda m: (time.monotonic(), m.drive.speed))
+    track = get_track("eval")
+    x, y = (float(v) for v in track.raceline.position(0.0))
+    sim = SimulatedClock(ros_context, OdomSample(0.0, x, y, float(track.raceline.heading(0.0)), 2.0, 0.0, 0.0))
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (controller, probe.node, sim.node):
+        executor.add_node(node)
+    return probe, sim, executor
 
 
 def _drive_speed_is(probe, predicate) -> bool:
@@ -298,17 +310,8 @@ class SimulatedClock:
 
 
 def test_on_sim_time_stale_odometry_and_a_paused_clock_stop_the_car(ros_context):
-    from ackermann_msgs.msg import AckermannDriveStamped
-
     controller = MpcControllerNode(context=ros_context, parameter_overrides=[Parameter("use_sim_time", value=True)])
-    probe = Probe(ros_context)
-    probe.watch("arrivals", AckermannDriveStamped, "/drive", lambda m: (time.monotonic(), m.drive.speed))
-    track = get_track("eval")
-    x, y = (float(v) for v in track.raceline.position(0.0))
-    sim = SimulatedClock(ros_context, OdomSample(0.0, x, y, float(track.raceline.heading(0.0)), 2.0, 0.0, 0.0))
-    executor = SingleThreadedExecutor(context=ros_context)
-    for node in (controller, probe.node, sim.node):
-        executor.add_node(node)
+    probe, sim, executor = _on_sim_time(ros_context, controller)
     try:
         assert spin_until(executor, lambda: _drive_speed_is(probe, lambda v: v > 0.5), WAIT_S)
 
@@ -342,19 +345,10 @@ def test_on_a_slow_sim_clock_silent_odometry_stops_the_car_within_the_deadline_o
     """/clock at 1 % of real time and /odom silent: the control steps, on simulated time, would come
     every 2.5 s of wall time; zero speed arrives within 0.2 s of wall time and keeps coming at
     about the control rate (on the odometry's and the clock's account alike)."""
-    from ackermann_msgs.msg import AckermannDriveStamped
-
     controller = MpcControllerNode(context=ros_context, parameter_overrides=[Parameter("use_sim_time", value=True)])
     assert controller.get_clock().ros_time_is_active  # given at start, read-only from then on
     assert not controller.set_parameters([Parameter("use_sim_time", value=False)])[0].successful
-    probe = Probe(ros_context)
-    probe.watch("arrivals", AckermannDriveStamped, "/drive", lambda m: (time.monotonic(), m.drive.speed))
-    track = get_track("eval")
-    x, y = (float(v) for v in track.raceline.position(0.0))
-    sim = SimulatedClock(ros_context, OdomSample(0.0, x, y, float(track.raceline.heading(0.0)), 2.0, 0.0, 0.0))
-    executor = SingleThreadedExecutor(context=ros_context)
-    for node in (controller, probe.node, sim.node):
-        executor.add_node(node)
+    probe, sim, executor = _on_sim_time(ros_context, controller)
     try:
         assert spin_until(executor, lambda: _drive_speed_is(probe, lambda v: v > 0.5), WAIT_S)
         sim.rate, sim.odometry = 0.01, False

@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from node_harness import OdometrySource, Probe, call, get_parameters, set_parameters
+from node_harness import Probe, call, controller_loop, get_parameters, set_parameters
 from rcl_interfaces.msg import ParameterEvent
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter, parameter_value_to_python
@@ -115,12 +115,7 @@ def test_stop_the_car_reaches_the_controller_while_the_model_is_busy_and_the_car
 
 @pytest.fixture
 def loop(ros_context):
-    controller = MpcControllerNode(context=ros_context)
-    probe = Probe(ros_context)
-    source = OdometrySource(ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
-    for node in (controller, probe.node, source.node):
-        executor.add_node(node)
+    controller, probe, _source, executor = controller_loop(ros_context)
     yield controller, probe, executor
     executor.shutdown()
 
