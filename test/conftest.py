@@ -24,3 +24,11 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(DDS_RERUN)
         if item.path.name.endswith(REAL_MODEL_MODULE_SUFFIX):
             item.add_marker(pytest.mark.slow_model)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2(tmp_path_factory):
+    """A Qwen2 GGUF built once per session (model_files.tiny_qwen2_gguf)."""
+    from model_files import tiny_qwen2_gguf
+
+    return tiny_qwen2_gguf(tmp_path_factory.mktemp("qwen2"))

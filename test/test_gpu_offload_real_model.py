@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 from robotxr1_ros.cli import main
+from robotxr1_ros.llm.llama_import import import_llama_cpp
 from robotxr1_ros.llm.llama_resources import ALL_LAYERS, machine_threads
-from robotxr1_ros.llm.models import bundled_model_path, import_llama_cpp
+from robotxr1_ros.llm.models import bundled_model_path
 
 llama_cpp = import_llama_cpp()
 PROMPT = "The capital of France is"

@@ -14,7 +14,7 @@ import robotxr1_ros
 PACKAGE = Path(robotxr1_ros.__file__).parent
 # Lowest first; a module may import from its own layer and the layers before it.
 LAYERS = [
-    {"errors", "params", "json_files", "samples", "rate_limit", "cache_dirs"},
+    {"errors", "params", "json_files", "samples", "rate_limit", "cache_dirs", "cpus"},
     {"track"},
     {"sim"},
     {"control"},

@@ -10,6 +10,7 @@ from robotxr1_ros.commands.model_options import model_spec
 from robotxr1_ros.cpus import CONTROL_CPUS_ENV
 from robotxr1_ros.errors import Robotxr1Error
 from robotxr1_ros.llm import llama_resources, model_probe, models
+from robotxr1_ros.llm.llama_import import import_llama_cpp
 from robotxr1_ros.llm.llama_resources import (
     ALL_LAYERS,
     LlamaResources,
@@ -18,7 +19,7 @@ from robotxr1_ros.llm.llama_resources import (
     machine_threads,
 )
 from robotxr1_ros.llm.model_spec import ModelSpec
-from robotxr1_ros.llm.models import bundled_model_path, import_llama_cpp
+from robotxr1_ros.llm.models import bundled_model_path
 from robotxr1_ros.llm.node_config import DEFAULTS, LlmNodeConfig
 
 llama_cpp = import_llama_cpp()

@@ -103,7 +103,7 @@ def test_bad_model_files_fail_at_the_check(tmp_path, content, message):
 
 
 def test_directory_is_not_a_model(tmp_path):
-    with pytest.raises(ModelLoadError, match="not a file"):
+    with pytest.raises(ModelLoadError, match="a folder, not a GGUF file"):
         check_gguf(tmp_path)
 
 

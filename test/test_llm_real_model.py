@@ -17,7 +17,7 @@ from robotxr1_ros.llm.backends import LlamaCppBackend
 from robotxr1_ros.llm.decision import DecisionStatus, DecisionxR1
 from robotxr1_ros.llm.features import StateFeatures, features_from_record
 from robotxr1_ros.llm.grammar import GrammarError, decision_grammar, mpc_grammar
-from robotxr1_ros.llm.models import import_llama_cpp
+from robotxr1_ros.llm.llama_import import import_llama_cpp
 from robotxr1_ros.llm.parsing import tagged_blocks
 from robotxr1_ros.llm.prompt_fit import WIDEST_STATE
 from robotxr1_ros.llm.prompts import mpc_messages, mpc_system_prompt

@@ -6,9 +6,10 @@ import pytest
 from gguf import GGUFWriter
 
 from robotxr1_ros.llm import lora_merge
+from robotxr1_ros.llm.llama_import import import_llama_cpp
 from robotxr1_ros.llm.lora_merge import merged_model_path
 from robotxr1_ros.llm.model_spec import ModelSpec, shipped_adapter_path
-from robotxr1_ros.llm.models import ModelLoadError, bundled_model_path, import_llama_cpp
+from robotxr1_ros.llm.models import ModelLoadError, bundled_model_path
 
 PROMPT = ("<|im_start|>system\nYou tune the MPC of a race car.<|im_end|>\n"
           "<|im_start|>user\nReverse the car now, please.<|im_end|>\n<|im_start|>assistant\n")

@@ -7,7 +7,7 @@ import pytest
 from model_files import corrupted_copy
 
 from robotxr1_ros.cli import main
-from robotxr1_ros.llm import models
+from robotxr1_ros.llm import llama_import, models
 from robotxr1_ros.llm.model_spec import ModelSpec
 from robotxr1_ros.llm.models import ModelLoadError, default_model_path, verify_model
 
@@ -56,7 +56,7 @@ def test_a_verified_model_is_not_probed_again_in_another_process(tmp_path, monke
 
 def test_llama_cpp_log_lets_only_errors_through(capfd):
     """llama.cpp's warnings (its KV-cache bookkeeping) stay off the user's terminal; errors do not."""
-    log = models._log_errors_only(models.import_llama_cpp())
+    log = llama_import._log_errors_only(llama_import.import_llama_cpp())
     log(2, b"decode: removing memory module entries for seq_id = 0\n", None)
     log(3, b"llama_model_load: error loading model: ", None)
     log(5, b"tensor data is not within the file bounds\n", None)

@@ -73,6 +73,7 @@ def test_the_commands_reasoning_window_and_worker_defaults_are_the_llm_nodes():
 
 
 def test_the_launch_arguments_default_to_the_llm_nodes_settings():
-    # bringup.py stays light (launch files import it), so it restates these two.
+    # bringup.py stays light (launch files import it), so it restates these.
     defaults = {argument.name: argument.default for argument in LLM_ARGUMENTS}
-    assert (defaults["model_path"], defaults["lora_path"]) == (DEFAULTS.model_path, DEFAULTS.lora_path)
+    for name in ("model_path", "lora_path", "chat_template", "thinking"):
+        assert defaults[name] == getattr(DEFAULTS, name), name

@@ -1,8 +1,10 @@
 """The driving cases, each written once: what an instruction asks for and how that is judged.
 
-- control.py: the control cases of the MPC module (center, refvel, reverse, smooth, raceline): the
-  RMSE that scores each, its "behaviour achieved" check, goal words, reference speed, the
-  teacher's candidate answers and the phrasings.
+- control.py: the control cases (intents) of the MPC module: the paper's four (center, refvel,
+  reverse, smooth), the racing line, and the open benchmark's (stop, slower, faster, walls,
+  speed_smooth, reverse_careful, reset, out_of_scope): the RMSE that scores each (if any), its
+  "behaviour achieved" check, goal words, reference speed, the teacher's candidate answers and the
+  phrasings (train, eval, open).
 - decision.py: the decision rules of the decision module (the eight instructions): the label, its
   thresholds, the state text's words, the hint, the restatements and the behaviour that shows it.
 - summary.py, behaviours.py, hints.py: what those entries are written with.

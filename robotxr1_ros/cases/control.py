@@ -1,8 +1,11 @@
 """The control cases: what an instruction to the MPC module asks for, and how the drive is judged.
 
-One entry per case in CONTROL_CASES, each holding everything about it:
+One entry per case in CONTROL_CASES, each holding everything about it. A case is an *intent*: the
+four scored cases of the paper's score, the racing line, and the intents of the open-instruction
+benchmark (`open` phrasings; docs/evaluation.md):
 - `error`: the per-sample signal of the driving log whose RMS scores the case (docs/reference.md's
-  table), against the prompt's reference speed; `what` says it for reports;
+  table), against the prompt's reference speed (None: no RMSE applies, the case is judged by its
+  `achieved` check alone); `what` says it for reports;
 - `reference`: how the reference speed is read from an instruction (None: the instruction names
   none, and REVERSE_SPEED stands in: the reports and the oracle cache key every prompt by a speed);
 - `achieved`: did the car do what was asked, whatever the RMSE says (given that it did not fail);
@@ -10,13 +13,19 @@ One entry per case in CONTROL_CASES, each holding everything about it:
 - `teacher`: the SFT teacher's candidate answers, simplest first, each a function of the reference
   speed (training/teacher.py drives them and keeps the best; data/training/teacher.json);
 - `train` / `eval`: its phrasings; eval phrasings are held out for the control evaluation;
+- `open`: the open-instruction benchmark's phrasings (`eval control --suite open`), written apart
+  from every training phrasing (typos, unusual numbers, short commands; tested);
 - `per_lap`, `must_drive`: the part of the run measured, and whether not finishing a lap fails;
+- `drives`: False for an intent judged on the parameters alone (reset, out of scope), not driven;
+- `start`: the parameters in force (changes from the defaults) when the instruction is given;
+- `rule`: the decision rule (cases/decision.py's instruction) that judges the intent on the car, if any;
 - `scored`: part of the control adaptability score.
 
 How a case is driven and scored is evaluation/control_cases.py; the metric itself is here.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +38,16 @@ from .quantities import find_speeds
 
 REVERSE_SPEED = -1.0  # m/s, the reverse case's reference speed
 SPEED_TOLERANCE = 0.3  # m/s; a speed request is met when the mean speed is this close to it
+# The intents judged against the default drive on the evaluation track (mean speed 4.99 m/s over the
+# first lap, nearest wall 0.49 m), thresholds chosen by driving sensible sets (docs/evaluation.md):
+STILL_SPEED = 0.1  # m/s; standing still, the 'Don't move' rule's threshold
+SLOWER_RATIO = 0.8  # slow down: mean speed at most this share of the default's (v_max 4: 0.75, v_max 5: 0.88)
+FASTER_RATIO = 1.03  # speed up: at least this share (a_max 15: 1.04, a_max 20: 1.06, the most found)
+WALL_GAIN = 0.1  # m; away from the walls: the nearest wall this much further than by default (margin 0.6: +0.11)
+CAREFUL_REVERSE_SPEED = 0.8  # m/s; reversing carefully: slower backwards than the reverse case's 1 m/s (-0.98 driven)
+# What the car has in force before a reset or an out-of-scope instruction: a careful set, not the
+# defaults (a reset from the defaults, or "unchanged" meaning "reset", would prove nothing).
+CAREFUL_SET = {"v_max": 2.0, "qac": 1.0, "track_safety_margin": 0.6}
 
 Signal = Callable[[RunLog, float], np.ndarray]  # (log, reference speed) -> one value per sample
 TeacherRule = Callable[[float], dict[str, float]]  # reference speed -> the parameters it changes
@@ -73,12 +92,18 @@ def parse_reference_speed(text: str) -> float:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A drive that did not fail, as `achieved` sees it."""
+    """A drive that did not fail (or, for an intent that is not driven, the parameters alone), as
+    `achieved` sees it, beside the default parameters' drive of the same instruction."""
 
-    reference_speed: float
-    default_rmse: float
-    rmse: float
-    mean_speed: float  # m/s along the track over the measured part (negative backwards)
+    params: MpcParams  # the parameters driven
+    start: MpcParams  # the parameters in force before the instruction
+    reference_speed: float = math.nan
+    default_rmse: float = math.nan
+    rmse: float = math.nan
+    mean_speed: float = math.nan  # m/s along the track over the measured part (negative backwards)
+    default_mean_speed: float = math.nan
+    min_wall_distance: float = math.nan  # m, nearest wall over the measured part
+    default_min_wall_distance: float = math.nan
 
 
 def beats_the_defaults(outcome: Outcome) -> bool:
@@ -94,7 +119,46 @@ def holds_the_speed(outcome: Outcome) -> bool:
     return abs(outcome.mean_speed - outcome.reference_speed) <= SPEED_TOLERANCE
 
 
+def stands_still(outcome: Outcome) -> bool:
+    return abs(outcome.mean_speed) < STILL_SPEED
+
+
+def slower_than_the_defaults(outcome: Outcome) -> bool:
+    """Still driving (a lap is required), at most SLOWER_RATIO of the default's mean speed."""
+    return 0.0 < outcome.mean_speed <= SLOWER_RATIO * outcome.default_mean_speed
+
+
+def faster_than_the_defaults(outcome: Outcome) -> bool:
+    return outcome.mean_speed >= FASTER_RATIO * outcome.default_mean_speed
+
+
+def further_from_the_walls(outcome: Outcome) -> bool:
+    return outcome.min_wall_distance >= outcome.default_min_wall_distance + WALL_GAIN
+
+
+def holds_the_speed_smoothly(outcome: Outcome) -> bool:
+    """The speed, with less acceleration than the defaults (weak at low speeds, which are smooth anyway)."""
+    return holds_the_speed(outcome) and beats_the_defaults(outcome)
+
+
+def reverses_carefully(outcome: Outcome) -> bool:
+    return -CAREFUL_REVERSE_SPEED <= outcome.mean_speed < 0.0
+
+
+def is_the_defaults(outcome: Outcome) -> bool:
+    return outcome.params == MpcParams()
+
+
+def is_unchanged(outcome: Outcome) -> bool:
+    return outcome.params == outcome.start
+
+
 # -- the teacher's speed rules --------------------------------------------------------------------
+
+def standing_speed(text: str) -> float:
+    """A stop's reference speed: zero, whatever the instruction says."""
+    return 0.0
+
 
 def speed_band(speed: float) -> dict[str, float]:
     """v_min and v_max both at the requested speed (v_min capped at its range)."""
@@ -114,20 +178,27 @@ def speed_cap_with_weight(speed: float) -> dict[str, float]:
 @dataclass(frozen=True)
 class ControlCase:
     name: str
-    what: str  # what the RMSE measures, for reports
-    error: Signal
+    what: str  # what the RMSE measures (or what is checked), for reports
+    error: Signal | None
     achieved: Callable[[Outcome], bool]
     goal: str
     teacher: Mapping[str, TeacherRule] = field(default_factory=dict)
     train: tuple[str, ...] = ()
     eval: tuple[str, ...] = ()
+    open: tuple[str, ...] = ()
     reference: Callable[[str], float] | None = None
     per_lap: bool = True  # measured over the first lap (else over a fixed window)
     must_drive: bool = False  # no complete lap is a failure
+    drives: bool = True
+    start: Mapping[str, float] = field(default_factory=dict)
+    rule: str = ""
     scored: bool = True
 
     def reference_speed(self, text: str) -> float:
         return self.reference(text) if self.reference else REVERSE_SPEED
+
+    def start_params(self) -> MpcParams:
+        return MpcParams().updated(dict(self.start))
 
 
 CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
@@ -155,7 +226,12 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
               "Stay as far from both walls as you can.",
               "Drive along the center line of the track.",
               "Hold the midpoint between the left and the right wall.",
-              "Avoid the walls and keep to the centre of the road.")),
+              "Avoid the walls and keep to the centre of the road."),
+        open=("Stick to the centreline.", "cnter of the track pls", "Middle of the track please",
+              "Centre yourself between the barriers.", "Keep equidistant from both sides.",
+              "Hug the centre line, not the apex.", "stay centered", "Right down the middle!",
+              "Track the midline, please."),
+        rule="Drive on the centerline"),
     ControlCase(
         "refvel", "speed along the track minus the requested speed [m/s]", speed_error, holds_the_speed,
         goal="hold {speed:g} m/s", reference=parse_reference_speed,
@@ -179,7 +255,11 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
               "Hold a constant speed of 3.2 meters per second.",
               "Go 1.8 m/s around the track.",
               "Set your speed to 4.0 m/s.",
-              "Cruise at exactly 2.2 metres per second.")),
+              "Cruise at exactly 2.2 metres per second."),
+        # Each names exactly one target speed, in any unit the reader knows (cases/quantities.py).
+        open=("Go 2,5 m/s.", "Hold 10 km/h.", "three metres per second, please", "Target: 3.5m/s",
+              "1.75 mps please", "cruise at 12 kph", "Keep it at two point five meters per second.",
+              "Set speed = 4 m/s", "Run at 5 mph.")),
     ControlCase(
         "reverse", f"speed along the track minus {REVERSE_SPEED} m/s [m/s]", speed_error, drives_backwards,
         goal="drive backwards", per_lap=False,  # a lap backwards at 1 m/s would take over a minute
@@ -204,7 +284,11 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
               "Drive in reverse.",
               "Go backwards slowly.",
               "Move the car in the reverse direction.",
-              "Put it in reverse and keep driving.")),
+              "Put it in reverse and keep driving."),
+        open=("Reverse!", "Backwards please.", "put her in revers", "Go the other way round, backwards.",
+              "Back up at 0.5 m/s.", "Reverse at half a metre per second.", "Let's go backward.", "rear-first, go",
+              "Engage reverse."),
+        rule="Reverse the car"),
     ControlCase(
         "smooth", "IMU acceleration magnitude [m/s^2]", acceleration, beats_the_defaults,
         goal="drive smoothly", must_drive=True,
@@ -230,9 +314,68 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
               "Make the ride as smooth as possible.",
               "Keep the lateral acceleration low.",
               "Take the corners softly.",
-              "Drive comfortably, without harsh steering.")),
+              "Drive comfortably, without harsh steering."),
+        open=("Be careful.", "Drive carefully", "smoother please", "Take it easy on the turns.", "No jerks.",
+              "Gentle driving, I'm carsick.", "Drive like there's an egg on the roof.", "Less g-force pls",
+              "Careful round the bends.")),
     ControlCase("raceline", "lateral distance to the racing line [m]", raceline_offset, beats_the_defaults,
-                goal="follow the racing line", must_drive=True, scored=False),
+                goal="follow the racing line", must_drive=True, scored=False, rule="Drive on the racing line"),
+    # The open benchmark's intents beyond the paper's four (not part of its score).
+    ControlCase(
+        "stop", "speed along the track [m/s]", speed_error, stands_still, goal="stand still",
+        reference=standing_speed, per_lap=False, rule="Don't move", scored=False,
+        teacher={"standstill": lambda _: {"v_min": 0.0, "v_max": 0.0}},
+        open=("Stop.", "Halt!", "stop right now", "Freeze.", "Come to a standstill.", "Stay put.", "Park it.",
+              "Do not budge.", "Brake to zero and wait.")),
+    ControlCase(
+        "slower", f"mean speed at most {SLOWER_RATIO:g} x the default drive's, a lap completed", None,
+        slower_than_the_defaults, goal="drive slower than now", must_drive=True, scored=False,
+        teacher={"lower top speed": lambda _: {"v_max": 4.0}},
+        open=("Slow down.", "slower pls", "Ease off the throttle.", "Take it down a notch, too fast.",
+              "Reduce your speed.", "Not so fast!", "Go a bit slower", "Back off the pace a little.",
+              "Drive slower than now.")),
+    ControlCase(
+        "faster", f"mean speed at least {FASTER_RATIO:g} x the default drive's, a lap without a crash", None,
+        faster_than_the_defaults, goal="drive faster without crashing", must_drive=True, scored=False,
+        teacher={"harder acceleration": lambda _: {"a_max": 20.0}},
+        open=("Go faster.", "Speed up!", "faster faster", "Push harder, we're racing.",
+              "Race: fastest lap you can, without crashing.", "Quicker laps please.", "Floor it (but don't crash).",
+              "Pick up the pace.", "Go go go, full attack.")),
+    ControlCase(
+        "walls", f"nearest wall at least {WALL_GAIN:g} m further than in the default drive, a lap completed", None,
+        further_from_the_walls, goal="keep away from the walls", must_drive=True, scored=False,
+        teacher={"wider margin": lambda _: {"track_safety_margin": 0.6}},
+        open=("Keep away from the walls.", "Stay clear of the barriers.", "Don't get close to the edges.",
+              "Give the walls more room.", "more space to the boundaries pls",
+              "You're too close to the wall, back off it.", "Leave a bigger gap to the sides.", "Avoid the wals.")),
+    ControlCase(
+        "speed_smooth", "IMU acceleration magnitude [m/s^2], at the requested speed", acceleration,
+        holds_the_speed_smoothly, goal="hold {speed:g} m/s smoothly", reference=parse_reference_speed, scored=False,
+        teacher={"speed band, smooth acceleration": lambda speed: {**speed_band(speed), "qac": 1.0}},
+        open=("3 m/s, gently.", "Drive at 2.5 m/s and keep it smooth.", "Smoothly hold 10 km/h.",
+              "two metres per second, no jerky moves", "Go 3.5 m/s but be gentle in the corners.",
+              "Cruise smoothly at 1.5m/s.", "Gentle ride at 4 m/s please.", "Comfortable 2 m/s.")),
+    ControlCase(
+        "reverse_careful", f"speed along the track minus {REVERSE_SPEED} m/s [m/s], backwards slower", speed_error,
+        reverses_carefully, goal="reverse carefully", per_lap=False, rule="Reverse the car", scored=False,
+        teacher={"slow reverse": lambda _: {"v_min": -0.5, "v_max": -0.5}},
+        open=("Back it up, but carefully.", "Back up slowly and gently.", "Carefully drive backwards.",
+              "reverse slow and steady", "Gently roll backwards at 0.5 m/s.", "Backwards, nice and easy.",
+              "Reverse cautiously.", "Ease the car backwards, careful.")),
+    ControlCase(
+        "reset", "the parameters equal the defaults (from a careful set in force)", None, is_the_defaults,
+        goal="reset every parameter to its default", drives=False, start=CAREFUL_SET, scored=False,
+        teacher={"defaults": lambda _: MpcParams().as_dict()},
+        open=("Reset to the default parameters.", "Back to defaults.", "restore the factory settings",
+              "Undo all changes.", "Go back to the standard setup.", "Reset everything.", "defaults please",
+              "Forget my earlier instructions and use the default tuning.", "Reset the MPC parameters.")),
+    ControlCase(
+        "out_of_scope", "the parameters unchanged (from a careful set in force)", None, is_unchanged,
+        goal="change nothing: the instruction is not about driving or cannot be done", drives=False,
+        start=CAREFUL_SET, scored=False, teacher={"no change": lambda _: {}},
+        open=("Fly to the moon.", "What's the capital of France?", "Tell me a joke.", "asdfgh",
+              "Drive through the wall.", "Turn into a submarine.", "Play some music.", "Make me a coffee.",
+              "Teleport to the finish line.")),
 )}
 
 
@@ -251,3 +394,8 @@ def scored_cases() -> tuple[str, ...]:
 def eval_phrasings() -> list[tuple[str, str]]:
     """(case, instruction) for every held-out phrasing of a scored case."""
     return [(name, text) for name in scored_cases() for text in CONTROL_CASES[name].eval]
+
+
+def open_phrasings() -> list[tuple[str, str]]:
+    """(intent, instruction) for every phrasing of the open-instruction benchmark."""
+    return [(name, text) for name, case in CONTROL_CASES.items() for text in case.open]

@@ -1,9 +1,11 @@
 """`robotxr1 eval decision|control|oracle`: the papers' numbers, measured in the simulator.
 
 decision  accuracy of the decision module on the decision datasets (per instruction, per
-          dataset, overall), every wrong answer logged.
+          dataset, overall), every wrong answer logged; --suite stress: the generated stress
+          suite (windows and thresholds the training never shows).
 control   control adaptability score of the MPC module on the evaluation track: four cases x
-          five held-out phrasings, each driven and compared with the default parameters.
+          five held-out phrasings, each driven and compared with the default parameters;
+          --suite open: the open-instruction benchmark (every intent's open phrasings).
 oracle    search the best parameters per control prompt and cache them (the ceiling that
           `eval control --baseline oracle` reports).
 
@@ -25,6 +27,7 @@ from tqdm import tqdm
 from ..errors import Robotxr1Error
 from ..evaluation.control_cases import EVAL_SCENARIO, score_params
 from ..evaluation.control_eval import (
+    SUITES,
     DefaultProposer,
     ModelProposer,
     OracleProposer,
@@ -36,6 +39,7 @@ from ..evaluation.decision_dataset import find_datasets, load_dataset
 from ..evaluation.decision_eval import evaluate_decision, total_calls
 from ..evaluation.oracle import OracleCache, SearchBudget, prompt_key, search
 from ..evaluation.report import write_control_report, write_decision_report
+from ..evaluation.stress_suite import stress_datasets, stress_questions
 from ..llm.answer_format import decision_answer
 from ..llm.backends import Backend, ScriptedBackend
 from ..llm.decision import DecisionxR1
@@ -46,6 +50,7 @@ from ..track.library import get_track
 from .model_options import add_model_arguments, answer_settings, model_spec
 
 DECISION_BASELINES = {"always-true": True, "always-false": False}
+DECISION_SUITES = ("stress",)
 CONTROL_BASELINES = ("default", "oracle")
 
 
@@ -61,6 +66,9 @@ def register(subparsers) -> None:
     decision.add_argument("--dataset", action="append", metavar="NAME|FILE|DIR",
                           help="dataset(s): a packaged name (e.g. oscillating), a JSON file in the reference's "
                                "format, or a folder of them; repeatable (default: all packaged datasets)")
+    decision.add_argument("--suite", choices=DECISION_SUITES,
+                          help="a generated suite instead of datasets: 'stress', windows and speed thresholds the "
+                               "training never shows (evaluation/stress_suite.py; never train or tune on it)")
     decision.add_argument("--mini", action="store_true", help="every fifth record only")
     decision.add_argument("--workers", type=int, default=1, metavar="N",
                           help="model instances in parallel worker processes, each with --threads and "
@@ -80,6 +88,9 @@ def register(subparsers) -> None:
                          help="default parameters, or the oracle's cached best parameters, instead of a model")
     control.add_argument("--track", default="eval", help="track (default: the evaluation track)")
     control.add_argument("--mini", action="store_true", help="one phrasing per case")
+    control.add_argument("--suite", choices=SUITES, default="default",
+                         help="default: the paper's score (4 cases x 5 held-out phrasings); open: the "
+                              "open-instruction benchmark, every intent's open phrasings")
     control.add_argument("--oracle-cache", type=Path, help="oracle cache file (default: the packaged one)")
     control.add_argument("--no-plots", action="store_true", help="skip the trajectory plots")
     control.add_argument("--reasoning-chars", type=int, default=DEFAULTS.tuning_reasoning_chars, metavar="N",
@@ -135,8 +146,16 @@ def _progress(total: int, what: str) -> tqdm:
 
 def run_decision(args: argparse.Namespace) -> int:
     _check_choice(args)
-    paths = [path for spec in (args.dataset or [None]) for path in find_datasets(spec)]
-    datasets = [load_dataset(path) for path in dict.fromkeys(paths)]
+    judges = None
+    if args.suite:
+        if args.dataset:
+            raise Robotxr1Error("give either --suite or --dataset, not both")
+        datasets = list(stress_datasets())
+        judges = stress_questions()
+    else:
+        paths = [path for spec in (args.dataset or [None]) for path in find_datasets(spec)]
+        datasets = [load_dataset(path) for path in dict.fromkeys(paths)]
+    instructions = list(judges) if judges else None
     settings = answer_settings(args, decision_reasoning_chars=args.reasoning_chars)
     decider: DecisionxR1 | DeciderFactory
     if args.baseline:
@@ -157,12 +176,13 @@ def run_decision(args: argparse.Namespace) -> int:
         decider = DeciderFactory(spec, settings)
     workers = 1 if args.baseline else args.workers
     start = time.perf_counter()
-    with _progress(total_calls(datasets, args.mini), "decision") as bar:
-        report = evaluate_decision(decider, datasets, name, mini=args.mini, progress=bar.update, workers=workers)
+    with _progress(total_calls(datasets, args.mini, instructions), "decision") as bar:
+        report = evaluate_decision(decider, datasets, name, mini=args.mini, progress=bar.update, workers=workers,
+                                   instructions=instructions, judges=judges)
     report.settings = {"model": name, "grammar": not args.no_grammar, "seed": args.seed, "temperature": 0.0,
                        "max_tokens": args.max_tokens, "reasoning_chars": args.reasoning_chars, "mini": args.mini,
                        "workers": workers, "threads": args.threads, "wall_s": round(time.perf_counter() - start, 1),
-                       "datasets": [str(d.path) for d in datasets]}
+                       "suite": args.suite, "datasets": [str(d.path) for d in datasets]}
     files = write_decision_report(report, args.out)
     _print_summary(args, report.summary(), files,
                    lambda s: f"decision accuracy {100 * s['accuracy']:.1f} % over {s['n']} pairs "
@@ -174,8 +194,10 @@ def run_decision(args: argparse.Namespace) -> int:
 def run_control(args: argparse.Namespace) -> int:
     _check_choice(args)
     track = get_track(args.track)
-    prompts = eval_prompts(mini=args.mini)
+    prompts = eval_prompts(mini=args.mini, suite=args.suite)
     proposer: Proposer
+    if args.baseline == "oracle" and args.suite != "default":
+        raise Robotxr1Error("the oracle is searched for the default suite only; use --baseline default or a model")
     if args.baseline == "default":
         proposer = DefaultProposer()
     elif args.baseline == "oracle":
@@ -194,13 +216,14 @@ def run_control(args: argparse.Namespace) -> int:
     with _progress(len(prompts), "control") as bar:
         report = evaluate_control(track, proposer, prompts, EVAL_SCENARIO,
                                   plot_dir=None if args.no_plots else args.out / "plots",
-                                  progress=bar.update)
+                                  progress=bar.update, suite=args.suite)
     report.settings = {"proposer": proposer.name, "grammar": not args.no_grammar if not args.baseline else None,
                        "seed": args.seed, "temperature": 0.0, "max_tokens": args.max_tokens, "mini": args.mini,
+                       "suite": args.suite,
                        "reasoning_chars": args.reasoning_chars}
     if args.track != "eval":
         report.settings["note"] = f"track {args.track!r} is not the evaluation track"
-    stale = [p.text for p in report.prompts if "oracle_default_rmse" in p.detail
+    stale = [p.text for p in report.prompts if "oracle_default_rmse" in p.detail and p.default_rmse is not None
              and not math.isclose(p.detail["oracle_default_rmse"], p.default_rmse, rel_tol=1e-6)]
     if stale:
         report.settings["warning"] = (f"the oracle cache is stale for {len(stale)} prompt(s) (the default RMSE has "
@@ -210,7 +233,9 @@ def run_control(args: argparse.Namespace) -> int:
     _print_summary(args, report.summary(), files,
                    lambda s: f"control adaptability score {100 * s['score']:.1f} % over {s['prompts']} prompts "
                              f"(clipped {100 * s['score_clipped']:.1f} %, failures {s['failures']}, "
-                             f"parse rate {100 * s['parse_rate']:.1f} %)")
+                             f"parse rate {100 * s['parse_rate']:.1f} %)" if args.suite == "default" else
+                             f"open instructions: behaviour achieved in {s['achieved']} of {s['prompts']} prompts, "
+                             f"unchanged {s['unchanged']}, outside the ranges {s['out_of_range']}")
     return 0
 
 

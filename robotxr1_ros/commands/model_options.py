@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..llm.chat_templates import BUILTIN_TEMPLATES
 from ..llm.model_spec import ModelSpec
 from ..llm.module_pair import AnswerSettings
 from ..llm.node_config import DEFAULTS
@@ -34,6 +35,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=DEFAULTS.max_tokens,
                         help=f"generation budget per answer (default {DEFAULTS.max_tokens})")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (decoding is greedy: temperature 0)")
+    parser.add_argument("--chat-template", default=DEFAULTS.chat_template or None, metavar="NAME|PATH",
+                        help=f"chat template instead of the GGUF's own (a GGUF without one needs it): a built-in "
+                             f"({', '.join(BUILTIN_TEMPLATES)}) or a Jinja file (default: the model's own)")
+    parser.add_argument("--thinking", default=DEFAULTS.thinking, metavar="MODE",
+                        help=f"a reasoning model's (<think>) thinking before its answers: 'none' (an empty thinking "
+                             f"block) or 'budget N' (at most N tokens) (default {DEFAULTS.thinking!r})")
     adapter = parser.add_mutually_exclusive_group()
     adapter.add_argument("--lora", type=Path, metavar="PATH",
                          help="GGUF LoRA adapter for the model (from `robotxr1 export`); default: the adapter "
@@ -46,7 +53,8 @@ def model_spec(args: argparse.Namespace) -> ModelSpec:
                      served_model=args.served_model, n_ctx=args.ctx, n_threads=args.threads,
                      n_threads_batch=args.batch_threads, n_gpu_layers=args.n_gpu_layers,
                      flash_attn=args.flash_attn, seed=args.seed,
-                     lora_path=str(args.lora) if args.lora else None, base_only=args.base_only)
+                     lora_path=str(args.lora) if args.lora else None, base_only=args.base_only,
+                     chat_template=args.chat_template, thinking=args.thinking)
 
 
 def answer_settings(args: argparse.Namespace, decision_reasoning_chars: int = DEFAULTS.decision_reasoning_chars,

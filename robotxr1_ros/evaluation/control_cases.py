@@ -20,6 +20,7 @@ wrong there).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -57,7 +58,7 @@ class ControlPrompt:
 class CaseRun:
     prompt: ControlPrompt
     params: MpcParams
-    rmse: float
+    rmse: float  # NaN for a case no RMSE applies to
     failure: str  # "" unless the run failed (then rmse is FAILURE_RMSE)
     metrics: DrivingMetrics  # of the measured part
     log: RunLog  # the measured part of the run
@@ -83,7 +84,10 @@ def score_log(track: Track, log: RunLog, params: MpcParams, prompt: ControlPromp
         failure = "crashed"
     elif case.must_drive and not lap:
         failure = f"no complete lap in {log.t[-1] - log.t[0]:.0f} s"
-    rmse = FAILURE_RMSE if failure else signal_rmse(part, case.error, prompt.reference_speed)
+    if case.error is None:  # judged by its `achieved` check alone
+        rmse = math.nan
+    else:
+        rmse = FAILURE_RMSE if failure else signal_rmse(part, case.error, prompt.reference_speed)
     return CaseRun(prompt, params, rmse, failure, metrics, part)
 
 

@@ -74,14 +74,17 @@ def record_behaviour(track: Track, behaviour: Behaviour, start_s: float, seed: i
     return recording
 
 
-def cut_windows(recording: Recording, track: Track, count: int, rng: np.random.Generator) -> list[dict[str, Any]]:
-    """`count` feature records from random windows of the recording."""
+def cut_windows(recording: Recording, track: Track, count: int, rng: np.random.Generator,
+                seconds: tuple[float, float] = WINDOW_SECONDS,
+                samples_range: tuple[int, int] = WINDOW_SAMPLES) -> list[dict[str, Any]]:
+    """`count` feature records from random windows of the recording (durations and sample counts
+    drawn from the ranges given)."""
     end_time = recording.odometry[-1].t
     records: list[dict[str, Any]] = []
     while len(records) < count:
-        duration = rng.uniform(*WINDOW_SECONDS)
+        duration = rng.uniform(*seconds)
         start = rng.uniform(SETTLE_SECONDS, end_time - duration)
-        samples = int(rng.integers(WINDOW_SAMPLES[0], WINDOW_SAMPLES[1] + 1))
+        samples = int(rng.integers(samples_range[0], samples_range[1] + 1))
         features = compute_features(recording.window(start, start + duration), track, FeatureConfig(n_samples=samples))
         if not isinstance(features, InsufficientData):
             records.append(features.as_record())

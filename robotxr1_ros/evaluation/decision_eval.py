@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import multiprocessing
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..cases.decision import decision_instructions, label
+from ..cases.decision import Judge, decision_instructions, label
+from ..cases.summary import WindowSummary
 from ..errors import Robotxr1Error
 from ..llm.decision import DecisionxR1
 from ..llm.features import StateFeatures, features_from_record
@@ -94,16 +95,19 @@ def selected_records(dataset: Dataset, mini: bool) -> list[tuple[int, dict[str, 
 
 
 Record = tuple[str, int, dict[str, Any]]  # dataset name, record index, record
-Unit = tuple[str, tuple[Record, ...]]  # one instruction and the records it is asked about, in a row
+Unit = tuple[str, tuple[Record, ...], tuple[bool, ...]]  # an instruction, the records it is asked about, their labels
 UnitResult = tuple[list["DecisionCall"], list[dict[str, Any]]]  # the calls of a unit, and the wrong ones
 UNIT_RECORDS = 16  # records per unit of work: enough to keep the instruction cached, small for progress
 
 
 def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets: Sequence[Dataset], model: str,
                       mini: bool = False, instructions: Sequence[str] | None = None,
-                      progress: Callable[[], None] | None = None, workers: int = 1) -> DecisionReport:
+                      progress: Callable[[], None] | None = None, workers: int = 1,
+                      judges: Mapping[str, Judge] | None = None) -> DecisionReport:
     """Ask every instruction (default: every rule's) about every (selected) record of every dataset.
     `decider` is a DecisionxR1, or a picklable factory of one (needed for `workers` > 1: one per process).
+    `judges` labels the instructions that are not a rule's (a rule's variant at another threshold);
+    the labels are computed here, so the workers need no judge.
 
     One instruction is asked about many records in a row, as on the car (the same instruction, a
     new state every period): the prompt up to the state stays in the model's KV cache. The calls
@@ -114,8 +118,16 @@ def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets
     instructions = decision_instructions() if instructions is None else instructions
     records = [(dataset.name, index, record)
                for dataset in datasets for index, record in selected_records(dataset, mini)]
-    units = [(instruction, tuple(records[start:start + UNIT_RECORDS]))
-             for instruction in instructions for start in range(0, len(records), UNIT_RECORDS)]
+    judges = judges or {}
+
+    def expected(instruction: str, record: dict[str, Any]) -> bool:
+        judge = judges.get(instruction)
+        return judge(WindowSummary(record)) if judge else label(instruction, record)
+
+    chunks = [(instruction, tuple(records[start:start + UNIT_RECORDS]))
+              for instruction in instructions for start in range(0, len(records), UNIT_RECORDS)]
+    units = [(instruction, chunk, tuple(expected(instruction, record) for _, _, record in chunk))
+             for instruction, chunk in chunks]
     if workers == 1:
         local = decider if isinstance(decider, DecisionxR1) else decider()
         report = _collect((evaluate_unit(local, *unit) for unit in units), progress)
@@ -134,14 +146,15 @@ def evaluate_decision(decider: DecisionxR1 | Callable[[], DecisionxR1], datasets
     return report
 
 
-def evaluate_unit(decider: DecisionxR1, instruction: str, records: Sequence[Record]) -> UnitResult:
-    """`instruction` about each of `records`, one after the other."""
+def evaluate_unit(decider: DecisionxR1, instruction: str, records: Sequence[Record],
+                  labels: Sequence[bool]) -> UnitResult:
+    """`instruction` about each of `records`, one after the other; `labels` are theirs."""
     calls, wrong = [], []
-    for dataset, index, record in records:
+    for (dataset, index, record), expected in zip(records, labels, strict=True):
         state = features_from_record(record, min_samples=MIN_RECORD_SAMPLES)
         decision = decider.decide(instruction, state)
         completion = decision.completion
-        call = DecisionCall(dataset, index, instruction, label(instruction, record), decision.adheres,
+        call = DecisionCall(dataset, index, instruction, expected, decision.adheres,
                             decision.status, completion.text if completion else "",
                             completion.latency_s if completion else 0.0,
                             completion.prompt_tokens if completion else 0,
@@ -181,5 +194,6 @@ def _worker_unit(unit: Unit) -> UnitResult:
     return evaluate_unit(_worker, *unit)
 
 
-def total_calls(datasets: Sequence[Dataset], mini: bool) -> int:
-    return sum(len(selected_records(d, mini)) for d in datasets) * len(decision_instructions())
+def total_calls(datasets: Sequence[Dataset], mini: bool, instructions: Sequence[str] | None = None) -> int:
+    asked = decision_instructions() if instructions is None else instructions
+    return sum(len(selected_records(d, mini)) for d in datasets) * len(asked)

@@ -22,6 +22,7 @@ class DrivingMetrics:
     rmse_raceline: float  # m, lateral distance to the racing line
     rmse_speed: float  # m/s, speed along the track minus the reference speed
     rmse_accel: float  # m/s^2, IMU acceleration magnitude sqrt(ax^2 + ay^2)
+    min_wall_distance: float  # m, the nearest either wall came after the settling time
     crashed: bool
     lap_time: float | None  # s, first complete lap, None if none was completed
     mean_speed: float  # m/s, progress along the track per second (negative backwards)
@@ -60,6 +61,7 @@ def driving_metrics(log: RunLog, track_length: float, reference_speed: float = R
         rmse_raceline=signal_rmse(log, raceline_offset, reference_speed, settle_time),
         rmse_speed=signal_rmse(log, speed_error, reference_speed, settle_time),
         rmse_accel=signal_rmse(log, acceleration, reference_speed, settle_time),
+        min_wall_distance=float(np.min(np.minimum(log.d_left, log.d_right)[settled(log, settle_time)])),
         crashed=bool(log.crashed[-1] > 0),
         lap_time=float(log.t[lap_done[0]] - log.t[0]) if lap_done.size else None,
         mean_speed=float(progress[-1] / duration) if duration > 0 else 0.0,

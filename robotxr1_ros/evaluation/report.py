@@ -52,20 +52,26 @@ def decision_markdown(report: DecisionReport) -> str:
 def control_markdown(report: ControlReport, out_dir: Path | None = None) -> str:
     """The summary; plot links are relative to `out_dir` (where the markdown file goes)."""
     summary = report.summary()
-    lines = [f"# Control adaptability: {report.proposer} on track `{report.track}`", "",
+    title = "Control adaptability" if report.suite == "default" else f"Control, suite `{report.suite}`"
+    lines = [f"# {title}: {report.proposer} on track `{report.track}`", "",
              *_settings_lines(report.settings), f"- scenario: `{report.scenario}`", "",
+             f"**Behaviour achieved in {summary['achieved']} of {summary['prompts']} prompts "
+             f"({_pct(summary['achieved_rate'])})**; parameters unchanged in {summary['unchanged']}; results outside "
+             f"the effective ranges: {summary['out_of_range']}.", "",
              f"**Control adaptability score {_pct(summary['score'])}** (mean improvement over {summary['prompts']} "
-             f"prompts, failures at RMSE 69); clipped at -100 %: {_pct(summary['score_clipped'])}; "
+             f"prompts an RMSE applies to, failures at RMSE 69); clipped at -100 %: {_pct(summary['score_clipped'])}; "
              f"median {_pct(summary['median_improvement'])}; failures {summary['failures']} "
              f"(crashes {summary['crashes']}); behaviour achieved in {summary['achieved']} of {summary['prompts']}; "
              f"parameters parsed in {_pct(summary['parse_rate'])}; "
              f"mean latency {_num(summary['latency_s_mean'], 2)} s.", "",
              "## Per case", "",
-             "| case | RMSE of | prompts | score | clipped | failures | achieved | mean default RMSE | mean RMSE |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| case | RMSE of (or check) | prompts | score | clipped | failures | achieved | achieved rate "
+             "| unchanged | out of range | mean default RMSE | mean RMSE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for case, row in summary["per_case"].items():
         lines.append(f"| {case} | {case_description(case)} | {row['prompts']} | {_pct(row['score'])} | "
                      f"{_pct(row['score_clipped'])} | {row['failures']} | {row['achieved']} | "
+                     f"{_pct(row['achieved_rate'])} | {row['unchanged']} | {row['out_of_range']} | "
                      f"{_num(row['mean_default_rmse'])} | "
                      f"{_num(row['mean_rmse'])} |")
     lines += ["", "## Per prompt", "",
@@ -75,7 +81,7 @@ def control_markdown(report: ControlReport, out_dir: Path | None = None) -> str:
     for p in report.prompts:
         changes = ", ".join(f"{k}={v:.3g}" for k, v in p.changes.items()) or "-"
         plot = f" ([plot]({Path(os.path.relpath(p.plot, out_dir or '.')).as_posix()}))" if p.plot else ""
-        lines.append(f"| {p.case} | {p.text}{plot} | {p.default_rmse:.3f} | {p.rmse:.3f} | {_pct(p.improvement)} | "
+        lines.append(f"| {p.case} | {p.text}{plot} | {_num(p.default_rmse)} | {_num(p.rmse)} | {_pct(p.improvement)} | "
                      f"{p.failure or '-'} | {'yes' if p.achieved else 'no'} | "
                      f"{_num(p.metrics['mean_speed'] if p.metrics else None, 2)} | {changes} | "
                      f"{_num(p.latency_s, 2)} |")

@@ -13,18 +13,20 @@ import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..errors import Robotxr1Error
+from .chat_templates import BUILTIN_TEMPLATES, THINK_CLOSE, THINKING_OFF, ChatRenderer
 from .grammar import GrammarError, choice_grammar
 from .greedy_decoding import CANCELLED, GrammarChecker, greedy_decode, next_token_logprobs
 from .jump_forward import forced_continuation
+from .llama_import import import_llama_cpp
 from .llama_resources import ALL_LAYERS, AUTO
 from .lora_merge import merged_model_path
-from .models import N_CTX, ModelLoadError, default_model_path, import_llama_cpp, load_llama
+from .models import N_CTX, ModelLoadError, default_model_path, load_llama
 
 Message = Mapping[str, str]  # {"role": "system" | "user" | "assistant", "content": ...}
 # Asked during the prompt and between generated tokens: True ends the answer ("cancelled").
@@ -128,6 +130,8 @@ class LlamaCppBackend(Backend):
     (the longest common token prefix with the previous call is not evaluated again). One backend
     holds one cache: give each prompt family (decision, MPC) its own backend to keep both
     prefixes warm; the weights are memory-mapped, so a second backend costs only its KV cache.
+    `chat_template` (Jinja text) is used instead of the model's own (which a GGUF may lack);
+    `thinking` is how a reasoning model thinks before its answers (chat_templates.py).
     """
 
     name = "llama.cpp"
@@ -136,10 +140,8 @@ class LlamaCppBackend(Backend):
     def __init__(self, model_path: str | Path | None = None, *, n_ctx: int = N_CTX, n_threads: int | None = AUTO,
                  n_threads_batch: int | None = AUTO, n_batch: int = 512, seed: int = 0,
                  chat_template: str | None = None, lora_path: str | Path | None = None,
-                 flash_attn: bool = True, n_gpu_layers: int = ALL_LAYERS) -> None:
+                 flash_attn: bool = True, n_gpu_layers: int = ALL_LAYERS, thinking: str = THINKING_OFF) -> None:
         llama_cpp = import_llama_cpp()
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         self._llama_cpp = llama_cpp
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.lora_path = Path(lora_path) if lora_path is not None else None  # a GGUF LoRA adapter of this base
@@ -150,19 +152,19 @@ class LlamaCppBackend(Backend):
         self.n_ctx = self.llama.n_ctx()
         template = chat_template or self.llama.metadata.get("tokenizer.chat_template")
         if not template:
-            raise ModelLoadError(f"{self.model_path}: the model has no chat template; pass chat_template "
-                                 f"(instruction-tuned GGUF files carry one)")
+            raise ModelLoadError(f"{self.model_path}: the model has no chat template; give one (--chat-template / "
+                                 f"chat_template:=, a built-in name: {', '.join(BUILTIN_TEMPLATES)}, or a Jinja "
+                                 f"file)")
         model = self.llama._model
-        self._formatter = Jinja2ChatFormatter(template=template, eos_token=_token_text(model, model.token_eos()),
-                                              bos_token=_token_text(model, model.token_bos()))
+        self._renderer = ChatRenderer(template, eos_token=_token_text(model, model.token_eos()),
+                                      bos_token=_token_text(model, model.token_bos()), thinking=thinking)
         self._grammars: dict[str, Any] = {}
         self._checkers: dict[str, GrammarChecker] = {}
 
     def render(self, messages: Sequence[Message]) -> str:
-        """The prompt text exactly as the model sees it (chat template + generation prompt)."""
-        # llama-cpp-python types each message as a TypedDict per role; ours are plain role/content
-        # mappings, which is what its formatter reads.
-        return self._formatter(messages=[dict(m) for m in messages]).prompt  # type: ignore[misc]
+        """The prompt text exactly as the model sees it (chat template + generation prompt, and a
+        reasoning model's thinking block opened or written empty)."""
+        return self._renderer.prompt(messages)
 
     def tokenize(self, text: str) -> list[int]:
         # The chat template writes any special tokens itself, so none are added here.
@@ -201,7 +203,10 @@ class LlamaCppBackend(Backend):
     def complete(self, messages: Sequence[Message], *, grammar: str | None = None, max_tokens: int = 200,
                  temperature: float = 0.0, seed: int = 0, stop: StopCheck | None = None) -> Completion:
         compiled = self.check_grammar(grammar) if grammar is not None else None
-        tokens = self.tokenize(self.render(messages))
+        prompt = self.render(messages)
+        if self._renderer.budget:
+            return self._think_then_answer(prompt, grammar, max_tokens, stop)
+        tokens = self.tokenize(prompt)
         if len(tokens) + max_tokens > self.n_ctx:
             raise BackendError(context_overflow(len(tokens), max_tokens, self.n_ctx))
         if temperature == 0.0:
@@ -209,7 +214,7 @@ class LlamaCppBackend(Backend):
         cached = max(0, self.cached_prefix(tokens))
         start = time.perf_counter()
         result = self.llama.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=temperature,
-                                              seed=seed, grammar=compiled, stop=[self._formatter.eos_token])
+                                              seed=seed, grammar=compiled, stop=[self._renderer.eos_token])
         latency = time.perf_counter() - start
         assert not isinstance(result, Iterator), "stream=False: one response, not a stream of chunks"
         choice, usage = result["choices"][0], result["usage"]
@@ -230,6 +235,29 @@ class LlamaCppBackend(Backend):
                           prompt_eval_s=decoded.prompt_eval_s, decode_s=decoded.decode_s, grammar_s=decoded.grammar_s,
                           forced_tokens=decoded.forced_tokens)
 
+    def _think_then_answer(self, prompt: str, grammar: str | None, max_tokens: int,
+                           stop: StopCheck | None) -> Completion:
+        """A reasoning model's turn with a thinking budget: at most `budget` free greedy tokens of
+        thinking, closed here if the model has not closed it, then the (grammar-constrained)
+        answer after it; the answer's text is returned, the thinking counts in tokens and time. Both
+        are decoded greedily, whatever the temperature."""
+        start = time.perf_counter()
+        tokens = self.tokenize(prompt)
+        budget = self._renderer.budget
+        if len(tokens) + budget + max_tokens > self.n_ctx:
+            raise BackendError(context_overflow(len(tokens), budget + max_tokens, self.n_ctx))
+        close = self.tokenize(THINK_CLOSE.strip())
+        ends_thinking = self._is_end if len(close) != 1 else (lambda token: token == close[0] or self._is_end(token))
+        thought = greedy_decode(self._llama_cpp, self.llama, tokens, budget, None, ends_thinking, stop)
+        if thought.finish_reason == CANCELLED:
+            return Completion("", len(tokens), len(thought.tokens), time.perf_counter() - start,
+                              cached_tokens=thought.cached_tokens, finish_reason=CANCELLED)
+        text = self.llama.detokenize(thought.tokens).decode("utf-8", errors="replace").split(THINK_CLOSE.strip())[0]
+        answer = self._greedy(self.tokenize(prompt + text.rstrip("\n") + THINK_CLOSE), grammar, max_tokens, stop)
+        return replace(answer, prompt_tokens=len(tokens), latency_s=time.perf_counter() - start,
+                       completion_tokens=len(thought.tokens) + answer.completion_tokens,
+                       cached_tokens=thought.cached_tokens)
+
     def _is_end(self, token: int) -> bool:
         return bool(self._llama_cpp.llama_vocab_is_eog(self.llama._model.vocab, token))
 
@@ -238,7 +266,7 @@ class LlamaCppBackend(Backend):
         """One forward pass over the prompt + `prefix`; the option whose first token is the most
         likely next token wins. Options must differ in their first token."""
         start = time.perf_counter()
-        head = self.render(messages) + prefix
+        head = self._renderer.answer_prompt(messages) + prefix
         tokens, firsts = option_first_tokens(self.tokenize, head, options)
         if len(tokens) + 1 > self.n_ctx:
             raise BackendError(f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx} tokens")

@@ -79,7 +79,7 @@ def llama_threads(n_threads: int | None = AUTO, n_threads_batch: int | None = AU
 
 def gpu_offload_supported() -> bool:
     """Whether this llama.cpp build can offload layers to a GPU (it has a GPU backend)."""
-    from .models import import_llama_cpp
+    from .llama_import import import_llama_cpp
 
     return bool(import_llama_cpp().llama_supports_gpu_offload())
 

@@ -18,7 +18,7 @@ PROBE_GRAMMAR = 'root ::= "True" | "False"'
 
 
 def answer_once(path: str, n_gpu_layers: int = ALL_LAYERS) -> str:
-    from .models import import_llama_cpp
+    from .llama_import import import_llama_cpp
 
     llama_cpp = import_llama_cpp()
     try:

@@ -13,6 +13,11 @@ the adapter that is best at it; the two backends of the car hold one KV cache ea
 `base_only` runs the base without any. An adapter belongs to one base: it is only taken by
 default for the bundled model, never for a model given by path or $ROBOTXR1_MODEL; one given
 by path serves both modules.
+
+`chat_template` (a built-in name or a Jinja file) renders a local model's prompts instead of its
+GGUF's own template (which a base model or a bare conversion lacks); `thinking` ("none" or
+"budget N") is how a reasoning model thinks before its answers (chat_templates.py). An endpoint
+renders and thinks as its server does.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from pathlib import Path
 
 from ..errors import Robotxr1Error
 from .backends import Backend, LlamaCppBackend, OpenAIHttpBackend
+from .chat_templates import THINKING_OFF, resolve_chat_template, thinking_budget
 from .llama_resources import ALL_LAYERS, AUTO, LlamaResources
 from .lora_merge import merged_model_path
 from .models import MODEL_ENV, N_CTX, bundled_model_path, default_model_path, verify_model
@@ -53,6 +59,8 @@ class ModelSpec:
     seed: int = 0
     lora_path: str | None = None  # GGUF LoRA adapter for the model (None: the shipped one, if any)
     base_only: bool = False  # run the base model without any adapter
+    chat_template: str | None = None  # built-in name or Jinja file instead of the GGUF's template (None: the model's)
+    thinking: str = THINKING_OFF  # a reasoning model's thinking: "none" (an empty block) or "budget N" tokens
 
     def __post_init__(self) -> None:
         if self.endpoint and self.model_path:
@@ -64,6 +72,10 @@ class ModelSpec:
                                 f"{self.n_threads}, {self.n_threads_batch} and {self.n_ctx}")
         if self.n_gpu_layers < ALL_LAYERS:
             raise Robotxr1Error(f"need n_gpu_layers >= 0, or -1 for all layers, got {self.n_gpu_layers}")
+        if self.chat_template and self.endpoint:
+            raise Robotxr1Error("a chat template renders a local GGUF model's prompts: not with an endpoint")
+        resolve_chat_template(self.chat_template)
+        thinking_budget(self.thinking)
 
     def create(self, module: str | None = None) -> Backend:
         """A new backend with its own KV cache (GGUF weights are memory-mapped and shared), for
@@ -73,7 +85,8 @@ class ModelSpec:
         return LlamaCppBackend(self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                                n_threads_batch=self.n_threads_batch, seed=self.seed,
                                lora_path=self.adapter(module), flash_attn=self.flash_attn,
-                               n_gpu_layers=self.n_gpu_layers)
+                               n_gpu_layers=self.n_gpu_layers, chat_template=resolve_chat_template(self.chat_template),
+                               thinking=self.thinking)
 
     def llama_resources(self) -> LlamaResources:
         """The threads and GPU layers a local model runs with, the automatic ones resolved (for logs

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from .chat_templates import THINKING_OFF
 from .decision import DECISION_REASONING_CHARS
 from .llama_resources import ALL_LAYERS, AUTO
 from .model_spec import ModelSpec
@@ -42,6 +43,10 @@ class LlmNodeConfig:
     n_gpu_layers: int = _setting(ALL_LAYERS, f"model layers llama.cpp offloads to the GPU ({ALL_LAYERS}: all; 0: "
                                              "CPU only); none where llama.cpp was built without a GPU backend")
     flash_attn: bool = _setting(True, "llama.cpp flash attention (faster prompts)")
+    chat_template: str = _setting("", "chat template instead of the GGUF's own (a GGUF without one needs it): a "
+                                      "built-in name (chatml) or a Jinja file; empty: the model's own")
+    thinking: str = _setting(THINKING_OFF, f"a reasoning model's thinking before its answers: {THINKING_OFF!r} (an "
+                                           "empty <think> block) or 'budget N' (at most N tokens)")
     n_ctx: int = _setting(N_CTX, "llama.cpp context length (tokens)")
     max_tokens: int = _setting(MAX_TOKENS, "generation budget per answer (tokens)")
     use_grammar: bool = _setting(True, "constrain answers with the GBNF grammars")
@@ -76,6 +81,7 @@ class LlmNodeConfig:
         return ModelSpec(model_path=self.model_path or None, n_ctx=self.n_ctx, n_threads=self.n_threads,
                          n_threads_batch=self.n_threads_batch, n_gpu_layers=self.n_gpu_layers,
                          flash_attn=self.flash_attn, base_only=not adapter,
+                         chat_template=self.chat_template or None, thinking=self.thinking,
                          lora_path=None if adapter in ("", DEFAULT_ADAPTER) else adapter)
 
     def supervisor_config(self) -> SupervisorConfig:

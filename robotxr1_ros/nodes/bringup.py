@@ -68,6 +68,10 @@ LLM_ARGUMENTS = (
                    "shipped for the bundled model; empty: the base model alone)"),
     LaunchArgument("instruction", "", "initial instruction for the LLM node (empty: wait for the "
                    "robotxr1/instruction topic)"),
+    LaunchArgument("chat_template", "", "chat template instead of the model's own (a GGUF without one needs it): "
+                   "chatml or a Jinja file; empty: the model's own"),
+    LaunchArgument("thinking", "none", "a reasoning model's (<think>) thinking before its answers: none (an empty "
+                   "thinking block) or 'budget N' (at most N tokens)"),
 )
 TRACK_ARGUMENT = LaunchArgument(
     "track", "eval", "built-in track name or track-layout CSV file (x_m, y_m, w_tr_right_m, "
@@ -94,7 +98,7 @@ LLM_STOP_TIMEOUT_S = 30.0
 
 
 def _llm_overrides(args: Mapping[str, Any]) -> dict[str, Any]:
-    return {"model_path": args["model_path"], "lora_path": args["lora_path"], "instruction": args["instruction"]}
+    return {name: args[name] for name in ("model_path", "lora_path", "instruction", "chat_template", "thinking")}
 
 
 def drive_nodes(config: Any, args: Mapping[str, Any]) -> list[NodeLaunch]:
