@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import Robotxr1Error
 
@@ -76,16 +77,16 @@ class ChatRenderer:
 
         self.template = template
         self.eos_token = eos_token
-        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token)
+        # Typed loosely: llama-cpp-python types each message as a TypedDict per role; ours are plain
+        # role/content mappings, which is what its formatter reads.
+        self._formatter: Any = Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token)
         budget = thinking_budget(thinking)
         self.budget = budget if thinks(template) else 0  # free thinking tokens before the answer (0: none)
 
     def prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         """The prompt up to where the answer starts; a reasoning model's thinking block is opened
         there for a budget, else written empty (whichever part the template has not written)."""
-        # llama-cpp-python types each message as a TypedDict per role; ours are plain role/content
-        # mappings, which is what its formatter reads.
-        text: str = self._formatter(messages=[dict(m) for m in messages]).prompt  # type: ignore[misc]
+        text: str = self._formatter(messages=[dict(m) for m in messages]).prompt
         if not thinks(self.template):
             return text
         opened = text if text.endswith(THINK_OPEN) else text + THINK_OPEN
