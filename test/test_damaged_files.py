@@ -355,6 +355,9 @@ def _set_environment(monkeypatch, files: dict[str, Path], extra: dict[str, str])
             monkeypatch.setenv(name, str(files["root"] / folder))
     for name, value in extra.items():
         monkeypatch.setenv(name, _fill([value], files, files["root"])[0])
+    # A process verifies each model file once (models._verify_file is cached): whether an earlier test
+    # in this worker already did must not decide whether the verified cache is written here.
+    models._verify_file.cache_clear()
 
 
 def _assert_one_line(returncode: int, err: str, command: str, named: str) -> None:
