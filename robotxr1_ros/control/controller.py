@@ -157,9 +157,7 @@ class SafeController:
         if verdict.fault is not None:
             return self._stop(now, verdict.fault, verdict.problem)
         if self.held:  # zero speed, but steered along the line while the car brakes
-            if self.fault != Fault.HELD:
-                self.stops[Fault.HELD] = self.stops.get(Fault.HELD, 0) + 1
-            self.fault, self.stop_reason = Fault.HELD, self.held
+            self._enter(Fault.HELD, self.held)
         else:
             self.fault, self.stop_reason = None, ""
         if self._planned is not self.params:
@@ -227,11 +225,15 @@ class SafeController:
         sends before it shuts down, so the car does not keep its last speed."""
         return self._stop(now, Fault.SHUTDOWN, reason)
 
-    def _stop(self, now: float, fault: Fault, problem: str) -> Command:
+    def _enter(self, fault: Fault, problem: str) -> None:
+        """Stopped for `fault` from now on; a stop of a new kind is counted."""
         if fault != self.fault:
-            if not self.fault:
-                self.planner.reset()  # its warm start will no longer match the car
             self.stops[fault] = self.stops.get(fault, 0) + 1
         self.fault, self.stop_reason = fault, problem
+
+    def _stop(self, now: float, fault: Fault, problem: str) -> Command:
+        if not self.fault:
+            self.planner.reset()  # its warm start will no longer match the car
+        self._enter(fault, problem)
         sent = self.filter.apply(0.0, self.filter.steering, self.params)
         return Command(now, sent.speed, sent.steering, fault, problem, sent.corrections)

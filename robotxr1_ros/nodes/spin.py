@@ -87,8 +87,8 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
     (Robotxr1Error) exits with 2, unless a stop was requested meanwhile. `before_init` runs first:
     process-wide settings (priority, CPU pinning) that the middleware's threads must inherit.
     `before_spin` runs once the node (and so the middleware's threads) exists, in the thread that
-    will spin it: settings for that thread and the executor's, but not the middleware's. The
-    last thing a node's process does (see leave_quickly)."""
+    will spin it: settings for that thread and the executor's, but not the middleware's. Last, it
+    calls leave_quickly, so the process ends soon after its node."""
     with stop_on_signals() as stop:
         parent = ParentWatch.start()  # its signal, SIGTERM, now sets `stop`
         node = None
