@@ -334,10 +334,7 @@ class Supervisor:
         trigger, self._standstill_due = self._standstill_due, None
         in_force = self.params.as_dict()
         try:
-            effective = {spec.name: spec for spec in self.specs}
-            for name, value in STANDSTILL.items():
-                effective[name].check(value)
-            check_cross_rules({**in_force, **STANDSTILL})
+            self._check(STANDSTILL)
         except ParamError as error:
             return TuningEvent(now, self.instruction, trigger, Outcome.REFUSED,
                                f"the car's ranges exclude a standstill: {error}", None, path=UpdatePath.FAST_PATH_STOP)
@@ -407,14 +404,19 @@ class Supervisor:
                 return event(Outcome.REFUSED, "; ".join(item.reason for item in tuning.update.rejected))
             return event(Outcome.UNCHANGED, "the proposal equals the parameters in force")
         try:
-            effective = {spec.name: spec for spec in self.specs}
-            for name, value in changes.items():
-                effective[name].check(value)
-            check_cross_rules({**in_force, **changes})
+            self._check(changes)
         except ParamError as error:
             return event(Outcome.REFUSED, str(error))
         previous = {name: in_force[name] for name in changes}
         return event(Outcome.SEND, "", ControllerUpdate(now, job.instruction, job.trigger, changes, previous))
+
+    def _check(self, changes: Mapping[str, float]) -> None:
+        """Raise ParamError unless `changes` lie in the effective ranges and, with the parameters in
+        force, pass the cross rules: what the controller will check of the update."""
+        effective = {spec.name: spec for spec in self.specs}
+        for name, value in changes.items():
+            effective[name].check(value)
+        check_cross_rules({**self.params.as_dict(), **changes})
 
     def _end_round(self, now: float) -> None:
         """A tuning round is over: the next decision waits a period, doubled for every further
