@@ -1,7 +1,11 @@
-"""The MPC parameter table: the one source of truth for the 11 LLM-tunable parameters.
+"""The MPC parameter table: the one source of truth for the LLM-tunable parameters.
 
 The controller, the ROS parameter descriptors, the prompts, the parser and the grammar all read
-this table; nothing else lists parameter names, ranges or defaults.
+this table; nothing else lists parameter names, ranges or defaults. The first eleven are the
+paper's; three more (`paper=False`) say what the eleven cannot: follow the centre line or one side
+of the track, and race faster than the racing line's speed profile. At their defaults the
+controller is exactly the paper's. Which of them a model is asked about is its parameter set
+(PARAM_SETS): the adapters trained on the paper's prompts see only the eleven.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class ParamSpec:
     # A safety limit's out-of-range proposal is refused (the value in force is kept) rather than
     # clamped: clamping "a_min 50" to 0 would choose the most aggressive legal value.
     safety_limit: bool = False
+    paper: bool = True  # one of the paper's eleven (False: this project's extension)
 
     def check(self, value: float) -> float:
         """Return `value` as a float, or raise ParamError naming the allowed range."""
@@ -53,9 +58,47 @@ PARAM_TABLE: tuple[ParamSpec, ...] = (
     ParamSpec("v_min", -2.0, 4.0, 1.0, "m/s", "minimum speed; negative allows reversing", safety_limit=True),
     ParamSpec("v_max", -1.0, 15.0, 12.0, "m/s", "maximum speed; negative forces reversing", safety_limit=True),
     ParamSpec("track_safety_margin", 0.0, 1.0, 0.3, "m", "inflation of the track boundary"),
+    # The speed profile is planned for 5 m/s^2 in corners and 6 m/s^2 of braking; the tyres hold
+    # about 10.3 (mu 1.05), but braking into a corner needs both at once: 1.15 (+10 % mean speed)
+    # laps the evaluation track and the circle with every line and margin, 1.2 slides off at the
+    # hairpin (measured; docs/reference.md).
+    ParamSpec("speed_scale", 0.3, 1.15, 1.0, "-", "scale on the racing line's speed profile (above 1: race faster)",
+              safety_limit=True, paper=False),
+    ParamSpec("centre_blend", 0.0, 1.0, 0.0, "-", "line followed: 0 the racing line, 1 the centre line",
+              paper=False),
+    ParamSpec("lateral_offset", -1.0, 1.0, 0.0, "m", "shift of the followed line, positive to the left",
+              paper=False),
 )
 PARAM_SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAM_TABLE}
 PARAM_NAMES: tuple[str, ...] = tuple(PARAM_SPECS)
+# The parameters a model is asked about: the paper's eleven, or all of them.
+PARAM_SETS: dict[str, tuple[str, ...]] = {
+    "paper": tuple(spec.name for spec in PARAM_TABLE if spec.paper),
+    "extended": PARAM_NAMES,
+}
+DEFAULT_PARAM_SET = "paper"  # the shipped adapters were trained on the paper's eleven
+
+
+def param_set(name: str) -> tuple[str, ...]:
+    """The parameter names of a set (PARAM_SETS), or ParamError naming the known sets."""
+    try:
+        return PARAM_SETS[name]
+    except KeyError:
+        raise ParamError(f"unknown parameter set {name!r}; known: {sorted(PARAM_SETS)}") from None
+
+
+def specs_of_set(specs: Iterable[ParamSpec], name: str) -> tuple[ParamSpec, ...]:
+    """`specs` (e.g. a controller's effective ranges) narrowed to the parameter set `name`."""
+    names = param_set(name)
+    return tuple(spec for spec in specs if spec.name in names)
+
+
+def set_specs(name: str = DEFAULT_PARAM_SET) -> tuple[ParamSpec, ...]:
+    """The table's rows of the parameter set `name` (the full ranges)."""
+    return specs_of_set(PARAM_TABLE, name)
+
+
+DEFAULT_SPECS = set_specs()  # what a model is asked about unless told otherwise
 
 
 def _default(name: str) -> float:
@@ -64,7 +107,7 @@ def _default(name: str) -> float:
 
 @dataclass(frozen=True)
 class MpcParams:
-    """One complete, validated set of the 11 MPC parameters (defaults from PARAM_TABLE)."""
+    """One complete, validated set of the MPC parameters (defaults from PARAM_TABLE)."""
 
     qv: float = _default("qv")
     qn: float = _default("qn")
@@ -77,6 +120,9 @@ class MpcParams:
     v_min: float = _default("v_min")
     v_max: float = _default("v_max")
     track_safety_margin: float = _default("track_safety_margin")
+    speed_scale: float = _default("speed_scale")
+    centre_blend: float = _default("centre_blend")
+    lateral_offset: float = _default("lateral_offset")
 
     def __post_init__(self) -> None:
         for spec in PARAM_TABLE:

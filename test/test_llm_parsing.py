@@ -64,11 +64,11 @@ def test_out_of_range_weights_are_clamped_and_reported():
 def test_out_of_range_safety_limits_are_rejected_not_clamped():
     base = MpcParams(a_min=-5.0)
     update = parse_mpc_answer("new_mpc_params = {'a_min': 50, 'alat_max': -3, 'v_max': 99, 'a_max': 25, "
-                              "'v_min': -7, 'qv': 150}", base)
+                              "'v_min': -7, 'qv': 150, 'speed_scale': 3}", base)
     assert update.changes == {"qv": 100.0}  # only the weight is clamped
     assert update.apply(base).a_min == -5.0  # "a_min 50" did not become a_min 0: the value in force stays
     reasons = {item.item.split(":")[0].strip("'"): item.reason for item in update.rejected}
-    assert set(reasons) == {"a_min", "alat_max", "v_max", "a_max", "v_min"}
+    assert set(reasons) == {"a_min", "alat_max", "v_max", "a_max", "v_min", "speed_scale"}
     assert "above the maximum 0" in reasons["a_min"] and "keeps -5" in reasons["a_min"]
     assert all("safety limit" in reason for reason in reasons.values())
     assert {spec.name for spec in PARAM_TABLE if spec.safety_limit} == set(reasons)

@@ -19,7 +19,7 @@ from robotxr1_ros.llm.prompts import (
     require_instruction,
 )
 from robotxr1_ros.llm.retrieval import Bm25Retriever, Passage, load_hints, load_memories, tokenize
-from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE
+from robotxr1_ros.params import DEFAULT_SPECS, PARAM_NAMES, PARAM_SETS, PARAM_SPECS, PARAM_TABLE, set_specs
 
 STATE = StateFeatures(time=2.0, data_samples=5, s_pos=(1.0, 1.5, 2.0, 2.5, 3.0), d_pos=(0.1, 0.12, 0.1, 0.08, 0.1),
                       s_speed=(-1.0, -1.1, -0.9, -1.0, -1.0), d_speed=(0.0,) * 5, d_left=(1.2,) * 5,
@@ -32,10 +32,13 @@ def test_templates_never_retype_parameter_names():
         assert not words & set(PARAM_NAMES), f"{path.name} names parameters; generate them from PARAM_TABLE"
 
 
-def test_parameter_table_text_is_generated_from_the_table():
-    lines = parameter_table_text().splitlines()
-    assert len(lines) == len(PARAM_TABLE)
-    for line, spec in zip(lines, PARAM_TABLE, strict=True):
+@pytest.mark.parametrize("param_set", sorted(PARAM_SETS))
+def test_parameter_table_text_is_generated_from_the_table(param_set):
+    assert parameter_table_text() == parameter_table_text(DEFAULT_SPECS)
+    specs = set_specs(param_set)
+    lines = parameter_table_text(specs).splitlines()
+    assert len(lines) == len(PARAM_SETS[param_set])
+    for line, spec in zip(lines, specs, strict=True):
         assert line.startswith(f"- {spec.name}: {spec.meaning}")
         assert f"{spec.minimum:g} to {spec.maximum:g}, default {spec.default:g}" in line
 
@@ -139,17 +142,20 @@ def test_grammars_define_every_rule_they_use(grammar):
             assert name in rules, f"rule {name} is used but not defined"
 
 
-def test_mpc_grammar_is_generated_from_the_table():
-    rules = _rules(mpc_grammar())
+@pytest.mark.parametrize("param_set", sorted(PARAM_SETS))
+def test_mpc_grammar_is_generated_from_the_table(param_set):
+    assert mpc_grammar() == mpc_grammar(DEFAULT_SPECS)
+    names = PARAM_SETS[param_set]
+    rules = _rules(mpc_grammar(set_specs(param_set)))
     pairs = {body.split('"')[1]: body for name, body in rules.items() if name.startswith("pair-")}
-    assert list(pairs) == [f"'{name}'" for name in PARAM_NAMES]
+    assert list(pairs) == [f"'{name}'" for name in names]
     assert '"-"?' in pairs["'v_max'"] and '"-"?' in pairs["'v_min'"]  # ranges span zero
     assert '"-"' not in pairs["'qv'"]  # never negative
     assert '"-" [' in pairs["'a_min'"]  # never positive
     assert "[0-9]{1,3}" in pairs["'qv'"] and "[0-9]{1,2}" in pairs["'v_max'"]
     # Each rest-i only offers names after i: a name can appear at most once, in table order.
-    assert rules["rest-0"].count("pair-") == len(PARAM_NAMES) - 1 and "pair-0 " not in rules["rest-0"]
-    assert "rest-10" not in rules
+    assert rules["rest-0"].count("pair-") == len(names) - 1 and "pair-0 " not in rules["rest-0"]
+    assert f"rest-{len(names) - 1}" not in rules and f"rest-{len(names) - 2}" in rules  # the last name ends it
 
 
 def test_phrasings_of_the_control_cases():

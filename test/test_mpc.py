@@ -10,7 +10,7 @@ import pytest
 from robotxr1_ros.control import mpc_qp
 from robotxr1_ros.control.closed_loop import drive
 from robotxr1_ros.control.mpc import STATUS_FALLBACK, FrenetMPC, MpcConfig, track_table
-from robotxr1_ros.params import MpcParams
+from robotxr1_ros.params import PARAM_SPECS, MpcParams
 from robotxr1_ros.sim.simulator import Simulator
 from robotxr1_ros.sim.vehicle import VehicleParams
 from robotxr1_ros.track import ClosedPath, Track
@@ -78,6 +78,32 @@ def test_a_larger_safety_margin_keeps_the_car_nearer_the_middle():
     assert np.abs(wide.d_centre[late]).mean() < np.abs(near.d_centre[late]).mean() - 0.4
     assert np.minimum(wide.d_left, wide.d_right)[late].min() > 0.9
     assert not wide.crashed.any() and not near.crashed.any()
+
+
+def test_centre_blend_follows_the_centre_line_instead_of_the_racing_line():
+    racing, _ = run("eval", MpcParams(), 15.0)
+    centre, _ = run("eval", MpcParams().updated({"centre_blend": 1.0}), 15.0)
+    lap = slice(len(racing) // 5, None)  # after the start on the racing line
+    assert np.sqrt(np.mean(centre.d_centre[lap] ** 2)) < 0.4 * np.sqrt(np.mean(racing.d_centre[lap] ** 2))
+    assert np.sqrt(np.mean(centre.d_race[lap] ** 2)) > 0.2  # it left the racing line to do so
+    assert not centre.crashed.any()
+
+
+@pytest.mark.parametrize("offset", [0.4, -0.4])
+def test_lateral_offset_holds_one_side_of_the_line(offset):
+    log, _ = run("eval", MpcParams().updated({"lateral_offset": offset}), 12.0)
+    late = slice(len(log) // 3, None)
+    assert abs(np.median(log.d_race[late]) - offset) < 0.15  # d_race is positive to the left, like n
+    assert not log.crashed.any()
+
+
+def test_speed_scale_races_faster_and_slower_than_the_profile():
+    plain, _ = run("eval", MpcParams(), 15.0)
+    fast, _ = run("eval", MpcParams().updated({"speed_scale": PARAM_SPECS["speed_scale"].maximum}), 15.0)
+    slow, _ = run("eval", MpcParams().updated({"speed_scale": 0.6}), 15.0)
+    assert fast.speed_along.mean() > 1.05 * plain.speed_along.mean()
+    assert slow.speed_along.mean() < 0.7 * plain.speed_along.mean()
+    assert not fast.crashed.any() and not slow.crashed.any()
 
 
 def test_a_lower_lateral_acceleration_limit_slows_the_car_in_corners():

@@ -9,6 +9,7 @@ from ..llm.chat_templates import BUILTIN_TEMPLATES
 from ..llm.model_spec import ModelSpec
 from ..llm.module_pair import AnswerSettings
 from ..llm.node_config import DEFAULTS
+from ..params import PARAM_SETS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--served-model", default="default", metavar="NAME",
                         help="the model name the --endpoint serves (default: 'default')")
     parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
+    parser.add_argument("--param-set", choices=sorted(PARAM_SETS), default=DEFAULTS.param_set,
+                        help=f"MPC parameters the model is asked about (default {DEFAULTS.param_set!r}): 'paper', the "
+                             "paper's eleven; 'extended', with speed_scale, centre_blend, lateral_offset")
     parser.add_argument("--threads", type=int, default=DEFAULTS.n_threads,
                         help=f"llama.cpp threads decoding (default {DEFAULTS.n_threads}: from the CPUs left beside "
                              "the controller's; 1 on 2 cores)")
@@ -62,4 +66,4 @@ def answer_settings(args: argparse.Namespace, decision_reasoning_chars: int = DE
     """How the modules answer, from the shared options and the command's reasoning bounds."""
     return AnswerSettings(use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed,
                           decision_reasoning_chars=decision_reasoning_chars,
-                          tuning_reasoning_chars=tuning_reasoning_chars)
+                          tuning_reasoning_chars=tuning_reasoning_chars, param_set=args.param_set)

@@ -1,9 +1,11 @@
 """The reference's kinematic Frenet MPC (ForzaETH KMPC), solved real-time-iteration style.
 
 State x = [s, n, alpha, v, delta] along the racing line, inputs = per-step increments of v and
-delta, horizon N steps of dt. Stage cost qn n^2 + qalpha alpha^2 + qv (v - v_target)^2 +
-qac (dv/dt)^2 + qddelta (ddelta/dt)^2, v_target = the racing line's speed at the predicted s,
-clipped to [v_min, v_max]. Soft (quadratic slack): |v^2 tan(delta) / L| <= alat_max and
+delta, horizon N steps of dt. Stage cost qn (n - n_target)^2 + qalpha alpha^2 +
+qv (v - v_target)^2 + qac (dv/dt)^2 + qddelta (ddelta/dt)^2, v_target = speed_scale times the
+racing line's speed at the predicted s, clipped to [v_min, v_max]; n_target = centre_blend times
+the centre line's offset from the racing line plus lateral_offset (0 at
+the defaults: the reference's cost). Soft (quadratic slack): |v^2 tan(delta) / L| <= alat_max and
 -d_right(s) + margin <= n <= d_left(s) - margin. Hard: v in [v_min, v_max], dv in
 [a_min dt, a_max dt], |delta| <= steering_max, |ddelta| <= steering rate * dt.
 
@@ -247,7 +249,7 @@ class FrenetMPC:
         line's curvature (kinematic feed-forward)."""
         config = self.config
         elapsed = np.arange(1, config.horizon + 1) * config.dt
-        target = min(max(float(self.track.speed_at(s)), params.v_min), params.v_max)
+        target = min(max(params.speed_scale * float(self.track.speed_at(s)), params.v_min), params.v_max)
         speed = v + np.clip(target - v, params.a_min * elapsed, params.a_max * elapsed)
         ahead = s + np.cumsum(speed) * config.dt
         stages = self._layout.knot_stage

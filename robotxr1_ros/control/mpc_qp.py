@@ -51,6 +51,9 @@ P_A_MAX = PARAM_NAMES.index("a_max")
 P_V_MIN = PARAM_NAMES.index("v_min")
 P_V_MAX = PARAM_NAMES.index("v_max")
 P_TRACK_SAFETY_MARGIN = PARAM_NAMES.index("track_safety_margin")
+P_SPEED_SCALE = PARAM_NAMES.index("speed_scale")
+P_CENTRE_BLEND = PARAM_NAMES.index("centre_blend")
+P_LATERAL_OFFSET = PARAM_NAMES.index("lateral_offset")
 # numba freezes these indices into the compiled kernels, and its cache only notices edits of this
 # file: a fingerprint of the table's order, cached with the kernels, tells at import whether they
 # were compiled for another order (then they are dropped: _drop_kernels_of_another_param_order).
@@ -158,6 +161,35 @@ def _locate(s, length, step, size):
 def _lookup(tab, column, s, length, step):
     i, j, frac = _locate(s, length, step, tab.shape[0])
     return tab[i, column] + frac * (tab[j, column] - tab[i, column])
+
+
+@njit(cache=True)
+def track_bounds(tab, s, length, step, margin):
+    """(lo, hi) bounds on n at arc length s: the racing line's free space less the margin; a
+    margin wider than the track aims for the middle of the free space."""
+    hi = _lookup(tab, TAB_LEFT, s, length, step) - margin
+    lo = margin - _lookup(tab, TAB_RIGHT, s, length, step)
+    if lo > hi:
+        lo = hi = 0.5 * (lo + hi)
+    return lo, hi
+
+
+@njit(cache=True)
+def speed_target(tab, s, length, step, p):
+    """The speed tracked at arc length s: the racing line's profile times speed_scale, within
+    [v_min, v_max]."""
+    return min(max(p[P_SPEED_SCALE] * _lookup(tab, TAB_VREF, s, length, step), p[P_V_MIN]), p[P_V_MAX])
+
+
+@njit(cache=True)
+def lateral_target(tab, s, length, step, p):
+    """The n tracked at arc length s (qn weighs the distance to it): centre_blend of the way from
+    the racing line (n = 0) to the centre line (n = (left - right) / 2, the middle of the free
+    space), shifted by lateral_offset. A target beyond the track bounds is not clipped: the bounds'
+    slack weight (1e5 per m^2, against qn <= 100) keeps the car inside them, and the defaults give
+    exactly the reference's n = 0 whatever the margin."""
+    middle = 0.5 * (_lookup(tab, TAB_LEFT, s, length, step) - _lookup(tab, TAB_RIGHT, s, length, step))
+    return p[P_CENTRE_BLEND] * middle + p[P_LATERAL_OFFSET]
 
 
 @njit(cache=True)
@@ -398,16 +430,19 @@ def build_qp(tab, length, step, e0, v0, delta0, ybar, p, dt, wheelbase, steer_ma
                 n20 = ab[i, 0, 2] * w00 + ab[i, 1, 2] * w10 + ab[i, 2, 2] * w20
                 n21 = ab[i, 0, 2] * w01 + ab[i, 1, 2] * w11 + ab[i, 2, 2] * w21
                 w00, w01, w10, w11, w20, w21 = n00, n01, n10, n11, n20, n21
-    # Gradient: adjoint lam_m = Q e_m + A_m' lam_{m+1}; d cost / d z_j = B_j' lam_{j+1}.
+    # Gradient: adjoint lam_m = Q (e_m - e_ref) + A_m' lam_{m+1}; d cost / d z_j = B_j' lam_{j+1}.
+    # The lateral target is held at the predicted s (its slope along s is left out: it is zero
+    # at the defaults, where the target is the racing line itself).
     lam0 = 0.0
-    lam1 = qn * traj[horizon, 1]
+    lam1 = qn * (traj[horizon, 1] - lateral_target(tab, traj[horizon, 0], length, step, p))
     lam2 = qa * traj[horizon, 2]
     for j in range(horizon - 1, -1, -1):
         full_grad[2 * j] = ab[j, 0, 3] * lam0 + ab[j, 1, 3] * lam1 + ab[j, 2, 3] * lam2
         full_grad[2 * j + 1] = ab[j, 0, 4] * lam0 + ab[j, 1, 4] * lam1 + ab[j, 2, 4] * lam2
         if j > 0:
             l0 = ab[j, 0, 0] * lam0 + ab[j, 1, 0] * lam1 + ab[j, 2, 0] * lam2
-            l1 = ab[j, 0, 1] * lam0 + ab[j, 1, 1] * lam1 + ab[j, 2, 1] * lam2 + qn * traj[j, 1]
+            l1 = (ab[j, 0, 1] * lam0 + ab[j, 1, 1] * lam1 + ab[j, 2, 1] * lam2
+                  + qn * (traj[j, 1] - lateral_target(tab, traj[j, 0], length, step, p)))
             l2 = ab[j, 0, 2] * lam0 + ab[j, 1, 2] * lam1 + ab[j, 2, 2] * lam2 + qa * traj[j, 2]
             lam0, lam1, lam2 = l0, l1, l2
 
@@ -420,7 +455,7 @@ def build_qp(tab, length, step, e0, v0, delta0, ybar, p, dt, wheelbase, steer_ma
     for k in range(horizon):
         iv = 2 * k
         idl = iv + 1
-        v_target = min(max(_lookup(tab, TAB_VREF, traj[k + 1, 0], length, step), v_min), v_max)
+        v_target = speed_target(tab, traj[k + 1, 0], length, step, p)
         full_hess[iv, iv] += qv + rate_v
         full_hess[idl, idl] += rate_d
         full_grad[iv] += qv * (zbar[iv] - v_target)
@@ -546,11 +581,7 @@ def build_qp(tab, length, step, e0, v0, delta0, ybar, p, dt, wheelbase, steer_ma
     # Track bounds on n_k, k = 1..N (racing line's free space less the margin); soft.
     margin = p[P_TRACK_SAFETY_MARGIN]
     for k in range(1, horizon + 1):
-        s_k = traj[k, 0]
-        hi = _lookup(tab, TAB_LEFT, s_k, length, step) - margin
-        lo = margin - _lookup(tab, TAB_RIGHT, s_k, length, step)
-        if lo > hi:  # margin wider than the track: aim for the middle of the free space
-            lo = hi = 0.5 * (lo + hi)
+        lo, hi = track_bounds(tab, traj[k, 0], length, step, margin)
         row = ny + first_track + k - 1
         upper[row] = hi - traj[k, 1]
         lower[row] = lo - traj[k, 1]
@@ -587,13 +618,11 @@ def plan_cost(tab, length, step, traj, z, v0, delta0, p, dt, wheelbase, steer_ma
         d = z[2 * k + 1]
         s_k = traj[k + 1, 0]
         n_k = traj[k + 1, 1]
-        v_target = min(max(_lookup(tab, TAB_VREF, s_k, length, step), p[P_V_MIN]), p[P_V_MAX])
-        cost += (p[P_QN] * n_k * n_k + p[P_QALPHA] * traj[k + 1, 2] ** 2 + p[P_QV] * (v - v_target) ** 2
+        v_target = speed_target(tab, s_k, length, step, p)
+        n_error = n_k - lateral_target(tab, s_k, length, step, p)
+        cost += (p[P_QN] * n_error * n_error + p[P_QALPHA] * traj[k + 1, 2] ** 2 + p[P_QV] * (v - v_target) ** 2
                  + rate_v * (v - prev_v) ** 2 + rate_d * (d - prev_d) ** 2)
-        hi = _lookup(tab, TAB_LEFT, s_k, length, step) - margin
-        lo = margin - _lookup(tab, TAB_RIGHT, s_k, length, step)
-        if lo > hi:
-            lo = hi = 0.5 * (lo + hi)
+        lo, hi = track_bounds(tab, s_k, length, step, margin)
         excess = max(n_k - hi, lo - n_k, 0.0)
         cost += w_track * excess * excess
         excess = max(abs(v * v * math.tan(d) * inv_wheelbase) - p[P_ALAT_MAX], 0.0)

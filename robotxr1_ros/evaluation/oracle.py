@@ -27,7 +27,7 @@ import numpy as np
 from ..control.closed_loop import Scenario
 from ..errors import Robotxr1Error, one_line
 from ..json_files import read_json
-from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, ParamError
+from ..params import PARAM_NAMES, PARAM_SETS, PARAM_SPECS, MpcParams, ParamError
 from ..track import Track
 from .control_cases import EVAL_SCENARIO, ControlPrompt, improvement, score_params
 
@@ -112,10 +112,11 @@ def _span(name: str) -> float:
     return PARAM_SPECS[name].maximum - PARAM_SPECS[name].minimum
 
 
-def _random_candidate(incumbent: MpcParams, rng: np.random.Generator, keep: float) -> MpcParams:
+def _random_candidate(incumbent: MpcParams, rng: np.random.Generator, keep: float,
+                      names: tuple[str, ...]) -> MpcParams:
     while True:
         values = incumbent.as_dict()
-        for name in PARAM_NAMES:
+        for name in names:
             if rng.random() >= keep:
                 spec = PARAM_SPECS[name]
                 values[name] = float(rng.uniform(spec.minimum, spec.maximum))
@@ -139,21 +140,24 @@ def _neighbours(incumbent: MpcParams, name: str, step: float) -> Iterable[MpcPar
 
 
 def search(track: Track, prompt: ControlPrompt, budget: SearchBudget = SearchBudget(),
-           scenario: Scenario = EVAL_SCENARIO, progress: Callable[[int], None] | None = None) -> OracleEntry:
-    """Best parameters found for `prompt` on `track` within `budget` rollouts."""
+           scenario: Scenario = EVAL_SCENARIO, progress: Callable[[int], None] | None = None,
+           param_set: str = "paper") -> OracleEntry:
+    """Best parameters of `param_set` (params.PARAM_SETS; the cache holds the paper's) found for
+    `prompt` on `track` within `budget` rollouts."""
+    names = PARAM_SETS[param_set]
     objective = _Objective(track, prompt, scenario, progress)
     rng = np.random.default_rng(budget.seed)
     best = MpcParams()
     default_rmse = best_rmse = objective(best)
     while objective.calls < budget.random:
-        candidate = _random_candidate(best, rng, budget.keep_probability)
+        candidate = _random_candidate(best, rng, budget.keep_probability, names)
         rmse = objective(candidate)
         if rmse < best_rmse:
             best, best_rmse = candidate, rmse
-    steps = {name: budget.first_step * _span(name) for name in PARAM_NAMES}
+    steps = {name: budget.first_step * _span(name) for name in names}
     limit = budget.random + budget.refine
-    while objective.calls < limit and any(steps[name] > MIN_STEP * _span(name) for name in PARAM_NAMES):
-        for name in PARAM_NAMES:
+    while objective.calls < limit and any(steps[name] > MIN_STEP * _span(name) for name in names):
+        for name in names:
             improved = False
             for candidate in _neighbours(best, name, steps[name]):
                 if objective.calls >= limit:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 
 from ..errors import Robotxr1Error
-from ..params import PARAM_TABLE, ParamSpec
+from ..params import DEFAULT_SPECS, ParamSpec
 from .answer_format import (
     ANSWER_TAG,
     BLOCK_SEPARATOR,
@@ -41,7 +41,7 @@ class GrammarError(Robotxr1Error):
     """A grammar that llama.cpp cannot load."""
 
 
-def mpc_grammar(specs: Sequence[ParamSpec] = PARAM_TABLE, reasoning_chars: int = REASONING_CHARS) -> Grammar:
+def mpc_grammar(specs: Sequence[ParamSpec] = DEFAULT_SPECS, reasoning_chars: int = REASONING_CHARS) -> Grammar:
     names = [spec.name for spec in specs]
     rules = [
         "root ::= reasoning? answer" if reasoning_chars else "root ::= answer",

@@ -43,12 +43,13 @@ class AnswerSettings:
     decision_reasoning_chars: int = DEFAULTS.decision_reasoning_chars
     tuning_reasoning_chars: int = DEFAULTS.tuning_reasoning_chars
     seed: int = 0
+    param_set: str = DEFAULTS.param_set
 
     @classmethod
     def of_node(cls, config: LlmNodeConfig) -> AnswerSettings:
         return cls(use_grammar=config.use_grammar, max_tokens=config.max_tokens, retrieval_k=config.retrieval_k,
                    decision_reasoning_chars=config.decision_reasoning_chars,
-                   tuning_reasoning_chars=config.tuning_reasoning_chars)
+                   tuning_reasoning_chars=config.tuning_reasoning_chars, param_set=config.param_set)
 
     def decision(self, backend: Backend) -> DecisionxR1:
         return DecisionxR1(backend, n_hints=self.retrieval_k, use_grammar=self.use_grammar,
@@ -56,7 +57,8 @@ class AnswerSettings:
 
     def tuning(self, backend: Backend) -> MPCxR1:
         return MPCxR1(backend, n_memories=self.retrieval_k, use_grammar=self.use_grammar,
-                      reasoning_chars=self.tuning_reasoning_chars, max_tokens=self.max_tokens, seed=self.seed)
+                      reasoning_chars=self.tuning_reasoning_chars, max_tokens=self.max_tokens, seed=self.seed,
+                      param_set=self.param_set)
 
     def pair(self, backends: ModuleBackends) -> ModulePair:
         return ModulePair(self.decision(backends.decision), self.tuning(backends.tuning))
@@ -64,8 +66,9 @@ class AnswerSettings:
     def options(self, module: str) -> dict[str, Any]:
         """What a report says of how `module` ("decision" or "tuning") answered."""
         reasoning = self.decision_reasoning_chars if module == "decision" else self.tuning_reasoning_chars
-        return {"use_grammar": self.use_grammar, "max_tokens": self.max_tokens, "seed": self.seed,
-                "reasoning_chars": reasoning}
+        options = {"use_grammar": self.use_grammar, "max_tokens": self.max_tokens, "seed": self.seed,
+                   "reasoning_chars": reasoning}
+        return options if module == "decision" else {**options, "param_set": self.param_set}
 
 
 @dataclass(frozen=True)

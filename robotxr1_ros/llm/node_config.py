@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ..params import DEFAULT_PARAM_SET, PARAM_SETS
 from .chat_templates import THINKING_OFF
 from .decision import DECISION_REASONING_CHARS
 from .llama_resources import ALL_LAYERS, AUTO
@@ -50,6 +51,8 @@ class LlmNodeConfig:
     n_ctx: int = _setting(N_CTX, "llama.cpp context length (tokens)")
     max_tokens: int = _setting(MAX_TOKENS, "generation budget per answer (tokens)")
     use_grammar: bool = _setting(True, "constrain answers with the GBNF grammars")
+    param_set: str = _setting(DEFAULT_PARAM_SET, f"MPC parameters the model is asked about: {' or '.join(PARAM_SETS)} "
+                                                 "(the set its adapter was trained on)")
     retrieval_k: int = _setting(RETRIEVAL_K, "hints / memories retrieved per prompt")
     decision_reasoning_chars: int = _setting(DECISION_REASONING_CHARS, "reasoning before a verdict, at most "
                                              "(characters; 0: the verdict alone, from next-token probabilities)")

@@ -22,7 +22,7 @@ from ..cases.decision import state_words
 from ..cases.quantities import normalise_speeds
 from ..cases.summary import WindowSummary
 from ..errors import Robotxr1Error
-from ..params import PARAM_TABLE, ParamSpec
+from ..params import DEFAULT_SPECS, ParamSpec
 from .answer_format import decision_answer_shape, mpc_answer_shape
 from .features import StateFeatures
 
@@ -102,7 +102,7 @@ def render(name: str, **values: object) -> str:
         raise Robotxr1Error(f"template {name}.txt needs a value for {missing}") from None
 
 
-def parameter_table_text(specs: Sequence[ParamSpec] = PARAM_TABLE) -> str:
+def parameter_table_text(specs: Sequence[ParamSpec] = DEFAULT_SPECS) -> str:
     lines = []
     for spec in specs:
         unit = "" if spec.unit in ("", "-") else f", {spec.unit}"
@@ -117,7 +117,7 @@ def decision_system_prompt() -> str:
 
 
 @cache
-def mpc_system_prompt(specs: tuple[ParamSpec, ...] = PARAM_TABLE) -> str:
+def mpc_system_prompt(specs: tuple[ParamSpec, ...] = DEFAULT_SPECS) -> str:
     return render("mpc_system", parameter_table=parameter_table_text(specs), answer_shape=mpc_answer_shape())
 
 
@@ -165,7 +165,7 @@ def decision_messages(instruction: str, state: StateFeatures, hints: Sequence[st
 
 
 def mpc_messages(instruction: str, memories: Sequence[str] = (),
-                 specs: Sequence[ParamSpec] = PARAM_TABLE) -> list[dict[str, str]]:
+                 specs: Sequence[ParamSpec] = DEFAULT_SPECS) -> list[dict[str, str]]:
     """`specs`: the ranges the controller accepts (a car may narrow the table's)."""
     user = render("mpc_user", memories=_bullets("Rules of thumb", memories),
                   instruction=require_instruction(instruction))

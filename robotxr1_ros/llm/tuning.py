@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cases.quantities import find_speeds
-from ..params import PARAM_TABLE, MpcParams, ParamSpec
+from ..params import DEFAULT_PARAM_SET, DEFAULT_SPECS, PARAM_TABLE, MpcParams, ParamSpec, specs_of_set
 from .answer_format import REASONING_TAG
 from .backends import Backend, Completion, StopCheck
 from .grammar import mpc_grammar
@@ -49,7 +49,8 @@ class MPCxR1:
     def __init__(self, backend: Backend, *, memories: Bm25Retriever | None = None, n_memories: int = RETRIEVAL_K,
                  use_grammar: bool = True, reasoning_chars: int = TUNING_REASONING_CHARS,
                  max_tokens: int = MAX_TOKENS, temperature: float = 0.0, seed: int = 0,
-                 base: MpcParams = MpcParams(), specs: Sequence[ParamSpec] = PARAM_TABLE) -> None:
+                 base: MpcParams = MpcParams(), specs: Sequence[ParamSpec] = PARAM_TABLE,
+                 param_set: str = DEFAULT_PARAM_SET) -> None:
         self.backend = backend
         self.memories = memories if memories is not None else memory_retriever()
         self.n_memories = n_memories
@@ -59,7 +60,8 @@ class MPCxR1:
         self.temperature = temperature
         self.seed = seed
         self.base = base
-        self.specs = tuple(specs)
+        self.param_set = param_set  # the parameters the model is asked about (params.PARAM_SETS)
+        self.specs = specs_of_set(specs, param_set)
 
     @property
     def answer_tokens(self) -> int:
@@ -75,18 +77,18 @@ class MPCxR1:
     def tune(self, instruction: str, base: MpcParams | None = None,
              specs: Sequence[ParamSpec] | None = None, stop: StopCheck | None = None) -> Tuning:
         """Ask for parameters; `base` and `specs` replace the constructor's for this call (the LLM
-        node passes what the controller has in force and accepts right now); `stop` ends the
-        answer early when it is no longer wanted."""
+        node passes what the controller has in force and accepts right now, narrowed here to the
+        model's parameter set); `stop` ends the answer early when it is no longer wanted."""
         instruction = require_instruction(instruction)
         base = self.base if base is None else base
-        specs = self.specs if specs is None else tuple(specs)
+        specs = self.specs if specs is None else specs_of_set(specs, self.param_set)
         completion = self.backend.complete(self.messages(instruction, specs), grammar=self.grammar(specs),
                                            max_tokens=self.max_tokens, temperature=self.temperature, seed=self.seed,
                                            stop=stop)
         return tuning_from_text(instruction, completion, base, specs)
 
 
-def tuning_prompt(instruction: str, specs: Sequence[ParamSpec] = PARAM_TABLE, n_memories: int = RETRIEVAL_K,
+def tuning_prompt(instruction: str, specs: Sequence[ParamSpec] = DEFAULT_SPECS, n_memories: int = RETRIEVAL_K,
                   memories: Bm25Retriever | None = None) -> list[dict[str, str]]:
     """The prompt the car asks for parameters with: the memories retrieved for the instruction (from
     the packaged ones by default), the instruction, and `specs`, the ranges the controller accepts."""
