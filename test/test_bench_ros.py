@@ -9,6 +9,7 @@ import threading
 from ros_fixtures import process_domain_id
 
 from robotxr1_ros.bench.ros import latency_stats, loop_stats, report_text
+from robotxr1_ros.bench.stopping import STANDING_SPEED, stopping
 from robotxr1_ros.nodes.priority import lower_thread_priority
 
 # Below pytest's own timeout (setup.cfg, 300 s), so a stuck bench is killed here and fails this test;
@@ -26,6 +27,13 @@ def test_loop_stats_count_cycles_later_than_period_plus_slack():
     assert latency_stats([1.0, 2.0, 3.0])["p50_s"] == 2.0
 
 
+def test_stopping_measures_from_the_instruction_to_the_first_standing_sample():
+    t, x, y, speed = [0.0, 1.0, 2.0, 3.0], [0.0, 4.0, 5.0, 5.0], [0.0] * 4, [6.0, 2.0, STANDING_SPEED / 2, 0.0]
+    stopped = stopping(t, x, y, speed, start=1.2)  # the sample at 1.0 s was in force then
+    assert (stopped.speed_at_start, stopped.seconds, stopped.distance_m) == (2.0, 0.8, 1.0)
+    assert stopping(t, x, y, [6.0] * 4, start=0.0).seconds is None
+
+
 def test_a_worker_thread_lowers_only_its_own_priority():
     seen = {}
     thread = threading.Thread(target=lambda: seen.setdefault("nice", lower_thread_priority(5)))
@@ -39,7 +47,8 @@ def test_short_bench_ros_run_measures_both_phases():
     threads at SCHED_FIFO, which must never be the state of a test worker that goes on with other tests."""
     environment = {**os.environ, "ROS_DOMAIN_ID": str(process_domain_id())}
     bench = subprocess.run([sys.executable, "-m", "robotxr1_ros.cli", "bench", "ros", "--seconds", "6",
-                            "--idle-seconds", "2", "--instruction-every", "3", "--threads", "1", "--json"],
+                            "--idle-seconds", "2", "--instruction-every", "3", "--threads", "1", "--stops", "1",
+                            "--json"],
                            env=environment, capture_output=True, text=True, timeout=BENCH_TIMEOUT_S)
     assert bench.returncode == 0, bench.stderr
     result = json.loads(bench.stdout)
@@ -47,4 +56,8 @@ def test_short_bench_ros_run_measures_both_phases():
         assert result["control"][phase]["cycles"] > 10
         assert result["control"][phase]["missed_deadlines"] >= 0
     assert result["instructions_sent"] == 2 and result["deadline_ms"] == 30.0
-    assert "controller busy" in report_text(result)
+    stop = result["stop"]  # a stop while the model tunes: the fast path stands the car
+    assert stop["trials"] == stop["applied"] == 1 and stop["never_stood"] == 0
+    assert stop["instruction_to_standstill_update"]["p50_s"] > 0.0 and stop["speed_at_stop_mps"]["p50_mps"] > 1.0
+    assert stop["to_standstill"]["p50_s"] > 0.0 and stop["distance_to_standstill"]["p50_m"] > 0.0
+    assert "controller busy" in report_text(result) and "stop while the model tunes" in report_text(result)

@@ -32,12 +32,37 @@ def loop_stats(starts: Sequence[float], period_s: float, slack_s: float = DEADLI
     }
 
 
-def latency_stats(values: Sequence[float]) -> dict[str, Any]:
+def latency_stats(values: Sequence[float], unit: str = "s") -> dict[str, Any]:
+    """p50, p95 and max of `values` (in `unit`, which names the keys)."""
     if not values:
-        return {"n": 0, "p50_s": None, "p95_s": None, "max_s": None}
+        return {"n": 0, f"p50_{unit}": None, f"p95_{unit}": None, f"max_{unit}": None}
     array = np.asarray(values, dtype=float)
-    return {"n": len(values), "p50_s": round(float(np.percentile(array, 50)), 3),
-            "p95_s": round(float(np.percentile(array, 95)), 3), "max_s": round(float(array.max()), 3)}
+    return {"n": len(values), f"p50_{unit}": round(float(np.percentile(array, 50)), 3),
+            f"p95_{unit}": round(float(np.percentile(array, 95)), 3), f"max_{unit}": round(float(array.max()), 3)}
+
+
+def stop_stats(trials: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The stop trials of ros_run.py: instruction -> standstill update applied, the speed the car
+    had then, and its time (wall clock) and distance to standstill.
+
+    >>> stop_stats([{"update_s": 0.02, "applied": True, "speed_at_start": 6.0, "seconds": 1.5, "distance_m": 4.0},
+    ...             {"update_s": None, "applied": False, "speed_at_start": 5.0, "seconds": None, "distance_m": None}])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'trials': 2, 'applied': 1, 'instruction_to_standstill_update': {'n': 1, 'p50_s': 0.02, 'p95_s': 0.02,
+     'max_s': 0.02}, 'speed_at_stop_mps': {'n': 2, 'p50_mps': 5.5, 'p95_mps': 5.95, 'max_mps': 6.0},
+     'to_standstill': {'n': 1, 'p50_s': 1.5, 'p95_s': 1.5, 'max_s': 1.5},
+     'distance_to_standstill': {'n': 1, 'p50_m': 4.0, 'p95_m': 4.0, 'max_m': 4.0}, 'never_stood': 1}
+    """
+    applied = [trial for trial in trials if trial["applied"]]
+    stood = [trial for trial in trials if trial["seconds"] is not None]
+    return {
+        "trials": len(trials), "applied": len(applied),
+        "instruction_to_standstill_update": latency_stats([trial["update_s"] for trial in applied]),
+        "speed_at_stop_mps": latency_stats([trial["speed_at_start"] for trial in trials], "mps"),
+        "to_standstill": latency_stats([trial["seconds"] for trial in stood]),
+        "distance_to_standstill": latency_stats([trial["distance_m"] for trial in stood], "m"),
+        "never_stood": len(trials) - len(stood),
+    }
 
 
 def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[str, float | None]:
@@ -89,5 +114,15 @@ def report_text(result: dict[str, Any]) -> str:
     period = result["decision_period"]
     lines.append(f"decisions: {result['decisions']} in the busy phase, period achieved p50 {period['p50_s']} s, "
                  f"p95 {period['p95_s']} s (requested {result['requested_period_s']} s)")
+    stop = result["stop"]
+    if stop["trials"]:
+        update, speed = stop["instruction_to_standstill_update"], stop["speed_at_stop_mps"]
+        lines.append(f"stop while the model tunes: instruction -> standstill update applied p50 {update['p50_s']} s, "
+                     f"p95 {update['p95_s']} s, max {update['max_s']} s ({stop['applied']} of {stop['trials']} "
+                     "applied)")
+        time_, distance = stop["to_standstill"], stop["distance_to_standstill"]
+        lines.append(f"  from {speed['p50_mps']} m/s (p50): to standstill p50 {time_['p50_s']} s, max "
+                     f"{time_['max_s']} s; distance p50 {distance['p50_m']} m, max {distance['max_m']} m; "
+                     f"never stood {stop['never_stood']}")
     lines.append(f"load average before {result['load_before']}, after {result['load_after']}")
     return "\n".join(lines)

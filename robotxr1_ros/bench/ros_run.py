@@ -12,6 +12,11 @@ in a child process at normal priority on any CPU, its worker and llama.cpp's thr
 GIL with the inference worker, which a loaded machine can deschedule while it holds it.
 `single` puts every node on one executor in one process at the default priority (the layout of
 `robotxr1 run`), for comparison.
+
+After the busy phase, `stops` stop trials: the car is put back to the default parameters and
+drives up to speed, a new (non-stop) instruction sets the model tuning, and STOP_AFTER_S later
+STOP_INSTRUCTION is published; the LLM node's fast path must apply the standstill set without
+waiting for the model, and the car's odometry shows how fast and how far it stopped.
 """
 from __future__ import annotations
 
@@ -26,16 +31,29 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
+
 from ..cases.control import eval_phrasings
 from ..errors import Robotxr1Error
 from ..llm.llama_resources import llama_threads
 from ..llm.node_config import DEFAULTS
+from ..llm.prompts import require_instruction
+from ..llm.supervisor import UpdatePath
 from ..nodes.bringup_runner import node_arguments, node_class, node_specs
-from .ros import DEADLINE_SLACK_S, latency_stats, loop_stats, update_parts
+from ..params import MpcParams
+from .ros import DEADLINE_SLACK_S, latency_stats, loop_stats, stop_stats, update_parts
+from .stopping import STANDING_SPEED, stopping
 
 GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)
 WARMUP_S = 5.0  # the simulator starts, the LLM node's state window fills
 LAYOUTS = ("process", "single")
+STOP_INSTRUCTION = "Stop the car"
+# A drive the car does at default parameters: its tuning ends the stop in force; and the one the
+# model is busy tuning when the stop comes, STOP_AFTER_S after it (a tuning takes > 1 s here).
+DRIVE_INSTRUCTION, BUSY_INSTRUCTION = "Follow the racing line", "Keep the car in the middle of the track"
+STOP_AFTER_S = 0.3
+FULL_SPEED_S = 5.0  # wall seconds from a standstill to full speed at default parameters
+STOP_WAIT_S = 60.0  # for an update, or for the car to stand
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,7 @@ class RosBenchSettings:
     worker_nice: int = DEFAULTS.worker_nice  # nice value of the LLM worker
     layout: str = LAYOUTS[0]  # one of LAYOUTS
     model_path: str = ""  # GGUF model (empty: the LLM node's default)
+    stops: int = 20  # stop trials after the busy phase
 
 
 def bench_ros(settings: RosBenchSettings) -> dict[str, Any]:
@@ -78,6 +97,7 @@ def bench_ros(settings: RosBenchSettings) -> dict[str, Any]:
 def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, priority: str,
              load_before: list[float]) -> dict[str, Any]:
     import rclpy
+    from nav_msgs.msg import Odometry
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.experimental import EventsExecutor
@@ -105,6 +125,8 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
         probe.create_subscription(String, "/robotxr1/update", lambda m: updates.append((time.monotonic(),
                                                                                         json.loads(m.data))), 10)
         probe.create_subscription(String, "/robotxr1/decision", lambda m: decisions.append(time.monotonic()), 10)
+        odometry: list[tuple[float, float, float, float]] = []  # wall time, x, y, speed
+        probe.create_subscription(Odometry, "/odom", lambda m: odometry.append(_odometry_row(m)), 50)
         instruction_publisher = probe.create_publisher(String, "/robotxr1/instruction", 10)
         # As launch runs them, each node has an executor of its own (on a thread here); `single`
         # puts every node on one executor.
@@ -138,6 +160,8 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
             instruction_publisher.publish(String(data=text))
             time.sleep(min(settings.instruction_every, max(0.0, busy_start + settings.seconds - time.monotonic())))
         busy_end = time.monotonic()
+        trials = [_stop_trial(probe, instruction_publisher, controller.get_fully_qualified_name(), updates, odometry,
+                              trial) for trial in range(settings.stops)]
     finally:
         stop.set()
         for spinner in spinners:
@@ -171,6 +195,7 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
         "update_parts": update_parts(observed),
         "decisions": len(busy_decisions), "requested_period_s": settings.period,
         "decision_period": latency_stats(_diffs(busy_decisions)),
+        "stop": stop_stats(trials),
         "load_before": load_before, "load_after": [round(v, 2) for v in os.getloadavg()],
     }
 
@@ -217,6 +242,68 @@ def _wait_for_llm(probe, llm_process, timeout_s: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise Robotxr1Error(f"the LLM node did not come up within {timeout_s:.0f} s")
         time.sleep(0.1)
+
+
+def _stop_trial(probe, instructions, controller: str, updates: list[tuple[float, dict]],
+                odometry: list[tuple[float, float, float, float]], trial: int) -> dict[str, Any]:
+    """One stop from full speed while the model tunes: instruction -> standstill update applied
+    (seconds on the wall clock) and the car's stop (stopping.Stopping's fields)."""
+    from std_msgs.msg import String
+
+    def publish(text: str) -> float:
+        instructions.publish(String(data=text))
+        return time.monotonic()
+
+    def update(text: str, since: float, path: UpdatePath) -> tuple[float, dict] | None:
+        expected = require_instruction(text)
+        return next(((received, record) for received, record in list(updates) if received >= since
+                     and record.get("instruction") == expected and record.get("path") == path), None)
+
+    drive = f"{DRIVE_INSTRUCTION} (stop trial {trial})"  # distinct: a repeated instruction is not tuned again
+    since = publish(drive)
+    _wait(lambda: update(drive, since, UpdatePath.MODEL), STOP_WAIT_S)  # its answer must not come later
+    _set_parameters(probe, controller, MpcParams().as_dict())
+    time.sleep(FULL_SPEED_S)
+    publish(f"{BUSY_INSTRUCTION} (stop trial {trial})")
+    time.sleep(STOP_AFTER_S)
+    sent = publish(STOP_INSTRUCTION)
+    stop = _wait(lambda: update(STOP_INSTRUCTION, sent, UpdatePath.FAST_PATH_STOP), STOP_WAIT_S)
+    _wait(lambda: odometry and odometry[-1][0] > sent and odometry[-1][3] < STANDING_SPEED, STOP_WAIT_S)
+    wall, x, y, speed = zip(*odometry, strict=True)
+    stopped = stopping(wall, x, y, speed, sent)
+    return {"update_s": None if stop is None else stop[0] - sent, "applied": bool(stop and stop[1]["applied"]),
+            **dataclasses.asdict(stopped)}
+
+
+def _odometry_row(message) -> tuple[float, float, float, float]:
+    pose, twist = message.pose.pose.position, message.twist.twist.linear
+    return time.monotonic(), pose.x, pose.y, float(np.hypot(twist.x, twist.y))
+
+
+def _set_parameters(probe, controller: str, values: dict[str, float]) -> None:
+    """Through the controller's parameter service, as an operator would (the probe spins elsewhere)."""
+    from rcl_interfaces.srv import SetParametersAtomically
+    from rclpy.parameter import Parameter
+
+    client = probe.create_client(SetParametersAtomically, f"{controller}/set_parameters_atomically")
+    try:
+        if not client.wait_for_service(timeout_sec=STOP_WAIT_S):
+            raise Robotxr1Error(f"{controller}/set_parameters_atomically is not available")
+        future = client.call_async(SetParametersAtomically.Request(parameters=[
+            Parameter(name, value=float(value)).to_parameter_msg() for name, value in values.items()]))
+        if not _wait(future.done, STOP_WAIT_S) or not future.result().result.successful:
+            raise Robotxr1Error(f"{controller} did not take the default parameters: "
+                                f"{future.result().result.reason if future.done() else 'no answer'}")
+    finally:
+        probe.destroy_client(client)
+
+
+def _wait(condition, timeout_s: float):
+    """Until `condition()` is true (the probe spins on its own thread); its last value."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := condition()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return value
 
 
 def controller_rate_hz(controller) -> float:

@@ -7,7 +7,9 @@ process, as `robotxr1 run sim` does, and measures on the wall clock:
   and a new instruction every `--instruction-every` s;
 - instruction published -> update applied on the controller (the LLM node's /robotxr1/update
   after set_parameters_atomically succeeded), p50/p95;
-- the decision period achieved.
+- the decision period achieved;
+- `--stops` times, a stop from full speed while the model tunes: instruction -> standstill update
+  applied (the LLM node's fast path), and the car's time and distance to standstill.
 
 `--layout process` (default) runs the LLM node in a process of its own as launch does, `single` puts
 every node on one executor in one process, for comparison (robotxr1_ros/bench/ros_run.py says how).
@@ -49,6 +51,8 @@ def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
                         help=f"nice value of the LLM worker (default {DEFAULT.worker_nice})")
     parser.add_argument("--layout", choices=LAYOUTS, default=DEFAULT.layout)
     parser.add_argument("--model-path", default=DEFAULT.model_path, help="GGUF model (default: the LLM node's default)")
+    parser.add_argument("--stops", type=int, default=DEFAULT.stops,
+                        help=f"stop trials after the busy phase (default {DEFAULT.stops}; 0: none)")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run_ros_bench)
 
@@ -56,9 +60,11 @@ def register_ros_bench(subparsers: argparse._SubParsersAction) -> None:
 def run_ros_bench(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or args.idle_seconds <= 0 or args.instruction_every <= 0:
         raise Robotxr1Error("--seconds, --idle-seconds and --instruction-every must be positive")
+    if args.stops < 0:
+        raise Robotxr1Error("--stops must not be negative")
     result = bench_ros(RosBenchSettings(
         seconds=args.seconds, idle_seconds=args.idle_seconds, instruction_every=args.instruction_every,
         period=args.period, threads=args.threads, batch_threads=args.batch_threads, worker_nice=args.worker_nice,
-        layout=args.layout, model_path=args.model_path))
+        layout=args.layout, model_path=args.model_path, stops=args.stops))
     print(json.dumps(result, indent=2) if args.json else report_text(result))
     return 0
