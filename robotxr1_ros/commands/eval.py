@@ -5,7 +5,8 @@ decision  accuracy of the decision module on the decision datasets (per instruct
           suite (windows and thresholds the training never shows).
 control   control adaptability score of the MPC module on the evaluation track: four cases x
           five held-out phrasings, each driven and compared with the default parameters;
-          --suite open: the open-instruction benchmark (every intent's open phrasings).
+          --suite open: the open-instruction benchmark (every intent's open phrasings);
+          --track eval --track circuit: the same on several tracks, with a per-track table.
 oracle    search the best parameters per control prompt and cache them (the ceiling that
           `eval control --baseline oracle` reports).
 
@@ -25,9 +26,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import Robotxr1Error
-from ..evaluation.control_cases import EVAL_SCENARIO, score_params
+from ..evaluation.control_cases import EVAL_SCENARIO, score_params, track_scenario
 from ..evaluation.control_eval import (
     SUITES,
+    ControlReport,
     DefaultProposer,
     ModelProposer,
     OracleProposer,
@@ -38,7 +40,7 @@ from ..evaluation.control_eval import (
 from ..evaluation.decision_dataset import find_datasets, load_dataset
 from ..evaluation.decision_eval import evaluate_decision, total_calls
 from ..evaluation.oracle import OracleCache, SearchBudget, prompt_key, search
-from ..evaluation.report import write_control_report, write_decision_report
+from ..evaluation.report import write_control_reports, write_decision_report
 from ..evaluation.stress_suite import stress_datasets, stress_questions
 from ..llm.answer_format import decision_answer
 from ..llm.backends import Backend, ScriptedBackend
@@ -46,12 +48,13 @@ from ..llm.decision import DecisionxR1
 from ..llm.module_pair import DeciderFactory
 from ..llm.node_config import DEFAULTS
 from ..params import MpcParams
-from ..track.library import get_track
+from ..track.library import BUILTIN_TRACKS, get_track
 from .model_options import add_model_arguments, answer_settings, model_spec
 
 DECISION_BASELINES = {"always-true": True, "always-false": False}
 DECISION_SUITES = ("stress",)
 CONTROL_BASELINES = ("default", "oracle")
+DEFAULT_CONTROL_TRACK = "eval"
 
 
 def register(subparsers) -> None:
@@ -82,11 +85,13 @@ def register(subparsers) -> None:
     _common(decision, "out/eval/decision")
     decision.set_defaults(func=run_decision)
 
-    control = evals.add_parser("control", help="control adaptability score on the evaluation track")
+    control = evals.add_parser("control", help="control adaptability score on the evaluation track (or others)")
     add_model_arguments(control)
     control.add_argument("--baseline", choices=CONTROL_BASELINES,
                          help="default parameters, or the oracle's cached best parameters, instead of a model")
-    control.add_argument("--track", default="eval", help="track (default: the evaluation track)")
+    control.add_argument("--track", action="append", metavar="NAME|FILE",
+                         help=f"track: {', '.join(BUILTIN_TRACKS)} (circuit: ~340 m) or a .csv track file; repeatable: "
+                              "one report per track in OUT/<track>/ and a per-track table in OUT (default: eval)")
     control.add_argument("--mini", action="store_true", help="one phrasing per case")
     control.add_argument("--suite", choices=SUITES, default="default",
                          help="default: the paper's score (4 cases x 5 held-out phrasings); open: the "
@@ -193,7 +198,10 @@ def run_decision(args: argparse.Namespace) -> int:
 
 def run_control(args: argparse.Namespace) -> int:
     _check_choice(args)
-    track = get_track(args.track)
+    names = list(dict.fromkeys(args.track or [DEFAULT_CONTROL_TRACK]))
+    tracks = [get_track(name) for name in names]
+    if len({track.name for track in tracks}) < len(tracks):
+        raise Robotxr1Error(f"two of the tracks {names} have the same name: their reports would share a folder")
     prompts = eval_prompts(mini=args.mini, suite=args.suite)
     proposer: Proposer
     if args.baseline == "oracle" and args.suite != "default":
@@ -202,8 +210,9 @@ def run_control(args: argparse.Namespace) -> int:
         proposer = DefaultProposer()
     elif args.baseline == "oracle":
         proposer = OracleProposer(OracleCache.load(args.oracle_cache))
-        for prompt in prompts:  # fail before driving anything
-            proposer.cache.require(track, prompt)
+        for track in tracks:  # fail before driving anything
+            for prompt in prompts:
+                proposer.cache.require(track, prompt)
     else:
         if args.torch:
             backend = _torch_backend(args)
@@ -213,30 +222,48 @@ def run_control(args: argparse.Namespace) -> int:
             backend, name = spec.create("tuning"), spec.describe("tuning")
         tuner = answer_settings(args, tuning_reasoning_chars=args.reasoning_chars).tuning(backend)
         proposer = ModelProposer(tuner, name)
-    with _progress(len(prompts), "control") as bar:
-        report = evaluate_control(track, proposer, prompts, EVAL_SCENARIO,
-                                  plot_dir=None if args.no_plots else args.out / "plots",
-                                  progress=bar.update, suite=args.suite)
-    report.settings = {"proposer": proposer.name, "grammar": not args.no_grammar if not args.baseline else None,
-                       "seed": args.seed, "temperature": 0.0, "max_tokens": args.max_tokens, "mini": args.mini,
-                       "suite": args.suite,
-                       "reasoning_chars": args.reasoning_chars}
-    if args.track != "eval":
-        report.settings["note"] = f"track {args.track!r} is not the evaluation track"
+    # One report per track; with several, each in a folder of its own beside a per-track table.
+    several = len(tracks) > 1
+    reports = []
+    with _progress(len(prompts) * len(tracks), "control") as bar:
+        for name, track in zip(names, tracks, strict=True):
+            out = args.out / track.name if several else args.out
+            start = time.perf_counter()
+            report = evaluate_control(track, proposer, prompts, track_scenario(track),
+                                      plot_dir=None if args.no_plots else out / "plots",
+                                      progress=bar.update, suite=args.suite)
+            report.settings = {"proposer": proposer.name,
+                               "grammar": not args.no_grammar if not args.baseline else None,
+                               "seed": args.seed, "temperature": 0.0, "max_tokens": args.max_tokens,
+                               "mini": args.mini, "suite": args.suite, "reasoning_chars": args.reasoning_chars}
+            if name != "eval":
+                report.settings["note"] = f"track {name!r} is not the evaluation track"
+            _warn_if_stale(report)
+            reports.append((report, time.perf_counter() - start))
+    files = write_control_reports([report for report, _ in reports], args.out)
+
+    def headline(report: ControlReport, wall_s: float) -> str:
+        s = report.summary()
+        where = f"{report.track}: " if several else ""
+        return (f"{where}control adaptability score {100 * s['score']:.1f} % over {s['prompts']} prompts "
+                f"(clipped {100 * s['score_clipped']:.1f} %, failures {s['failures']}, "
+                f"parse rate {100 * s['parse_rate']:.1f} %, wall {wall_s:.0f} s)" if args.suite == "default" else
+                f"{where}open instructions: behaviour achieved in {s['achieved']} of {s['prompts']} prompts, "
+                f"unchanged {s['unchanged']}, outside the ranges {s['out_of_range']} (wall {wall_s:.0f} s)")
+
+    summary = ({report.track: report.summary() for report, _ in reports} if several
+               else reports[0][0].summary())
+    _print_summary(args, summary, files, lambda _: "\n".join(headline(*entry) for entry in reports))
+    return 0
+
+
+def _warn_if_stale(report: ControlReport) -> None:
     stale = [p.text for p in report.prompts if "oracle_default_rmse" in p.detail and p.default_rmse is not None
              and not math.isclose(p.detail["oracle_default_rmse"], p.default_rmse, rel_tol=1e-6)]
     if stale:
         report.settings["warning"] = (f"the oracle cache is stale for {len(stale)} prompt(s) (the default RMSE has "
                                       f"changed since the search): rerun `robotxr1 eval oracle`")
         print(f"warning: {report.settings['warning']}", file=sys.stderr)
-    files = write_control_report(report, args.out)
-    _print_summary(args, report.summary(), files,
-                   lambda s: f"control adaptability score {100 * s['score']:.1f} % over {s['prompts']} prompts "
-                             f"(clipped {100 * s['score_clipped']:.1f} %, failures {s['failures']}, "
-                             f"parse rate {100 * s['parse_rate']:.1f} %)" if args.suite == "default" else
-                             f"open instructions: behaviour achieved in {s['achieved']} of {s['prompts']} prompts, "
-                             f"unchanged {s['unchanged']}, outside the ranges {s['out_of_range']}")
-    return 0
 
 
 def run_oracle(args: argparse.Namespace) -> int:

@@ -8,12 +8,12 @@ from ..control.closed_loop import Scenario, drive_scenario
 from ..evaluation.metrics import driving_metrics
 from ..evaluation.plots import plot_runs
 from ..params import MpcParams, parse_assignments
-from ..track.library import get_track
+from ..track.library import BUILTIN_TRACKS, get_track
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("sim", help="drive a track in the simulator with the MPC")
-    parser.add_argument("--track", default="eval", help="built-in track (circle, eval) or a track CSV")
+    parser.add_argument("--track", default="eval", help=f"built-in track ({', '.join(BUILTIN_TRACKS)}) or a track CSV")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="MPC parameter override, repeatable (e.g. --param v_max=4)")

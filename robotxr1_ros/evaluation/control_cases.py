@@ -9,11 +9,12 @@ What is measured, as in the reference's tester: the centre, racing-line, speed a
 cases over the first full lap from a standing start (a fixed time would let a slow car be
 judged on the first straight only); a case not measured per lap (reverse) over a fixed
 REVERSE_WINDOW (a lap backwards at 1 m/s would take over a minute). The car drives at most
-LAP_TIMEOUT seconds.
+LAP_TIMEOUT seconds, or on a longer track as long as a lap at SLOWEST_LAP_SPEED takes
+(`track_scenario`): a slow but sensible answer must be able to finish its lap on any track.
 
 Failures score FAILURE_RMSE, as in the reference: no usable parameters, or a crash within the
 measured part. On the cases about *how* to drive (centre, racing line, smooth: `must_drive`) a car
-that does not complete the lap within LAP_TIMEOUT fails too: standing still has zero acceleration
+that does not complete the lap within the scenario fails too: standing still has zero acceleration
 and may sit on the centre line, so "don't move" would otherwise be the best answer to "Drive
 smoothly". A speed case without a complete lap is measured over the whole run (slow is simply
 wrong there).
@@ -34,11 +35,23 @@ from ..track import Track
 from .metrics import DrivingMetrics, driving_metrics, signal_rmse
 
 FAILURE_RMSE = 69.0  # what the reference records when a model gives no usable parameters or crashes
-LAP_TIMEOUT = 90.0  # s; a lap of the evaluation track (76 m) at 0.85 m/s
+LAP_TIMEOUT = 90.0  # s; a lap of the evaluation track (76 m) at 0.85 m/s, the least any track is driven
+SLOWEST_LAP_SPEED = 0.85  # m/s along the racing line; the lap a scenario leaves time for
 REVERSE_WINDOW = 20.0  # s measured in a case not measured per lap
 
 # The same drive for every parameter set: a standing start on the racing line at s = 0.
 EVAL_SCENARIO = Scenario(seconds=LAP_TIMEOUT, seed=0, start_s=0.0, start_speed=0.0)
+
+
+def lap_timeout(track: Track) -> float:
+    """s the car drives on `track`: LAP_TIMEOUT, or a lap at SLOWEST_LAP_SPEED where that takes longer
+    (the evaluation track and the circle: 90 s; the 328 m racing line of the long circuit: 387 s)."""
+    return max(LAP_TIMEOUT, float(math.ceil(track.raceline.length / SLOWEST_LAP_SPEED)))
+
+
+def track_scenario(track: Track) -> Scenario:
+    """EVAL_SCENARIO with its duration suited to `track` (unchanged on the evaluation track)."""
+    return replace(EVAL_SCENARIO, seconds=lap_timeout(track))
 
 
 @dataclass(frozen=True)

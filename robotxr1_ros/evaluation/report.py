@@ -10,6 +10,8 @@ from typing import Any
 from .control_eval import ControlReport, case_description
 from .decision_eval import DecisionReport
 
+PER_TRACK_SETTINGS = ("note", "warning")  # settings that differ between the tracks of one run
+
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
@@ -107,4 +109,41 @@ def write_control_report(report: ControlReport, out_dir: str | Path) -> dict[str
     paths = {"json": out / "control_report.json", "markdown": out / "control_report.md"}
     paths["json"].write_text(json.dumps(report.as_dict(), indent=1) + "\n", encoding="utf-8")
     paths["markdown"].write_text(control_markdown(report, out), encoding="utf-8")
+    return paths
+
+
+def tracks_markdown(reports: list[ControlReport]) -> str:
+    """One row per track: the same suite and proposer scored on tracks of different length and shape."""
+    first = reports[0]
+    title = "Control adaptability" if first.suite == "default" else f"Control, suite `{first.suite}`"
+    shared = {name: value for name, value in first.settings.items() if name not in PER_TRACK_SETTINGS}
+    lines = [f"# {title}: {first.proposer} on {len(reports)} tracks", "", *_settings_lines(shared), "",
+             "| track | driven [s] | prompts | score | clipped | failures | crashes | achieved | achieved rate "
+             "| unchanged | out of range | report |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for report in reports:
+        s = report.summary()
+        lines.append(f"| {report.track} | {report.scenario['seconds']:g} | {s['prompts']} | {_pct(s['score'])} | "
+                     f"{_pct(s['score_clipped'])} | {s['failures']} | {s['crashes']} | {s['achieved']} | "
+                     f"{_pct(s['achieved_rate'])} | {s['unchanged']} | {s['out_of_range']} | "
+                     f"[{report.track}]({report.track}/control_report.md) |")
+    return "\n".join(lines) + "\n"
+
+
+def write_control_reports(reports: list[ControlReport], out_dir: str | Path) -> dict[str, Path]:
+    """One track: its report in `out_dir`. Several: each in `out_dir/<track>/`, and the per-track table
+    (control_tracks.md, .json) in `out_dir`."""
+    if len(reports) == 1:
+        return write_control_report(reports[0], out_dir)
+    out = Path(out_dir)
+    for report in reports:
+        write_control_report(report, out / report.track)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "control_tracks.json", "markdown": out / "control_tracks.md"}
+    tracks = {r.track: {"scenario": r.scenario, "summary": r.summary(), "report": f"{r.track}/control_report.json"}
+              for r in reports}
+    paths["json"].write_text(json.dumps({"kind": "control_tracks", "suite": reports[0].suite,
+                                         "proposer": reports[0].proposer, "tracks": tracks}, indent=1) + "\n",
+                             encoding="utf-8")
+    paths["markdown"].write_text(tracks_markdown(reports), encoding="utf-8")
     return paths

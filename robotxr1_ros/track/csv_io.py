@@ -103,7 +103,11 @@ def save_track(track: Track, path: str | Path, step: float = 0.5) -> None:
     s = track.centre.sample(step)
     x, y = track.centre.position(s)
     w_left, w_right = track.centre_widths(s)
-    rows = np.column_stack([x, y, w_right, w_left])
+    write_track_rows(path, np.column_stack([x, y, w_right, w_left]))
+
+
+def write_track_rows(path: str | Path, rows: np.ndarray) -> None:
+    """Write `x_m, y_m, w_tr_right_m, w_tr_left_m` rows in the track layout (to the millimetre)."""
     np.savetxt(path, rows, delimiter=",", fmt="%.4f", header="x_m,y_m,w_tr_right_m,w_tr_left_m")
 
 

@@ -1,10 +1,11 @@
-"""Built-in tracks: a circle (the paper trains on one) and an evaluation circuit.
+"""Built-in tracks: a circle (the paper trains on one), an evaluation circuit and a long circuit.
 
 The evaluation circuit has a long straight, a hairpin, a wide sweeper, an S-bend and a width that
 varies from 1.6 m to 3.0 m, so that centre-line, racing-line, reversing, speed and smoothness
 instructions all have room to differ. It is drawn as a spline with unequal left and right widths,
 then re-centred on the midline between its walls (track.midline), so its centre line is the line
-of equal distance to both walls, as every centre-line measure assumes.
+of equal distance to both walls, as every centre-line measure assumes. The long circuit
+(~340 m, track/circuit.py) is a packaged track-layout CSV, loaded like any track file.
 """
 from __future__ import annotations
 
@@ -13,12 +14,19 @@ from functools import cache
 import numpy as np
 
 from ..errors import Robotxr1Error
+from .circuit import circuit_track
 from .closed_path import ClosedPath
 from .midline import midline
 from .track import Track
 
 CIRCLE_RADIUS = 6.0  # m, centre line
 CIRCLE_HALF_WIDTH = 1.5  # m
+# The second training track: a stadium oval whose straights are long enough for the speed
+# profile to reach its top speed, unlike the circle's (an answer for "faster" or "smooth" that only
+# works on a small loop is told apart there).
+OVAL_STRAIGHT = 40.0  # m, each
+OVAL_RADIUS = 7.0  # m, the bends' centre line
+OVAL_HALF_WIDTH = 1.2  # m
 
 # Corner points of the evaluation circuit (m), driven counter-clockwise; the periodic spline
 # through them rounds the corners.
@@ -36,6 +44,18 @@ def circle_track() -> Track:
     return Track.from_centre("circle", centre, widths, widths.copy())
 
 
+def oval_track() -> Track:
+    straight = np.linspace(0.0, OVAL_STRAIGHT, 80, endpoint=False)
+    bend = np.linspace(-0.5 * np.pi, 0.5 * np.pi, 60, endpoint=False)
+    x = np.concatenate([straight, OVAL_STRAIGHT + OVAL_RADIUS * np.cos(bend), OVAL_STRAIGHT - straight,
+                        -OVAL_RADIUS * np.cos(bend)])
+    y = np.concatenate([np.zeros_like(straight), OVAL_RADIUS * (1.0 + np.sin(bend)),
+                        np.full_like(straight, 2.0 * OVAL_RADIUS), OVAL_RADIUS * (1.0 - np.sin(bend))])
+    centre = ClosedPath(x, y)
+    widths = np.full(centre.s_table.size, OVAL_HALF_WIDTH)
+    return Track.from_centre("oval", centre, widths, widths.copy())
+
+
 def evaluation_drawing() -> tuple[ClosedPath, np.ndarray, np.ndarray]:
     """The evaluation circuit as drawn: (spline, width_left, width_right), widths unequal."""
     drawn = ClosedPath(EVAL_WAYPOINTS[:, 0], EVAL_WAYPOINTS[:, 1])
@@ -50,7 +70,7 @@ def evaluation_track() -> Track:
     return Track.from_centre("eval", centre, half_width, half_width.copy())
 
 
-BUILTIN_TRACKS = {"circle": circle_track, "eval": evaluation_track}
+BUILTIN_TRACKS = {"circle": circle_track, "oval": oval_track, "eval": evaluation_track, "circuit": circuit_track}
 
 
 @cache
