@@ -86,7 +86,7 @@ def test_decision_reward_checks_the_verdict_and_the_format():
 
 def test_the_teacher_keeps_the_rule_that_drives_best_on_the_training_track():
     prompts = [ControlPrompt.of("reverse", "Back up."), ControlPrompt.of("refvel", "Drive at 1.4 m/s.")]
-    teacher = Teacher.choose(get_track(TRAIN_TRACK), prompts)
+    teacher = Teacher.choose([get_track(TRAIN_TRACK)], prompts)
     assert set(teacher.rules) == {"reverse", "refvel"}
     for case in teacher.rules:
         mine = [s for s in teacher.scores if s.case == case]

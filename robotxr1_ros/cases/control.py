@@ -18,6 +18,8 @@ benchmark (`open` phrasings; docs/evaluation.md):
 - `per_lap`, `must_drive`: the part of the run measured, and whether not finishing a lap fails;
 - `drives`: False for an intent judged on the parameters alone (reset, out of scope), not driven;
 - `start`: the parameters in force (changes from the defaults) when the instruction is given;
+- `margin`: for an intent without an RMSE, how clearly a drive achieved it (beyond the threshold;
+  the teacher prefers the candidate with the larger mean margin among equals);
 - `rule`: the decision rule (cases/decision.py's instruction) that judges the intent on the car, if any;
 - `scored`: part of the control adaptability score.
 
@@ -136,6 +138,16 @@ def further_from_the_walls(outcome: Outcome) -> bool:
     return outcome.min_wall_distance >= outcome.default_min_wall_distance + WALL_GAIN
 
 
+def speed_ratio(outcome: Outcome) -> float:
+    """Mean speed as a share of the default drive's (the margin of "faster"; "slower" wants it small)."""
+    return outcome.mean_speed / outcome.default_mean_speed
+
+
+def wall_gain(outcome: Outcome) -> float:
+    """m, how much further the nearest wall stayed than in the default drive."""
+    return outcome.min_wall_distance - outcome.default_min_wall_distance
+
+
 def holds_the_speed_smoothly(outcome: Outcome) -> bool:
     """The speed, with less acceleration than the defaults (weak at low speeds, which are smooth anyway)."""
     return holds_the_speed(outcome) and beats_the_defaults(outcome)
@@ -193,6 +205,7 @@ class ControlCase:
     start: Mapping[str, float] = field(default_factory=dict)
     rule: str = ""
     scored: bool = True
+    margin: Callable[[Outcome], float] | None = None
 
     def reference_speed(self, text: str) -> float:
         return self.reference(text) if self.reference else REVERSE_SPEED
@@ -207,7 +220,9 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         goal="keep to the middle of the track", must_drive=True,
         teacher={"wide margin": lambda _: {"track_safety_margin": 1.0},
                  "wide margin, loose line": lambda _: {"qn": 0.0, "track_safety_margin": 1.0},
-                 "wide margin, slower": lambda _: {"track_safety_margin": 1.0, "v_max": 4.0}},
+                 "wide margin, slower": lambda _: {"track_safety_margin": 1.0, "v_max": 4.0},
+                 "centre line": lambda _: {"centre_blend": 1.0},
+                 "centre line, firm": lambda _: {"qn": 50.0, "centre_blend": 1.0}},
         train=("Keep the car in the middle between the two walls.",
                "Move over to the center of the track and stay there.",
                "Keep the same distance to the left and the right wall.",
@@ -295,7 +310,9 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         teacher={"slow": lambda _: {"v_max": 1.5},
                  "slow, smooth acceleration": lambda _: {"qac": 1.0, "v_max": 1.5},
                  "soft corners": lambda _: {"alat_max": 2.0, "qac": 1.0},
-                 "gentle steering, moderate speed": lambda _: {"qac": 1.0, "qddelta": 50.0, "v_max": 2.0}},
+                 "gentle steering, moderate speed": lambda _: {"qac": 1.0, "qddelta": 50.0, "v_max": 2.0},
+                 "half the profile": lambda _: {"speed_scale": 0.5},
+                 "half the profile, smooth acceleration": lambda _: {"qac": 1.0, "speed_scale": 0.5}},
         train=("Smooth out your driving.",
                "Lower the sideways acceleration in the turns.",
                "Be gentle on the steering.",
@@ -325,26 +342,52 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         "stop", "speed along the track [m/s]", speed_error, stands_still, goal="stand still",
         reference=standing_speed, per_lap=False, rule="Don't move", scored=False,
         teacher={"standstill": lambda _: {"v_min": 0.0, "v_max": 0.0}},
+        train=("Stop the car.", "Come to a halt.", "Bring the car to a complete stop.", "Cease driving at once.",
+               "Pull up and stay still.", "Don't drive any further.", "Hold the car still.", "Emergency stop!",
+               "Stop moving.", "Halt the vehicle and wait here.", "Brake until the car stands.",
+               "Stand still for now.", "End the run and stop."),
         open=("Stop.", "Halt!", "stop right now", "Freeze.", "Come to a standstill.", "Stay put.", "Park it.",
               "Do not budge.", "Brake to zero and wait.")),
     ControlCase(
         "slower", f"mean speed at most {SLOWER_RATIO:g} x the default drive's, a lap completed", None,
         slower_than_the_defaults, goal="drive slower than now", must_drive=True, scored=False,
-        teacher={"lower top speed": lambda _: {"v_max": 4.0}},
+        teacher={"lower top speed": lambda _: {"v_max": 4.0},
+                 "lower profile": lambda _: {"speed_scale": 0.7},
+                 "much lower profile": lambda _: {"speed_scale": 0.5}},
+        train=("Drive more slowly.", "Slow it down a bit.", "Reduce the pace.", "You're going too fast.",
+               "Lower your speed.", "Go slower around the lap.", "Take the lap at a slower pace.",
+               "Decrease the speed, please.", "Less speed.", "Calm the pace down.", "Drop the speed somewhat.",
+               "Drive at a more relaxed pace.", "Be slower than you are now."),
         open=("Slow down.", "slower pls", "Ease off the throttle.", "Take it down a notch, too fast.",
               "Reduce your speed.", "Not so fast!", "Go a bit slower", "Back off the pace a little.",
               "Drive slower than now.")),
     ControlCase(
         "faster", f"mean speed at least {FASTER_RATIO:g} x the default drive's, a lap without a crash", None,
         faster_than_the_defaults, goal="drive faster without crashing", must_drive=True, scored=False,
-        teacher={"harder acceleration": lambda _: {"a_max": 20.0}},
+        margin=speed_ratio,
+        teacher={"harder acceleration": lambda _: {"a_max": 20.0},
+                 "harder acceleration and corners": lambda _: {"alat_max": 20.0, "a_max": 20.0},
+                 "faster profile": lambda _: {"speed_scale": 1.15},
+                 "faster profile, harder acceleration": lambda _: {"a_max": 15.0, "speed_scale": 1.15}},
+        train=("Drive faster.", "Increase the speed.", "Go quicker.", "Speed it up a little.",
+               "Raise the pace, but stay on the track.", "Drive as fast as is safe.", "More speed, please.",
+               "Set a faster lap time.", "Race mode: go as fast as you can safely.", "Hurry up.",
+               "Accelerate harder and go faster.", "You're too slow, go faster.", "Push the pace."),
         open=("Go faster.", "Speed up!", "faster faster", "Push harder, we're racing.",
               "Race: fastest lap you can, without crashing.", "Quicker laps please.", "Floor it (but don't crash).",
               "Pick up the pace.", "Go go go, full attack.")),
     ControlCase(
         "walls", f"nearest wall at least {WALL_GAIN:g} m further than in the default drive, a lap completed", None,
-        further_from_the_walls, goal="keep away from the walls", must_drive=True, scored=False,
-        teacher={"wider margin": lambda _: {"track_safety_margin": 0.6}},
+        further_from_the_walls, goal="keep away from the walls", must_drive=True, scored=False, margin=wall_gain,
+        teacher={"wider margin": lambda _: {"track_safety_margin": 0.6},
+                 "widest margin": lambda _: {"track_safety_margin": 1.0},
+                 "centre line, wider margin": lambda _: {"track_safety_margin": 0.6, "centre_blend": 1.0}},
+        train=("Steer clear of the walls.", "Keep a safe distance from the boundaries.",
+               "Don't drive so close to the walls.", "Give yourself more room to the barriers.",
+               "Keep your distance from the track edges.", "Drive further from the walls.",
+               "More clearance to the sides, please.", "Avoid getting near the boundaries.",
+               "Leave more space between the car and the walls.", "Keep off the walls.",
+               "Don't scrape the barriers.", "Stay well inside the track limits."),
         open=("Keep away from the walls.", "Stay clear of the barriers.", "Don't get close to the edges.",
               "Give the walls more room.", "more space to the boundaries pls",
               "You're too close to the wall, back off it.", "Leave a bigger gap to the sides.", "Avoid the wals.")),
@@ -352,6 +395,13 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         "speed_smooth", "IMU acceleration magnitude [m/s^2], at the requested speed", acceleration,
         holds_the_speed_smoothly, goal="hold {speed:g} m/s smoothly", reference=parse_reference_speed, scored=False,
         teacher={"speed band, smooth acceleration": lambda speed: {**speed_band(speed), "qac": 1.0}},
+        # Each names exactly one speed in m/s (parse_reference_speed).
+        train=("Drive at 2.4 m/s, smoothly.", "Hold 3.1 m/s and avoid jerky moves.", "Go 1.6 m/s gently.",
+               "Smoothly keep the speed at 2.7 metres per second.", "Cruise gently at 3.3 m/s.",
+               "Keep 1.9 m/s with a calm, smooth ride.", "Comfortably hold 4.1 m/s.",
+               "Drive 2.1 meters per second and keep it soft.", "A gentle 3.7 m/s, please.",
+               "Run at 1.3 m/s without harsh moves.", "Steady and smooth at 2.9 m/s.",
+               "Go at 3.9 m/s but be easy on the steering."),
         open=("3 m/s, gently.", "Drive at 2.5 m/s and keep it smooth.", "Smoothly hold 10 km/h.",
               "two metres per second, no jerky moves", "Go 3.5 m/s but be gentle in the corners.",
               "Cruise smoothly at 1.5m/s.", "Gentle ride at 4 m/s please.", "Comfortable 2 m/s.")),
@@ -359,6 +409,10 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         "reverse_careful", f"speed along the track minus {REVERSE_SPEED} m/s [m/s], backwards slower", speed_error,
         reverses_carefully, goal="reverse carefully", per_lap=False, rule="Reverse the car", scored=False,
         teacher={"slow reverse": lambda _: {"v_min": -0.5, "v_max": -0.5}},
+        train=("Reverse, but carefully.", "Drive backwards very slowly.", "Back up gently.",
+               "Go in reverse at a crawl.", "Carefully reverse along the track.", "Slowly roll the car backwards.",
+               "Reverse with great care.", "Back up, nice and slow.", "Gently drive in reverse.",
+               "Reverse cautiously and slowly.", "Creep backwards.", "Move backwards with caution."),
         open=("Back it up, but carefully.", "Back up slowly and gently.", "Carefully drive backwards.",
               "reverse slow and steady", "Gently roll backwards at 0.5 m/s.", "Backwards, nice and easy.",
               "Reverse cautiously.", "Ease the car backwards, careful.")),
@@ -366,6 +420,12 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         "reset", "the parameters equal the defaults (from a careful set in force)", None, is_the_defaults,
         goal="reset every parameter to its default", drives=False, start=CAREFUL_SET, scored=False,
         teacher={"defaults": lambda _: MpcParams().as_dict()},
+        train=("Put the parameters back as they were at the start.", "Return to the default settings.",
+               "Restore the defaults.",
+               "Go back to the original tuning.", "Use the standard parameters again.", "Reset the controller.",
+               "Cancel every change and use the defaults.", "Revert to the default configuration.",
+               "Set everything back to normal.", "Factory reset the MPC.", "Back to the baseline settings.",
+               "Clear all adjustments."),
         open=("Reset to the default parameters.", "Back to defaults.", "restore the factory settings",
               "Undo all changes.", "Go back to the standard setup.", "Reset everything.", "defaults please",
               "Forget my earlier instructions and use the default tuning.", "Reset the MPC parameters.")),
@@ -373,6 +433,10 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         "out_of_scope", "the parameters unchanged (from a careful set in force)", None, is_unchanged,
         goal="change nothing: the instruction is not about driving or cannot be done", drives=False,
         start=CAREFUL_SET, scored=False, teacher={"no change": lambda _: {}},
+        train=("Sing a song.", "What time is it?", "Order a pizza.", "Jump over the wall.", "Drive underwater.",
+               "Fly over the track.", "Write me a poem.", "How tall is Mount Everest?", "qwerty zxcv",
+               "Drive at 500 km/h through the barrier.", "Turn the car into a boat.", "Open the window.",
+               "Call my mother.", "Hello there!"),
         open=("Fly to the moon.", "What's the capital of France?", "Tell me a joke.", "asdfgh",
               "Drive through the wall.", "Turn into a submarine.", "Play some music.", "Make me a coffee.",
               "Teleport to the finish line.")),

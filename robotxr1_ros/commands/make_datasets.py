@@ -76,7 +76,7 @@ def write_hints(path: Path, previous: str | None) -> str:
 
 
 def complete_teacher(path: Path, teacher: Teacher) -> str:
-    completed = teacher.completed(get_track(TRAIN_TRACK), train_prompts())
+    completed = teacher.completed([get_track(TRAIN_TRACK)], train_prompts())
     if completed is teacher:
         return f"{path} (unchanged: a rule for every case)"
     completed.save(path)

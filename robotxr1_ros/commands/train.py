@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..params import PARAM_SETS
+
 DEFAULT_OUT = Path("out") / "train"
 
 
@@ -24,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sft.add_argument("--teacher", type=Path, metavar="JSON",
                      help="the teacher's chosen rules (default: the packaged choice; chosen by driving and "
                           "written there when the file is missing)")
+    sft.add_argument("--param-set", choices=sorted(PARAM_SETS), default="paper",
+                     help="MPC parameters the model learns to set (default 'paper': the eleven; 'extended': with "
+                          "speed_scale, centre_blend, lateral_offset); its teacher is data/training/teacher[.SET].json")
+    sft.add_argument("--open", action="store_true",
+                     help="train every intent of the catalogue (restated and compounded: training/augment.py), "
+                          "not only the paper's four cases")
     sft.add_argument("--mpc-examples", type=int, default=None, metavar="N",
                      help="MPC examples drawn from the training prompts (default: all 112; fewer, e.g. to keep "
                           "the tuning while a second stage teaches decisions)")
@@ -104,7 +112,10 @@ def _sft(args: argparse.Namespace, settings) -> Path:
 
     data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
     if not data.exists():
-        examples = mpc_examples(_teacher(args.teacher))
+        from ..training.train_prompts import open_train_prompts, train_prompts
+
+        prompts = open_train_prompts(seed=args.seed) if args.open else train_prompts()
+        examples = mpc_examples(_teacher(args.teacher, args.param_set, prompts), prompts)
         if args.mpc_examples is not None:
             keep = np.random.default_rng(args.seed).permutation(len(examples))[:args.mpc_examples]
             examples = [examples[i] for i in sorted(keep)]
@@ -116,18 +127,23 @@ def _sft(args: argparse.Namespace, settings) -> Path:
     return train_sft(settings, read_examples(data), SftSettings(batch_size=args.batch_size)).out / "adapter"
 
 
-def _teacher(path: Path | None):
+def _teacher(path: Path | None, param_set: str, prompts):
+    """The teacher of `param_set` with a rule for every case of `prompts` (chosen by driving the
+    training tracks for the cases the file has none for, and written back)."""
+    from ..errors import Robotxr1Error
     from ..track.library import get_track
     from ..training.teacher import Teacher, packaged_teacher_file
-    from ..training.train_prompts import TRAIN_TRACK, train_prompts
+    from ..training.train_prompts import TEACHER_TRACKS
 
-    path = path or packaged_teacher_file()
-    if path.exists():
-        return Teacher.load(path)
-    print(f"choosing the teacher's rules on the {TRAIN_TRACK} track ...")
-    teacher = Teacher.choose(get_track(TRAIN_TRACK), train_prompts())
-    print(f"teacher's rules {teacher.rules} written to {teacher.save(path)}")
-    return teacher
+    path = path or packaged_teacher_file(param_set)
+    teacher = Teacher.load(path) if path.exists() else Teacher({}, [], param_set)
+    if teacher.param_set != param_set:
+        raise Robotxr1Error(f"{path} holds the teacher of the {teacher.param_set!r} parameters, not {param_set!r}")
+    completed = teacher.completed([get_track(name) for name in TEACHER_TRACKS], prompts)
+    if completed is not teacher:
+        print(f"teacher's rules {completed.rules} (chosen on {', '.join(TEACHER_TRACKS)}) written to "
+              f"{completed.save(path)}")
+    return completed
 
 
 def _grpo_settings(args: argparse.Namespace):

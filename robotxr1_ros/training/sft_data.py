@@ -35,7 +35,7 @@ from ..llm.answer_format import ANSWER_TAG, VERDICT_FALSE, VERDICT_TRUE, decisio
 from ..llm.decision import DECISION_REASONING_CHARS, decision_prompt
 from ..llm.grammar import ANSWER_ONLY, FRACTION_DIGITS
 from ..llm.tuning import tuning_prompt
-from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams
+from ..params import PARAM_NAMES, PARAM_SPECS, MpcParams, set_specs
 from .decision_windows import asked_questions
 from .teacher import Teacher
 from .train_prompts import train_prompts
@@ -85,7 +85,8 @@ def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit:
 
     text = f"To {control_case(prompt.case).goal.format(speed=prompt.reference_speed)}: "
     for name in sorted(values, key=relative_change, reverse=True):
-        part = f"{name} {'up' if values[name] > default[name] else 'down'} to {values[name]:g}"
+        change = "up to" if values[name] > default[name] else "down to" if values[name] < default[name] else "at"
+        part = f"{name} {change} {values[name]:g}"
         if len(text) + len(part) + 3 > limit:
             break
         text += ("" if text.endswith(": ") else ", ") + part
@@ -96,11 +97,11 @@ def mpc_examples(teacher: Teacher, prompts: Sequence[ControlPrompt] | None = Non
     examples = []
     for prompt in prompts if prompts is not None else train_prompts():
         values = answer_values(teacher.answer(prompt))
-        examples.append(SftExample(MPC, tuning_prompt(prompt.text),
+        examples.append(SftExample(MPC, tuning_prompt(prompt.text, set_specs(teacher.param_set)),
                                    mpc_answer(control_reasoning(prompt, values), values),
                                    {"case": prompt.case, "instruction": prompt.text,
                                     "reference_speed": prompt.reference_speed,
-                                    "rule": teacher.rules[prompt.case]}))
+                                    "rule": teacher.rules[prompt.case], "param_set": teacher.param_set}))
     return examples
 
 

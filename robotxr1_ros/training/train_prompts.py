@@ -4,6 +4,10 @@ Every train phrasing of the scored cases (cases/control.py), plus each phrasing 
 reads a speed from its instruction (refvel) restated at further speeds (TRAIN_SPEEDS), so the
 model learns to copy the speed it is given rather than a handful of values. No evaluation
 phrasing and no evaluation speed is ever among them (tested).
+
+For the open instructions (`open_train_prompts`): every intent with train phrasings, each
+phrasing also restated by training/augment.py (typos, terse and polite forms, other number
+formats and units), and compounds of a speed or reverse phrasing with a manner.
 """
 from __future__ import annotations
 
@@ -12,13 +16,19 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..cases.control import control_case, eval_phrasings, scored_cases
+from ..cases.control import CONTROL_CASES, control_case, eval_phrasings, parse_reference_speed, scored_cases
 from ..evaluation.control_cases import ControlPrompt
+from .augment import CAREFUL, GENTLE, restatements, with_manner
 
 TRAIN_TRACK = "circle"
+TEACHER_TRACKS = (TRAIN_TRACK, "oval")  # where the teacher drives its candidates (none is evaluated on)
 # 0.6 to 4.6 m/s in steps of 0.2, without the speeds the evaluation asks for.
 TRAIN_SPEEDS = tuple(round(float(v), 1) for v in np.arange(0.6, 4.61, 0.2))
 SPEEDS_PER_PHRASING = 4
+RESTATEMENTS = 2  # per phrasing, in the open instructions' training prompts
+PER_INTENT = 90  # at most this many prompts per intent (drawn), so no intent outweighs the others
+# Compounds: a phrasing of the first case joined with a manner is an instruction of the second.
+COMPOUNDS = (("refvel", GENTLE, "speed_smooth"), ("reverse", CAREFUL, "reverse_careful"))
 
 
 def eval_speeds() -> set[float]:
@@ -46,7 +56,33 @@ def train_prompts(cases: Iterable[str] | None = None, speeds_per_phrasing: int =
     for case in scored_cases() if cases is None else cases:
         for text in control_case(case).train:
             prompts.append(ControlPrompt.of(case, text))
-            if control_case(case).reference:
+            if control_case(case).reference is parse_reference_speed:
                 for speed in rng.choice(speeds, speeds_per_phrasing, replace=False):
                     prompts.append(ControlPrompt.of(case, restate_speed(text, float(speed))))
     return prompts
+
+
+def open_train_prompts(restated: int = RESTATEMENTS, per_intent: int = PER_INTENT,
+                       seed: int = 0) -> list[ControlPrompt]:
+    """Every intent's training prompts (train_prompts over every case with train phrasings), the
+    compounds, and `restated` restatements of each (training/augment.py); at most `per_intent`
+    of an intent, and none at a speed the evaluation asks for."""
+    rng = np.random.default_rng(seed)
+    base = train_prompts([name for name, case in CONTROL_CASES.items() if case.train], seed=seed)
+    for first, manners, compound in COMPOUNDS:
+        base += [ControlPrompt.of(compound, with_manner(prompt.text, manners, rng))
+                 for prompt in base if prompt.case == first]
+    held_out = eval_speeds()
+    prompts: dict[str, list[ControlPrompt]] = {}
+    for prompt in base:
+        mine = prompts.setdefault(prompt.case, [])
+        for text in (prompt.text, *restatements(prompt.text, restated, rng)):
+            restated_prompt = ControlPrompt.of(prompt.case, text)
+            if not (control_case(prompt.case).reference is parse_reference_speed
+                    and round(restated_prompt.reference_speed, 2) in held_out):
+                mine.append(restated_prompt)
+    drawn = []
+    for mine in prompts.values():
+        keep = sorted(rng.permutation(len(mine))[:per_intent]) if len(mine) > per_intent else range(len(mine))
+        drawn += [mine[i] for i in keep]
+    return drawn
