@@ -2,8 +2,8 @@
 
 The controller, the ROS parameter descriptors, the prompts, the parser and the grammar all read
 this table; nothing else lists parameter names, ranges or defaults. The first eleven are the
-paper's; three more (`paper=False`) say what the eleven cannot: follow the centre line or one side
-of the track, and race faster than the racing line's speed profile. At their defaults the
+paper's; two more (`paper=False`) say what the eleven cannot: follow the centre line, and race
+faster (or slower) than the racing line's speed profile. At their defaults the
 controller is exactly the paper's. Which of them a model is asked about is its parameter set
 (PARAM_SETS): the adapters trained on the paper's prompts see only the eleven.
 """
@@ -58,15 +58,13 @@ PARAM_TABLE: tuple[ParamSpec, ...] = (
     ParamSpec("v_min", -2.0, 4.0, 1.0, "m/s", "minimum speed; negative allows reversing", safety_limit=True),
     ParamSpec("v_max", -1.0, 15.0, 12.0, "m/s", "maximum speed; negative forces reversing", safety_limit=True),
     ParamSpec("track_safety_margin", 0.0, 1.0, 0.3, "m", "inflation of the track boundary"),
-    # The speed profile is planned for 5 m/s^2 in corners and 6 m/s^2 of braking; the tyres hold
-    # about 10.3 (mu 1.05), but braking into a corner needs both at once: 1.15 (+10 % mean speed)
-    # laps the evaluation track and the circle with every line and margin, 1.2 slides off at the
-    # hairpin (measured; docs/reference.md).
-    ParamSpec("speed_scale", 0.3, 1.15, 1.0, "-", "scale on the racing line's speed profile (above 1: race faster)",
+    # The speed profile is planned again for a scale (control/reference_profile.py). The tyres hold
+    # about 10.3 m/s^2 (mu 1.05) but the plan is kinematic and slip grows with speed: 1.1 laps every
+    # track with every line, margin and acceleration limit; 1.15 slid off the circuit's fast narrow
+    # bend at 8 m/s (measured; docs/reference.md).
+    ParamSpec("speed_scale", 0.3, 1.1, 1.0, "-", "scale on the racing line's speed profile (above 1: race faster)",
               safety_limit=True, paper=False),
     ParamSpec("centre_blend", 0.0, 1.0, 0.0, "-", "line followed: 0 the racing line, 1 the centre line",
-              paper=False),
-    ParamSpec("lateral_offset", -1.0, 1.0, 0.0, "m", "shift of the followed line, positive to the left",
               paper=False),
 )
 PARAM_SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAM_TABLE}
@@ -122,7 +120,6 @@ class MpcParams:
     track_safety_margin: float = _default("track_safety_margin")
     speed_scale: float = _default("speed_scale")
     centre_blend: float = _default("centre_blend")
-    lateral_offset: float = _default("lateral_offset")
 
     def __post_init__(self) -> None:
         for spec in PARAM_TABLE:

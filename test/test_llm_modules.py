@@ -68,7 +68,7 @@ def test_the_extended_set_asks_about_the_extension_and_the_paper_set_refuses_it(
     assert tuning.params == MpcParams(speed_scale=1.1, centre_blend=1.0)
     system_prompt = backend.calls[0]["messages"][0]["content"]
     assert "- centre_blend: line followed: 0 the racing line, 1 the centre line" in system_prompt
-    assert "'lateral_offset'" in backend.calls[0]["grammar"]
+    assert "'speed_scale'" in backend.calls[0]["grammar"]
     paper = MPCxR1(ScriptedBackend([answer]), use_grammar=False).tune("Race on the centre line")
     assert paper.params == MpcParams()  # names outside the model's set are not applied
     assert {item.item.split(":")[0].strip("'") for item in paper.update.rejected} == {"speed_scale", "centre_blend"}

@@ -10,6 +10,7 @@ import pytest
 from robotxr1_ros.control import mpc_qp
 from robotxr1_ros.control.closed_loop import drive
 from robotxr1_ros.control.mpc import STATUS_FALLBACK, FrenetMPC, MpcConfig, track_table
+from robotxr1_ros.control.reference_profile import reference_speed
 from robotxr1_ros.params import PARAM_SPECS, MpcParams
 from robotxr1_ros.sim.simulator import Simulator
 from robotxr1_ros.sim.vehicle import VehicleParams
@@ -89,12 +90,17 @@ def test_centre_blend_follows_the_centre_line_instead_of_the_racing_line():
     assert not centre.crashed.any()
 
 
-@pytest.mark.parametrize("offset", [0.4, -0.4])
-def test_lateral_offset_holds_one_side_of_the_line(offset):
-    log, _ = run("eval", MpcParams().updated({"lateral_offset": offset}), 12.0)
-    late = slice(len(log) // 3, None)
-    assert abs(np.median(log.d_race[late]) - offset) < 0.15  # d_race is positive to the left, like n
-    assert not log.crashed.any()
+def test_the_centre_line_is_driven_at_its_own_corner_speeds():
+    """The centre line bends tighter than the racing line: its profile is planned for it (slower
+    in corners, as fast on the straights), and at the defaults the profile is the racing line's."""
+    track = get_track("eval")
+    assert reference_speed(track, MpcParams()) is track.raceline_speed
+    centre = reference_speed(track, MpcParams().updated({"centre_blend": 1.0}))
+    assert np.abs(centre - track.raceline_speed).max() > 0.5
+    assert centre.max() == pytest.approx(track.raceline_speed.max())
+    faster = reference_speed(track, MpcParams().updated({"speed_scale": 1.1}))
+    assert faster.max() == pytest.approx(1.1 * track.raceline_speed.max())
+    assert np.all(faster >= track.raceline_speed - 1e-9)
 
 
 def test_speed_scale_races_faster_and_slower_than_the_profile():

@@ -21,7 +21,7 @@ PAPER_ELEVEN = ("qv", "qn", "qalpha", "qac", "qddelta", "alat_max", "a_min", "a_
 def test_defaults_come_from_the_table():
     params = MpcParams()
     assert params.as_dict() == {spec.name: spec.default for spec in PARAM_TABLE}
-    assert len(PARAM_NAMES) == 14
+    assert len(PARAM_NAMES) == 13
 
 
 def test_the_paper_set_is_the_papers_eleven_and_extended_is_everything():
@@ -36,10 +36,10 @@ def test_an_unknown_set_names_the_known_ones():
 
 
 def test_the_extension_is_neutral_at_its_defaults():
-    """At their defaults the three extension parameters leave the paper's controller as it is
+    """At their defaults the extension parameters leave the paper's controller as it is
     (the MPC maths: speed_scale 1 and an n target of 0 are the reference's cost)."""
     extension = {spec.name: spec.default for spec in PARAM_TABLE if not spec.paper}
-    assert extension == {"speed_scale": 1.0, "centre_blend": 0.0, "lateral_offset": 0.0}
+    assert extension == {"speed_scale": 1.0, "centre_blend": 0.0}
 
 
 @pytest.mark.parametrize("name, value", [("v_max", 15.5), ("qac", -0.1), ("track_safety_margin", 1.2), ("a_min", 1.0)])

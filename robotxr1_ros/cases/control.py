@@ -46,6 +46,7 @@ STILL_SPEED = 0.1  # m/s; standing still, the 'Don't move' rule's threshold
 SLOWER_RATIO = 0.8  # slow down: mean speed at most this share of the default's (v_max 4: 0.75, v_max 5: 0.88)
 FASTER_RATIO = 1.03  # speed up: at least this share (a_max 15: 1.04, a_max 20: 1.06, the most found)
 WALL_GAIN = 0.1  # m; away from the walls: the nearest wall this much further than by default (margin 0.6: +0.11)
+FASTEST_PROFILE = PARAM_SPECS["speed_scale"].maximum  # the fastest pace the car's friction allows
 CAREFUL_REVERSE_SPEED = 0.8  # m/s; reversing carefully: slower backwards than the reverse case's 1 m/s (-0.98 driven)
 # What the car has in force before a reset or an out-of-scope instruction: a careful set, not the
 # defaults (a reset from the defaults, or "unchanged" meaning "reset", would prove nothing).
@@ -367,8 +368,8 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         margin=speed_ratio,
         teacher={"harder acceleration": lambda _: {"a_max": 20.0},
                  "harder acceleration and corners": lambda _: {"alat_max": 20.0, "a_max": 20.0},
-                 "faster profile": lambda _: {"speed_scale": 1.15},
-                 "faster profile, harder acceleration": lambda _: {"a_max": 15.0, "speed_scale": 1.15}},
+                 "faster profile": lambda _: {"speed_scale": FASTEST_PROFILE},
+                 "faster profile, harder acceleration": lambda _: {"a_max": 15.0, "speed_scale": FASTEST_PROFILE}},
         train=("Drive faster.", "Increase the speed.", "Go quicker.", "Speed it up a little.",
                "Raise the pace, but stay on the track.", "Drive as fast as is safe.", "More speed, please.",
                "Set a faster lap time.", "Race mode: go as fast as you can safely.", "Hurry up.",

@@ -22,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-grammar", action="store_true", help="decode without the GBNF grammars")
     parser.add_argument("--param-set", choices=sorted(PARAM_SETS), default=DEFAULTS.param_set,
                         help=f"MPC parameters the model is asked about (default {DEFAULTS.param_set!r}): 'paper', the "
-                             "paper's eleven; 'extended', with speed_scale, centre_blend, lateral_offset")
+                             "paper's eleven; 'extended', with speed_scale and centre_blend")
     parser.add_argument("--threads", type=int, default=DEFAULTS.n_threads,
                         help=f"llama.cpp threads decoding (default {DEFAULTS.n_threads}: from the CPUs left beside "
                              "the controller's; 1 on 2 cores)")

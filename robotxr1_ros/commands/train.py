@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "written there when the file is missing)")
     sft.add_argument("--param-set", choices=sorted(PARAM_SETS), default="paper",
                      help="MPC parameters the model learns to set (default 'paper': the eleven; 'extended': with "
-                          "speed_scale, centre_blend, lateral_offset); its teacher is data/training/teacher[.SET].json")
+                          "speed_scale and centre_blend); its teacher is data/training/teacher[.SET].json")
     sft.add_argument("--open", action="store_true",
                      help="train every intent of the catalogue (restated and compounded: training/augment.py), "
                           "not only the paper's four cases")

@@ -2,11 +2,12 @@
 
 State x = [s, n, alpha, v, delta] along the racing line, inputs = per-step increments of v and
 delta, horizon N steps of dt. Stage cost qn (n - n_target)^2 + qalpha alpha^2 +
-qv (v - v_target)^2 + qac (dv/dt)^2 + qddelta (ddelta/dt)^2, v_target = speed_scale times the
-racing line's speed at the predicted s, clipped to [v_min, v_max]; n_target = centre_blend times
-the centre line's offset from the racing line plus lateral_offset (0 at
-the defaults: the reference's cost). Soft (quadratic slack): |v^2 tan(delta) / L| <= alat_max and
--d_right(s) + margin <= n <= d_left(s) - margin. Hard: v in [v_min, v_max], dv in
+qv (v - v_target)^2 + qac (dv/dt)^2 + qddelta (ddelta/dt)^2, v_target = the speed profile at the
+predicted s, clipped to [v_min, v_max]; n_target = centre_blend times the centre line's offset
+from the racing line, within the track bounds. The profile is the racing line's, planned again
+for the followed line and speed_scale when those are not at their defaults
+(reference_profile.py); at the defaults this is the reference's cost. Soft (quadratic slack):
+|v^2 tan(delta) / L| <= alat_max and -d_right(s) + margin <= n <= d_left(s) - margin. Hard: v in [v_min, v_max], dv in
 [a_min dt, a_max dt], |delta| <= steering_max, |ddelta| <= steering rate * dt.
 
 Each solve linearises once around the shifted previous solution (RK4 with exact sensitivities),
@@ -32,6 +33,7 @@ from ..sim.vehicle import VehicleParams
 from ..track import Track
 from ..track.path_lookup import PathLookup
 from . import mpc_qp as qp
+from .reference_profile import reference_speed
 
 # DAQP exit flags worth naming in a fallback reason.
 DAQP_FAILURES = {
@@ -95,13 +97,14 @@ class MpcCommand:
     predicted_n: np.ndarray | None
 
 
-def track_table(track: Track) -> np.ndarray:
-    """The racing line's curvature, speed and free space on its 2 cm grid, for the kernels."""
+def track_table(track: Track, params: MpcParams = MpcParams()) -> np.ndarray:
+    """The racing line's curvature, the speed to track for `params` and the free space, on the
+    racing line's 2 cm grid, for the kernels."""
     line = track.raceline
     s = line.s_table
     table = np.empty((s.size, qp.TAB_COLUMNS))
     table[:, qp.TAB_KAPPA] = line.curvature(s)
-    table[:, qp.TAB_VREF] = track.raceline_speed
+    table[:, qp.TAB_VREF] = reference_speed(track, params)
     table[:, qp.TAB_LEFT], table[:, qp.TAB_RIGHT] = track.raceline_bounds(s)
     return np.ascontiguousarray(table)
 
@@ -118,7 +121,7 @@ class FrenetMPC:
         self.config = config
         self.vehicle = vehicle
         self._line = PathLookup(track.raceline)
-        self._table = track_table(track)
+        self._table = track_table(track)  # at the defaults; set_params swaps in the table of its parameters
         self._steer_max = min(config.steering_max, vehicle.s_max, -vehicle.s_min)
         self._steer_rate = min(vehicle.sv_max, -vehicle.sv_min)
         layout = qp.QpLayout.create(config.horizon, config.input_knots)
@@ -160,10 +163,18 @@ class FrenetMPC:
     # -- parameters -------------------------------------------------------------------------
 
     def set_params(self, params: MpcParams) -> None:
-        """Use `params` from the next solve on; a solve reads one consistent set (atomic swap)."""
+        """Use `params` from the next solve on; a solve reads one consistent set (atomic swap).
+
+        A change of the line followed or of the pace (the extension parameters) plans the speed
+        profile again (reference_profile.py, ~10 ms per 100 m of track) before the swap."""
         if not isinstance(params, MpcParams):
             raise TypeError(f"set_params expects MpcParams, got {type(params).__name__}")
-        self._active = (params, qp.param_vector(params))  # one reference assignment: atomic under the GIL
+        speed = reference_speed(self.track, params)
+        table = self._table
+        if not np.array_equal(speed, table[:, qp.TAB_VREF]):
+            table = table.copy()
+            table[:, qp.TAB_VREF] = speed
+        self._active = (params, qp.param_vector(params), table)  # one reference assignment: atomic under the GIL
 
     @property
     def params(self) -> MpcParams:
@@ -185,20 +196,21 @@ class FrenetMPC:
     def solve(self, x: float, y: float, yaw: float, v: float, steering: float) -> MpcCommand:
         """Command for the car at pose (x, y, yaw) with speed v and steering angle `steering`."""
         start = time.perf_counter()
-        params, vector = self._active
+        params, vector, table = self._active
         try:
-            return self._solve(start, params, vector, float(x), float(y), float(yaw), float(v), float(steering))
+            return self._solve(start, params, vector, table, float(x), float(y), float(yaw), float(v),
+                               float(steering))
         except Exception as error:  # the control loop must never throw: brake and report
             return self._fallback(start, steering, f"exception: {type(error).__name__}: {error}")
 
-    def _solve(self, start: float, params: MpcParams, vector: np.ndarray, x: float, y: float, yaw: float,
-               v: float, steering: float) -> MpcCommand:
+    def _solve(self, start: float, params: MpcParams, vector: np.ndarray, table: np.ndarray, x: float, y: float,
+               yaw: float, v: float, steering: float) -> MpcCommand:
         if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(yaw) and math.isfinite(v)
                 and math.isfinite(steering)):
             return self._fallback(start, steering, "non-finite state input")
         config = self.config
         line = self._line
-        table, length, step = self._table, line.length, line.step
+        length, step = line.length, line.step
         s, n, heading, self._hint = qp.frenet_pose(line.xy, line.tangent, step, x, y, self._hint)
         alpha = math.remainder(yaw - heading, math.tau)
         e0 = self._e0
@@ -211,7 +223,7 @@ class FrenetMPC:
             qp.shift_knots(y_new, layout.knot_stage, layout.knot_index, layout.knot_weight, self._z, ybar)
             iterations = 1
         else:
-            self._initial_guess(s, v, params)
+            self._initial_guess(s, v, params, table)
             iterations = config.cold_start_iterations
         plan = np.empty((config.horizon + 1, 3))
         for _ in range(iterations):
@@ -244,12 +256,14 @@ class FrenetMPC:
         return MpcCommand(steer, speed, status, time.perf_counter() - start, False, "", self._fallbacks,
                           s, n, alpha, plan[:, 0], plan[:, 1])
 
-    def _initial_guess(self, s: float, v: float, params: MpcParams) -> None:
-        """Cold start: speed ramps from v towards the racing line's speed; steering follows the
+    def _initial_guess(self, s: float, v: float, params: MpcParams, table: np.ndarray) -> None:
+        """Cold start: speed ramps from v towards the table's speed; steering follows the racing
         line's curvature (kinematic feed-forward)."""
         config = self.config
         elapsed = np.arange(1, config.horizon + 1) * config.dt
-        target = min(max(params.speed_scale * float(self.track.speed_at(s)), params.v_min), params.v_max)
+        line = self.track.raceline
+        profile = float(np.interp(s % line.length, line.s_table, table[:, qp.TAB_VREF], period=line.length))
+        target = min(max(profile, params.v_min), params.v_max)
         speed = v + np.clip(target - v, params.a_min * elapsed, params.a_max * elapsed)
         ahead = s + np.cumsum(speed) * config.dt
         stages = self._layout.knot_stage

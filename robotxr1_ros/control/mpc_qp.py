@@ -7,7 +7,8 @@ threading cannot slow a solve down.
 
 Conventions shared with mpc.py
 - Track table `tab` (rows, TAB_COLUMNS) on the racing line's uniform 2 cm grid (spacing
-  = length / rows, the grid of path_lookup.PathLookup): curvature, the racing line's speed and
+  = length / rows, the grid of path_lookup.PathLookup): curvature, the speed to track (the
+  racing line's profile, or one planned for the parameters: control/reference_profile.py) and
   the free space left and right of the line.
 - Error state e = (s, n, alpha); the speed v and steering delta drive it.
 - Applied inputs z (2N): z[2k] is the speed and z[2k+1] the steering during step k, i.e. v and
@@ -51,9 +52,7 @@ P_A_MAX = PARAM_NAMES.index("a_max")
 P_V_MIN = PARAM_NAMES.index("v_min")
 P_V_MAX = PARAM_NAMES.index("v_max")
 P_TRACK_SAFETY_MARGIN = PARAM_NAMES.index("track_safety_margin")
-P_SPEED_SCALE = PARAM_NAMES.index("speed_scale")
 P_CENTRE_BLEND = PARAM_NAMES.index("centre_blend")
-P_LATERAL_OFFSET = PARAM_NAMES.index("lateral_offset")
 # numba freezes these indices into the compiled kernels, and its cache only notices edits of this
 # file: a fingerprint of the table's order, cached with the kernels, tells at import whether they
 # were compiled for another order (then they are dropped: _drop_kernels_of_another_param_order).
@@ -176,20 +175,23 @@ def track_bounds(tab, s, length, step, margin):
 
 @njit(cache=True)
 def speed_target(tab, s, length, step, p):
-    """The speed tracked at arc length s: the racing line's profile times speed_scale, within
-    [v_min, v_max]."""
-    return min(max(p[P_SPEED_SCALE] * _lookup(tab, TAB_VREF, s, length, step), p[P_V_MIN]), p[P_V_MAX])
+    """The speed tracked at arc length s: the table's profile (reference_profile.py: planned for
+    the followed line and speed_scale), within [v_min, v_max]."""
+    return min(max(_lookup(tab, TAB_VREF, s, length, step), p[P_V_MIN]), p[P_V_MAX])
 
 
 @njit(cache=True)
 def lateral_target(tab, s, length, step, p):
     """The n tracked at arc length s (qn weighs the distance to it): centre_blend of the way from
     the racing line (n = 0) to the centre line (n = (left - right) / 2, the middle of the free
-    space), shifted by lateral_offset. A target beyond the track bounds is not clipped: the bounds'
-    slack weight (1e5 per m^2, against qn <= 100) keeps the car inside them, and the defaults give
-    exactly the reference's n = 0 whatever the margin."""
+    space), kept within the track bounds (a target beyond them would steer the car into the soft
+    bound). The racing line itself (blend 0) is exactly the reference's n = 0, whatever the margin."""
+    blend = p[P_CENTRE_BLEND]
+    if blend == 0.0:
+        return 0.0
     middle = 0.5 * (_lookup(tab, TAB_LEFT, s, length, step) - _lookup(tab, TAB_RIGHT, s, length, step))
-    return p[P_CENTRE_BLEND] * middle + p[P_LATERAL_OFFSET]
+    lo, hi = track_bounds(tab, s, length, step, p[P_TRACK_SAFETY_MARGIN])
+    return min(max(blend * middle, lo), hi)
 
 
 @njit(cache=True)

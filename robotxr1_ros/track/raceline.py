@@ -55,9 +55,13 @@ def elastic_band_line(centre: ClosedPath, width_left: np.ndarray, width_right: n
 def speed_profile(path: ClosedPath, limits: SpeedLimits = SpeedLimits()) -> np.ndarray:
     """Speed at path.s_table: lateral-acceleration limit, then acceleration and braking passes."""
     s = path.s_table
-    kappa = np.abs(path.curvature(s))
-    v = np.minimum(limits.v_max, np.sqrt(limits.a_lat / np.maximum(kappa, 1e-6)))
-    ds = np.diff(np.append(s, path.length))
+    return limited_speed(path.curvature(s), np.diff(np.append(s, path.length)), limits)
+
+
+def limited_speed(kappa: np.ndarray, ds: np.ndarray, limits: SpeedLimits) -> np.ndarray:
+    """The speed profile of a closed loop of samples with curvature `kappa`, sample i to i + 1
+    being ds[i] apart: the lateral-acceleration limit, then acceleration and braking passes."""
+    v = np.minimum(limits.v_max, np.sqrt(limits.a_lat / np.maximum(np.abs(kappa), 1e-6)))
     # Two rounds of each pass close the loop: the lap's end constrains its start.
     for _ in range(2):
         for i in range(1, 2 * v.size):
