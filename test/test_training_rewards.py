@@ -2,21 +2,31 @@
 that rank a good answer above bad ones (with real rollouts on the training track), a teacher whose
 rules are chosen by driving, SFT targets that the parser reads back as the teacher's parameters."""
 import pickle
+from collections import Counter
 
+import numpy as np
 import pytest
 
-from robotxr1_ros.cases.control import CONTROL_CASES, control_case, eval_phrasings
+from robotxr1_ros.cases.control import (
+    CONTROL_CASES,
+    control_case,
+    eval_phrasings,
+    open_phrasings,
+    parse_reference_speed,
+)
 from robotxr1_ros.cases.decision import decision_instructions, label
+from robotxr1_ros.cases.quantities import find_speeds
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
 from robotxr1_ros.track.library import get_track
+from robotxr1_ros.training.augment import restatements as restatements_of
 from robotxr1_ros.training.decision_windows import question_pool, restatements
 from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
 from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
 from robotxr1_ros.training.sft_data import TARGET_REASONING_CHARS, answer_values, decision_examples, mpc_examples
 from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
-from robotxr1_ros.training.train_prompts import TRAIN_TRACK, eval_speeds, train_prompts
+from robotxr1_ros.training.train_prompts import PER_INTENT, TRAIN_TRACK, eval_speeds, open_train_prompts, train_prompts
 
 REVERSE = ControlPrompt.of("reverse", "Back up.")
 
@@ -36,6 +46,33 @@ def test_training_refvel_speeds_are_many_and_not_the_evaluation_speeds():
     train_speeds = {p.reference_speed for p in train_prompts(["refvel"])}
     assert len(train_speeds) >= 12 and not train_speeds & eval_speeds()
     assert eval_speeds() == {ControlPrompt.of(c, t).reference_speed for c, t in eval_phrasings() if c == "refvel"}
+
+
+def test_open_training_prompts_cover_every_intent_and_never_an_open_or_eval_phrasing():
+    prompts = open_train_prompts()
+    intents = {name for name, case in CONTROL_CASES.items() if case.train}
+    assert {p.case for p in prompts} == intents
+    assert max(Counter(p.case for p in prompts).values()) <= PER_INTENT
+    held_out = {_normalised(text) for _, text in (*eval_phrasings(), *open_phrasings())}
+    assert not {_normalised(p.text) for p in prompts} & held_out
+    speeds = {round(p.reference_speed, 2) for p in prompts if control_case(p.case).reference is parse_reference_speed}
+    assert len(speeds) >= 20 and not speeds & eval_speeds()
+    # Restated, compounded: typos, other units and manners are among them.
+    texts = [p.text for p in prompts]
+    assert any("km/h" in t or "kph" in t for t in texts) and any("mph" in t for t in texts)
+    assert any(p.case == "speed_smooth" and ", " in p.text for p in prompts)
+    assert open_train_prompts() == prompts  # reproducible
+
+
+@pytest.mark.parametrize("text", ["Drive at 2.4 m/s.", "Hold 3.1 m/s and avoid jerky moves.", "Back up gently."])
+def test_restatements_keep_the_speed_and_differ_from_the_phrasing(text):
+    rng = np.random.default_rng(0)
+    before = [s.metres_per_second for s in find_speeds(text)]
+    for restated in restatements_of(text, 6, rng):
+        assert restated != text
+        after = [s.metres_per_second for s in find_speeds(restated)]
+        # the same speed, within a whole km/h's rounding (the target is re-read from the new text)
+        assert len(after) == len(before) and all(abs(a - b) <= 0.5 / 3.6 for a, b in zip(after, before, strict=True))
 
 
 @pytest.fixture(scope="module")
