@@ -35,6 +35,7 @@ from robotxr1_ros.llm.model_spec import shipped_adapter_path
 from robotxr1_ros.llm.models import default_model_path
 from robotxr1_ros.track.csv_io import save_track
 from robotxr1_ros.track.library import get_track
+from robotxr1_ros.training.sft_data import MPC, SftExample, write_examples
 
 INSTRUCTION = "Reverse the car"
 FIXTURE_BAG = Path(__file__).parent / "fixtures" / "bags" / "stopped"  # recorded by `robotxr1 record --behaviour`
@@ -71,6 +72,23 @@ def _gguf(path: Path, architecture: str, tensors: dict[str, tuple[int, int]]) ->
     return path
 
 
+def _lora_gguf(path: Path, architecture: str) -> Path:
+    """A valid GGUF LoRA adapter of `architecture` (one rank-16 pair of zeros)."""
+    from gguf import GGUFWriter
+
+    writer = GGUFWriter(path, architecture)
+    writer.add_type("adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32(lora_merge.ALPHA_KEY, 32.0)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((16, 576), dtype=np.float32))
+    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((576, 16), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
 def _adapters(folder: Path) -> dict[str, Path]:
     shipped = shipped_adapter_path()
     size = shipped.stat().st_size
@@ -87,6 +105,7 @@ def _adapters(folder: Path) -> dict[str, Path]:
         "adapter corrupt tensor data": _patched(shipped, folder / "data.lora.gguf", size // 3, b"\xff" * 1_000_000),
         "adapter folder": folder / "folder.lora.gguf",
         "shipped adapter": shipped,
+        "adapter for another architecture": _lora_gguf(folder / "qwen2.lora.gguf", "qwen2"),
         # Valid files on their own, made for other bases than this adapter's.
         "base of another architecture": _gguf(folder / "qwen2.gguf", "qwen2", {"blk.0.attn_q.weight": (64, 64)}),
         "base of other shapes": _gguf(folder / "narrow.gguf", "llama", {"blk.0.ffn_down.weight": (64, 64)}),
@@ -212,7 +231,7 @@ def _trained_runs(folder: Path) -> dict[str, Path]:
     """Adapter folders of a training run (`robotxr1 export` reads their adapter_config.json)."""
     runs = {"trained adapter": {"r": 16, "lora_alpha": 32}, "adapter config not JSON": b"{r: 16",
             "adapter config not an object": [16, 32]}
-    files = {}
+    files = {"sft data": write_examples(folder / "sft_data.jsonl", [SftExample(MPC, [], "<answer/>", {})])}
     for index, (name, config) in enumerate(runs.items()):
         files[name] = folder / f"run{index}"
         files[name].mkdir(parents=True)
@@ -319,6 +338,12 @@ def _rows() -> list[tuple[str, str, list[str], dict[str, str], str]]:
                  (case, "train sft", ["train", "sft", "--teacher", f"{{{case}}}", "--out", "{out}/run"], {}, case)]
     rows += [(case, "make-datasets", ["make-datasets", "--hints", f"{{{case}}}", "--out", "{out}/v0"], {}, case)
              for case in ("hints file not JSON", "hints file without ids")]
+    # `robotxr1 train --init-from X.gguf` reads the GGUF adapter before the model (its SFT data given).
+    train = ["train", "sft", "--data", "{sft data}", "--out", "{out}/run", "--init-from"]
+    rows += [(case, "train sft", [*train, f"{{{case}}}"], {}, case)
+             for case in [*ADAPTER_CASES, "adapter for another architecture"]]
+    rows.append(("adapter of another rank", "train sft", [*train, "{shipped adapter}", "--lora-rank", "8"], {},
+                 "shipped adapter"))
     # `robotxr1 export` reads the base model (--model) and the run's adapter configuration.
     export = ["export", "{trained adapter}", "--out", "{out}/adapter.gguf"]
     rows += [(case, "export", [*export, "--model", f"{{{case}}}"], {}, case) for case in ("model corrupt header",

@@ -51,8 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _common(parser: argparse.ArgumentParser, steps: int, learning_rate: float) -> None:
     parser.add_argument("--out", type=Path, help="run folder (default out/train/<task>)")
     parser.add_argument("--model", type=Path, metavar="GGUF", help="base model (default: the bundled SmolLM2-135M)")
-    parser.add_argument("--init-from", type=Path, metavar="DIR",
-                        help="start from a previous run's adapter (e.g. out/train/sft/adapter)")
+    parser.add_argument("--init-from", type=Path, metavar="DIR|GGUF",
+                        help="start from a previous run's adapter folder (e.g. out/train/sft/adapter) or a GGUF "
+                             "LoRA adapter (e.g. the shipped one; its rank must be --lora-rank)")
     parser.add_argument("--steps", type=int, default=steps, help=f"optimizer steps (default {steps})")
     parser.add_argument("--lr", type=float, default=learning_rate, help=f"learning rate (default {learning_rate:g})")
     parser.add_argument("--full", action="store_true", help="full fine-tuning instead of LoRA")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,30 @@ MERGE_CACHE_ENV = "ROBOTXR1_MERGE_CACHE"
 ALPHA_KEY = "adapter.lora.alpha"
 MERGED_TYPE_NAME = "Q8_0"
 _SKIPPED_KEYS = ("GGUF.", "general.architecture")  # the reader's own header fields; the writer adds the arch
+
+
+@dataclass(frozen=True)
+class LoraAdapter:
+    """A GGUF LoRA adapter's contents: its tensors (`<weight name>.lora_a` of shape (rank, in),
+    `.lora_b` of shape (out, rank), numpy's order) as finite float32 values."""
+
+    path: Path
+    architecture: str | None
+    alpha: float
+    tensors: dict[str, np.ndarray]
+
+
+def read_lora_adapter(adapter: str | os.PathLike[str]) -> LoraAdapter:
+    """The adapter file checked whole: a damaged file is one ModelLoadError naming it."""
+    adapter = Path(adapter)
+    lora = read_gguf(adapter)
+    if _field(lora, "general.type") != "adapter" or _field(lora, "adapter.type") != "lora":
+        raise ModelLoadError(f"{adapter}: not a GGUF LoRA adapter")
+    alpha = _field(lora, ALPHA_KEY)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        raise ModelLoadError(f"{adapter}: {ALPHA_KEY} is {alpha!r}, not a finite number")
+    tensors = {tensor.name: _float_values(tensor, adapter) for tensor in lora.tensors}
+    return LoraAdapter(adapter, _field(lora, "general.architecture"), float(alpha), tensors)
 
 
 def merged_model_path(base: str | os.PathLike[str], adapter: str | os.PathLike[str]) -> Path:
@@ -55,17 +80,12 @@ def merge_lora(base: Path, adapter: Path, out: Path) -> None:
     from gguf import GGMLQuantizationType, GGUFWriter
     from gguf.quants import quantize
 
-    lora = read_gguf(adapter)
-    if _field(lora, "general.type") != "adapter" or _field(lora, "adapter.type") != "lora":
-        raise ModelLoadError(f"{adapter}: not a GGUF LoRA adapter")
-    alpha = _field(lora, ALPHA_KEY)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
-        raise ModelLoadError(f"{adapter}: {ALPHA_KEY} is {alpha!r}, not a finite number")
-    pairs = {tensor.name: _float_values(tensor, adapter) for tensor in lora.tensors}
+    lora = read_lora_adapter(adapter)
+    alpha, pairs = lora.alpha, lora.tensors
     model = read_gguf(base)
     architecture = _field(model, "general.architecture")
-    if _field(lora, "general.architecture") != architecture:
-        raise ModelLoadError(f"{adapter}: an adapter for {_field(lora, 'general.architecture')!r}, "
+    if lora.architecture != architecture:
+        raise ModelLoadError(f"{adapter}: an adapter for {lora.architecture!r}, "
                              f"the model {base.name} is {architecture!r}")
     writer = GGUFWriter(out, architecture)
     for key, field in model.fields.items():

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..cache_dirs import made_cache_dir, unwritable_cache
 from ..errors import Robotxr1Error
+from ..llm.lora_merge import LoraAdapter
 from ..llm.models import check_gguf, default_model_path, file_sha256, read_gguf
+from .gguf_adapter_import import load_gguf_adapter
 
 BASE_CACHE_ENV = "ROBOTXR1_TRAIN_CACHE"
 LORA_TARGETS = "all-linear"
@@ -28,7 +30,7 @@ LORA_TARGETS = "all-linear"
 @dataclass(frozen=True)
 class LoraSettings:
     rank: int = 16
-    alpha: int = 32
+    alpha: float = 32
     dropout: float = 0.0
 
 
@@ -85,10 +87,12 @@ def load_tokenizer(base_dir: str | Path) -> Any:
 
 
 def load_policy(base_dir: str | Path, lora: LoraSettings | None = LoraSettings(), adapter_dir: str | Path | None = None,
-                full_state: str | Path | None = None, dtype: str = "float32") -> Any:
+                full_state: str | Path | None = None, dtype: str = "float32",
+                gguf_adapter: LoraAdapter | None = None) -> Any:
     """The trainable model: the float base with a new LoRA adapter (default), with the adapter
-    saved in `adapter_dir` (resume), or the whole model (`lora=None`, full fine-tuning; optionally
-    its weights from a checkpoint file `full_state`)."""
+    saved in `adapter_dir` (resume), with a GGUF adapter's weights (`gguf_adapter`, read by
+    gguf_adapter_import.read_gguf_adapter; its alpha kept), or the whole model (`lora=None`, full
+    fine-tuning; optionally its weights from a checkpoint file `full_state`)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -103,9 +107,14 @@ def load_policy(base_dir: str | Path, lora: LoraSettings | None = LoraSettings()
 
     if adapter_dir is not None:
         return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
+    if gguf_adapter is not None:
+        lora = replace(lora, alpha=gguf_adapter.alpha)
     config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    model = get_peft_model(model, config)
+    if gguf_adapter is not None:
+        load_gguf_adapter(model, gguf_adapter)
+    return model
 
 
 def trainable_parameters(model: Any) -> int:

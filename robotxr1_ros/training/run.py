@@ -19,8 +19,10 @@ import numpy as np
 import torch
 
 from ..errors import Robotxr1Error
+from ..llm.models import default_model_path
 from .checkpoints import latest_checkpoint, restore_training_state, save_checkpoint
 from .curves import plot_curves
+from .gguf_adapter_import import is_gguf_adapter, read_gguf_adapter
 from .metrics_log import MetricsLog
 from .model_io import LoraSettings, configure_torch, float_base_dir, load_policy, load_tokenizer, trainable_parameters
 
@@ -33,7 +35,7 @@ FINAL_FULL = "model"
 class RunSettings:
     out_dir: Path
     model_path: str | None = None  # GGUF to start from (default: the bundled model)
-    init_from: str | None = None  # a previous run's adapter folder (or full model folder) to start from
+    init_from: str | None = None  # a previous run's adapter folder, a GGUF LoRA adapter or a full model folder
     steps: int = 100
     learning_rate: float = 1e-4
     lora: LoraSettings | None = field(default_factory=LoraSettings)  # None: full fine-tuning
@@ -63,15 +65,22 @@ class TrainingRun:
         self.out = Path(settings.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.accelerator = Accelerator(cpu=settings.device == "cpu")
-        self.base_dir = float_base_dir(settings.model_path)
-        self.tokenizer = load_tokenizer(self.base_dir)
         checkpoint = latest_checkpoint(self.checkpoint_dir) if settings.resume else None
         if settings.resume and checkpoint is None:
             print(f"no checkpoint in {self.checkpoint_dir}: starting from step 0")
         init = checkpoint.adapter_dir if checkpoint and checkpoint.adapter_dir else settings.init_from
+        gguf_adapter = None
+        if is_gguf_adapter(init):  # read before the float base is built: a bad file fails at once
+            if settings.lora is None:
+                raise Robotxr1Error(f"{init}: a GGUF LoRA adapter starts a LoRA run, not full fine-tuning (--full)")
+            gguf_adapter = read_gguf_adapter(init, settings.model_path or default_model_path(), settings.lora.rank)
+            init = None
+        self.base_dir = float_base_dir(settings.model_path)
+        self.tokenizer = load_tokenizer(self.base_dir)
         full_state = checkpoint.full_weights if checkpoint else None
         base = Path(init) if settings.lora is None and init and not full_state else self.base_dir
-        model = load_policy(base, settings.lora, adapter_dir=init if settings.lora else None, full_state=full_state)
+        model = load_policy(base, settings.lora, adapter_dir=init if settings.lora else None, full_state=full_state,
+                            gguf_adapter=gguf_adapter)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)
         if checkpoint is not None:
             restore_training_state(checkpoint, optimizer)
