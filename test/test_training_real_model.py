@@ -24,7 +24,7 @@ from robotxr1_ros.training.grammar_constraint import GrammarCompiler
 from robotxr1_ros.training.grpo import GrpoPrompt, GrpoSettings, completion_logprobs, train_grpo
 from robotxr1_ros.training.metrics_log import read_metrics
 from robotxr1_ros.training.rewards import ClosedLoopReward
-from robotxr1_ros.training.rollouts import DefaultRmseCache
+from robotxr1_ros.training.rollouts import DefaultRunCache
 from robotxr1_ros.training.run import RunSettings
 from robotxr1_ros.training.sampling import sample_group
 from robotxr1_ros.training.sft import example_ids, shared_prefix_answer_losses, train_sft
@@ -61,7 +61,7 @@ def test_sft_two_steps_write_metrics_checkpoints_adapter_and_curves(sft_run):
 
 
 def test_grpo_two_steps_from_the_sft_adapter_and_resume(sft_run, tmp_path):
-    defaults = DefaultRmseCache(tmp_path / "defaults.json")
+    defaults = DefaultRunCache(tmp_path / "defaults.json")
     reward = ClosedLoopReward(TRAIN_TRACK, PROMPT, defaults.get(TRAIN_TRACK, PROMPT, _short_scenario()),
                               _short_scenario())
     prompts = [GrpoPrompt(MESSAGES, mpc_grammar(reasoning_chars=REASONING_CHARS), reward, {})]

@@ -14,16 +14,17 @@ from robotxr1_ros.cases.control import (
     open_phrasings,
     parse_reference_speed,
 )
-from robotxr1_ros.cases.decision import decision_instructions, label
+from robotxr1_ros.cases.decision import label, rule_instructions
 from robotxr1_ros.cases.quantities import find_speeds
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
+from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
 from robotxr1_ros.training.augment import restatements as restatements_of
 from robotxr1_ros.training.decision_windows import question_pool, restatements
 from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
-from robotxr1_ros.training.rollouts import DefaultRmseCache, RolloutPool
+from robotxr1_ros.training.rollouts import DefaultRunCache, RolloutPool
 from robotxr1_ros.training.sft_data import TARGET_REASONING_CHARS, answer_values, decision_examples, mpc_examples
 from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
 from robotxr1_ros.training.train_prompts import PER_INTENT, TRAIN_TRACK, eval_speeds, open_train_prompts, train_prompts
@@ -77,7 +78,7 @@ def test_restatements_keep_the_speed_and_differ_from_the_phrasing(text):
 
 @pytest.fixture(scope="module")
 def reverse_reward(tmp_path_factory):
-    defaults = DefaultRmseCache(tmp_path_factory.mktemp("defaults") / "defaults.json")
+    defaults = DefaultRunCache(tmp_path_factory.mktemp("defaults") / "defaults.json")
     return ClosedLoopReward(TRAIN_TRACK, REVERSE, defaults.get(TRAIN_TRACK, REVERSE, _scenario()), _scenario())
 
 
@@ -99,6 +100,25 @@ def test_closed_loop_reward_ranks_a_good_answer_above_bad_ones(reverse_reward):
     assert scores["unparsable"].info["failure"] == "no usable parameters"
     assert reverse_reward([good, unparsable], completion_lengths=[40, 40]) == \
         [scores["good"].total, scores["unparsable"].total]
+
+
+@pytest.mark.parametrize("case, text, good, bad", [
+    ("faster", "Go quicker.", {"speed_scale": 1.1}, {"v_max": 3.0}),
+    ("slower", "Lower your speed.", {"speed_scale": 0.7}, {"speed_scale": 1.1}),
+    ("stop", "Stop moving.", {"v_min": 0.0, "v_max": 0.0}, {"v_max": 1.0}),
+    ("reset", "Restore the defaults.", MpcParams().as_dict(), {"qv": 1.0}),
+    ("out_of_scope", "Sing a song.", {}, {"v_min": -1.0, "v_max": -1.0}),
+])
+def test_an_open_intent_is_rewarded_by_its_achieved_check(tmp_path, case, text, good, bad):
+    """Intents outside the paper's score: +1 when the drive (or, for reset and out of scope, the
+    parameters from the careful set in force) does what was asked, -1 when not."""
+    prompt = ControlPrompt.of(case, text)
+    default = DefaultRunCache(tmp_path / "defaults.json").get(TRAIN_TRACK, prompt, _scenario())
+    reward = ClosedLoopReward(TRAIN_TRACK, prompt, default, _scenario())
+    right, wrong = (reward.breakdown(mpc_answer("x", values), 30) for values in (good, bad))
+    assert right.components["improvement"] == 1.0 and not right.info["failure"]
+    assert wrong.components["improvement"] in (-1.0, -4.0)
+    assert right.total > wrong.total
 
 
 def test_rewards_pickle_and_score_alike_in_a_worker(reverse_reward):
@@ -155,8 +175,8 @@ RECORD = {"time": 2.0, "data_samples": 5, "s_pos": [0.0, 1.0, 2.0, 3.0, 4.0], "d
 
 def test_sft_decision_targets_carry_the_label_of_the_question_asked():
     examples = [e for seed in range(10) for e in decision_examples([RECORD], others=7, seed=seed)]
-    assert {e.meta["rule"] for e in examples} == set(decision_instructions())  # every rule, each once per window
-    assert len({e.meta["instruction"] for e in examples}) > len(decision_instructions())  # in several phrasings
+    assert {e.meta["rule"] for e in examples} == set(rule_instructions())  # every rule, each once per window
+    assert len({e.meta["instruction"] for e in examples}) > len(rule_instructions())  # in several phrasings
     for example in examples:
         question = next(q for q in question_pool(example.meta["rule"]) if q.text == example.meta["instruction"])
         assert parse_decision(example.answer).adheres is example.meta["label"] is question.label(RECORD)
@@ -167,16 +187,18 @@ def test_sft_decision_targets_carry_the_label_of_the_question_asked():
 
 
 def test_decision_sampling_keeps_every_adhered_rule_and_draws_the_rest():
-    adhered = {i for i in decision_instructions() if label(i, RECORD)}
+    # A rule whose variants disagree about RECORD ("Go slower than 1.5 m/s" at 2 m/s): met or not by the question drawn.
+    steady = {i for i in rule_instructions() if len({q.label(RECORD) for q in question_pool(i)}) == 1}
+    adhered = {i for i in steady if label(i, RECORD)}
     for seed in range(5):
         examples = decision_examples([RECORD], others=2, seed=seed)
-        assert {e.meta["rule"] for e in examples if e.meta["label"]} == adhered
+        assert {e.meta["rule"] for e in examples if e.meta["label"]} & steady == adhered
         assert sum(not e.meta["label"] for e in examples) == 2
 
 
 def test_decision_restatements_are_no_evaluation_phrasing_and_name_known_rules():
     evaluation = {_normalised(text) for _, text in eval_phrasings()}
-    assert set(restatements()) == set(decision_instructions())
+    assert set(restatements()) == set(rule_instructions())
     for rule, texts in restatements().items():
         assert texts and not {_normalised(text) for text in texts} & evaluation, rule
         assert rule not in texts
@@ -202,7 +224,7 @@ def test_decision_grpo_task_rewards_each_question_against_its_own_label():
     from robotxr1_ros.training.tasks import decision_task
 
     prompts = decision_task([RECORD], others=7, seed=3)
-    assert len(prompts) == len(decision_instructions())
+    assert len(prompts) == len(rule_instructions())
     for prompt in prompts:
         assert prompt.messages[1]["content"].split("Instruction: ")[1].startswith(prompt.meta["instruction"])
         true, false = prompt.reward(["<answer>True</answer>", "<answer>False</answer>"])

@@ -26,12 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sft.add_argument("--teacher", type=Path, metavar="JSON",
                      help="the teacher's chosen rules (default: the packaged choice; chosen by driving and "
                           "written there when the file is missing)")
-    sft.add_argument("--param-set", choices=sorted(PARAM_SETS), default="paper",
-                     help="MPC parameters the model learns to set (default 'paper': the eleven; 'extended': with "
-                          "speed_scale and centre_blend); its teacher is data/training/teacher[.SET].json")
-    sft.add_argument("--open", action="store_true",
-                     help="train every intent of the catalogue (restated and compounded: training/augment.py), "
-                          "not only the paper's four cases")
+    _instructions(sft)
     sft.add_argument("--mpc-examples", type=int, default=None, metavar="N",
                      help="MPC examples drawn from the training prompts (default: all 112; fewer, e.g. to keep "
                           "the tuning while a second stage teaches decisions)")
@@ -41,11 +36,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mpc = tasks.add_parser("mpc", help="closed-loop GRPO on the MPC answers, rewarded by driving the training track")
     _common(mpc, steps=100, learning_rate=5e-5)
     _grpo(mpc)
+    _instructions(mpc)
     decision = tasks.add_parser("decision", help="GRPO on decision windows, rewarded by the rule labels")
     _common(decision, steps=100, learning_rate=5e-5)
     _grpo(decision)
     _decision_data(decision, windows=4)
     parser.set_defaults(func=run)
+
+
+def _instructions(parser: argparse.ArgumentParser) -> None:
+    """Which MPC instructions and parameters a tuning model learns."""
+    parser.add_argument("--param-set", choices=sorted(PARAM_SETS), default="paper",
+                        help="MPC parameters the model learns to set (default 'paper': the eleven; 'extended': with "
+                             "speed_scale and centre_blend); the SFT teacher is data/training/teacher[.SET].json")
+    parser.add_argument("--open", action="store_true",
+                        help="train every intent of the catalogue (restated and compounded: training/augment.py), "
+                             "not only the paper's four cases")
+
+
+def _training_prompts(args: argparse.Namespace):
+    from ..training.train_prompts import open_train_prompts, train_prompts
+
+    return open_train_prompts(seed=args.seed) if args.open else train_prompts()
 
 
 def _common(parser: argparse.ArgumentParser, steps: int, learning_rate: float) -> None:
@@ -161,13 +173,13 @@ def _reasoning(args: argparse.Namespace) -> dict:
 
 def _mpc(args: argparse.Namespace, settings) -> Path:
     from ..training.grpo import train_grpo
-    from ..training.rollouts import DefaultRmseCache, RolloutPool
+    from ..training.rollouts import DefaultRunCache, RolloutPool
     from ..training.tasks import control_summary, control_task
-    from ..training.train_prompts import train_prompts
 
-    defaults = DefaultRmseCache(Path(settings.out_dir) / "default_rmse.json")
+    defaults = DefaultRunCache(Path(settings.out_dir) / "default_runs.json")
     with RolloutPool(args.workers) as pool:
-        prompts = control_task(train_prompts(), defaults, pool=pool, **_reasoning(args))
+        prompts = control_task(_training_prompts(args), defaults, pool=pool, param_set=args.param_set,
+                               **_reasoning(args))
     return train_grpo(settings, prompts, _grpo_settings(args), control_summary, kind="mpc").out
 
 

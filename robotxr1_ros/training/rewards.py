@@ -3,13 +3,16 @@ bound to one scenario (the pattern of TRL's trl/rewards: a callable taking `comp
 returning one float per completion, so they also plug into TRL's trainers).
 
 MPC answers (docs/reference.md, "The training reward"): the improvement over the defaults
-clipped to [-4, 4], where a crash or an answer without usable parameters scores the failure RMSE;
-plus a format reward (exactly one reasoning and one answer block, in that order), a reward for a
-parsable parameter dict, a reward for the fraction of valid parameter names, and a small length
-penalty so that on-board answers stay short. Decision answers: correctness plus format.
+clipped to [-4, 4], where a crash or an answer without usable parameters scores the failure RMSE
+(for an intent outside the paper's score, whose RMSE is not what is asked: +1 if its `achieved`
+check passes, else -1, a failure -4; cases/control.py); plus a format reward (exactly one
+reasoning and one answer block, in that order), a reward for a parsable parameter dict, a reward
+for the fraction of valid parameter names, and a small length penalty so that on-board answers
+stay short. Decision answers: correctness plus format.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from ..cases.control import ControlCase, Outcome, control_case
 from ..control.closed_loop import Scenario
 from ..evaluation.control_cases import EVAL_SCENARIO, FAILURE_RMSE, ControlPrompt, improvement, score_params
 from ..llm.answer_format import ANSWER_TAG, REASONING_TAG, close_tag, open_tag
 from ..llm.parsing import ParamUpdate, parse_decision, parse_mpc_answer, tagged_blocks
 from ..params import PARAM_SPECS, MpcParams
 from ..track.library import get_track
+from .rollouts import DefaultRun
 
 IMPROVEMENT_CLIP = 4.0
 _KEY = re.compile(r"""['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?\s*:""")
@@ -62,15 +67,16 @@ def format_reward(text: str) -> float:
     return 1.0 if lowered.find(close_tag(REASONING_TAG)) < lowered.find(open_tag(ANSWER_TAG)) else 0.0
 
 
-def usable_update(text: str) -> ParamUpdate | None:
-    """The validated parameter changes of an answer, or None if it has none to drive with.
+def usable_update(text: str, base: MpcParams = MpcParams()) -> ParamUpdate | None:
+    """The validated parameter changes of an answer (relative to `base`), or None if it has none
+    to drive with.
 
     >>> usable_update("<answer>new_mpc_params = {'v_max': 2.0}</answer>").changes
     {'v_max': 2.0}
     >>> usable_update("<answer>new_mpc_params = {'v_max': 2.0</answer>") is None
     True
     """
-    update = parse_mpc_answer(text)
+    update = parse_mpc_answer(text, base)
     return update if update.found and update.changes else None
 
 
@@ -141,15 +147,16 @@ def _total(components: Mapping[str, float], weights: RewardWeights) -> float:
 
 @dataclass(frozen=True)
 class ClosedLoopReward:
-    """The MPC reward for one prompt: parameters driven on `track` from the same reset state.
+    """The MPC reward for one prompt: parameters driven on `track` from the same reset state,
+    applied to the parameters the prompt's case starts from.
 
     Picklable (it holds the track's name, not the track), so rollouts run in worker processes.
-    `default_rmse` is the prompt's RMSE under the default parameters on the same scenario.
+    `default` is the prompt's run under the default parameters on the same scenario.
     """
 
     track: str
     prompt: ControlPrompt
-    default_rmse: float
+    default: DefaultRun
     scenario: Scenario = EVAL_SCENARIO
     weights: RewardWeights = RewardWeights()
 
@@ -159,20 +166,47 @@ class ClosedLoopReward:
         return [self.breakdown(text, n).total for text, n in zip(completions, lengths, strict=True)]
 
     def breakdown(self, text: str, n_tokens: int = 0) -> RewardBreakdown:
-        update = usable_update(text)
-        failure, rmse = "no usable parameters", FAILURE_RMSE
-        if update is not None:
-            run = score_params(get_track(self.track), update.apply(MpcParams()), self.prompt, self.scenario)
-            failure, rmse = run.failure, run.rmse
+        case = control_case(self.prompt.case)
+        start = case.start_params()
+        if not case.drives:  # judged on the parameters: any well-formed dict, even an empty one
+            update = parse_mpc_answer(text, start)
+            usable = update if update.found else None
+            params = update.apply(start) if usable else start
+            failure, rmse, behaviour = ("" if usable else "no usable parameters"), math.nan, \
+                _achieved_score(case.achieved(Outcome(params, start)))
+        else:
+            usable = usable_update(text, start)
+            failure, rmse, behaviour = self._drive(case, start, usable)
         components = {
-            "improvement": clipped_improvement(self.default_rmse, rmse),
+            "improvement": behaviour,
             "format": format_reward(text),
-            "parsable": 1.0 if update is not None else 0.0,
+            "parsable": 1.0 if usable is not None else 0.0,
             "valid_names": valid_names_reward(text),
             "length": length_penalty(n_tokens, self.weights),
         }
         return RewardBreakdown(_total(components, self.weights), components,
-                               {"rmse": rmse, "failure": failure, "changes": update.changes if update else {}})
+                               {"rmse": rmse, "failure": failure, "changes": usable.changes if usable else {}})
+
+    def _drive(self, case: ControlCase, start: MpcParams, update: ParamUpdate | None) -> tuple[str, float, float]:
+        """(failure, rmse, behaviour score) of driving the update: the clipped improvement for a
+        case of the paper's score, the achieved check's +-1 for another intent, -4 on a failure."""
+        if update is None:
+            score = clipped_improvement(self.default.rmse, FAILURE_RMSE) if case.scored else -IMPROVEMENT_CLIP
+            return "no usable parameters", FAILURE_RMSE, score
+        params = update.apply(start)
+        run = score_params(get_track(self.track), params, self.prompt, self.scenario)
+        if case.scored:
+            return run.failure, run.rmse, clipped_improvement(self.default.rmse, run.rmse)
+        if run.failure:
+            return run.failure, run.rmse, -IMPROVEMENT_CLIP
+        default = self.default
+        outcome = Outcome(params, start, self.prompt.reference_speed, default.rmse, run.rmse, run.metrics.mean_speed,
+                          default.mean_speed, run.metrics.min_wall_distance, default.min_wall_distance)
+        return "", run.rmse, _achieved_score(case.achieved(outcome))
+
+
+def _achieved_score(achieved: bool) -> float:
+    return 1.0 if achieved else -1.0
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""Rollouts in worker processes, and the cache of default-parameter RMSEs.
+"""Rollouts in worker processes, and the cache of the default parameters' runs.
 
 A GRPO step drives one rollout per completion; they are independent, so they run in a pool of
 worker processes (spawned, each with one BLAS/numba thread, so that they never compete with the
 trainer's torch threads for more cores than asked). With `workers=0` everything runs inline,
 which is what the tests and a machine with one free core want.
 
-The improvement reward needs each prompt's RMSE under the default parameters on the same
-scenario: it is the same for every step, so it is computed once and kept in a JSON file.
+The rewards need each prompt's run under the default parameters on the same scenario (its RMSE,
+and for the intents judged by their `achieved` check its mean speed and nearest wall): it is the
+same for every step, so it is driven once and kept in a JSON file.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,40 +69,50 @@ class RolloutPool:
         self.close()
 
 
-def default_rmse_key(track: str, prompt: ControlPrompt, scenario: Scenario) -> str:
+@dataclass(frozen=True)
+class DefaultRun:
+    """What the rewards read of a prompt's drive with the default parameters."""
+
+    rmse: float  # the case's RMSE (NaN for an intent without one)
+    mean_speed: float  # m/s along the track over the measured part
+    min_wall_distance: float  # m
+
+
+def default_run_key(track: str, prompt: ControlPrompt, scenario: Scenario) -> str:
     return json.dumps([track, prompt.case, round(prompt.reference_speed, 3), asdict(scenario)], sort_keys=True)
 
 
-def _default_rmse(job: tuple[str, ControlPrompt, Scenario]) -> float:
+def _default_run(job: tuple[str, ControlPrompt, Scenario]) -> dict[str, float]:
     track, prompt, scenario = job
-    return score_params(get_track(track), MpcParams(), prompt, scenario).rmse
+    run = score_params(get_track(track), MpcParams(), prompt, scenario)
+    return asdict(DefaultRun(run.rmse, run.metrics.mean_speed, run.metrics.min_wall_distance))
 
 
-class DefaultRmseCache:
-    """RMSEs of the default parameters per (track, case, reference speed, scenario), in a JSON file."""
+class DefaultRunCache:
+    """The default parameters' runs per (track, case, reference speed, scenario), in a JSON file."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
-        self.values: dict[str, float] = {}
+        self.values: dict[str, dict[str, float]] = {}
         if self.path is not None and self.path.exists():
             self.values = json.loads(self.path.read_text(encoding="utf-8"))
 
     def fill(self, track: str, prompts: Sequence[ControlPrompt], scenario: Scenario,
              pool: RolloutPool | None = None) -> None:
         """Drive the defaults for every prompt whose key is missing (in the pool if given)."""
-        missing = {default_rmse_key(track, p, scenario): p for p in prompts}
+        missing = {default_run_key(track, p, scenario): p for p in prompts}
         missing = {key: p for key, p in missing.items() if key not in self.values}
         if not missing:
             return
         jobs = [(track, p, scenario) for p in missing.values()]
-        results = (pool or RolloutPool(0)).map(_default_rmse, jobs)
+        results = (pool or RolloutPool(0)).map(_default_run, jobs)
         self.values.update(zip(missing, results, strict=True))
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.values, indent=1) + "\n", encoding="utf-8")
 
-    def get(self, track: str, prompt: ControlPrompt, scenario: Scenario) -> float:
-        key = default_rmse_key(track, prompt, scenario)
+    def get(self, track: str, prompt: ControlPrompt, scenario: Scenario) -> DefaultRun:
+        key = default_run_key(track, prompt, scenario)
         if key not in self.values:
             self.fill(track, [prompt], scenario)
-        return self.values[key]
+        return DefaultRun(**self.values[key])

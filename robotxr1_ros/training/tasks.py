@@ -1,8 +1,8 @@
 """The two GRPO tasks as lists of prompts with their rewards, and their per-step summaries.
 
-MPC: every training prompt (train phrasings and speeds, never eval ones), the prompt the car builds,
-the car's MPC grammar, and a ClosedLoopReward on the training track against the cached default
-RMSE. Decision: state windows driven on the training track with the decision instructions, the
+MPC: every training prompt (train phrasings and speeds, never eval ones), the prompt the car builds
+for the model's parameter set, the car's MPC grammar, and a ClosedLoopReward on the training track
+against the cached default run. Decision: state windows driven on the training track with the decision instructions, the
 car's decision grammar, and a DecisionReward against the rule label.
 """
 from __future__ import annotations
@@ -17,31 +17,34 @@ from ..evaluation.control_cases import EVAL_SCENARIO, ControlPrompt
 from ..llm.decision import DECISION_REASONING_CHARS, decision_prompt
 from ..llm.grammar import decision_grammar, mpc_grammar
 from ..llm.tuning import TUNING_REASONING_CHARS, tuning_prompt
+from ..params import set_specs
 from .decision_windows import asked_questions
 from .grpo import GrpoPrompt
 from .rewards import ClosedLoopReward, DecisionReward, RewardBreakdown, RewardWeights
-from .rollouts import DefaultRmseCache, RolloutPool
+from .rollouts import DefaultRunCache, RolloutPool
 from .train_prompts import TRAIN_TRACK
 
 
-def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRmseCache, track: str = TRAIN_TRACK,
+def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRunCache, track: str = TRAIN_TRACK,
                  scenario: Scenario = EVAL_SCENARIO, weights: RewardWeights = RewardWeights(),
-                 reasoning_chars: int = TUNING_REASONING_CHARS, pool: RolloutPool | None = None) -> list[GrpoPrompt]:
+                 reasoning_chars: int = TUNING_REASONING_CHARS, pool: RolloutPool | None = None,
+                 param_set: str = "paper") -> list[GrpoPrompt]:
     defaults.fill(track, prompts, scenario, pool)
-    grammar = mpc_grammar(reasoning_chars=reasoning_chars)
-    return [GrpoPrompt(tuning_prompt(prompt.text), grammar,
+    specs = set_specs(param_set)
+    grammar = mpc_grammar(specs, reasoning_chars=reasoning_chars)
+    return [GrpoPrompt(tuning_prompt(prompt.text, specs), grammar,
                        ClosedLoopReward(track, prompt, defaults.get(track, prompt, scenario), scenario, weights),
                        {"case": prompt.case, "instruction": prompt.text}) for prompt in prompts]
 
 
 def decision_task(records: Sequence[Mapping[str, Any]], others: int = 2, seed: int = 0,
                   weights: RewardWeights = RewardWeights(),
-                  reasoning_chars: int = DECISION_REASONING_CHARS) -> list[GrpoPrompt]:
+                  reasoning_chars: int = DECISION_REASONING_CHARS, facts: bool = False) -> list[GrpoPrompt]:
     """Per record, the questions decision_windows.questions_for picks (every rule it adheres to
-    and `others` it does not), each rewarded against its label."""
+    and `others` it does not), each rewarded against its label; `facts`: prompts with the facts lines."""
     grammar = decision_grammar(reasoning_chars=reasoning_chars)
     rng = np.random.default_rng([seed, 11])
-    return [GrpoPrompt(decision_prompt(asked.question.text, asked.state), grammar,
+    return [GrpoPrompt(decision_prompt(asked.question.text, asked.state, facts=facts), grammar,
                        DecisionReward(asked.adheres, weights),
                        {"instruction": asked.question.text, "behaviour": asked.record.get("behaviour", "")})
             for asked in asked_questions(records, rng, others)]
