@@ -2,6 +2,7 @@
 pytest finds them."""
 import pytest
 from launch_harness import launch_domain  # noqa: F401  (fixture)
+from model_files import TINY_ARCHITECTURES
 from ros_fixtures import ros_context  # noqa: F401  (fixture)
 
 # Test modules that run the real bundled model throughout (besides tests marked slow_model).
@@ -27,8 +28,19 @@ def pytest_collection_modifyitems(items) -> None:
 
 
 @pytest.fixture(scope="session")
-def tiny_qwen2(tmp_path_factory):
-    """A Qwen2 GGUF built once per session (model_files.tiny_qwen2_gguf)."""
-    from model_files import tiny_qwen2_gguf
+def chatml_tokenizer(tmp_path_factory):
+    """SmolLM2's tokenizer with ChatML, as a Hugging Face folder (model_files.chatml_tokenizer_dir)."""
+    from model_files import built_once, chatml_tokenizer_dir
 
-    return tiny_qwen2_gguf(tmp_path_factory.mktemp("qwen2"))
+    return built_once(tmp_path_factory, "chatml-tokenizer", chatml_tokenizer_dir)
+
+
+@pytest.fixture(scope="session", params=TINY_ARCHITECTURES)
+def tiny_model(request, tmp_path_factory, chatml_tokenizer):
+    """A tiny GGUF of each architecture of model_files.TINY_ARCHITECTURES, built once per test run."""
+    from model_files import TinyModel, built_once, tiny_gguf
+
+    architecture = request.param
+    folder = built_once(tmp_path_factory, f"tiny-{architecture}",
+                        lambda into: tiny_gguf(TinyModel(architecture, into), chatml_tokenizer))
+    return TinyModel(architecture, folder)

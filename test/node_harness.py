@@ -17,6 +17,7 @@ from rclpy.parameter_client import AsyncParameterClient
 from ros_fixtures import spin_until
 
 from robotxr1_ros.nodes.conversions import sample_to_odometry
+from robotxr1_ros.nodes.llm_node import LlmNode
 from robotxr1_ros.nodes.mpc_controller_node import MpcControllerNode
 from robotxr1_ros.samples import OdomSample
 from robotxr1_ros.track.library import get_track
@@ -82,6 +83,21 @@ class Probe:
         with self._lock:
             values = self._messages[key]
             return values[-1] if values else None
+
+
+def llm_node(context, backends=None, **parameters) -> LlmNode:
+    """The LLM node judging 1 s windows once a second, with `parameters` overriding its settings."""
+    values = {"period_s": 1.0, "window_s": 1.0, **parameters}
+    return LlmNode(backends=backends, context=context,
+                   parameter_overrides=[Parameter(name, value=value) for name, value in values.items()])
+
+
+def watch_llm_topics(probe: Probe) -> None:
+    """The LLM node's decision and update records, kept by `probe` under "decisions" and "updates"."""
+    from std_msgs.msg import String
+
+    probe.watch("decisions", String, "/robotxr1/decision", lambda m: json.loads(m.data))
+    probe.watch("updates", String, "/robotxr1/update", lambda m: json.loads(m.data))
 
 
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> str:

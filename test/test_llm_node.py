@@ -5,14 +5,13 @@ the real GGUF model (SmolLM2) producing a decision and an update that reaches th
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import time
 
 import numpy as np
 import pytest
 from model_files import corrupted_copy
-from node_harness import OdometrySource, Probe, get_parameters, set_parameters
+from node_harness import OdometrySource, Probe, get_parameters, llm_node, set_parameters, watch_llm_topics
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -44,17 +43,6 @@ def scripted(decision_delay_s: float = 0.0) -> ModuleBackends:
 
     return ModuleBackends(ScriptedBackend(decide),
                           ScriptedBackend([mpc_answer("Negative speed bounds make the car reverse.", REVERSE)]))
-
-
-def llm_node(context, backends=None, **parameters) -> LlmNode:
-    values = {"period_s": 1.0, "window_s": 1.0, **parameters}
-    return LlmNode(backends=backends, context=context,
-                   parameter_overrides=[Parameter(name, value=value) for name, value in values.items()])
-
-
-def watch_llm_topics(probe: Probe) -> None:
-    probe.watch("decisions", String, "/robotxr1/decision", lambda m: json.loads(m.data))
-    probe.watch("updates", String, "/robotxr1/update", lambda m: json.loads(m.data))
 
 
 def forward_speed(probe: Probe) -> float:
