@@ -152,6 +152,8 @@ def _teacher(path: Path | None, param_set: str, prompts):
     teacher = Teacher.load(path) if path.exists() else Teacher({}, [], param_set)
     if teacher.param_set != param_set:
         raise Robotxr1Error(f"{path} holds the teacher of the {teacher.param_set!r} parameters, not {param_set!r}")
+    if {prompt.case for prompt in prompts} <= set(teacher.rules):  # nothing to drive (building a track takes s)
+        return teacher
     completed = teacher.completed([get_track(name) for name in TEACHER_TRACKS], prompts)
     if completed is not teacher:
         print(f"teacher's rules {completed.rules} (chosen on {', '.join(TEACHER_TRACKS)}) written to "
