@@ -20,6 +20,7 @@ from robotxr1_ros.llm.answer_format import decision_answer
 from robotxr1_ros.llm.backends import ScriptedBackend
 from robotxr1_ros.llm.decision import DecisionxR1
 from robotxr1_ros.llm.features import features_from_record
+from robotxr1_ros.params import MpcParams
 
 # A record as the reference's datasets write them: integer seconds and speeds, plain lists.
 EXTERNAL_RECORD = {
@@ -96,7 +97,7 @@ def test_packaged_datasets_cover_the_eight_behaviours_and_show_them():
     assert sorted(p.stem for p in paths) == sorted(behaviours())
     manifest = json.loads((packaged_dataset_dir() / MANIFEST).read_text())
     for name, info in manifest["datasets"].items():  # made from the catalog as it is now
-        assert info["params"] == behaviours()[name].params.as_dict() and info["note"] == behaviours()[name].note
+        assert MpcParams(**info["params"]) == behaviours()[name].params and info["note"] == behaviours()[name].note
     total_bytes = sum(p.stat().st_size for p in paths)
     assert total_bytes < 400_000
     datasets = {p.stem: load_dataset(p) for p in paths}

@@ -143,9 +143,10 @@ def test_a_change_of_speed_is_no_target():
 
 
 def test_every_case_phrasing_reaches_the_models_byte_for_byte():
-    """The shipped adapters were trained and are evaluated on these texts: normalising must not
-    touch one of them (all name their speeds in digits and m/s)."""
-    texts = [text for case in CONTROL_CASES.values() for text in (*case.train, *case.eval)]
+    """The paper-set adapters were trained and are evaluated on these texts: normalising must not
+    touch one of them (all name their speeds in digits and m/s). The open intents' phrasings may
+    name any unit: those are trained as the car shows them."""
+    texts = [text for case in CONTROL_CASES.values() if case.scored for text in (*case.train, *case.eval)]
     texts += [prompt.text for prompt in train_prompts()]
     texts += [text for instruction, rule in DECISION_RULES.items()
               for text in (instruction, *rule.restatements, *(variant.text for variant in rule.variants))]

@@ -94,7 +94,7 @@ def test_the_catalogs_stop_is_a_stop_and_no_other_case_is():
     assert all(is_stop(text) for text in (STOP_RULE, *stop_rule.restatements))
     others = [text for instruction, rule in DECISION_RULES.items() if instruction != STOP_RULE
               for text in (instruction, *rule.restatements, *(variant.text for variant in rule.variants))]
-    others += [text for case in CONTROL_CASES.values() for text in (*case.train, *case.eval)]
+    others += [text for name, case in CONTROL_CASES.items() if name != "stop" for text in (*case.train, *case.eval)]
     assert len(others) > 50 and not [text for text in others if is_stop(text)]
 
 

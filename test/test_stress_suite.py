@@ -8,13 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robotxr1_ros.cases.decision import DECISION_RULES, SPEED_THRESHOLDS, decision_instructions, faster_than
+from robotxr1_ros.cases.decision import (
+    DECISION_RULES,
+    SPEED_THRESHOLDS,
+    faster_than,
+    reverse_at,
+    rule_instructions,
+    slower_than,
+)
 from robotxr1_ros.cases.summary import WindowSummary
 from robotxr1_ros.cli import main
 from robotxr1_ros.evaluation.decision_dataset import MIN_RECORD_SAMPLES
 from robotxr1_ros.evaluation.decision_eval import evaluate_decision, selected_records, total_calls
 from robotxr1_ros.evaluation.stress_suite import (
     OSCILLATION_AMPLITUDES,
+    STRESS_REVERSE_SPEEDS,
     STRESS_SPEEDS,
     SYNTHETIC_KINDS,
     sim_records,
@@ -69,10 +77,13 @@ def test_windows_are_in_the_reference_layout_and_cover_the_ranges():
 
 def test_labels_are_the_rules_and_every_question_is_both_true_and_false():
     questions = stress_questions()
-    assert list(questions)[:len(DECISION_RULES)] == list(decision_instructions())
+    assert list(questions)[:len(DECISION_RULES)] == list(rule_instructions())
     trained = {q.text for rule in DECISION_RULES for q in question_pool(rule)}
     untrained = [text for text in questions if text not in DECISION_RULES]
-    assert untrained == [faster_than(speed).text for speed in STRESS_SPEEDS] and not trained & set(untrained)
+    assert untrained == ([faster_than(speed).text for speed in STRESS_SPEEDS]
+                         + [slower_than(speed).text for speed in STRESS_SPEEDS]
+                         + [reverse_at(speed).text for speed in STRESS_REVERSE_SPEEDS])
+    assert not trained & set(untrained)
     assert not set(STRESS_SPEEDS) & set(SPEED_THRESHOLDS)
     records = all_records()
     for text, judge in questions.items():
@@ -98,7 +109,7 @@ def test_the_training_never_reads_the_suite():
     for record in all_records():
         assert state_text(features_from_record(record, min_samples=MIN_RECORD_SAMPLES)) not in shown
     asked = {example.meta["instruction"] for example in examples}
-    assert not asked & {faster_than(speed).text for speed in STRESS_SPEEDS}
+    assert not asked & {text for text in stress_questions() if text not in DECISION_RULES}
 
 
 def test_a_model_that_applies_the_rules_scores_100_percent_on_it():

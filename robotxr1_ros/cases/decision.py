@@ -9,7 +9,13 @@ holding everything about it:
 - `hint`: the fact the decision module may retrieve (data/decision_hints.json, written from here);
 - `restatements` and `variants`: other ways the training asks it, judged by its rule or, for a
   variant, at another threshold;
-- `behaviour`: how to drive a window that shows it (the datasets, bags and training windows).
+- `behaviour`: how to drive a window that shows it (the datasets, bags and training windows);
+- `fact`: the label stated as a fact of the window, for a prompt with facts (cases/facts.py);
+- `scored`: one of the reference's eight instructions, which the decision accuracy asks. The open
+  intents' rules ("Go slower than 3 m/s", "Reverse at 1 m/s") are trained and asked by the
+  stress suite, not by the reference's tester; they add no words, hint or behaviour, so the
+  default prompts (and the hints BM25 ranks) stay those the shipped adapters were trained on, and
+  their windows are the catalog's driven at varied speeds. "Stop" is "Don't move"'s.
 
 The labels are the reference's rules to the letter where they are explicit (mean |speed| for
 "Don't move", max |d| for "Oscillate!"); where they leave a detail open the papers' tester's choice
@@ -36,6 +42,7 @@ from .behaviours import (
     reversing_at_random_speed,
     scripted_at_random_speed,
 )
+from .control import SPEED_TOLERANCE
 from .summary import WindowSummary, above, at_least, at_most, below
 
 STOPPED_SPEED = 0.1  # m/s: mean |s_speed| and mean |d_speed| below this is standing still
@@ -47,6 +54,9 @@ CENTERLINE_TOLERANCE = 0.3  # m: |d_left - d_right| at most this at every sample
 FAST_SPEED = 3.0  # m/s: mean s_speed above this is faster than 3 m/s
 RACING_LINE_TOLERANCE = 0.3  # m: |mean d_pos| at most this is on the racing line
 SPEED_THRESHOLDS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.5, 4.0, 4.5, 5.0)  # m/s the training also asks "faster than"
+SLOW_SPEED = 3.0  # m/s: mean s_speed below this is slower than 3 m/s
+REVERSE_AT_SPEED = 1.0  # m/s: backwards at a mean speed within SPEED_TOLERANCE of this is reversing at 1 m/s
+REVERSE_THRESHOLDS = (0.5, 1.5, 2.0)  # m/s the training also asks "reverse at" (the catalog reverses at 0.2-2 m/s)
 
 Judge = Callable[[WindowSummary], bool]
 
@@ -78,6 +88,8 @@ class DecisionRule:
     restatements: tuple[str, ...] = ()
     variants: tuple[Variant, ...] = ()
     behaviour: Behaviour | None = None
+    fact: Callable[[WindowSummary], str] | None = None
+    scored: bool = True
 
 
 def standing_still(w: WindowSummary) -> bool:
@@ -101,6 +113,43 @@ def close_walls(w: WindowSummary) -> str:
 
 def faster_than(speed: float) -> Variant:
     return Variant(f"Drive faster than {speed:g} m/s", lambda w: w.mean_speed > speed)
+
+
+def slower_than(speed: float) -> Variant:
+    """Along the track, as "faster than" reads it: a car going backwards is slower than any forward speed."""
+    return Variant(f"Go slower than {speed:g} m/s", lambda w: below(w.mean_speed, speed))
+
+
+def reversing_at(w: WindowSummary, speed: float) -> bool:
+    """Backwards along the track at a mean speed within SPEED_TOLERANCE of `speed` (a magnitude),
+    the tolerance of the control cases' speed requests."""
+    return below(w.mean_speed, 0.0) and at_most(abs(-w.mean_speed - speed), SPEED_TOLERANCE)
+
+
+def reverse_at(speed: float) -> Variant:
+    return Variant(f"Reverse at {speed:g} m/s", lambda w: reversing_at(w, speed))
+
+
+def centerline_fact(w: WindowSummary) -> str:
+    """The centre-line label as a fact (the walls line of the state text has the gap's value): the
+    largest wall gap against its limit, and whether the car moves forward (if not, it keeps any line).
+
+    >>> centerline_fact(WindowSummary({"d_left": [0.5, 1.2], "d_right": [1.5, 0.8], "s_speed": [-1.0, -1.0]}))
+    'centerline: max gap beyond 0.3 m, not moving forward: kept'
+    """
+    within = "within" if at_most(w.max_wall_gap, CENTERLINE_TOLERANCE) else "beyond"
+    kept = "" if moving_forward(w) else ", not moving forward: kept"
+    return f"centerline: max gap {within} {CENTERLINE_TOLERANCE:g} m{kept}"
+
+
+def left_wall_fact(w: WindowSummary) -> str:
+    """The left-wall label's distance as a fact (it also asks for moving forward: forward_fact)."""
+    return f"left wall: mean d_left {'below' if below(w.mean_left, CLOSE_TO_WALL) else 'not below'} {CLOSE_TO_WALL:g} m"
+
+
+def forward_fact(w: WindowSummary) -> str:
+    """The forward label as a fact (the s_speed line has the mean's value)."""
+    return f"forward: mean s_speed {'above' if moving_forward(w) else 'not above'} {MOVING_SPEED:g} m/s"
 
 
 def _times(count: int) -> str:
@@ -143,7 +192,8 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
         restatements=("Go forward.", "Move ahead.", "Keep driving forwards.", "Drive the car forward along the track.",
                       "Go ahead and drive."),
         behaviour=Behaviour("forward", MpcParams(v_max=2.5), note="default weights, v_max = 2.5 m/s",
-                            vary=forward_at_random_speed)),
+                            vary=forward_at_random_speed),
+        fact=forward_fact),
     DecisionRule(
         "Oscillate!",
         adheres=lambda w: w.sign_changes > OSCILLATION_SIGN_CHANGES
@@ -170,7 +220,8 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
                       "Drive along the left wall.", "Move close to the wall on your left."),
         behaviour=Behaviour("close_to_left_wall", MpcParams(track_safety_margin=0.05, v_max=2.5), path="left_wall",
                             path_speed=2.0, note=f"scripted path {WALL_CLEARANCE} m from the left wall",
-                            vary=scripted_at_random_speed)),
+                            vary=scripted_at_random_speed),
+        fact=left_wall_fact),
     DecisionRule(
         "Drive on the centerline",
         adheres=lambda w: not moving_forward(w) or at_most(w.max_wall_gap, CENTERLINE_TOLERANCE),
@@ -183,7 +234,8 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
                       "Keep equal distance to both walls.", "Follow the centre line.", "Keep to the midline."),
         behaviour=Behaviour("centerline", MpcParams(qn=60.0, v_max=3.5), path="centre", path_speed=3.0,
                             note="scripted path: the centre line, equidistant to both walls",
-                            vary=scripted_at_random_speed)),
+                            vary=scripted_at_random_speed),
+        fact=centerline_fact),
     DecisionRule(
         "Drive faster than 3 m/s",
         adheres=lambda w: above(w.mean_speed, FAST_SPEED),
@@ -206,6 +258,23 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
         restatements=("Follow the racing line.", "Stick to the ideal line.", "Stay on the racing line.",
                       "Drive the optimal line.", "Keep to the raceline."),
         behaviour=Behaviour("racing_line", MpcParams(), note="default parameters", vary=forward_at_random_speed)),
+    # The open intents' rules (not scored: the reference's tester asks the eight above).
+    DecisionRule(
+        "Go slower than 3 m/s",
+        adheres=slower_than(SLOW_SPEED).adheres,
+        evidence=lambda w: f"mean s_speed {w.mean_speed:.2f} m/s",
+        restatements=("Keep your speed below 3 m/s.", "Stay under 3 metres per second.",
+                      "Drive at less than 3 m/s."),
+        variants=tuple(slower_than(speed) for speed in SPEED_THRESHOLDS),
+        scored=False),
+    DecisionRule(
+        "Reverse at 1 m/s",
+        adheres=reverse_at(REVERSE_AT_SPEED).adheres,
+        evidence=lambda w: f"mean s_speed {w.mean_speed:.2f} m/s",
+        restatements=("Drive backwards at 1 m/s.", "Back up at 1 metre per second.",
+                      "Go in reverse at 1 m/s."),
+        variants=tuple(reverse_at(speed) for speed in REVERSE_THRESHOLDS),
+        scored=False),
 )}
 
 # The lines of the state text that end in words (llm/prompts.state_text): the words of these rules, in
@@ -218,6 +287,12 @@ WORDED_LINES: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 def decision_instructions() -> tuple[str, ...]:
+    """The instructions the decision accuracy asks: the scored rules' (the reference's eight)."""
+    return tuple(instruction for instruction, rule in DECISION_RULES.items() if rule.scored)
+
+
+def rule_instructions() -> tuple[str, ...]:
+    """Every rule's instruction, scored or not: what the training and the stress suite ask."""
     return tuple(DECISION_RULES)
 
 
@@ -234,9 +309,9 @@ def label(instruction: str, record: Mapping[str, Any]) -> bool:
 
 
 def all_labels(record: Mapping[str, Any]) -> dict[str, bool]:
-    """The label of `record` for every instruction."""
+    """The label of `record` for every instruction the decision accuracy asks (decision_instructions)."""
     summary = WindowSummary(record)
-    return {instruction: rule.adheres(summary) for instruction, rule in DECISION_RULES.items()}
+    return {instruction: DECISION_RULES[instruction].adheres(summary) for instruction in decision_instructions()}
 
 
 def state_words(summary: WindowSummary) -> dict[str, str]:

@@ -1,8 +1,9 @@
-"""`robotxr1 bench sim|llm|ros|safety`: measured speed of the driving loop and of the on-board LLM,
-control deadlines with the model running over DDS, and the safety envelope of the command path
-under random faults."""
+"""`robotxr1 bench sim|llm|ros|safety|facts`: measured speed of the driving loop and of the on-board
+LLM, control deadlines with the model running over DDS, the safety envelope of the command path
+under random faults, and the prompt tokens the decision facts cost."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -11,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bench.facts_tokens import facts_token_growth
 from ..bench.physics import bench_physics
 from ..bench.safety import bench_safety, markdown
 from ..control.closed_loop import Scenario, drive_scenario
 from ..control.mpc import MpcConfig
 from ..params import MpcParams
 from ..track.library import get_track
+from .model_options import add_model_arguments, model_spec
 
 
 def register(subparsers) -> None:
@@ -44,6 +47,11 @@ def register(subparsers) -> None:
     safety.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     safety.add_argument("--out", default="out/bench", help="directory for safety.json and safety.md")
     safety.set_defaults(func=run_safety_bench)
+    facts = benches.add_parser("facts", help="decision prompt tokens without and with the facts lines, over the "
+                                             "stress suite's windows and questions (the model's tokenizer)")
+    add_model_arguments(facts)
+    facts.add_argument("--mini", action="store_true", help="every fifth window")
+    facts.set_defaults(func=run_facts_bench)
 
 
 @contextmanager
@@ -99,6 +107,17 @@ def run_sim_bench(args) -> int:
         print(f"sim + MPC on one core, N={ref['horizon']}, {ref['control_rate_hz']} Hz: "
               f"realtime factor {ref['realtime_factor']}, solve p50 {ref['mpc_solve_ms_p50']} ms, "
               f"p99 {ref['mpc_solve_ms_p99']} ms")
+    return 0
+
+
+def run_facts_bench(args) -> int:
+    from ..evaluation.decision_eval import selected_records
+    from ..evaluation.stress_suite import stress_datasets, stress_questions
+
+    datasets = [dataclasses.replace(dataset, records=tuple(r for _, r in selected_records(dataset, args.mini)))
+                for dataset in stress_datasets()]
+    result = facts_token_growth(model_spec(args).create("decision"), datasets, list(stress_questions()))
+    print(json.dumps(result, indent=2))
     return 0
 
 

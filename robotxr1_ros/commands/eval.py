@@ -185,7 +185,8 @@ def run_decision(args: argparse.Namespace) -> int:
         report = evaluate_decision(decider, datasets, name, mini=args.mini, progress=bar.update, workers=workers,
                                    instructions=instructions, judges=judges)
     report.settings = {"model": name, "grammar": not args.no_grammar, "seed": args.seed, "temperature": 0.0,
-                       "max_tokens": args.max_tokens, "reasoning_chars": args.reasoning_chars, "mini": args.mini,
+                       "max_tokens": args.max_tokens, "reasoning_chars": args.reasoning_chars,
+                       "facts": args.decision_facts, "mini": args.mini,
                        "workers": workers, "threads": args.threads, "wall_s": round(time.perf_counter() - start, 1),
                        "suite": args.suite, "datasets": [str(d.path) for d in datasets]}
     files = write_decision_report(report, args.out)
@@ -235,7 +236,8 @@ def run_control(args: argparse.Namespace) -> int:
             report.settings = {"proposer": proposer.name,
                                "grammar": not args.no_grammar if not args.baseline else None,
                                "seed": args.seed, "temperature": 0.0, "max_tokens": args.max_tokens,
-                               "mini": args.mini, "suite": args.suite, "reasoning_chars": args.reasoning_chars}
+                               "mini": args.mini, "suite": args.suite, "reasoning_chars": args.reasoning_chars,
+                               "param_set": None if args.baseline else args.param_set}
             if name != "eval":
                 report.settings["note"] = f"track {name!r} is not the evaluation track"
             _warn_if_stale(report)

@@ -45,6 +45,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thinking", default=DEFAULTS.thinking, metavar="MODE",
                         help=f"a reasoning model's (<think>) thinking before its answers: 'none' (an empty thinking "
                              f"block) or 'budget N' (at most N tokens) (default {DEFAULTS.thinking!r})")
+    parser.add_argument("--decision-facts", action="store_true", default=DEFAULTS.decision_facts,
+                        help="decision prompts with facts lines: the window's numbers against the instruction's "
+                             "speeds and the rules' limits (for an adapter trained on them)")
     adapter = parser.add_mutually_exclusive_group()
     adapter.add_argument("--lora", type=Path, metavar="PATH",
                          help="GGUF LoRA adapter for the model (from `robotxr1 export`); default: the adapter "
@@ -66,4 +69,5 @@ def answer_settings(args: argparse.Namespace, decision_reasoning_chars: int = DE
     """How the modules answer, from the shared options and the command's reasoning bounds."""
     return AnswerSettings(use_grammar=not args.no_grammar, max_tokens=args.max_tokens, seed=args.seed,
                           decision_reasoning_chars=decision_reasoning_chars,
-                          tuning_reasoning_chars=tuning_reasoning_chars, param_set=args.param_set)
+                          tuning_reasoning_chars=tuning_reasoning_chars, param_set=args.param_set,
+                          decision_facts=args.decision_facts)

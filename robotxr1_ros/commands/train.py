@@ -84,6 +84,9 @@ def _decision_data(parser: argparse.ArgumentParser, windows: int) -> None:
                         help=f"state windows per drive on the training track (default {windows}; 0: none)")
     parser.add_argument("--speed-variants", type=int, default=0, metavar="N",
                         help="drives of each behaviour at N random speeds besides the catalogued one (default 0)")
+    parser.add_argument("--decision-facts", action="store_true",
+                        help="decision prompts with facts lines (cases/facts.py); the adapter is then run with "
+                             "--decision-facts")
 
 
 def _grpo(parser: argparse.ArgumentParser) -> None:
@@ -125,16 +128,15 @@ def _sft(args: argparse.Namespace, settings) -> Path:
 
     data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
     if not data.exists():
-        from ..training.train_prompts import open_train_prompts, train_prompts
-
-        prompts = open_train_prompts(seed=args.seed) if args.open else train_prompts()
+        prompts = _training_prompts(args)
         examples = mpc_examples(_teacher(args.teacher, args.param_set, prompts), prompts)
         if args.mpc_examples is not None:
             keep = np.random.default_rng(args.seed).permutation(len(examples))[:args.mpc_examples]
             examples = [examples[i] for i in sorted(keep)]
         if args.decision_windows > 0:
             records = training_records(args.decision_windows, args.speed_variants, seed=args.seed)
-            examples += decision_examples(records, others=args.decision_others, seed=args.seed)
+            examples += decision_examples(records, others=args.decision_others, seed=args.seed,
+                                          facts=args.decision_facts)
         write_examples(data, examples)
         print(f"{len(examples)} SFT examples written to {data}")
     return train_sft(settings, read_examples(data), SftSettings(batch_size=args.batch_size)).out / "adapter"
@@ -191,5 +193,5 @@ def _decision(args: argparse.Namespace, settings) -> Path:
     from ..training.tasks import decision_summary, decision_task
 
     records = training_records(args.decision_windows, args.speed_variants, seed=args.seed + 1)
-    prompts = decision_task(records, seed=args.seed, **_reasoning(args))
+    prompts = decision_task(records, seed=args.seed, facts=args.decision_facts, **_reasoning(args))
     return train_grpo(settings, prompts, _grpo_settings(args), decision_summary, kind="decision").out

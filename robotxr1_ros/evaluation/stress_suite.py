@@ -10,9 +10,11 @@ Sources (one dataset each, reported per source):
 - sim: the behaviour catalog driven on the evaluation track at speeds of its own (each behaviour's
   `vary`, and forward driving held at 5-9 m/s), cut into windows of the same lengths.
 
-Questions: every decision instruction, and "Drive faster than X m/s" at thresholds the training
-never asks (between its thresholds and above them). Labels are the rules' of cases/decision.py
-(a variant's label is `faster_than`'s, as the training variants').
+Questions: every decision rule's instruction (the reference's eight, then the open intents'
+"Go slower than 3 m/s" and "Reverse at 1 m/s"), and "Drive faster than X m/s", "Go slower than
+X m/s" and "Reverse at X m/s" at thresholds the training never asks (between its thresholds and
+above them). Labels are the rules' of cases/decision.py (a variant's label is its maker's, as the
+training variants').
 """
 from __future__ import annotations
 
@@ -23,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from ..cases.decision import DECISION_RULES, SPEED_THRESHOLDS, Judge, faster_than
+from ..cases.decision import DECISION_RULES, SPEED_THRESHOLDS, Judge, faster_than, reverse_at, slower_than
 from ..track.library import get_track
 from .behaviours import behaviours
 from .decision_dataset import DATASET_TRACK, Dataset, cut_windows, record_behaviour
 
 STRESS_SEED = 0
-STRESS_SPEEDS = (1.75, 3.25, 4.25, 5.5, 7.0)  # m/s "faster than" thresholds; none is a training one
+STRESS_SPEEDS = (1.75, 3.25, 4.25, 5.5, 7.0)  # m/s "faster / slower than" thresholds; none is a training one
+STRESS_REVERSE_SPEEDS = (0.75, 1.25, 2.5)  # m/s "reverse at" speeds; none is a training one
 WINDOW_SECONDS = (2.0, 6.0)
 WINDOW_SAMPLES = (5, 20)
 SPEED_RANGE = (-3.0, 10.0)  # m/s along the track
@@ -43,8 +46,9 @@ HELD_FAST = (5.0, 9.0)  # m/s: v_max of the extra forward drive
 
 
 def stress_questions() -> dict[str, Judge]:
-    """Question -> its label: the decision instructions, then the untrained speed thresholds."""
-    variants = [faster_than(speed) for speed in STRESS_SPEEDS]
+    """Question -> its label: every rule's instruction, then the untrained speed thresholds."""
+    variants = ([faster_than(speed) for speed in STRESS_SPEEDS] + [slower_than(speed) for speed in STRESS_SPEEDS]
+                + [reverse_at(speed) for speed in STRESS_REVERSE_SPEEDS])
     return {**{instruction: rule.adheres for instruction, rule in DECISION_RULES.items()},
             **{variant.text: variant.adheres for variant in variants}}
 

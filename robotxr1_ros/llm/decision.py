@@ -66,7 +66,8 @@ class Decision:
 class DecisionxR1:
     def __init__(self, backend: Backend, *, hints: Bm25Retriever | None = None, n_hints: int = RETRIEVAL_K,
                  use_grammar: bool = True, reasoning_chars: int = DECISION_REASONING_CHARS,
-                 max_tokens: int = 160, temperature: float = 0.0, seed: int = 0) -> None:
+                 max_tokens: int = 160, temperature: float = 0.0, seed: int = 0, facts: bool = False) -> None:
+        """`facts`: the prompt's state text with the facts lines (cases/facts.py), for an adapter trained on them."""
         self.backend = backend
         self.hints = hints if hints is not None else hint_retriever()
         self.n_hints = n_hints
@@ -76,6 +77,7 @@ class DecisionxR1:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
+        self.facts = facts
 
     @property
     def answer_tokens(self) -> int:
@@ -88,7 +90,7 @@ class DecisionxR1:
         return self.max_tokens
 
     def messages(self, instruction: str, state: StateFeatures) -> list[dict[str, str]]:
-        return decision_prompt(instruction, state, self.n_hints, self.hints)
+        return decision_prompt(instruction, state, self.n_hints, self.hints, self.facts)
 
     def decide(self, instruction: str, state: StateFeatures | InsufficientData | None,
                stop: StopCheck | None = None) -> Decision:
@@ -117,11 +119,12 @@ class DecisionxR1:
 
 
 def decision_prompt(instruction: str, state: StateFeatures, n_hints: int = RETRIEVAL_K,
-                    hints: Bm25Retriever | None = None) -> list[dict[str, str]]:
+                    hints: Bm25Retriever | None = None, facts: bool = False) -> list[dict[str, str]]:
     """The prompt the car asks a decision with: the hints retrieved for the instruction (from the
-    packaged ones by default), the instruction and the state."""
+    packaged ones by default), the instruction and the state (with its facts lines when `facts`)."""
     retriever = hint_retriever() if hints is None else hints
-    return decision_messages(instruction, state, [passage.text for passage in retriever.search(instruction, n_hints)])
+    return decision_messages(instruction, state, [passage.text for passage in retriever.search(instruction, n_hints)],
+                             facts)
 
 
 def decision_from_text(instruction: str, completion: Completion) -> Decision:

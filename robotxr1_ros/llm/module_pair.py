@@ -43,17 +43,20 @@ class AnswerSettings:
     decision_reasoning_chars: int = DEFAULTS.decision_reasoning_chars
     tuning_reasoning_chars: int = DEFAULTS.tuning_reasoning_chars
     seed: int = 0
+    decision_facts: bool = DEFAULTS.decision_facts
     param_set: str = DEFAULTS.param_set
 
     @classmethod
     def of_node(cls, config: LlmNodeConfig) -> AnswerSettings:
         return cls(use_grammar=config.use_grammar, max_tokens=config.max_tokens, retrieval_k=config.retrieval_k,
                    decision_reasoning_chars=config.decision_reasoning_chars,
-                   tuning_reasoning_chars=config.tuning_reasoning_chars, param_set=config.param_set)
+                   tuning_reasoning_chars=config.tuning_reasoning_chars, param_set=config.param_set,
+                   decision_facts=config.decision_facts)
 
     def decision(self, backend: Backend) -> DecisionxR1:
         return DecisionxR1(backend, n_hints=self.retrieval_k, use_grammar=self.use_grammar,
-                           reasoning_chars=self.decision_reasoning_chars, max_tokens=self.max_tokens, seed=self.seed)
+                           reasoning_chars=self.decision_reasoning_chars, max_tokens=self.max_tokens, seed=self.seed,
+                           facts=self.decision_facts)
 
     def tuning(self, backend: Backend) -> MPCxR1:
         return MPCxR1(backend, n_memories=self.retrieval_k, use_grammar=self.use_grammar,
@@ -68,7 +71,9 @@ class AnswerSettings:
         reasoning = self.decision_reasoning_chars if module == "decision" else self.tuning_reasoning_chars
         options = {"use_grammar": self.use_grammar, "max_tokens": self.max_tokens, "seed": self.seed,
                    "reasoning_chars": reasoning}
-        return options if module == "decision" else {**options, "param_set": self.param_set}
+        if module == "decision":
+            return {**options, "facts": self.decision_facts}
+        return {**options, "param_set": self.param_set}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from string import Template
 import numpy as np
 
 from ..cases.decision import state_words
+from ..cases.facts import state_facts
 from ..cases.quantities import normalise_speeds
 from ..cases.summary import WindowSummary
 from ..errors import Robotxr1Error
@@ -121,16 +122,18 @@ def mpc_system_prompt(specs: tuple[ParamSpec, ...] = DEFAULT_SPECS) -> str:
     return render("mpc_system", parameter_table=parameter_table_text(specs), answer_shape=mpc_answer_shape())
 
 
-def state_text(state: StateFeatures) -> str:
+def state_text(state: StateFeatures, facts_for: str | None = None) -> str:
     """The state as the decision model reads it: the speed series (the trend), the summary
     statistics the judgement turns on (of the whole window), and what they mean in the hints'
     words (the rules', cases/decision.py), so a small model matches words instead of averaging a list. The state
     is the part of the prompt evaluated anew on every decision (it comes last, after the
     instruction), so it is kept short: ~170 tokens, the series thinned to SERIES_POINTS samples
-    (the tokenizer spends four tokens on a number like 3.0)."""
+    (the tokenizer spends four tokens on a number like 3.0). With `facts_for`, an instruction, the
+    lines of cases/facts.py follow (the instruction's speeds and the rules' facts against the window)."""
     facts = WindowSummary(vars(state))  # the fields by name, unrounded
     words = state_words(facts)
     crossings = f"{facts.sign_changes} sign change{'' if facts.sign_changes == 1 else 's'}"
+    extra = state_facts(facts_for, facts) if facts_for is not None else []
     return "\n".join([
         f"s_speed: {_series(np.asarray(state.s_speed))} m/s, mean {_f(facts.mean_speed)}: {words['s_speed']}",
         f"d_pos: mean {_f(facts.mean_offset)} m, max |d_pos| {_f(facts.max_abs_offset)} m, "
@@ -139,6 +142,7 @@ def state_text(state: StateFeatures) -> str:
         f"walls: mean d_left {_f(facts.mean_left)} m, mean d_right {_f(facts.mean_right)} m, "
         f"max |d_left - d_right| {_f(facts.max_wall_gap)} m: {words['walls']}",
         f"reversing: {state.reversing}, crashed: {state.crashed}, facing_wall: {state.facing_wall}",
+        *extra,
     ])
 
 
@@ -158,9 +162,13 @@ def _series(values: np.ndarray) -> str:
     return "[" + ",".join(f"{v:.1f}" for v in values) + "]"
 
 
-def decision_messages(instruction: str, state: StateFeatures, hints: Sequence[str] = ()) -> list[dict[str, str]]:
-    user = render("decision_user", hints=_bullets("Hints", hints), instruction=require_instruction(instruction),
-                  duration=f"{state.time:.1f}", samples=state.data_samples, state=state_text(state))
+def decision_messages(instruction: str, state: StateFeatures, hints: Sequence[str] = (),
+                      facts: bool = False) -> list[dict[str, str]]:
+    """`facts`: the state text with the facts lines for the instruction (off: as the shipped adapters read it)."""
+    instruction = require_instruction(instruction)
+    user = render("decision_user", hints=_bullets("Hints", hints), instruction=instruction,
+                  duration=f"{state.time:.1f}", samples=state.data_samples,
+                  state=state_text(state, instruction if facts else None))
     return [{"role": "system", "content": decision_system_prompt()}, {"role": "user", "content": user}]
 
 

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..cases.behaviours import Behaviour
-from ..cases.decision import DECISION_RULES, Judge, decision_instructions, decision_rule
+from ..cases.decision import DECISION_RULES, Judge, decision_rule, rule_instructions
 from ..cases.summary import WindowSummary
 from ..evaluation.behaviours import behaviours
 from ..evaluation.decision_dataset import generate_behaviour
@@ -80,11 +80,11 @@ def training_records(windows_per_behaviour: int, variants: int = 0, seed: int = 
 
 def questions_for(record: Mapping[str, Any], rng: np.random.Generator, others: int,
                   rules: Sequence[str] | None = None) -> list[tuple[DecisionQuestion, bool]]:
-    """(question, label) pairs for one record: one question per rule (default: every rule) the
+    """(question, label) pairs for one record: one question per rule (default: every rule, scored or not) the
     record adheres to, and `others` drawn from the rest. A window adheres to few of the rules, so
     random draws hardly ever show what "Oscillate!" or "Reverse the car" look like when they are met."""
     asked = [(question, question.label(record))
-             for question in (ask(rule, rng) for rule in (decision_instructions() if rules is None else rules))]
+             for question in (ask(rule, rng) for rule in (rule_instructions() if rules is None else rules))]
     met = [pair for pair in asked if pair[1]]
     unmet = [pair for pair in asked if not pair[1]]
     picked = rng.permutation(len(unmet))[:others]
