@@ -26,7 +26,7 @@ from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
 
 INTENTS = ("center", "refvel", "reverse", "smooth", "stop", "slower", "faster", "walls", "speed_smooth",
-           "reverse_careful", "reset", "out_of_scope")
+           "reverse_careful", "reverse_speed", "reset", "out_of_scope")
 NEAR = 0.8  # difflib ratio of the normalised texts at or above which two phrasings are near-duplicates
 MINI = eval_prompts(mini=True, suite="open")
 
@@ -38,7 +38,7 @@ def _normalised(text):
 def _training_phrasings():
     """Every phrasing a model is trained or scored on: the control cases' train and eval phrasings,
     and the decision instructions with their restatements and variants."""
-    texts = [text for case in CONTROL_CASES.values() for text in (*case.train, *case.eval)]
+    texts = [text for case in CONTROL_CASES.values() for text in (*case.train, *case.open_train, *case.eval)]
     texts += [text for instruction, rule in DECISION_RULES.items()
               for text in (instruction, *rule.restatements, *(variant.text for variant in rule.variants))]
     return texts
@@ -94,6 +94,7 @@ GOOD_AND_BAD = {
     "walls": ({"track_safety_margin": 0.6}, {"track_safety_margin": 0.0}),
     "speed_smooth": ({"v_min": 3.0, "v_max": 3.0, "qac": 1.0}, {"v_max": 2.0, "qac": 1.0}),  # gentle, too slow
     "reverse_careful": ({"v_min": -0.5, "v_max": -0.5}, {"v_min": -1.0, "v_max": -1.0}),  # the plain reverse
+    "reverse_speed": ({"v_min": -0.5, "v_max": -0.5}, {"v_min": 0.5, "v_max": 0.5}),  # forwards at the speed
     "reset": (MpcParams().as_dict(), dict.fromkeys(("qv", "qn", "qalpha", "qddelta"), 1.0)),
     "out_of_scope": ({}, {"v_min": -1.0, "v_max": -1.0}),  # nonsense answered by reversing
 }

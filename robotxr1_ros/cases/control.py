@@ -13,6 +13,8 @@ benchmark (`open` phrasings; docs/evaluation.md):
 - `teacher`: the SFT teacher's candidate answers, simplest first, each a function of the reference
   speed (training/teacher.py drives them and keeps the best; data/training/teacher.json);
 - `train` / `eval`: its phrasings; eval phrasings are held out for the control evaluation;
+- `open_train`: more training phrasings for the open instructions' training only (a case of the
+  paper's score keeps its `train` list as its adapters were trained on it);
 - `open`: the open-instruction benchmark's phrasings (`eval control --suite open`), written apart
   from every training phrasing (typos, unusual numbers, short commands; tested);
 - `per_lap`, `must_drive`: the part of the run measured, and whether not finishing a lap fails;
@@ -154,6 +156,10 @@ def holds_the_speed_smoothly(outcome: Outcome) -> bool:
     return holds_the_speed(outcome) and beats_the_defaults(outcome)
 
 
+def reverses_at_the_speed(outcome: Outcome) -> bool:
+    return outcome.mean_speed < 0.0 and holds_the_speed(outcome)
+
+
 def reverses_carefully(outcome: Outcome) -> bool:
     return -CAREFUL_REVERSE_SPEED <= outcome.mean_speed < 0.0
 
@@ -168,6 +174,12 @@ def is_unchanged(outcome: Outcome) -> bool:
 
 # -- the teacher's speed rules --------------------------------------------------------------------
 
+def reverse_reference_speed(text: str) -> float:
+    """The speed asked for backwards (negative, whatever sign the instruction writes), e.g. -0.5
+    from "Back up at 0.5 m/s"."""
+    return -abs(parse_reference_speed(text))
+
+
 def standing_speed(text: str) -> float:
     """A stop's reference speed: zero, whatever the instruction says."""
     return 0.0
@@ -176,6 +188,12 @@ def standing_speed(text: str) -> float:
 def speed_band(speed: float) -> dict[str, float]:
     """v_min and v_max both at the requested speed (v_min capped at its range)."""
     return {"v_min": min(speed, PARAM_SPECS["v_min"].maximum), "v_max": speed}
+
+
+def reverse_band(speed: float) -> dict[str, float]:
+    """Backwards at `speed` (negative): v_max as close to it as its range allows (at most 1 m/s
+    backwards), v_min at it."""
+    return {"v_min": max(speed, PARAM_SPECS["v_min"].minimum), "v_max": max(speed, PARAM_SPECS["v_max"].minimum)}
 
 
 def speed_cap(speed: float) -> dict[str, float]:
@@ -199,6 +217,7 @@ class ControlCase:
     train: tuple[str, ...] = ()
     eval: tuple[str, ...] = ()
     open: tuple[str, ...] = ()
+    open_train: tuple[str, ...] = ()
     reference: Callable[[str], float] | None = None
     per_lap: bool = True  # measured over the first lap (else over a fixed window)
     must_drive: bool = False  # no complete lap is a failure
@@ -238,6 +257,8 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
                "Move away from the edges to the midline and hold it.",
                "Keep to the centre of the track at all times.",
                "Steer so the gap to each wall is the same."),
+        open_train=("Follow the centreline.", "Ride the midline.", "Center between the walls.",
+                    "lane centre, thanks", "Centre line, please.", "Be in the centre of the track."),
         eval=("Keep the car in the middle of the track.",
               "Stay as far from both walls as you can.",
               "Drive along the center line of the track.",
@@ -302,8 +323,7 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
               "Move the car in the reverse direction.",
               "Put it in reverse and keep driving."),
         open=("Reverse!", "Backwards please.", "put her in revers", "Go the other way round, backwards.",
-              "Back up at 0.5 m/s.", "Reverse at half a metre per second.", "Let's go backward.", "rear-first, go",
-              "Engage reverse."),
+              "Let's go backward.", "rear-first, go", "Engage reverse.", "Drive the wrong way, in reverse."),
         rule="Reverse the car"),
     ControlCase(
         "smooth", "IMU acceleration magnitude [m/s^2]", acceleration, beats_the_defaults,
@@ -346,7 +366,9 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         train=("Stop the car.", "Come to a halt.", "Bring the car to a complete stop.", "Cease driving at once.",
                "Pull up and stay still.", "Don't drive any further.", "Hold the car still.", "Emergency stop!",
                "Stop moving.", "Halt the vehicle and wait here.", "Brake until the car stands.",
-               "Stand still for now.", "End the run and stop."),
+               "Stand still for now.", "End the run and stop.", "Don't move an inch.", "Stay where you are.",
+               "Wait here, no movement.", "Keep the car parked.", "Hold position.", "Pause the car.",
+               "Bring it to rest.", "Zero speed, please."),
         open=("Stop.", "Halt!", "stop right now", "Freeze.", "Come to a standstill.", "Stay put.", "Park it.",
               "Do not budge.", "Brake to zero and wait.")),
     ControlCase(
@@ -373,7 +395,10 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         train=("Drive faster.", "Increase the speed.", "Go quicker.", "Speed it up a little.",
                "Raise the pace, but stay on the track.", "Drive as fast as is safe.", "More speed, please.",
                "Set a faster lap time.", "Race mode: go as fast as you can safely.", "Hurry up.",
-               "Accelerate harder and go faster.", "You're too slow, go faster.", "Push the pace."),
+               "Accelerate harder and go faster.", "You're too slow, go faster.", "Push the pace.",
+               "Step on it.", "Put your foot down.", "Faster lap, please.", "Go flat out, safely.",
+               "Drive like you're in a race.", "Max speed without hitting anything.", "Quicken up.",
+               "Attack the lap.", "Give it more gas."),
         open=("Go faster.", "Speed up!", "faster faster", "Push harder, we're racing.",
               "Race: fastest lap you can, without crashing.", "Quicker laps please.", "Floor it (but don't crash).",
               "Pick up the pace.", "Go go go, full attack.")),
@@ -388,7 +413,9 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
                "Keep your distance from the track edges.", "Drive further from the walls.",
                "More clearance to the sides, please.", "Avoid getting near the boundaries.",
                "Leave more space between the car and the walls.", "Keep off the walls.",
-               "Don't scrape the barriers.", "Stay well inside the track limits."),
+               "Don't scrape the barriers.", "Stay well inside the track limits.", "Keep clear of the boundary walls.",
+               "The walls are too close, move away.", "Don't get near the barriers.", "Wider berth to the walls.",
+               "Stay off the edges of the track.", "Away from the sides, please."),
         open=("Keep away from the walls.", "Stay clear of the barriers.", "Don't get close to the edges.",
               "Give the walls more room.", "more space to the boundaries pls",
               "You're too close to the wall, back off it.", "Leave a bigger gap to the sides.", "Avoid the wals.")),
@@ -412,12 +439,29 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         reverses_carefully, goal="reverse carefully", per_lap=False, rule="Reverse the car", scored=False,
         teacher={"slow reverse": lambda _: {"v_min": -0.5, "v_max": -0.5}},
         train=("Reverse, but carefully.", "Drive backwards very slowly.", "Back up gently.",
+               "Ease it out backwards with care.", "Careful reversing, please.", "Reverse gently.", "Slowly back up.",
+               "Cautiously drive in reverse.", "Backwards, and take it easy.",
                "Go in reverse at a crawl.", "Carefully reverse along the track.", "Slowly roll the car backwards.",
                "Reverse with great care.", "Back up, nice and slow.", "Reverse softly and slowly.",
                "Reverse cautiously and slowly.", "Creep backwards.", "Move backwards with caution."),
         open=("Back it up, but carefully.", "Back up slowly and gently.", "Carefully drive backwards.",
               "reverse slow and steady", "Gently roll backwards at 0.5 m/s.", "Backwards, nice and easy.",
               "Reverse cautiously.", "Ease the car backwards, careful.")),
+    ControlCase(
+        "reverse_speed", "speed along the track minus the requested backwards speed [m/s]", speed_error,
+        reverses_at_the_speed, goal="reverse at {speed:g} m/s", reference=reverse_reference_speed, per_lap=False,
+        rule="Reverse at 1 m/s", scored=False, teacher={"reverse band": reverse_band},
+        # Each names exactly one speed, backwards, of 1.2 m/s at most (v_max cannot go below -1 m/s,
+        # so a faster one is held at about 1 m/s).
+        train=("At 0.7 m/s, drive in reverse.", "Reverse the car at 1.05 metres per second.",
+               "Drive backwards at 0.4 m/s.",
+               "Go in reverse at 0.45 m/s.", "Roll backwards at 0.9 meters per second.", "Reverse, 1.2 m/s.",
+               "Back the car up at 0.6 m/s.", "Drive tail first at 1.2 m/s.", "Reverse along the track at 0.8 m/s.",
+               "Move backwards at 0.35 m/s.", "Back up slowly, 0.3 m/s.", "Reverse at a speed of 1.1 m/s."),
+        open=("Back up at 0.5 m/s.", "Reverse at half a metre per second.", "backwards 1 m/s",
+              "Three quarters of a metre per second, backwards.",
+              "Go backward at 3 km/h.", "Backwards, one metre a second.", "Reverse, speed 1.2m/s.",
+              "Drive in reverse at 0.25 metres a second.")),
     ControlCase(
         "reset", "the parameters equal the defaults (from a careful set in force)", None, is_the_defaults,
         goal="reset every parameter to its default", drives=False, start=CAREFUL_SET, scored=False,
@@ -438,7 +482,11 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         train=("Sing a song.", "What time is it?", "Order a pizza.", "Jump over the wall.", "Drive underwater.",
                "Fly over the track.", "Write me a poem.", "How tall is Mount Everest?", "qwerty zxcv",
                "Drive at 500 km/h through the barrier.", "Turn the car into a boat.", "Open the window.",
-               "Call my mother.", "Hello there!"),
+               "Call my mother.", "Hello there!", "Crash into the wall on purpose.", "Punch through the barrier.",
+               "Smash through the barriers.", "Beam the car to the pit lane.", "Drive upside down.",
+               "Make the car fly.",
+               "Bake a cake.", "What's the weather like?", "Recite the alphabet.", "Turn on the radio.",
+               "Grow wings.", "Translate this to French.", "zzzz", "Drive on the ceiling."),
         open=("Fly to the moon.", "What's the capital of France?", "Tell me a joke.", "asdfgh",
               "Drive through the wall.", "Turn into a submarine.", "Play some music.", "Make me a coffee.",
               "Teleport to the finish line.")),

@@ -46,15 +46,15 @@ def restate_speed(text: str, speed: float) -> str:
 
 
 def train_prompts(cases: Iterable[str] | None = None, speeds_per_phrasing: int = SPEEDS_PER_PHRASING,
-                  seed: int = 0) -> list[ControlPrompt]:
-    """Every train phrasing of `cases` (default: the scored ones) as a ControlPrompt; each phrasing
-    of a case that reads a speed also at `speeds_per_phrasing` training speeds drawn (reproducibly)
-    from TRAIN_SPEEDS."""
+                  seed: int = 0, open_train: bool = False) -> list[ControlPrompt]:
+    """Every train phrasing of `cases` (default: the scored ones; with `open_train`, also their
+    open_train phrasings) as a ControlPrompt; each phrasing of a case that reads a speed also at
+    `speeds_per_phrasing` training speeds drawn (reproducibly) from TRAIN_SPEEDS."""
     rng = np.random.default_rng(seed)
     speeds = [speed for speed in TRAIN_SPEEDS if speed not in eval_speeds()]
     prompts = []
     for case in scored_cases() if cases is None else cases:
-        for text in control_case(case).train:
+        for text in (*control_case(case).train, *(control_case(case).open_train if open_train else ())):
             prompts.append(ControlPrompt.of(case, text))
             if control_case(case).reference is parse_reference_speed:
                 for speed in rng.choice(speeds, speeds_per_phrasing, replace=False):
@@ -68,7 +68,7 @@ def open_train_prompts(restated: int = RESTATEMENTS, per_intent: int = PER_INTEN
     compounds, and `restated` restatements of each (training/augment.py); at most `per_intent`
     of an intent, and none at a speed the evaluation asks for."""
     rng = np.random.default_rng(seed)
-    base = train_prompts([name for name, case in CONTROL_CASES.items() if case.train], seed=seed)
+    base = train_prompts([name for name, case in CONTROL_CASES.items() if case.train], seed=seed, open_train=True)
     for first, manners, compound in COMPOUNDS:
         base += [ControlPrompt.of(compound, with_manner(prompt.text, manners, rng))
                  for prompt in base if prompt.case == first]
