@@ -15,6 +15,8 @@ benchmark (`open` phrasings; docs/evaluation.md):
 - `train` / `eval`: its phrasings; eval phrasings are held out for the control evaluation;
 - `open_train`: more training phrasings for the open instructions' training only (a case of the
   paper's score keeps its `train` list as its adapters were trained on it);
+- `not_open`: train phrasings left out of the open instructions' training, because there they
+  belong to another intent (the paper's "Go in reverse, carefully." is a careful reverse);
 - `open`: the open-instruction benchmark's phrasings (`eval control --suite open`), written apart
   from every training phrasing (typos, unusual numbers, short commands; tested);
 - `per_lap`, `must_drive`: the part of the run measured, and whether not finishing a lap fails;
@@ -53,6 +55,10 @@ CAREFUL_REVERSE_SPEED = 0.8  # m/s; reversing carefully: slower backwards than t
 # What the car has in force before a reset or an out-of-scope instruction: a careful set, not the
 # defaults (a reset from the defaults, or "unchanged" meaning "reset", would prove nothing).
 CAREFUL_SET = {"v_max": 2.0, "qac": 1.0, "track_safety_margin": 0.6}
+
+# The reverse case's train phrasings that ask for care: a careful reverse in the open instructions.
+CAREFUL_REVERSING = ("Reverse slowly around the track.", "Drive the lap backwards at a low speed.",
+                     "Go in reverse, carefully.")
 
 Signal = Callable[[RunLog, float], np.ndarray]  # (log, reference speed) -> one value per sample
 TeacherRule = Callable[[float], dict[str, float]]  # reference speed -> the parameters it changes
@@ -218,6 +224,7 @@ class ControlCase:
     eval: tuple[str, ...] = ()
     open: tuple[str, ...] = ()
     open_train: tuple[str, ...] = ()
+    not_open: tuple[str, ...] = ()
     reference: Callable[[str], float] | None = None
     per_lap: bool = True  # measured over the first lap (else over a fixed window)
     must_drive: bool = False  # no complete lap is a failure
@@ -324,7 +331,7 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
               "Put it in reverse and keep driving."),
         open=("Reverse!", "Backwards please.", "put her in revers", "Go the other way round, backwards.",
               "Let's go backward.", "rear-first, go", "Engage reverse.", "Drive the wrong way, in reverse."),
-        rule="Reverse the car"),
+        rule="Reverse the car", not_open=CAREFUL_REVERSING),
     ControlCase(
         "smooth", "IMU acceleration magnitude [m/s^2]", acceleration, beats_the_defaults,
         goal="drive smoothly", must_drive=True,
@@ -438,6 +445,7 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         "reverse_careful", f"speed along the track minus {REVERSE_SPEED} m/s [m/s], backwards slower", speed_error,
         reverses_carefully, goal="reverse carefully", per_lap=False, rule="Reverse the car", scored=False,
         teacher={"slow reverse": lambda _: {"v_min": -0.5, "v_max": -0.5}},
+        open_train=CAREFUL_REVERSING,
         train=("Reverse, but carefully.", "Drive backwards very slowly.", "Back up gently.",
                "Ease it out backwards with care.", "Careful reversing, please.", "Reverse gently.", "Slowly back up.",
                "Cautiously drive in reverse.", "Backwards, and take it easy.",
