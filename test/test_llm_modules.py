@@ -10,7 +10,7 @@ from robotxr1_ros.llm.features import InsufficientData, StateFeatures
 from robotxr1_ros.llm.grammar import decision_grammar, mpc_grammar
 from robotxr1_ros.llm.prompts import InstructionError
 from robotxr1_ros.llm.tuning import TUNING_REASONING_CHARS, MPCxR1, tuning_from_text
-from robotxr1_ros.params import PARAM_TABLE, MpcParams, specs_of_set
+from robotxr1_ros.params import DEFAULT_PARAM_SET, PARAM_TABLE, MpcParams, specs_of_set
 
 REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
                           s_speed=(-0.8,) * 5, d_speed=(0.0,) * 5, d_left=(1.5,) * 5, d_right=(1.5,) * 5,
@@ -52,13 +52,13 @@ def test_tuning_relative_to_a_custom_base_and_narrowed_ranges():
     backend = ScriptedBackend(["new_mpc_params = {'v_max': 4.0}"])
     tuning = MPCxR1(backend, specs=narrowed).tune("Slower", base=MpcParams(v_max=5.0))
     assert tuning.params == MpcParams(v_max=4.0)
-    # The controller's ranges, narrowed to the model's parameter set (the paper's eleven by default).
-    assert backend.calls[0]["grammar"] == mpc_grammar(specs_of_set(narrowed, "paper"),
+    # The controller's ranges, narrowed to the model's parameter set.
+    assert backend.calls[0]["grammar"] == mpc_grammar(specs_of_set(narrowed, DEFAULT_PARAM_SET),
                                                       reasoning_chars=TUNING_REASONING_CHARS)
     system_prompt = backend.calls[0]["messages"][0]["content"]
     assert "- v_max: maximum speed; negative forces reversing, m/s, -1 to 5" in system_prompt
 
-    assert "speed_scale" not in system_prompt
+    assert ("speed_scale" in system_prompt) is (DEFAULT_PARAM_SET == "extended")
 
 
 def test_the_extended_set_asks_about_the_extension_and_the_paper_set_refuses_it():
@@ -69,7 +69,7 @@ def test_the_extended_set_asks_about_the_extension_and_the_paper_set_refuses_it(
     system_prompt = backend.calls[0]["messages"][0]["content"]
     assert "- centre_blend: line followed: 0 the racing line, 1 the centre line" in system_prompt
     assert "'speed_scale'" in backend.calls[0]["grammar"]
-    paper = MPCxR1(ScriptedBackend([answer]), use_grammar=False).tune("Race on the centre line")
+    paper = MPCxR1(ScriptedBackend([answer]), use_grammar=False, param_set="paper").tune("Race on the centre line")
     assert paper.params == MpcParams()  # names outside the model's set are not applied
     assert {item.item.split(":")[0].strip("'") for item in paper.update.rejected} == {"speed_scale", "centre_blend"}
 
