@@ -73,7 +73,10 @@ def load_gguf_adapter(model: Any, adapter: LoraAdapter) -> int:
     import torch
 
     config = model.get_base_model().config
-    architecture = {name: arch for arch, name in gguf.MODEL_ARCH_NAMES.items()}[adapter.architecture]
+    if adapter.architecture is None:  # read_gguf_adapter refuses such a file; a LoraAdapter may be made otherwise
+        raise Robotxr1Error("the GGUF adapter names no architecture")
+    arch_name = adapter.architecture
+    architecture = {name: arch for arch, name in gguf.MODEL_ARCH_NAMES.items()}[arch_name]
     names = gguf.get_tensor_name_map(architecture, config.num_hidden_layers)
     heads = {"attn_q": config.num_attention_heads, "attn_k": config.num_key_value_heads}
     loaded = set()
@@ -84,7 +87,7 @@ def load_gguf_adapter(model: Any, adapter: LoraAdapter) -> int:
         if weight is None or weight + ".lora_a" not in adapter.tensors:
             continue
         a, b = adapter.tensors[weight + ".lora_a"], adapter.tensors[weight + ".lora_b"]
-        if ROPE_PERMUTED[adapter.architecture] and weight.split(".")[-2] in heads:
+        if ROPE_PERMUTED[arch_name] and weight.split(".")[-2] in heads:
             b = _unpermute_rows(b, heads[weight.split(".")[-2]])
         lora_a, lora_b = module.lora_A[ADAPTER_NAME].weight, module.lora_B[ADAPTER_NAME].weight
         if a.shape != tuple(lora_a.shape) or b.shape != tuple(lora_b.shape):

@@ -70,7 +70,7 @@ class TrainingRun:
             print(f"no checkpoint in {self.checkpoint_dir}: starting from step 0")
         init = checkpoint.adapter_dir if checkpoint and checkpoint.adapter_dir else settings.init_from
         gguf_adapter = None
-        if is_gguf_adapter(init):  # read before the float base is built: a bad file fails at once
+        if init is not None and is_gguf_adapter(init):  # read before the float base is built: a bad file fails at once
             if settings.lora is None:
                 raise Robotxr1Error(f"{init}: a GGUF LoRA adapter starts a LoRA run, not full fine-tuning (--full)")
             gguf_adapter = read_gguf_adapter(init, settings.model_path or default_model_path(), settings.lora.rank)
