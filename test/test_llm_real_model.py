@@ -22,7 +22,7 @@ from robotxr1_ros.llm.parsing import tagged_blocks
 from robotxr1_ros.llm.prompt_fit import WIDEST_STATE
 from robotxr1_ros.llm.prompts import mpc_messages, mpc_system_prompt
 from robotxr1_ros.llm.tuning import MPCxR1
-from robotxr1_ros.params import MpcParams
+from robotxr1_ros.params import MpcParams, set_specs
 
 MAX_TOKENS = 200
 REVERSING = StateFeatures(time=2.0, data_samples=5, s_pos=(5.0, 4.6, 4.2, 3.8, 3.4), d_pos=(0.0,) * 5,
@@ -66,8 +66,10 @@ def test_greedy_loop_answers_what_llama_cpps_greedy_sampler_answers(backend):
     """Our decoding loop checks only the most likely token against the grammar; llama.cpp's
     sampler chain masks the whole vocabulary. Same tokens, so the same text. (The grammar as plain
     text: no forced literals jumped, whose batched evaluation rounds differently from decoding
-    token by token and can tip a near tie of this untrained model.)"""
-    messages, grammar = mpc_messages("Drive in reverse."), str(mpc_grammar(reasoning_chars=40))
+    token by token and can tip a near tie of this untrained model; so can the extended parameter
+    set's prompt, whose first parameter name is one: the paper set's prompt and grammar.)"""
+    paper = set_specs("paper")
+    messages, grammar = mpc_messages("Drive in reverse.", specs=paper), str(mpc_grammar(paper, reasoning_chars=40))
     ours = backend.complete(messages, grammar=grammar, max_tokens=60)
     tokens = backend.tokenize(backend.render(messages))
     theirs = backend.llama.create_completion(prompt=tokens, max_tokens=60, temperature=0.0,
