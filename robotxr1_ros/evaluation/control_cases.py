@@ -76,6 +76,20 @@ class CaseRun:
     metrics: DrivingMetrics  # of the measured part
     log: RunLog  # the measured part of the run
 
+    @property
+    def baseline(self) -> Baseline:
+        return Baseline(self.rmse, self.metrics.mean_speed, self.metrics.min_wall_distance)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a case's `achieved` check reads of the default parameters' drive (kept by the training
+    rewards' cache, which has no CaseRun)."""
+
+    rmse: float  # the case's RMSE (NaN for an intent without one)
+    mean_speed: float  # m/s along the track over the measured part
+    min_wall_distance: float  # m
+
 
 def measured_part(track: Track, log: RunLog, case: str) -> tuple[RunLog, bool]:
     """The part of the run a case is scored on, and whether it holds a complete lap."""

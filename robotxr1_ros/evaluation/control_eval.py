@@ -33,7 +33,16 @@ from ..llm.stop_intent import is_stop
 from ..llm.tuning import MPCxR1
 from ..params import PARAM_SPECS, MpcParams
 from ..track import Track
-from .control_cases import EVAL_SCENARIO, FAILURE_RMSE, CaseRun, ControlPrompt, improvement, score_log, score_params
+from .control_cases import (
+    EVAL_SCENARIO,
+    FAILURE_RMSE,
+    Baseline,
+    CaseRun,
+    ControlPrompt,
+    improvement,
+    score_log,
+    score_params,
+)
 from .oracle import OracleCache
 from .plots import plot_runs
 
@@ -42,7 +51,7 @@ CLIP_LOWER = -1.0  # the clipped score counts a failure as -100 %
 SUITES = ("default", "open")
 
 
-def drive_outcome(params: MpcParams, default: CaseRun, run: CaseRun) -> Outcome:
+def drive_outcome(params: MpcParams, default: Baseline, run: CaseRun) -> Outcome:
     """What a case's `achieved` check reads of a run (that did not fail) and the default run.
 
     >>> from robotxr1_ros.cases.control import drives_backwards
@@ -50,8 +59,8 @@ def drive_outcome(params: MpcParams, default: CaseRun, run: CaseRun) -> Outcome:
     False
     """
     return Outcome(params, control_case(run.prompt.case).start_params(), run.prompt.reference_speed, default.rmse,
-                   run.rmse, run.metrics.mean_speed, default.metrics.mean_speed, run.metrics.min_wall_distance,
-                   default.metrics.min_wall_distance)
+                   run.rmse, run.metrics.mean_speed, default.mean_speed, run.metrics.min_wall_distance,
+                   default.min_wall_distance)
 
 
 def outside_ranges(params: MpcParams) -> list[str]:
@@ -229,7 +238,7 @@ def evaluate_control(track: Track, proposer: Proposer, prompts: Sequence[Control
             run = score_params(track, params, prompt, scenario)
             rmse, failure, metrics = run.rmse, run.failure, run.metrics.as_dict()
         achieved = params is not None and run is not None and not failure \
-            and case.achieved(drive_outcome(params, default, run))
+            and case.achieved(drive_outcome(params, default.baseline, run))
         result = PromptResult(prompt.case, prompt.text, prompt.reference_speed, _rmse(default.rmse), _rmse(rmse),
                               None if case.error is None else improvement(default.rmse, rmse), failure,
                               proposal.changes, params.as_dict() if params else None, metrics, proposal.output,

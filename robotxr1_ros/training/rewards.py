@@ -22,12 +22,12 @@ import numpy as np
 
 from ..cases.control import ControlCase, Outcome, control_case
 from ..control.closed_loop import Scenario
-from ..evaluation.control_cases import EVAL_SCENARIO, FAILURE_RMSE, ControlPrompt, improvement, score_params
+from ..evaluation.control_cases import EVAL_SCENARIO, FAILURE_RMSE, Baseline, ControlPrompt, improvement, score_params
+from ..evaluation.control_eval import NO_PARAMETERS, drive_outcome
 from ..llm.answer_format import ANSWER_TAG, REASONING_TAG, close_tag, open_tag
 from ..llm.parsing import ParamUpdate, parse_decision, parse_mpc_answer, tagged_blocks
 from ..params import PARAM_SPECS, MpcParams
 from ..track.library import get_track
-from .rollouts import DefaultRun
 
 IMPROVEMENT_CLIP = 4.0
 _KEY = re.compile(r"""['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?\s*:""")
@@ -156,7 +156,7 @@ class ClosedLoopReward:
 
     track: str
     prompt: ControlPrompt
-    default: DefaultRun
+    default: Baseline
     scenario: Scenario = EVAL_SCENARIO
     weights: RewardWeights = RewardWeights()
 
@@ -171,9 +171,8 @@ class ClosedLoopReward:
         if not case.drives:  # judged on the parameters: any well-formed dict, even an empty one
             update = parse_mpc_answer(text, start)
             usable = update if update.found else None
-            params = update.apply(start) if usable else start
-            failure, rmse, behaviour = ("" if usable else "no usable parameters"), math.nan, \
-                _achieved_score(case.achieved(Outcome(params, start)))
+            achieved = case.achieved(Outcome(update.apply(start) if usable else start, start))
+            failure, rmse, behaviour = ("" if usable else NO_PARAMETERS), math.nan, _achieved_score(achieved)
         else:
             usable = usable_update(text, start)
             failure, rmse, behaviour = self._drive(case, start, usable)
@@ -192,17 +191,14 @@ class ClosedLoopReward:
         case of the paper's score, the achieved check's +-1 for another intent, -4 on a failure."""
         if update is None:
             score = clipped_improvement(self.default.rmse, FAILURE_RMSE) if case.scored else -IMPROVEMENT_CLIP
-            return "no usable parameters", FAILURE_RMSE, score
+            return NO_PARAMETERS, FAILURE_RMSE, score
         params = update.apply(start)
         run = score_params(get_track(self.track), params, self.prompt, self.scenario)
         if case.scored:
             return run.failure, run.rmse, clipped_improvement(self.default.rmse, run.rmse)
         if run.failure:
             return run.failure, run.rmse, -IMPROVEMENT_CLIP
-        default = self.default
-        outcome = Outcome(params, start, self.prompt.reference_speed, default.rmse, run.rmse, run.metrics.mean_speed,
-                          default.mean_speed, run.metrics.min_wall_distance, default.min_wall_distance)
-        return "", run.rmse, _achieved_score(case.achieved(outcome))
+        return "", run.rmse, _achieved_score(case.achieved(drive_outcome(params, self.default, run)))
 
 
 def _achieved_score(achieved: bool) -> float:

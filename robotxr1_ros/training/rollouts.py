@@ -16,12 +16,12 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..control.closed_loop import Scenario
-from ..evaluation.control_cases import ControlPrompt, score_params
+from ..evaluation.control_cases import Baseline, ControlPrompt, score_params
 from ..params import MpcParams
 from ..track.library import get_track
 
@@ -69,23 +69,13 @@ class RolloutPool:
         self.close()
 
 
-@dataclass(frozen=True)
-class DefaultRun:
-    """What the rewards read of a prompt's drive with the default parameters."""
-
-    rmse: float  # the case's RMSE (NaN for an intent without one)
-    mean_speed: float  # m/s along the track over the measured part
-    min_wall_distance: float  # m
-
-
 def default_run_key(track: str, prompt: ControlPrompt, scenario: Scenario) -> str:
     return json.dumps([track, prompt.case, round(prompt.reference_speed, 3), asdict(scenario)], sort_keys=True)
 
 
 def _default_run(job: tuple[str, ControlPrompt, Scenario]) -> dict[str, float]:
     track, prompt, scenario = job
-    run = score_params(get_track(track), MpcParams(), prompt, scenario)
-    return asdict(DefaultRun(run.rmse, run.metrics.mean_speed, run.metrics.min_wall_distance))
+    return asdict(score_params(get_track(track), MpcParams(), prompt, scenario).baseline)
 
 
 class DefaultRunCache:
@@ -111,8 +101,8 @@ class DefaultRunCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.values, indent=1) + "\n", encoding="utf-8")
 
-    def get(self, track: str, prompt: ControlPrompt, scenario: Scenario) -> DefaultRun:
+    def get(self, track: str, prompt: ControlPrompt, scenario: Scenario) -> Baseline:
         key = default_run_key(track, prompt, scenario)
         if key not in self.values:
             self.fill(track, [prompt], scenario)
-        return DefaultRun(**self.values[key])
+        return Baseline(**self.values[key])

@@ -120,7 +120,7 @@ def _judge(track: Track, case: ControlCase, prompt: ControlPrompt, changes: Mapp
     default = baselines.of(track, prompt)
     run = score_params(track, params, prompt, baselines.scenario)
     score = None if case.error is None else clipped_improvement(default.rmse, run.rmse)
-    outcome = drive_outcome(params, default, run)
+    outcome = drive_outcome(params, default.baseline, run)
     achieved = not run.failure and case.achieved(outcome)
     return _Judged(score, bool(run.failure), achieved, case.margin(outcome) if achieved and case.margin else None)
 
