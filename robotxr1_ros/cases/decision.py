@@ -111,6 +111,11 @@ def close_walls(w: WindowSummary) -> str:
     return ", ".join(close or ["close to neither wall"])
 
 
+def speed_evidence(w: WindowSummary) -> str:
+    """What the speed rules read of the window."""
+    return f"mean s_speed {w.mean_speed:.2f} m/s"
+
+
 def faster_than(speed: float) -> Variant:
     return Variant(f"Drive faster than {speed:g} m/s", lambda w: w.mean_speed > speed)
 
@@ -185,7 +190,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
     DecisionRule(
         "Drive forward",
         adheres=moving_forward,
-        evidence=lambda w: f"mean s_speed {w.mean_speed:.2f} m/s",
+        evidence=speed_evidence,
         words=lambda w: "moving forward" if w.mean_speed > MOVING_SPEED else None,
         hint=Hint("forward", f"Driving forward means a mean s_speed above {MOVING_SPEED:g} m/s.",
                   ("forward", "drive", "go", "move", "ahead")),
@@ -239,7 +244,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
     DecisionRule(
         "Drive faster than 3 m/s",
         adheres=lambda w: above(w.mean_speed, FAST_SPEED),
-        evidence=lambda w: f"mean s_speed {w.mean_speed:.2f} m/s",
+        evidence=speed_evidence,
         hint=Hint("speed_request", "To judge a speed request, compare the mean s_speed with the requested speed in "
                                    "m/s.", ("speed", "fast", "faster", "slow", "slower", "velocity")),
         restatements=("Go faster than 3 m/s.", "Keep your speed above 3 metres per second.",
@@ -262,7 +267,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
     DecisionRule(
         "Go slower than 3 m/s",
         adheres=slower_than(SLOW_SPEED).adheres,
-        evidence=lambda w: f"mean s_speed {w.mean_speed:.2f} m/s",
+        evidence=speed_evidence,
         restatements=("Keep your speed below 3 m/s.", "Stay under 3 metres per second.",
                       "Drive at less than 3 m/s."),
         variants=tuple(slower_than(speed) for speed in SPEED_THRESHOLDS),
@@ -270,7 +275,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
     DecisionRule(
         "Reverse at 1 m/s",
         adheres=reverse_at(REVERSE_AT_SPEED).adheres,
-        evidence=lambda w: f"mean s_speed {w.mean_speed:.2f} m/s",
+        evidence=speed_evidence,
         restatements=("Drive backwards at 1 m/s.", "Back up at 1 metre per second.",
                       "Go in reverse at 1 m/s."),
         variants=tuple(reverse_at(speed) for speed in REVERSE_THRESHOLDS),
