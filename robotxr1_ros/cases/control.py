@@ -237,6 +237,11 @@ class ControlCase:
     def reference_speed(self, text: str) -> float:
         return self.reference(text) if self.reference else REVERSE_SPEED
 
+    @property
+    def open_training(self) -> tuple[str, ...]:
+        """Its phrasings in the open instructions' training: `train` but `not_open`, and `open_train`."""
+        return (*(text for text in self.train if text not in self.not_open), *self.open_train)
+
     def start_params(self) -> MpcParams:
         return MpcParams().updated(dict(self.start))
 

@@ -54,9 +54,7 @@ def train_prompts(cases: Iterable[str] | None = None, speeds_per_phrasing: int =
     speeds = [speed for speed in TRAIN_SPEEDS if speed not in eval_speeds()]
     prompts = []
     for case in scored_cases() if cases is None else cases:
-        train = control_case(case).train
-        for text in ((*(t for t in train if t not in control_case(case).not_open), *control_case(case).open_train)
-                     if open_train else train):
+        for text in control_case(case).open_training if open_train else control_case(case).train:
             prompts.append(ControlPrompt.of(case, text))
             if control_case(case).reference is parse_reference_speed:
                 for speed in rng.choice(speeds, speeds_per_phrasing, replace=False):
