@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..cache_dirs import made_cache_dir, unwritable_cache
 from ..errors import Robotxr1Error
@@ -109,12 +109,13 @@ def load_policy(base_dir: str | Path, lora: LoraSettings | None = LoraSettings()
         return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
     if gguf_adapter is not None:
         lora = replace(lora, alpha=gguf_adapter.alpha)
-    config = LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+    # peft annotates lora_alpha as int but scales by alpha / r in floats; a GGUF adapter's alpha is a float.
+    config = LoraConfig(r=lora.rank, lora_alpha=cast(int, lora.alpha), lora_dropout=lora.dropout,
                         target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
-    model = get_peft_model(model, config)
+    policy = get_peft_model(model, config)
     if gguf_adapter is not None:
-        load_gguf_adapter(model, gguf_adapter)
-    return model
+        load_gguf_adapter(policy, gguf_adapter)
+    return policy
 
 
 def trainable_parameters(model: Any) -> int:
