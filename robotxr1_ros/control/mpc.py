@@ -33,7 +33,7 @@ from ..sim.vehicle import VehicleParams
 from ..track import Track
 from ..track.path_lookup import PathLookup
 from . import mpc_qp as qp
-from .reference_profile import reference_speed
+from .reference_profile import profile_inputs, reference_speed
 
 # DAQP exit flags worth naming in a fallback reason.
 DAQP_FAILURES = {
@@ -157,6 +157,7 @@ class FrenetMPC:
         rho[first_alat:first_alat + horizon] = 1.0 / config.alat_slack_weight
         rho[first_alat + horizon:] = 1.0 / config.track_slack_weight
         self._qp.soft_weights(rho_l=rho, rho_u=rho.copy())
+        self._planned: tuple[tuple[float, ...], np.ndarray] | None = None  # (profile_inputs, table) in use
         self.set_params(params)
         self.reset()
 
@@ -165,16 +166,21 @@ class FrenetMPC:
     def set_params(self, params: MpcParams) -> None:
         """Use `params` from the next solve on; a solve reads one consistent set (atomic swap).
 
-        A change of the line followed or of the pace (the extension parameters) plans the speed
-        profile again (reference_profile.py, ~10 ms per 100 m of track) before the swap."""
+        A change of the line followed or of the pace (the extension parameters, or the margin that
+        bounds the line) plans the speed profile again (reference_profile.py, ~10 ms per 100 m of
+        track) before the swap; other changes keep the table in use."""
         if not isinstance(params, MpcParams):
             raise TypeError(f"set_params expects MpcParams, got {type(params).__name__}")
-        speed = reference_speed(self.track, params)
-        table = self._table
-        if not np.array_equal(speed, table[:, qp.TAB_VREF]):
-            table = table.copy()
-            table[:, qp.TAB_VREF] = speed
-        self._active = (params, qp.param_vector(params), table)  # one reference assignment: atomic under the GIL
+        inputs = profile_inputs(params)
+        if self._planned is None or self._planned[0] != inputs:
+            speed = reference_speed(self.track, params)
+            table = self._table
+            if not np.array_equal(speed, table[:, qp.TAB_VREF]):
+                table = table.copy()
+                table[:, qp.TAB_VREF] = speed
+            self._planned = (inputs, table)
+        # one reference assignment: atomic under the GIL
+        self._active = (params, qp.param_vector(params), self._planned[1])
 
     @property
     def params(self) -> MpcParams:

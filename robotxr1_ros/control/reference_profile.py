@@ -66,6 +66,11 @@ def loop_curvature(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
 PROFILE_LIMITS = SpeedLimits()  # the limits Track plans the racing line's profile with
 
 
+def profile_inputs(params: MpcParams) -> tuple[float, ...]:
+    """The parameters reference_speed reads: equal inputs, equal profile."""
+    return (*(getattr(params, name) for name in EXTENSION), params.track_safety_margin)
+
+
 def reference_speed(track: Track, params: MpcParams, limits: SpeedLimits = PROFILE_LIMITS) -> np.ndarray:
     """The speed to track at track.raceline.s_table (the grid of the MPC's table) for `params`.
 
