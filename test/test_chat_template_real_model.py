@@ -26,15 +26,15 @@ def no_template(tmp_path_factory):
 
 def test_a_model_without_a_template_is_refused_with_the_option_to_give_one(no_template, capsys):
     with pytest.raises(ModelLoadError, match="no chat template; give one \\(--chat-template / chat_template:="):
-        LlamaCppBackend(no_template, n_threads=2)
+        LlamaCppBackend(no_template, n_threads=1)
     assert main(["ask", "--model", str(no_template), "--base-only", "--instruction", REVERSE]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "--chat-template" in error and "chatml" in error, error
 
 
 def test_chatml_renders_as_the_models_own_template_and_the_model_answers(no_template, capsys):
-    own = LlamaCppBackend(n_threads=2).render(mpc_messages(REVERSE))
-    assert LlamaCppBackend(no_template, n_threads=2, chat_template=CHATML).render(mpc_messages(REVERSE)) == own
+    own = LlamaCppBackend(n_threads=1).render(mpc_messages(REVERSE))
+    assert LlamaCppBackend(no_template, n_threads=1, chat_template=CHATML).render(mpc_messages(REVERSE)) == own
     assert main(["ask", "--model", str(no_template), "--base-only", "--chat-template", "chatml",
                  "--instruction", REVERSE, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -42,7 +42,7 @@ def test_chatml_renders_as_the_models_own_template_and_the_model_answers(no_temp
 
 
 def test_a_thinking_budget_thinks_at_most_that_long_then_answers_under_the_grammar(no_template):
-    backend = LlamaCppBackend(no_template, n_threads=2, chat_template=THINKING_TEMPLATE, thinking="budget 6")
+    backend = LlamaCppBackend(no_template, n_threads=1, chat_template=THINKING_TEMPLATE, thinking="budget 6")
     assert backend.render(mpc_messages(REVERSE)).endswith("<|im_start|>assistant\n<think>\n")
     grammar = mpc_grammar(reasoning_chars=0)
     completion = backend.complete(mpc_messages(REVERSE), grammar=grammar, max_tokens=200)
@@ -52,5 +52,5 @@ def test_a_thinking_budget_thinks_at_most_that_long_then_answers_under_the_gramm
     answer_tokens = len(backend.tokenize(completion.text))
     assert answer_tokens < completion.completion_tokens <= answer_tokens + 6 + 2, completion
     # Without a budget the thinking block is written empty: the answer starts at once.
-    silent = LlamaCppBackend(no_template, n_threads=2, chat_template=THINKING_TEMPLATE)
+    silent = LlamaCppBackend(no_template, n_threads=1, chat_template=THINKING_TEMPLATE)
     assert silent.render(mpc_messages(REVERSE)).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")

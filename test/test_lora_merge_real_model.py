@@ -24,7 +24,7 @@ def merge_cache(tmp_path_factory):
 
 
 def _next_token_distributions(**model) -> np.ndarray:
-    llama = import_llama_cpp().Llama(n_ctx=256, n_threads=2, logits_all=True, verbose=False, **model)
+    llama = import_llama_cpp().Llama(n_ctx=256, n_threads=1, n_threads_batch=1, logits_all=True, verbose=False, **model)
     tokens = llama.tokenize(PROMPT.encode(), special=True)
     llama.eval(tokens)
     logits = np.array(llama.scores[:len(tokens)], dtype=np.float64)

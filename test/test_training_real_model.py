@@ -84,7 +84,7 @@ def test_export_adapter_loads_in_llama_cpp_and_answers(sft_run, tmp_path):
     backend = ModelSpec(n_ctx=256, lora_path=str(adapter)).create()
     answer = backend.complete(MESSAGES, grammar=mpc_grammar(reasoning_chars=REASONING_CHARS), max_tokens=60)
     assert parse_mpc_answer(answer.text).found
-    base = LlamaCppBackend(n_threads=2, n_ctx=256)
+    base = LlamaCppBackend(n_threads=1, n_ctx=256)
     assert base.complete(MESSAGES, max_tokens=30).text != backend.complete(MESSAGES, max_tokens=30).text
 
 
