@@ -9,6 +9,8 @@ Per call: end-to-end time (retrieval, prompt, model, parse), prompt tokens evalu
 prompt-evaluation time, generated tokens (and how many of them the grammar forced, evaluated in
 batches instead of decoded one by one) and decode speed, the grammar's share of decoding,
 parsing, and the process CPU time (on a loaded machine wall time stretches, CPU time much less).
+Beside each call, llama.cpp alone doing the same work on the same context (raw_work_s), and the
+pipeline's time as a multiple of it ("x raw"): the overhead of everything that is not the model.
 """
 from __future__ import annotations
 
@@ -46,12 +48,26 @@ class CallTiming:
     grammar_s: float | None
     parse_s: float
     ok: bool  # a verdict / a parameter dict was read
+    raw_s: float | None = None  # llama.cpp alone doing the same work (raw_work_s), where the backend can tell
 
     @classmethod
-    def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool) -> CallTiming:
+    def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool,
+           backend: Backend) -> CallTiming:
         return cls(total_s, cpu_s, completion.prompt_tokens, completion.cached_tokens, completion.prompt_eval_s,
                    completion.completion_tokens, completion.forced_tokens, completion.decode_s, completion.grammar_s,
-                   parse_s, ok)
+                   parse_s, ok, raw_work_s(backend, completion))
+
+    @property
+    def raw_ratio(self) -> float | None:
+        return self.total_s / self.raw_s if self.raw_s else None
+
+
+def raw_work_s(backend: Backend, completion: Completion) -> float | None:
+    """Seconds llama.cpp alone takes, right after the call and on the same context, for the call's
+    work: the same uncached prompt tokens, then as many tokens one by one as the answer sampled
+    (the grammar's forced tokens skipped: the limit). None for a backend that cannot tell."""
+    measure = getattr(backend, "raw_decode_s", None)
+    return measure(completion) if measure is not None else None
 
 
 def decision_inputs(count: int) -> list[tuple[str, StateFeatures | InsufficientData]]:
@@ -83,7 +99,7 @@ def time_decision(decider: DecisionxR1, instruction: str, state: StateFeatures |
     parse_start = time.perf_counter()
     decision_from_text(instruction, decision.completion)
     return CallTiming.of(total, cpu_used, decision.completion, time.perf_counter() - parse_start,
-                         decision.adheres is not None)
+                         decision.adheres is not None, decider.backend)
 
 
 def time_tuning(tuner: MPCxR1, instruction: str) -> CallTiming:
@@ -92,7 +108,8 @@ def time_tuning(tuner: MPCxR1, instruction: str) -> CallTiming:
     total, cpu_used = time.perf_counter() - wall, time.process_time() - cpu
     parse_start = time.perf_counter()
     tuning_from_text(instruction, tuning.completion)
-    return CallTiming.of(total, cpu_used, tuning.completion, time.perf_counter() - parse_start, tuning.update.found)
+    return CallTiming.of(total, cpu_used, tuning.completion, time.perf_counter() - parse_start, tuning.update.found,
+                         tuner.backend)
 
 
 def run_phases(backend: Backend, calls: Sequence[Callable[[], CallTiming]]) -> dict[str, dict[str, Any]]:
@@ -151,6 +168,8 @@ def summarize(runs: Sequence[CallTiming]) -> dict[str, Any]:
         "decode_tokens_per_s": median(decode_rate),
         "grammar_s": median(run.grammar_s for run in runs),
         "parse_ms": round(1000 * statistics.median(run.parse_s for run in runs), 3),
+        "raw_s": median(run.raw_s for run in runs),
+        "raw_ratio": median(run.raw_ratio for run in runs),  # per call, paired
         "ok_rate": round(sum(run.ok for run in runs) / len(runs), 3),
         "runs": [asdict(run) for run in runs],
     }
@@ -163,7 +182,8 @@ def table(result: dict[str, Any]) -> str:
                ("prompt_tokens_per_s", "ptok/s", 7, ".0f"), ("completion_tokens", "gen", 5, ".0f"),
                ("forced_tokens", "forced", 7, ".0f"),
                ("decode_s", "dec s", 6, ".3f"), ("decode_tokens_per_s", "tok/s", 6, ".0f"),
-               ("grammar_s", "gram s", 7, ".3f"), ("parse_ms", "parse ms", 9, ".2f"), ("ok_rate", "ok", 5, ".0%"))
+               ("grammar_s", "gram s", 7, ".3f"), ("parse_ms", "parse ms", 9, ".2f"), ("raw_s", "raw s", 6, ".3f"),
+               ("raw_ratio", "x raw", 6, ".2f"), ("ok_rate", "ok", 5, ".0%"))
     lines = [f"{'':15}" + " ".join(f"{title:>{width}}" for _, title, width, _ in columns)]
     for module in ("decision", "tuning"):
         if module not in result:

@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import Robotxr1Error
 from .chat_templates import BUILTIN_TEMPLATES, THINK_CLOSE, THINKING_OFF, ChatRenderer
 from .grammar import GrammarError, choice_grammar
-from .greedy_decoding import CANCELLED, GrammarChecker, greedy_decode, next_token_logprobs
+from .greedy_decoding import CANCELLED, GrammarChecker, greedy_decode, next_token_logprobs, raw_decode_s
 from .jump_forward import forced_continuation
 from .llama_import import import_llama_cpp
 from .llama_resources import ALL_LAYERS, AUTO
@@ -56,6 +56,12 @@ class Completion:
     @property
     def tokens_per_s(self) -> float:
         return self.completion_tokens / self.latency_s if self.latency_s > 0 else 0.0
+
+    @property
+    def sampled_tokens(self) -> int:
+        """Generated tokens the model chose one by one (not forced; none for a `choose`, whose
+        option is read from the prompt's next-token probabilities)."""
+        return 0 if self.option_logprobs is not None else self.completion_tokens - self.forced_tokens
 
     @property
     def decode_tokens_per_s(self) -> float | None:
@@ -160,6 +166,7 @@ class LlamaCppBackend(Backend):
                                       bos_token=_token_text(model, model.token_bos()), thinking=thinking)
         self._grammars: dict[str, Any] = {}
         self._checkers: dict[str, GrammarChecker] = {}
+        self._last_prompt: list[int] = []  # the prompt tokens of the last answer (raw_decode_s)
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt text exactly as the model sees it (chat template + generation prompt, and a
@@ -229,6 +236,7 @@ class LlamaCppBackend(Backend):
         checker = self._checkers[grammar] if grammar is not None else None
         decoded = greedy_decode(self._llama_cpp, self.llama, tokens, max_tokens, checker, self._is_end, stop,
                                 forced=None if grammar is None else partial(forced_continuation, grammar))
+        self._last_prompt = tokens
         text = self.llama.detokenize(decoded.tokens).decode("utf-8", errors="replace")
         return Completion(text, len(tokens), len(decoded.tokens), time.perf_counter() - start,
                           cached_tokens=decoded.cached_tokens, finish_reason=decoded.finish_reason,
@@ -271,6 +279,7 @@ class LlamaCppBackend(Backend):
         if len(tokens) + 1 > self.n_ctx:
             raise BackendError(f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx} tokens")
         logprobs, cached, prompt_eval_s = next_token_logprobs(self._llama_cpp, self.llama, tokens, stop)
+        self._last_prompt = tokens
         if logprobs is None:
             return Completion("", len(tokens), 0, time.perf_counter() - start, cached_tokens=cached,
                               finish_reason=CANCELLED, prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0)
@@ -278,6 +287,13 @@ class LlamaCppBackend(Backend):
         best = max(scores, key=lambda option: scores[option])
         return Completion(prefix + best + suffix, len(tokens), 1, time.perf_counter() - start, cached_tokens=cached,
                           prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0, option_logprobs=scores)
+
+    def raw_decode_s(self, completion: Completion) -> float:
+        """Seconds llama.cpp alone takes for the work of `completion`, this backend's last greedy
+        answer: its prompt's uncached tokens, then its sampled tokens one by one (greedy_decoding;
+        the limit `bench llm` measures the pipeline against)."""
+        return raw_decode_s(self._llama_cpp, self.llama, self._last_prompt, completion.cached_tokens,
+                            completion.sampled_tokens)
 
     def reset_cache(self) -> None:
         self.llama.reset()

@@ -9,7 +9,11 @@ does). The result is the token greedy sampling under the grammar would pick.
 
 Text the grammar forces (jump_forward: the rest of a tag or a parameter name once begun, the
 closing of the answer) is not decoded token by token: its tokens are checked against the grammar
-and evaluated in one batch, and the literal that ends an answer is not evaluated at all.
+and evaluated in one batch with the token before them (at the start, with the prompt), so they
+cost no forward pass of their own, and the literal that ends an answer is not evaluated at all.
+
+`raw_decode_s` times llama.cpp alone doing an answer's work (its uncached prompt, then as many
+tokens one by one as the answer sampled): the limit the pipeline is measured against (bench llm).
 
 The same context also gives the next-token log-probabilities of a prompt in one forward pass
 (`next_token_logprobs`): a verdict read from P(True) vs P(False) needs no sampling at all.
@@ -167,47 +171,29 @@ def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens:
     """Most likely continuation of `tokens` under `grammar`, until an end token, max_tokens, or
     `stop()` (asked before every token, and during the prompt) says the answer is no longer
     wanted. `forced(text)`: the text the grammar forces after the answer so far, and whether it
-    ends the answer."""
-    cached, prompt_eval_s, completed = evaluate_prompt(llama_cpp, llama, tokens, stop)
-    if not completed:
-        return Decoded([], cached, prompt_eval_s, 0.0, 0.0, CANCELLED)
+    ends the answer. Forced text costs no forward pass of its own: it is evaluated in one batch
+    with the token before it (the text forced at the start, with the prompt)."""
     if grammar is not None:
         grammar.reset()
-    generated: list[int] = []
-    text = b""
-    grammar_s = 0.0
-    jumped = 0
+    jump = _ForcedRuns(llama, grammar, forced)
+    generated, final = jump.after(b"", max_tokens)
+    cached, prompt_eval_s, completed = evaluate_prompt(llama_cpp, llama, [*tokens, *generated], stop)
+    if not completed:
+        return Decoded([], cached, prompt_eval_s, 0.0, 0.0, CANCELLED)
+    text = llama.detokenize(generated)
     start = time.perf_counter()
-    finish = "length"
-    while len(generated) < max_tokens:
+    finish = "stop" if final else "length"
+    while not final and len(generated) < max_tokens:
         if stop is not None and stop():
             finish = CANCELLED
             break
-        if grammar is not None and forced is not None:
-            checked = time.perf_counter()
-            literal, final = forced(text.decode("utf-8", errors="replace"))
-            known = _plain_tokens(llama, literal) if literal else []
-            # A literal's last token could merge with the text after it (" {" + "'" is the one
-            # token " {'"); forcing it would split what the model writes as one, so it decodes it.
-            run = _grammar_run(grammar, known if final else known[:-1], max_tokens - len(generated))
-            grammar_s += time.perf_counter() - checked
-            if run:
-                generated += run
-                jumped += len(run)
-                text += llama.detokenize(run)
-                if final and len(run) == len(known):
-                    finish = "stop"  # nothing but the end of the answer can follow
-                    break
-                if len(generated) < max_tokens:
-                    llama.eval(run)
-                continue
         logits = last_logits(llama_cpp, llama)
         token = int(np.argmax(logits))
         if grammar is not None:
             checked = time.perf_counter()
             if not grammar.allows(token):
                 token = grammar.best_allowed(logits)
-            grammar_s += time.perf_counter() - checked
+            jump.grammar_s += time.perf_counter() - checked
         if is_end(token):
             finish = "stop"
             break
@@ -215,9 +201,77 @@ def greedy_decode(llama_cpp: Any, llama: Any, tokens: Sequence[int], max_tokens:
             grammar.accept(token)
         generated.append(token)
         text += llama.detokenize([token])
-        if len(generated) < max_tokens:
-            llama.eval([token])
-    return Decoded(generated, cached, prompt_eval_s, time.perf_counter() - start, grammar_s, finish, jumped)
+        run, final = jump.after(text, max_tokens - len(generated))
+        generated += run
+        text += llama.detokenize(run)
+        if final:
+            finish = "stop"  # nothing but the end of the answer can follow: not evaluated
+        elif len(generated) < max_tokens:
+            llama.eval([token, *run])
+    return Decoded(generated, cached, prompt_eval_s, time.perf_counter() - start, jump.grammar_s, finish, jump.count)
+
+
+class _ForcedRuns:
+    """The tokens the grammar forces after the answer so far (jump_forward), checked against it
+    and accepted into it; counts them and the time the checks take."""
+
+    def __init__(self, llama: Any, grammar: GrammarChecker | None,
+                 forced: Callable[[str], tuple[str, bool]] | None) -> None:
+        self.llama, self.grammar, self.forced = llama, grammar, forced
+        self.count = 0
+        self.grammar_s = 0.0
+
+    def after(self, text: bytes, limit: int) -> tuple[list[int], bool]:
+        """(forced tokens, at most `limit`, whether they end the answer)."""
+        if self.grammar is None or self.forced is None:
+            return [], False
+        checked = time.perf_counter()
+        run: list[int] = []
+        final = False
+        while len(run) < limit:
+            literal, ends = self.forced((text + self.llama.detokenize(run)).decode("utf-8", errors="replace"))
+            known = _plain_tokens(self.llama, literal) if literal else []
+            # A literal's last token could merge with the text after it (" {" + "'" is the one
+            # token " {'"); forcing it would split what the model writes as one, so it decodes it.
+            more = _grammar_run(self.grammar, known if ends else known[:-1], limit - len(run))
+            run += more
+            if not more or (ends and len(more) == len(known)):
+                final = bool(more) and ends
+                break
+        self.count += len(run)
+        self.grammar_s += time.perf_counter() - checked
+        return run, final
+
+
+def raw_decode_s(llama_cpp: Any, llama: Any, tokens: Sequence[int], cached: int, sampled: int) -> float:
+    """Seconds llama.cpp alone takes for an answer's work on the same context: `tokens` after the
+    first `cached` (still in the KV cache) in batches of n_batch, then `sampled` tokens one by one,
+    each picked by llama.cpp's greedy sampler and fed back; no grammar, no Python beyond a call per
+    token. Leaves the KV cache holding `tokens`, as Llama.n_tokens then says."""
+    memory = llama_cpp.llama_get_memory(llama.ctx)
+    llama_cpp.llama_memory_seq_rm(memory, -1, cached, -1)
+    sampler = llama_cpp.llama_sampler_init_greedy()
+    one = (llama_cpp.llama_token * 1)()
+    batches = [tokens[at:at + llama.n_batch] for at in range(cached, len(tokens), llama.n_batch)]
+    try:
+        start = time.perf_counter()
+        for batch in batches:
+            _decode(llama_cpp, llama, (llama_cpp.llama_token * len(batch))(*batch), len(batch))
+        for _ in range(sampled):
+            one[0] = llama_cpp.llama_sampler_sample(sampler, llama.ctx, -1)
+            _decode(llama_cpp, llama, one, 1)
+        seconds = time.perf_counter() - start
+    finally:
+        llama_cpp.llama_sampler_free(sampler)
+    llama_cpp.llama_memory_seq_rm(memory, -1, len(tokens), -1)
+    llama.n_tokens = len(tokens)
+    return seconds
+
+
+def _decode(llama_cpp: Any, llama: Any, tokens: Any, count: int) -> None:
+    status = llama_cpp.llama_decode(llama.ctx, llama_cpp.llama_batch_get_one(tokens, count))
+    if status != 0:
+        raise RuntimeError(f"llama_decode returned {status}")
 
 
 def _plain_tokens(llama: Any, text: str) -> list[int]:
