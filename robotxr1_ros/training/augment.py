@@ -22,7 +22,8 @@ import numpy as np
 from ..cases.quantities import KMH, MPH, TO_MPS, find_speeds
 
 POLITE = ("Please {}", "Could you {}", "{} Thanks.", "Hey, {}", "{} Please.")
-GENTLE = ("gently", "smoothly", "keeping the ride smooth", "without any jerky moves", "nice and easy")
+GENTLE = ("gently", "smoothly", "keeping the ride smooth", "without any jerky moves", "nice and easy",
+          "with soft cornering", "and take the bends softly", "comfortably")
 CAREFUL = ("carefully", "but slowly and gently", "with care", "nice and slow")
 _WORD = re.compile(r"[A-Za-z]{4,}")
 _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
