@@ -60,4 +60,7 @@ def test_short_bench_ros_run_measures_both_phases():
     assert stop["trials"] == stop["applied"] == 1 and stop["never_stood"] == 0
     assert stop["instruction_to_standstill_update"]["p50_s"] > 0.0 and stop["speed_at_stop_mps"]["p50_mps"] > 1.0
     assert stop["to_standstill"]["p50_s"] > 0.0 and stop["distance_to_standstill"]["p50_m"] > 0.0
+    if result["instruction_to_update"]["n"]:  # an update holds its tuning: never below 1
+        assert result["update_over_tuning"] >= 1.0, result["update_parts"]
     assert "controller busy" in report_text(result) and "stop while the model tunes" in report_text(result)
+    assert "x the model's tuning" in report_text(result)

@@ -95,6 +95,18 @@ def update_parts(observed: Sequence[tuple[float, Mapping[str, Any]]]) -> dict[st
     return {name: round(float(np.median(values)), 3) if values else None for name, values in parts.items()}
 
 
+def update_over_tuning(update: Mapping[str, Any], parts: Mapping[str, float | None]) -> float | None:
+    """Instruction -> update applied (p50) as a multiple of the model's tuning alone (median): what
+    the node and DDS add to the answer `bench llm` times.
+
+    >>> update_over_tuning({"p50_s": 1.5}, {"tuning": 1.2})
+    1.25
+    """
+    if update.get("p50_s") is None or not parts.get("tuning"):
+        return None
+    return round(update["p50_s"] / parts["tuning"], 2)
+
+
 def report_text(result: dict[str, Any]) -> str:
     lines = [f"bench ros: sim + controller + LLM node over DDS, LLM threads {result['threads']} decode / "
              f"{result['batch_threads']} prompt, "
@@ -111,6 +123,7 @@ def report_text(result: dict[str, Any]) -> str:
     parts = result["update_parts"]
     lines.append("  of which, medians: " + ", ".join(f"{name} {parts[name]} s" for name in SECONDS_PARTS)
                  + f"; tuning prompt tokens evaluated {parts['evaluated']}, generated {parts['generated']}")
+    lines.append(f"  instruction -> update p50 is {result['update_over_tuning']} x the model's tuning")
     period = result["decision_period"]
     lines.append(f"decisions: {result['decisions']} in the busy phase, period achieved p50 {period['p50_s']} s, "
                  f"p95 {period['p95_s']} s (requested {result['requested_period_s']} s)")

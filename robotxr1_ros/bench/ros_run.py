@@ -41,7 +41,7 @@ from ..llm.prompts import require_instruction
 from ..llm.supervisor import UpdatePath
 from ..nodes.bringup_runner import node_arguments, node_class, node_specs
 from ..params import MpcParams
-from .ros import DEADLINE_SLACK_S, latency_stats, loop_stats, stop_stats, update_parts
+from .ros import DEADLINE_SLACK_S, latency_stats, loop_stats, stop_stats, update_over_tuning, update_parts
 from .stopping import STANDING_SPEED, stopping
 
 GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)
@@ -183,6 +183,7 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
         if sent_at is not None and record.get("applied"):
             observed.append((received - sent_at, record))
     busy_decisions = [t for t in decisions if busy_start <= t < busy_end]
+    update, parts = latency_stats([latency for latency, _ in observed]), update_parts(observed)
     return {
         "layout": settings.layout, "threads": settings.threads, "batch_threads": settings.batch_threads,
         "worker_nice": settings.worker_nice,
@@ -191,8 +192,9 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
         "deadline_ms": round(1e3 * (period + DEADLINE_SLACK_S), 1),
         "control": {"idle": loop_stats(idle, period), "busy": loop_stats(busy, period)},
         "instructions_sent": sent_count, "updates_applied": applied,
-        "instruction_to_update": latency_stats([latency for latency, _ in observed]),
-        "update_parts": update_parts(observed),
+        "instruction_to_update": update,
+        "update_parts": parts,
+        "update_over_tuning": update_over_tuning(update, parts),
         "decisions": len(busy_decisions), "requested_period_s": settings.period,
         "decision_period": latency_stats(_diffs(busy_decisions)),
         "stop": stop_stats(trials),
