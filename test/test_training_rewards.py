@@ -19,6 +19,7 @@ from robotxr1_ros.cases.quantities import find_speeds
 from robotxr1_ros.evaluation.control_cases import ControlPrompt
 from robotxr1_ros.llm.answer_format import mpc_answer
 from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_blocks
+from robotxr1_ros.llm.tuning import TUNING_REASONING_CHARS
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
 from robotxr1_ros.training.augment import restatements as restatements_of
@@ -162,6 +163,17 @@ def test_sft_mpc_targets_are_grammar_shaped_and_parse_back_to_the_packaged_teach
         assert parse_mpc_answer(example.answer).changes == answer_values(teacher.answer(_prompt(example)))
         reasoning = tagged_blocks(example.answer, "reasoning")[0]
         assert 0 < len(reasoning) <= TARGET_REASONING_CHARS and "<" not in reasoning
+
+
+def test_sft_targets_can_keep_the_reasoning_within_the_cars_bound():
+    """`train sft --target-reasoning-chars 50`: the reasoning the car's grammar keeps, whole; the
+    answers are the same."""
+    teacher = Teacher.load(packaged_teacher_file())
+    long, short = mpc_examples(teacher), mpc_examples(teacher, reasoning_chars=TUNING_REASONING_CHARS)
+    assert [parse_mpc_answer(a.answer).changes for a in long] == [parse_mpc_answer(b.answer).changes for b in short]
+    reasoning = [tagged_blocks(example.answer, "reasoning")[0] for example in short]
+    assert all(0 < len(text) <= TUNING_REASONING_CHARS for text in reasoning)
+    assert any(len(tagged_blocks(example.answer, "reasoning")[0]) > TUNING_REASONING_CHARS for example in long)
 
 
 def _prompt(example):

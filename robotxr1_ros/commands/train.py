@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sft.add_argument("--mpc-examples", type=int, default=None, metavar="N",
                      help="MPC examples drawn from the training prompts (default: all 112; fewer, e.g. to keep "
                           "the tuning while a second stage teaches decisions)")
+    sft.add_argument("--target-reasoning-chars", type=int, default=None, metavar="N",
+                     help="the MPC targets' reasoning names changes in up to N characters (default: "
+                          "training/sft_data.py's, more than the car keeps; the car's bound trains on what it keeps)")
     _decision_data(sft, windows=4)
     sft.add_argument("--decision-others", type=int, default=2, metavar="N",
                      help="per window, every instruction it adheres to plus N it does not (default 2)")
@@ -129,7 +132,8 @@ def _sft(args: argparse.Namespace, settings) -> Path:
     data = args.data or Path(settings.out_dir) / "sft_data.jsonl"
     if not data.exists():
         prompts = _training_prompts(args)
-        examples = mpc_examples(_teacher(args.teacher, args.param_set, prompts), prompts)
+        bound = {} if args.target_reasoning_chars is None else {"reasoning_chars": args.target_reasoning_chars}
+        examples = mpc_examples(_teacher(args.teacher, args.param_set, prompts), prompts, **bound)
         if args.mpc_examples is not None:
             keep = np.random.default_rng(args.seed).permutation(len(examples))[:args.mpc_examples]
             examples = [examples[i] for i in sorted(keep)]

@@ -93,12 +93,13 @@ def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit:
     return (text.rstrip(": ") + ".").replace("<", "")
 
 
-def mpc_examples(teacher: Teacher, prompts: Sequence[ControlPrompt] | None = None) -> list[SftExample]:
+def mpc_examples(teacher: Teacher, prompts: Sequence[ControlPrompt] | None = None,
+                 reasoning_chars: int = TARGET_REASONING_CHARS) -> list[SftExample]:
     examples = []
     for prompt in prompts if prompts is not None else train_prompts():
         values = answer_values(teacher.answer(prompt))
         examples.append(SftExample(MPC, tuning_prompt(prompt.text, set_specs(teacher.param_set)),
-                                   mpc_answer(control_reasoning(prompt, values), values),
+                                   mpc_answer(control_reasoning(prompt, values, reasoning_chars), values),
                                    {"case": prompt.case, "instruction": prompt.text,
                                     "reference_speed": prompt.reference_speed,
                                     "rule": teacher.rules[prompt.case], "param_set": teacher.param_set}))
