@@ -3,7 +3,9 @@
 Cold empties the model's KV cache before every call; warm keeps the static system prompt cached,
 as the on-board node does. Per module and phase: end-to-end median and p90, process CPU time,
 prompt tokens (cached / evaluated) and prompt-evaluation time, generated tokens and decode speed,
-the grammar's share, parse time and the rate of readable answers. The figures depend on the
+the grammar's share, parse time and the rate of readable answers; beside each call, llama.cpp
+alone doing the same work on the same context ("raw s") and the call as a multiple of it ("x raw",
+the pipeline's overhead: the ratio holds across machines where seconds do not). The figures depend on the
 machine's load, which is printed with them (robotxr1_ros/bench/llm.py), and on the threads and GPU
 layers llama.cpp ran with, which are printed too (with whether this llama.cpp can offload to a GPU).
 
