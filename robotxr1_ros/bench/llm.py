@@ -9,7 +9,7 @@ Per call: end-to-end time (retrieval, prompt, model, parse), prompt tokens evalu
 prompt-evaluation time, generated tokens (and how many of them the grammar forced, evaluated in
 batches instead of decoded one by one) and decode speed, the grammar's share of decoding,
 parsing, and the process CPU time (on a loaded machine wall time stretches, CPU time much less).
-Beside each call, llama.cpp alone doing the same work on the same context (raw_work_s), and the
+Beside each call, llama.cpp alone doing the same work on the same context (Backend.raw_decode_s), and the
 pipeline's time as a multiple of it ("x raw"): the overhead of everything that is not the model.
 """
 from __future__ import annotations
@@ -48,26 +48,18 @@ class CallTiming:
     grammar_s: float | None
     parse_s: float
     ok: bool  # a verdict / a parameter dict was read
-    raw_s: float | None = None  # llama.cpp alone doing the same work (raw_work_s), where the backend can tell
+    raw_s: float | None = None  # the model alone doing the same work (Backend.raw_decode_s), where it can tell
 
     @classmethod
     def of(cls, total_s: float, cpu_s: float, completion: Completion, parse_s: float, ok: bool,
            backend: Backend) -> CallTiming:
         return cls(total_s, cpu_s, completion.prompt_tokens, completion.cached_tokens, completion.prompt_eval_s,
                    completion.completion_tokens, completion.forced_tokens, completion.decode_s, completion.grammar_s,
-                   parse_s, ok, raw_work_s(backend, completion))
+                   parse_s, ok, backend.raw_decode_s(completion))
 
     @property
     def raw_ratio(self) -> float | None:
         return self.total_s / self.raw_s if self.raw_s else None
-
-
-def raw_work_s(backend: Backend, completion: Completion) -> float | None:
-    """Seconds llama.cpp alone takes, right after the call and on the same context, for the call's
-    work: the same uncached prompt tokens, then as many tokens one by one as the answer sampled
-    (the grammar's forced tokens skipped: the limit). None for a backend that cannot tell."""
-    measure = getattr(backend, "raw_decode_s", None)
-    return measure(completion) if measure is not None else None
 
 
 def decision_inputs(count: int) -> list[tuple[str, StateFeatures | InsufficientData]]:

@@ -98,6 +98,11 @@ class Backend(ABC):
         longest = max(len(prefix + option + suffix) for option in options)
         return self.complete(messages, grammar=grammar, max_tokens=longest, stop=stop)
 
+    def raw_decode_s(self, completion: Completion) -> float | None:
+        """Seconds the model alone takes, on the same context, for the work of `completion`, this
+        backend's last answer (`bench llm`'s limit); None where the backend cannot tell."""
+        return None
+
     def reset_cache(self) -> None:  # noqa: B027  deliberately not abstract: most backends keep no cache
         """Forget cached prompt state (for cold-start measurements); a no-op where there is none."""
 
@@ -166,7 +171,6 @@ class LlamaCppBackend(Backend):
                                       bos_token=_token_text(model, model.token_bos()), thinking=thinking)
         self._grammars: dict[str, Any] = {}
         self._checkers: dict[str, GrammarChecker] = {}
-        self._last_prompt: list[int] = []  # the prompt tokens of the last answer (raw_decode_s)
 
     def render(self, messages: Sequence[Message]) -> str:
         """The prompt text exactly as the model sees it (chat template + generation prompt, and a
@@ -236,7 +240,6 @@ class LlamaCppBackend(Backend):
         checker = self._checkers[grammar] if grammar is not None else None
         decoded = greedy_decode(self._llama_cpp, self.llama, tokens, max_tokens, checker, self._is_end, stop,
                                 forced=None if grammar is None else partial(forced_continuation, grammar))
-        self._last_prompt = tokens
         text = self.llama.detokenize(decoded.tokens).decode("utf-8", errors="replace")
         return Completion(text, len(tokens), len(decoded.tokens), time.perf_counter() - start,
                           cached_tokens=decoded.cached_tokens, finish_reason=decoded.finish_reason,
@@ -279,7 +282,6 @@ class LlamaCppBackend(Backend):
         if len(tokens) + 1 > self.n_ctx:
             raise BackendError(f"prompt of {len(tokens)} tokens exceeds the context of {self.n_ctx} tokens")
         logprobs, cached, prompt_eval_s = next_token_logprobs(self._llama_cpp, self.llama, tokens, stop)
-        self._last_prompt = tokens
         if logprobs is None:
             return Completion("", len(tokens), 0, time.perf_counter() - start, cached_tokens=cached,
                               finish_reason=CANCELLED, prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0)
@@ -289,11 +291,11 @@ class LlamaCppBackend(Backend):
                           prompt_eval_s=prompt_eval_s, decode_s=0.0, grammar_s=0.0, option_logprobs=scores)
 
     def raw_decode_s(self, completion: Completion) -> float:
-        """Seconds llama.cpp alone takes for the work of `completion`, this backend's last greedy
-        answer: its prompt's uncached tokens, then its sampled tokens one by one (greedy_decoding;
-        the limit `bench llm` measures the pipeline against)."""
-        return raw_decode_s(self._llama_cpp, self.llama, self._last_prompt, completion.cached_tokens,
-                            completion.sampled_tokens)
+        """Seconds llama.cpp alone takes for the work of `completion`, this backend's last answer:
+        its prompt's uncached tokens, then its sampled tokens one by one (greedy_decoding). The
+        prompt is read back from the context, which holds it first."""
+        prompt = self.llama.input_ids[:completion.prompt_tokens].tolist()
+        return raw_decode_s(self._llama_cpp, self.llama, prompt, completion.cached_tokens, completion.sampled_tokens)
 
     def reset_cache(self) -> None:
         self.llama.reset()

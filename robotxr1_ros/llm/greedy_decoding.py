@@ -228,16 +228,16 @@ class _ForcedRuns:
         checked = time.perf_counter()
         run: list[int] = []
         final = False
-        while len(run) < limit:
+        while len(run) < limit and not final:
             literal, ends = self.forced((text + self.llama.detokenize(run)).decode("utf-8", errors="replace"))
             known = _plain_tokens(self.llama, literal) if literal else []
             # A literal's last token could merge with the text after it (" {" + "'" is the one
             # token " {'"); forcing it would split what the model writes as one, so it decodes it.
             more = _grammar_run(self.grammar, known if ends else known[:-1], limit - len(run))
-            run += more
-            if not more or (ends and len(more) == len(known)):
-                final = bool(more) and ends
+            if not more:
                 break
+            run += more
+            final = ends and len(more) == len(known)  # the whole closing literal: the answer is done
         self.count += len(run)
         self.grammar_s += time.perf_counter() - checked
         return run, final
