@@ -23,12 +23,12 @@ def assert_consistent(grammar, answer):
 
 @settings(max_examples=60, deadline=None)
 @given(reasoning=REASONING, picked=st.lists(st.sampled_from(PARAM_TABLE), unique=True, max_size=5),
-       space=st.sampled_from([" ", ""]), data=st.data())
-def test_mpc_forced_text_never_contradicts_a_valid_answer(reasoning, picked, space, data):
+       space=st.sampled_from([" ", ""]), from_defaults=st.booleans(), data=st.data())
+def test_mpc_forced_text_never_contradicts_a_valid_answer(reasoning, picked, space, from_defaults, data):
     specs = sorted(picked, key=PARAM_TABLE.index)  # the grammar wants table order
     values = {spec.name: data.draw(st.floats(spec.minimum, spec.maximum).map(lambda v: round(v, 2)))
               for spec in specs}
-    answer = mpc_answer(reasoning, values).replace(", '", f",{space}'")  # the space after a comma is optional
+    answer = mpc_answer(reasoning, values, from_defaults).replace(", '", f",{space}'")  # optional space
     assert_consistent(mpc_grammar(reasoning_chars=60), answer)
     assert_consistent(mpc_grammar(reasoning_chars=0), answer[answer.index("<answer>"):])
 
@@ -52,6 +52,9 @@ def test_the_format_fixes_tags_keys_and_the_closing():
     assert forced_continuation(mpc, opened + "'v_max': 2.0, 'qal") == ("pha':", False)
     assert forced_continuation(mpc, opened + "'a_") == ("", False)  # a_min or a_max
     assert forced_continuation(mpc, opened + "'v_max': 2.0}") == ("</answer>", True)
+    assert forced_continuation(mpc, opened + "*") == ("*defaults", False)  # then "}" or more pairs
+    assert forced_continuation(mpc, opened + "**defaults, 'v_m") == ("", False)  # v_min or v_max
+    assert forced_continuation(mpc, opened + "**defaults, 'qal") == ("pha':", False)
     assert forced_continuation(mpc_grammar(reasoning_chars=0), "") == ("<answer>new_mpc_params = {", False)
     decision = decision_grammar(reasoning_chars=0)
     assert forced_continuation(decision, "") == ("<answer>", False)

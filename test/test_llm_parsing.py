@@ -271,3 +271,31 @@ def test_valid_answers_round_trip_exactly(values, reasoning):
     update = parse_mpc_answer(mpc_answer(reasoning, values))
     assert update.found and update.accepted == values
     assert not update.clamped and not update.rejected
+
+
+def test_a_dict_beginning_with_defaults_sets_every_parameter_to_its_default_first():
+    careful = MpcParams().updated({"qv": 50.0, "v_max": 2.0, "qac": 1.0})
+    reset = parse_mpc_answer("<answer>new_mpc_params = {**defaults}</answer>", careful)
+    assert reset.from_defaults and not reset.rejected
+    assert reset.apply(careful) == MpcParams()
+    then_slow = parse_mpc_answer("<answer>new_mpc_params = {**defaults, 'v_max': 3.0}</answer>", careful)
+    assert then_slow.apply(careful) == MpcParams().updated({"v_max": 3.0})
+    assert parse_mpc_answer("{** Defaults}", careful).apply(careful) == MpcParams()  # no assignment, any case
+
+
+def test_defaults_are_brought_into_a_cars_narrowed_range_with_the_reason():
+    specs = [replace(spec, maximum=8.0) if spec.name == "v_max" else spec for spec in PARAM_TABLE]
+    update = parse_mpc_answer("{**defaults}", MpcParams().updated({"v_max": 2.0}), specs)
+    assert update.clamped["v_max"].value == 8.0
+    assert update.clamped["v_max"].reason == "the default 12 is outside this car's range"
+
+
+def test_defaults_anywhere_but_first_are_refused_and_a_refused_pair_after_them_keeps_the_default():
+    careful = MpcParams().updated({"qv": 50.0, "a_min": -5.0})
+    late = parse_mpc_answer("{'qv': 3.0, **defaults}", careful)
+    assert late.changes == {"qv": 3.0}
+    assert late.rejected[0].reason == "**defaults must come first in the dict"
+    refused = parse_mpc_answer("{**defaults, 'a_min': 50}", careful)
+    assert refused.apply(careful) == MpcParams()
+    assert refused.rejected[0].reason == ("50 is above the maximum 0; a safety limit is not clamped, "
+                                          "a_min keeps its default")

@@ -72,3 +72,17 @@ def test_a_sampled_token_outside_the_grammar_is_an_error(compiler):
     processor(torch.zeros(1, 1, dtype=torch.long), torch.zeros(1, compiler.vocab_size))
     with pytest.raises(RuntimeError, match="breaks the grammar"):
         processor(torch.tensor([[0, 0]]), torch.zeros(1, compiler.vocab_size))
+
+
+def test_the_mpc_grammar_admits_the_defaults_entry_only_first(compiler, tokenizer):
+    grammar = compiler.compile(mpc_grammar(reasoning_chars=0))
+
+    def accepts(text):
+        matcher = xgr.GrammarMatcher(grammar)
+        tokens = [*tokenizer.encode(text), tokenizer.eos_token_id]  # the grammar ends: the stop token is legal
+        return all(matcher.accept_token(token) for token in tokens) and matcher.is_terminated()
+
+    assert accepts("<answer>new_mpc_params = {**defaults}</answer>")
+    assert accepts("<answer>new_mpc_params = {**defaults, 'v_max': 3.0}</answer>")
+    assert not accepts("<answer>new_mpc_params = {'v_max': 3.0, **defaults}</answer>")
+    assert not accepts("<answer>new_mpc_params = {**defaults, **defaults}</answer>")

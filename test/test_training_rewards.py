@@ -108,6 +108,7 @@ def test_closed_loop_reward_ranks_a_good_answer_above_bad_ones(reverse_reward):
     ("slower", "Lower your speed.", {"speed_scale": 0.7}, {"speed_scale": 1.1}),
     ("stop", "Stop moving.", {"v_min": 0.0, "v_max": 0.0}, {"v_max": 1.0}),
     ("reset", "Restore the defaults.", MpcParams().as_dict(), {"qv": 1.0}),
+    ("reset", "Restore the defaults.", "defaults entry", {"qv": 0.0}),
     ("out_of_scope", "Sing a song.", {}, {"v_min": -1.0, "v_max": -1.0}),
 ])
 def test_an_open_intent_is_rewarded_by_its_achieved_check(tmp_path, case, text, good, bad):
@@ -116,7 +117,9 @@ def test_an_open_intent_is_rewarded_by_its_achieved_check(tmp_path, case, text, 
     prompt = ControlPrompt.of(case, text)
     default = DefaultRunCache(tmp_path / "defaults.json").get(TRAIN_TRACK, prompt, _scenario())
     reward = ClosedLoopReward(TRAIN_TRACK, prompt, default, _scenario())
-    right, wrong = (reward.breakdown(mpc_answer("x", values), 30) for values in (good, bad))
+    answers = [mpc_answer("x", {}, from_defaults=True) if values == "defaults entry" else mpc_answer("x", values)
+               for values in (good, bad)]
+    right, wrong = (reward.breakdown(answer, 30) for answer in answers)
     assert right.components["improvement"] == 1.0 and not right.info["failure"]
     assert wrong.components["improvement"] in (-1.0, -4.0)
     assert right.total > wrong.total
@@ -174,6 +177,22 @@ def test_sft_targets_can_keep_the_reasoning_within_the_cars_bound():
     reasoning = [tagged_blocks(example.answer, "reasoning")[0] for example in short]
     assert all(0 < len(text) <= TUNING_REASONING_CHARS for text in reasoning)
     assert any(len(tagged_blocks(example.answer, "reasoning")[0]) > TUNING_REASONING_CHARS for example in long)
+
+
+def test_sft_reset_targets_are_the_defaults_entry_and_parse_back_to_the_defaults():
+    """Every parameter at its default is written `{**defaults}`, with the goal as its reasoning."""
+    teacher = Teacher.load(packaged_teacher_file("extended"))
+    prompts = [prompt for case in ("reset", "walls") for prompt in open_train_prompts() if prompt.case == case][::4]
+    examples = mpc_examples(teacher, prompts, reasoning_chars=TUNING_REASONING_CHARS)
+    resets = [example for example in examples if example.meta["case"] == "reset"]
+    assert resets and len(resets) < len(examples)
+    for example in examples:
+        careful = MpcParams().updated({"qv": 50.0, "v_max": 2.0})
+        update = parse_mpc_answer(example.answer, careful)
+        assert update.from_defaults == (example.meta["case"] == "reset")
+    assert resets[0].answer == ("<reasoning>To reset every parameter to its default.</reasoning>\n"
+                                "<answer>new_mpc_params = {**defaults}</answer>")
+    assert parse_mpc_answer(resets[0].answer, careful).apply(careful) == MpcParams()
 
 
 def _prompt(example):

@@ -2,6 +2,11 @@
 
 Both modules answer `<reasoning>...</reasoning>` then `<answer>...</answer>`: the RL training
 rewards exactly one block of each, and the parsers look inside the answer block first.
+
+An MPC dict may begin with `**defaults` (Python's unpacking: every parameter at its default,
+then any pairs after it): the model decides that an instruction means "back to the defaults",
+and the code knows what the defaults are, so a reset is one choice for the model instead of
+thirteen numbers to recall.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from ..errors import Robotxr1Error
 REASONING_TAG = "reasoning"
 ANSWER_TAG = "answer"
 PARAMS_VARIABLE = "new_mpc_params"
+DEFAULTS_ENTRY = "**defaults"  # first in an MPC dict: every parameter at its default
 VERDICT_TRUE = "True"
 VERDICT_FALSE = "False"
 BLOCK_SEPARATOR = "\n"  # between the reasoning block and the answer block
@@ -30,14 +36,20 @@ def wrap(tag: str, content: str) -> str:
     return f"{open_tag(tag)}{content}{close_tag(tag)}"
 
 
-def format_param_dict(values: Mapping[str, float]) -> str:
-    """`{'v_min': -2.0, 'v_max': -0.5}`: the dict literal the MPC answer carries."""
-    return "{" + ", ".join(f"'{name}': {_number(value)}" for name, value in values.items()) + "}"
+def format_param_dict(values: Mapping[str, float], from_defaults: bool = False) -> str:
+    """The dict literal the MPC answer carries; `from_defaults` puts DEFAULTS_ENTRY first.
+
+    >>> format_param_dict({'v_min': -2.0, 'v_max': -0.5}), format_param_dict({}, from_defaults=True)
+    ("{'v_min': -2.0, 'v_max': -0.5}", '{**defaults}')
+    """
+    entries = [DEFAULTS_ENTRY] if from_defaults else []
+    entries += [f"'{name}': {_number(value)}" for name, value in values.items()]
+    return "{" + ", ".join(entries) + "}"
 
 
-def mpc_answer(reasoning: str, values: Mapping[str, float]) -> str:
+def mpc_answer(reasoning: str, values: Mapping[str, float], from_defaults: bool = False) -> str:
     """A complete, well-formed MPC answer (for scripted backends and training targets)."""
-    answer = wrap(ANSWER_TAG, f"{PARAMS_VARIABLE} = {format_param_dict(values)}")
+    answer = wrap(ANSWER_TAG, f"{PARAMS_VARIABLE} = {format_param_dict(values, from_defaults)}")
     return wrap(REASONING_TAG, reasoning) + BLOCK_SEPARATOR + answer
 
 

@@ -3,7 +3,7 @@
 The MPC grammar admits: an optional, length-bounded reasoning block (none with reasoning_chars
 0), then exactly one answer block holding one `new_mpc_params = {...}` dict whose keys are table
 names in table order, each at most once, and whose values are plain decimals with the sign the
-parameter's range allows.
+parameter's range allows. The dict may begin with `**defaults` (answer_format.DEFAULTS_ENTRY).
 Values can still be out of range (a grammar cannot bound magnitudes cheaply): the parser clamps
 them, or rejects them for a safety limit. Pass the controller's effective `specs` so signs and
 digits follow a car's narrowed ranges.
@@ -23,6 +23,7 @@ from ..params import DEFAULT_SPECS, ParamSpec
 from .answer_format import (
     ANSWER_TAG,
     BLOCK_SEPARATOR,
+    DEFAULTS_ENTRY,
     PARAMS_VARIABLE,
     REASONING_TAG,
     VERDICT_FALSE,
@@ -46,8 +47,9 @@ def mpc_grammar(specs: Sequence[ParamSpec] = DEFAULT_SPECS, reasoning_chars: int
     rules = [
         "root ::= reasoning? answer" if reasoning_chars else "root ::= answer",
         *_reasoning_rules(reasoning_chars),
-        f'answer ::= {_literal(open_tag(ANSWER_TAG) + PARAMS_VARIABLE + " = {")} params? '
+        f'answer ::= {_literal(open_tag(ANSWER_TAG) + PARAMS_VARIABLE + " = {")} body? '
         f'{_literal("}" + close_tag(ANSWER_TAG))}',
+        f'body ::= {_literal(DEFAULTS_ENTRY)} ("," " "? params)? | params',
         "params ::= " + " | ".join(_pair_then_rest(index, len(specs)) for index in range(len(specs))),
     ]
     # rest-i: optionally one more pair with a later name, so every name appears at most once.
@@ -111,8 +113,9 @@ def _after_reasoning(reasoning_chars: int) -> str:
 
 
 def _mpc_forced(names: Sequence[str], reasoning_chars: int) -> list[ForcedLiteral]:
-    """The MPC answer's forced literals: the tags, the opening of the dict, every key once its
-    first characters tell it from the others, and the closing of the dict and answer."""
+    """The MPC answer's forced literals: the tags, the opening of the dict, DEFAULTS_ENTRY and
+    every key once their first characters tell them from the others, and the closing of the dict
+    and answer."""
     opening = open_tag(ANSWER_TAG) + PARAMS_VARIABLE + " = {"
     before_answer = f"(?:{_after_reasoning(reasoning_chars)})?" if reasoning_chars else ""
     forced = []
@@ -125,6 +128,7 @@ def _mpc_forced(names: Sequence[str], reasoning_chars: int) -> list[ForcedLitera
     else:
         forced.append(ForcedLiteral("", opening, after=0))
     in_dict = before_answer + re.escape(opening)
+    forced.append(ForcedLiteral(in_dict, DEFAULTS_ENTRY, after=1))
     keys = [repr(name) + ":" for name in names]
     for key in keys:
         distinct = next((length for length in range(1, len(key) + 1)

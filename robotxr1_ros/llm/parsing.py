@@ -14,7 +14,7 @@ from typing import Any
 
 from ..cases.quantities import Speed
 from ..params import PARAM_SPECS, PARAM_TABLE, MpcParams, ParamError, ParamSpec, check_cross_rules
-from .answer_format import ANSWER_TAG, PARAMS_VARIABLE, REASONING_TAG, close_tag, open_tag
+from .answer_format import ANSWER_TAG, DEFAULTS_ENTRY, PARAMS_VARIABLE, REASONING_TAG, close_tag, open_tag
 from .speed_check import beyond_range, read_against_speeds
 
 _ITEM_TEXT_LIMIT = 80  # characters of an offending item quoted back in a rejection
@@ -47,6 +47,7 @@ class ParamUpdate:
     """What a parameter answer changes, and what was done to each proposed item."""
 
     found: bool  # a parameter dict was found at all
+    from_defaults: bool = False  # the dict began with **defaults: every parameter back to its default first
     accepted: Mapping[str, float] = field(default_factory=dict)  # applied as proposed
     # Brought into the effective range, or read in the unit of the instruction's speed (speed_check).
     clamped: Mapping[str, Clamped] = field(default_factory=dict)
@@ -65,6 +66,7 @@ class ParamUpdate:
     def as_dict(self) -> dict[str, Any]:
         return {
             "found": self.found,
+            "from_defaults": self.from_defaults,
             "accepted": dict(self.accepted),
             "clamped": {name: vars(item) for name, item in self.clamped.items()},
             "rejected": [vars(item) for item in self.rejected],
@@ -131,6 +133,9 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams(), specs: Sequence[P
     is clamped to the end of the range; any other parameter is clamped. The final set (base
     plus changes) must pass `check_cross_rules`, else the whole dict is rejected: which of the
     parameters the model got wrong is not ours to guess.
+
+    A dict that begins with `**defaults` first sets every parameter of `specs` to its default
+    (brought into the effective range); the pairs after it change those.
     """
     body, problem = _find_param_dict(text)
     if body is None:
@@ -138,9 +143,13 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams(), specs: Sequence[P
     effective = {spec.name: spec for spec in specs}
     proposals: dict[str, list[tuple[float, str]]] = {}
     rejected: list[Rejected] = []
-    for item in _split_items(body):
+    items = _split_items(body)
+    from_defaults = bool(items) and _is_defaults_entry(items[0])
+    for item in items[from_defaults:]:
         parsed = _parse_item(item)
-        if isinstance(parsed, Rejected):
+        if _is_defaults_entry(item):
+            rejected.append(Rejected(item, f"{DEFAULTS_ENTRY} must come first in the dict"))
+        elif isinstance(parsed, Rejected):
             rejected.append(parsed)
         elif parsed[0] not in effective:
             rejected.append(Rejected(_short(item), f"{parsed[0]} is not tunable here"))
@@ -173,18 +182,28 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams(), specs: Sequence[P
         if reading.asked is not None:
             clamped[name] = Clamped(name, proposed, spec.clamp(value), beyond_range(name, reading, spec))
         elif spec.safety_limit:
+            kept = "its default" if from_defaults else format(getattr(base, name), "g")
             rejected.append(Rejected(_short(values[0][1]),
-                                     f"{value:g} is {side}; a safety limit is not clamped, "
-                                     f"{name} keeps {getattr(base, name):g}"))
+                                     f"{value:g} is {side}; a safety limit is not clamped, {name} keeps {kept}"))
         else:
             clamped[name] = Clamped(name, value, spec.clamp(value), f"{value:g} is {side}")
 
-    update = ParamUpdate(True, accepted, clamped, tuple(rejected))
+    if from_defaults:
+        for spec in specs:
+            if spec.name in accepted or spec.name in clamped:
+                continue  # set after **defaults (where that value was rejected, the default stands)
+            if spec.minimum <= spec.default <= spec.maximum:
+                accepted[spec.name] = spec.default
+            else:
+                clamped[spec.name] = Clamped(spec.name, spec.default, spec.clamp(spec.default),
+                                             f"the default {spec.default:g} is outside this car's range")
+    update = ParamUpdate(True, from_defaults, accepted, clamped, tuple(rejected))
     try:
         check_cross_rules({**base.as_dict(), **update.changes})
         update.apply(base)  # the table's own checks, a last line of defence
     except ParamError as error:
-        return ParamUpdate(True, rejected=(*rejected, Rejected(_short(body), f"inconsistent parameter set: {error}")))
+        return ParamUpdate(True, from_defaults,
+                           rejected=(*rejected, Rejected(_short(body), f"inconsistent parameter set: {error}")))
     return update
 
 
@@ -246,9 +265,14 @@ def _find_param_dict(text: str) -> tuple[str | None, str]:
             return region[opening + 1:closing], ""
         for opening, closing in reversed(_top_level_dicts(region)):
             body = region[opening + 1:closing]
-            if any(isinstance(_parse_item(item), tuple) or _names_known_parameter(item) for item in _split_items(body)):
+            if any(isinstance(_parse_item(item), tuple) or _names_known_parameter(item) or _is_defaults_entry(item)
+                   for item in _split_items(body)):
                 return body, ""
     return None, problem
+
+
+def _is_defaults_entry(item: str) -> bool:
+    return item.replace(" ", "").lower() == DEFAULTS_ENTRY
 
 
 def _names_known_parameter(item: str) -> bool:

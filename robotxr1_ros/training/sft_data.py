@@ -96,10 +96,16 @@ def control_reasoning(prompt: ControlPrompt, values: Mapping[str, float], limit:
 def mpc_examples(teacher: Teacher, prompts: Sequence[ControlPrompt] | None = None,
                  reasoning_chars: int = TARGET_REASONING_CHARS) -> list[SftExample]:
     examples = []
+    specs = set_specs(teacher.param_set)
     for prompt in prompts if prompts is not None else train_prompts():
         values = answer_values(teacher.answer(prompt))
-        examples.append(SftExample(MPC, tuning_prompt(prompt.text, set_specs(teacher.param_set)),
-                                   mpc_answer(control_reasoning(prompt, values, reasoning_chars), values),
+        # Every parameter at its default is written as {**defaults}: one choice, not 13 numbers.
+        from_defaults = all(values.get(spec.name) == spec.default for spec in specs)
+        if from_defaults:
+            values = {}
+        examples.append(SftExample(MPC, tuning_prompt(prompt.text, specs),
+                                   mpc_answer(control_reasoning(prompt, values, reasoning_chars), values,
+                                              from_defaults),
                                    {"case": prompt.case, "instruction": prompt.text,
                                     "reference_speed": prompt.reference_speed,
                                     "rule": teacher.rules[prompt.case], "param_set": teacher.param_set}))
