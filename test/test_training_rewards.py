@@ -195,6 +195,17 @@ def test_sft_reset_targets_are_the_defaults_entry_and_parse_back_to_the_defaults
     assert parse_mpc_answer(resets[0].answer, careful).apply(careful) == MpcParams()
 
 
+def test_every_intents_goal_fits_the_cars_reasoning_bound():
+    """`--target-reasoning-chars 0` trains on the goal alone: it must fit whole in what the car's
+    grammar keeps, or the car would cut what the model learnt to say."""
+    teacher = Teacher.load(packaged_teacher_file("extended"))
+    prompts = open_train_prompts()
+    assert {prompt.case for prompt in prompts} == set(teacher.rules)
+    for example in mpc_examples(teacher, prompts, reasoning_chars=0):
+        reasoning = tagged_blocks(example.answer, "reasoning")[0]
+        assert reasoning.startswith("To ") and len(reasoning) <= TUNING_REASONING_CHARS, reasoning
+
+
 def _prompt(example):
     return ControlPrompt.of(example.meta["case"], example.meta["instruction"])
 
