@@ -69,3 +69,11 @@ def test_forced_text_jumped_gives_the_answers_decoded_token_by_token():
         assert jumped.text == stepped.text and jumped.finish_reason == stepped.finish_reason == "stop"
         assert jumped.forced_tokens >= 5 and stepped.forced_tokens == 0, (case, jumped.forced_tokens)
         assert parse_mpc_answer(jumped.text, MpcParams(), tuner.specs).found, jumped.text
+
+
+def test_trained_model_resets_with_the_defaults_entry():
+    """"Back to the defaults" is one choice for the model (`{**defaults}`); the values are the code's."""
+    careful = MpcParams().updated({"qv": 50.0, "qac": 1.0, "v_max": 2.0})
+    tuning = MPCxR1(ModelSpec().create("tuning")).tune("Restore the defaults.", base=careful)
+    assert tuning.update.from_defaults, tuning.completion.text
+    assert tuning.params == MpcParams()
