@@ -9,9 +9,7 @@ its threads, so the clock and odometry paths are pinned too and at nice -10 (nod
 never SCHED_FIFO, which let one of them busy-wait on that CPU for good); the LLM node
 in a child process at normal priority on any CPU, its worker and llama.cpp's threads at nice
 `worker_nice`. In one process the control thread would share the
-GIL with the inference worker, which a loaded machine can deschedule while it holds it. The
-bench's probe (its subscriptions and the instructions it sends) spins at normal priority: it is
-not part of the system measured, and at SCHED_FIFO it delayed the simulator's /clock.
+GIL with the inference worker, which a loaded machine can deschedule while it holds it.
 `single` puts every node on one executor in one process at the default priority (the layout of
 `robotxr1 run`), for comparison.
 
@@ -142,11 +140,7 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
             executor = (SingleThreadedExecutor if group == [probe] else EventsExecutor)(context=context)
             for node in group:
                 executor.add_node(node)
-            # The probe is the bench's observer, not part of the system: at SCHED_FIFO beside the
-            # nodes' executors it preempted the simulator's physics thread (nice -10), and /clock,
-            # which times the control steps, came late.
-            observer = separate and group == [probe]
-            spinner = threading.Thread(target=_spin, args=(executor, stop, observer), daemon=True)
+            spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
             spinner.start()
             spinners.append(spinner)
 
@@ -332,12 +326,7 @@ def _time_control_cycles(controller, starts: list[float]) -> None:
     timer.callback = timed
 
 
-def _spin(executor, stop: threading.Event, observer: bool = False) -> None:
-    """Spin until `stop`; an `observer` thread first drops to normal priority (nice 0)."""
-    if observer:
-        from ..nodes.priority import lower_thread_priority
-
-        lower_thread_priority(0)
+def _spin(executor, stop: threading.Event) -> None:
     try:
         while not stop.is_set():
             executor.spin_once(timeout_sec=0.05)
