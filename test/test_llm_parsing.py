@@ -11,6 +11,7 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from robotxr1_ros.cases.quantities import find_speeds
 from robotxr1_ros.llm.answer_format import decision_answer, mpc_answer
 from robotxr1_ros.llm.parsing import normalise_name, parse_decision, parse_mpc_answer
 from robotxr1_ros.params import PARAM_NAMES, PARAM_SPECS, PARAM_TABLE, MpcParams, check_cross_rules
@@ -299,3 +300,12 @@ def test_defaults_anywhere_but_first_are_refused_and_a_refused_pair_after_them_k
     assert refused.apply(careful) == MpcParams()
     assert refused.rejected[0].reason == ("50 is above the maximum 0; a safety limit is not clamped, "
                                           "a_min keeps its default")
+
+
+def test_a_speed_copied_into_a_parameter_after_defaults_leaves_the_default():
+    careful = MpcParams().updated({"qddelta": 5.0})
+    update = parse_mpc_answer("{**defaults, 'qddelta': 3.25, 'v_max': 3.25}", careful, PARAM_TABLE,
+                              find_speeds("Drive at 3.25 m/s"))
+    (refused,) = update.rejected
+    assert refused.reason == "3.25 is the instruction's speed (3.25 m/s), not a qddelta value; qddelta keeps 0.1"
+    assert update.apply(careful) == MpcParams().updated({"v_max": 3.25})

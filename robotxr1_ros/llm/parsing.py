@@ -146,10 +146,11 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams(), specs: Sequence[P
     items = _split_items(body)
     from_defaults = bool(items) and _is_defaults_entry(items[0])
     for item in items[from_defaults:]:
-        parsed = _parse_item(item)
         if _is_defaults_entry(item):
             rejected.append(Rejected(item, f"{DEFAULTS_ENTRY} must come first in the dict"))
-        elif isinstance(parsed, Rejected):
+            continue
+        parsed = _parse_item(item)
+        if isinstance(parsed, Rejected):
             rejected.append(parsed)
         elif parsed[0] not in effective:
             rejected.append(Rejected(_short(item), f"{parsed[0]} is not tunable here"))
@@ -165,12 +166,14 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams(), specs: Sequence[P
             rejected.extend(Rejected(_short(item), f"{name} is given {len(values)} times with different values")
                             for _, item in values)
             continue
-        proposed = distinct.pop()
-        reading = read_against_speeds(name, proposed, speeds, proposals, getattr(base, name))
+        proposed, spec = distinct.pop(), effective[name]
+        # What a refused value leaves in force: after **defaults, the default.
+        in_force = spec.clamp(spec.default) if from_defaults else getattr(base, name)
+        reading = read_against_speeds(name, proposed, speeds, proposals, in_force)
         if reading.misplaced:
             rejected.append(Rejected(_short(values[0][1]), reading.misplaced))
             continue
-        value, spec = reading.value, effective[name]
+        value = reading.value
         if spec.minimum <= value <= spec.maximum:
             if reading.corrected:
                 clamped[name] = Clamped(name, proposed, value, reading.corrected)
@@ -182,7 +185,7 @@ def parse_mpc_answer(text: str, base: MpcParams = MpcParams(), specs: Sequence[P
         if reading.asked is not None:
             clamped[name] = Clamped(name, proposed, spec.clamp(value), beyond_range(name, reading, spec))
         elif spec.safety_limit:
-            kept = "its default" if from_defaults else format(getattr(base, name), "g")
+            kept = "its default" if from_defaults else format(in_force, "g")
             rejected.append(Rejected(_short(values[0][1]),
                                      f"{value:g} is {side}; a safety limit is not clamped, {name} keeps {kept}"))
         else:
