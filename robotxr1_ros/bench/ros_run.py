@@ -230,9 +230,9 @@ def _run_llm_node(spec) -> None:
     """The node's own runner (nodes/spin.py), as its executable runs it."""
     import functools
 
-    from ..nodes.spin import run_node
+    from ..nodes.spin import node_main
 
-    sys.exit(run_node(functools.partial(node_class(spec.executable), **node_arguments(spec)), []))
+    node_main(functools.partial(node_class(spec.executable), **node_arguments(spec)), [])
 
 
 def _wait_for_llm(probe, llm_process, timeout_s: float = 120.0) -> None:

@@ -35,7 +35,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
@@ -69,7 +69,7 @@ from ..track.library import get_track
 from .conversions import imu_acceleration
 from .parameter_services import PARAMETER_QOS
 from .priority import lower_thread_priority
-from .spin import run_node
+from .spin import node_main
 from .undeclared_parameters import NamesUndeclaredParameters
 
 IMU_HISTORY = 200  # IMU samples kept for the acceleration summary of a decision
@@ -665,9 +665,9 @@ def _fixed(description: str, bounds: tuple[float, float] | None = None) -> Param
     return ParameterDescriptor(description=description, read_only=True, floating_point_range=ranges)
 
 
-def main(args: list[str] | None = None) -> int:
-    return run_node(LlmNode, args)
+def main(args: list[str] | None = None) -> NoReturn:
+    node_main(LlmNode, args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

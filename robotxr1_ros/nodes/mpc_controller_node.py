@@ -29,9 +29,9 @@ Topic names are relative, so a namespace (`namespace:=car1`) gives each car its 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ackermann_msgs.msg import AckermannDriveStamped
 from nav_msgs.msg import Odometry, Path
@@ -56,7 +56,7 @@ from .conversions import drive_message
 from .param_descriptors import LIMITS_PREFIX, descriptors
 from .parameter_services import start_parameter_services
 from .priority import put_control_first, raise_thread_priority
-from .spin import run_node
+from .spin import node_main
 from .undeclared_parameters import NamesUndeclaredParameters
 from .visualization import plan_path
 
@@ -271,12 +271,12 @@ class MpcControllerNode(NamesUndeclaredParameters, Node):
         self._status.publish(String(data=json.dumps(self.status())))
 
 
-def main(args: list[str] | None = None) -> int:
+def main(args: list[str] | None = None) -> NoReturn:
     # Control first: pinned and at a raised nice value before rclpy starts, so DDS's threads share
     # both; the spinning thread (timers, callbacks) at SCHED_FIFO above them, where permitted. The
     # LLM node's inference runs niced in its own process, on the other CPUs.
-    return run_node(MpcControllerNode, args, before_init=put_control_first, before_spin=raise_thread_priority)
+    node_main(MpcControllerNode, args, before_init=put_control_first, before_spin=raise_thread_priority)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import threading
 import time
+from typing import NoReturn
 
 from ackermann_msgs.msg import AckermannDriveStamped
 from geometry_msgs.msg import PoseWithCovarianceStamped
@@ -45,7 +45,7 @@ from ..sim.sensors import odometry_sample, scan_sample, ticks_per_reading
 from ..sim.simulator import Simulator
 from ..track.library import get_track
 from .conversions import imu_message, planar_transform, sample_to_odometry, sample_to_scan, stamp_from_seconds
-from .spin import run_node
+from .spin import node_main
 from .undeclared_parameters import NamesUndeclaredParameters
 from .visualization import track_markers
 
@@ -231,9 +231,9 @@ class SimNode(NamesUndeclaredParameters, Node):
         self._status.publish(String(data=json.dumps(self.status())))
 
 
-def main(args: list[str] | None = None) -> int:
-    return run_node(SimNode, args)
+def main(args: list[str] | None = None) -> NoReturn:
+    node_main(SimNode, args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -6,6 +6,14 @@ terminal and from launch, which then escalates to SIGTERM) cannot interrupt a no
 The nodes are destroyed while the context is still valid, so the LLM node can stop its worker
 thread and release its model before rclpy shuts down. A stopped node exits with code 0.
 
+Once the node is down, the process ends at once (node_main: os._exit, no interpreter teardown).
+rclpy's shutdown has already removed the node from the graph, deleted the DDS participant (its
+shared-memory files go) and flushed the ROS log; what is left, Python's teardown of ~1,400 modules,
+was most of the 0.6 s a stopped simulator took to end under load (0.18 s now), and is the step
+that can hang on a leftover thread. Teardown itself has SHUTDOWN_LIMIT_S: past it, faulthandler
+prints every thread's stack to stderr and ends the process with code 1, so a hung node neither
+waits for launch's escalation to SIGKILL (65 s) nor hides where it hung.
+
 A node also stops, in the same way, when the process that started it dies (nodes/parent_watch.py):
 SIGTERM or SIGKILL to `ros2 launch` or `robotxr1 run` no longer leaves its nodes running.
 
@@ -19,13 +27,15 @@ real-time factor in a loaded CI run.
 """
 from __future__ import annotations
 
-import gc
+import faulthandler
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -38,6 +48,9 @@ from .parent_watch import ParentWatch
 from .ros_arguments import with_empty_parameter_values
 
 SPIN_TIMEOUT_S = 0.1  # how quickly the spin loop notices a stop request
+# A node's teardown (worker join, zero-speed command, rclpy shutdown) takes well under a second;
+# this is far from that, and far below launch's 30 s before it escalates SIGINT to SIGTERM.
+SHUTDOWN_LIMIT_S = 10.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -71,24 +84,14 @@ def spin_until_stopped(executor, stop: threading.Event, seconds: float | None = 
         pass
 
 
-def leave_quickly() -> None:
-    """Let the process end soon once its node is gone: collect the garbage now, then exempt every
-    object left from the collector (gc.freeze). Python's teardown otherwise runs full collections
-    over the objects of ~1,400 modules: 0.4 s of CPU, which kept a stopped simulator's process
-    alive for 1.3-1.4 s on a loaded 2-core machine (0.4-0.5 s with this). Collecting first still
-    frees cyclic garbage such as executors, so the DDS participant says goodbye as before."""
-    gc.collect()
-    gc.freeze()
-
-
 def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
              before_init: Callable[[], object] | None = None, before_spin: Callable[[], object] | None = None) -> int:
     """Spin the node until SIGINT/SIGTERM, its parent's death or shutdown (exit 0); a bad configuration
     (Robotxr1Error) exits with 2, unless a stop was requested meanwhile. `before_init` runs first:
     process-wide settings (priority, CPU pinning) that the middleware's threads must inherit.
     `before_spin` runs once the node (and so the middleware's threads) exists, in the thread that
-    will spin it: settings for that thread and the executor's, but not the middleware's. Last, it
-    calls leave_quickly, so the process ends soon after its node."""
+    will spin it: settings for that thread and the executor's, but not the middleware's. The
+    teardown runs under the SHUTDOWN_LIMIT_S watchdog."""
     with stop_on_signals() as stop:
         parent = ParentWatch.start()  # its signal, SIGTERM, now sets `stop`
         node = None
@@ -109,10 +112,21 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
             # Stopped while starting up (Ctrl-C also reaches helpers such as a model check): not a failure.
             return 0 if stop.is_set() else 2
         finally:
+            faulthandler.dump_traceback_later(SHUTDOWN_LIMIT_S, exit=True)
             if executor is not None:
                 executor.shutdown()
             if node is not None:
                 node.destroy_node()
             rclpy.try_shutdown()
-            leave_quickly()
+            faulthandler.cancel_dump_traceback_later()
     return 0
+
+
+def node_main(make_node: Callable[[], Node], args: list[str] | None = None,
+              before_init: Callable[[], object] | None = None,
+              before_spin: Callable[[], object] | None = None) -> NoReturn:
+    """A node executable's main: run_node, then end the process at once with its exit code."""
+    code = run_node(make_node, args, before_init, before_spin)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
