@@ -103,8 +103,9 @@ def test_the_training_never_reads_the_suite():
                                "print(sorted(m for m in sys.modules if 'stress' in m))"],
         capture_output=True, text=True, check=True).stdout.strip()
     assert imported == "[]"
-    # What the SFT data is made of shows no stress window and asks no stress threshold.
-    examples = decision_examples(training_records(windows_per_behaviour=1))
+    # What the SFT data is made of shows no stress window and asks no stress threshold, with the
+    # reshaped windows and the random thresholds too.
+    examples = decision_examples(training_records(windows_per_behaviour=1, reshaped_copies=1), threshold_share=0.5)
     shown = "\n".join(message["content"] for example in examples for message in example.messages)
     for record in all_records():
         assert state_text(features_from_record(record, min_samples=MIN_RECORD_SAMPLES)) not in shown

@@ -57,6 +57,8 @@ SPEED_THRESHOLDS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.5, 4.0, 4.5, 5.0)  # m/s the trai
 SLOW_SPEED = 3.0  # m/s: mean s_speed below this is slower than 3 m/s
 REVERSE_AT_SPEED = 1.0  # m/s: backwards at a mean speed within SPEED_TOLERANCE of this is reversing at 1 m/s
 REVERSE_THRESHOLDS = (0.5, 1.5, 2.0)  # m/s the training also asks "reverse at" (the catalog reverses at 0.2-2 m/s)
+SPEED_THRESHOLD_RANGE = (0.3, 9.5)  # m/s: any "faster / slower than" threshold the training may ask
+REVERSE_THRESHOLD_RANGE = (0.3, 3.0)  # m/s: any "reverse at" speed the training may ask
 
 Judge = Callable[[WindowSummary], bool]
 
@@ -90,6 +92,8 @@ class DecisionRule:
     behaviour: Behaviour | None = None
     fact: Callable[[WindowSummary], str] | None = None
     scored: bool = True
+    at_threshold: Callable[[float], Variant] | None = None  # the instruction at any threshold ...
+    threshold_range: tuple[float, float] = (0.0, 0.0)  # ... in this range
 
 
 def standing_still(w: WindowSummary) -> bool:
@@ -251,7 +255,8 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
                       "Drive quicker than 3 m/s."),
         variants=tuple(faster_than(speed) for speed in SPEED_THRESHOLDS),
         behaviour=Behaviour("fast", MpcParams(v_min=3.5), note="v_min = 3.5 m/s keeps the car above 3 m/s",
-                            vary=fast_at_random_speed)),
+                            vary=fast_at_random_speed),
+        at_threshold=faster_than, threshold_range=SPEED_THRESHOLD_RANGE),
     DecisionRule(
         "Drive on the racing line",
         adheres=lambda w: at_most(abs(w.mean_offset), RACING_LINE_TOLERANCE) and moving_forward(w),
@@ -271,7 +276,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
         restatements=("Keep your speed below 3 m/s.", "Stay under 3 metres per second.",
                       "Drive at less than 3 m/s."),
         variants=tuple(slower_than(speed) for speed in SPEED_THRESHOLDS),
-        scored=False),
+        scored=False, at_threshold=slower_than, threshold_range=SPEED_THRESHOLD_RANGE),
     DecisionRule(
         "Reverse at 1 m/s",
         adheres=reverse_at(REVERSE_AT_SPEED).adheres,
@@ -279,7 +284,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
         restatements=("Drive backwards at 1 m/s.", "Back up at 1 metre per second.",
                       "Go in reverse at 1 m/s."),
         variants=tuple(reverse_at(speed) for speed in REVERSE_THRESHOLDS),
-        scored=False),
+        scored=False, at_threshold=reverse_at, threshold_range=REVERSE_THRESHOLD_RANGE),
 )}
 
 # The lines of the state text that end in words (llm/prompts.state_text): the words of these rules, in

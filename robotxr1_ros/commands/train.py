@@ -87,6 +87,12 @@ def _decision_data(parser: argparse.ArgumentParser, windows: int) -> None:
                         help=f"state windows per drive on the training track (default {windows}; 0: none)")
     parser.add_argument("--speed-variants", type=int, default=0, metavar="N",
                         help="drives of each behaviour at N random speeds besides the catalogued one (default 0)")
+    parser.add_argument("--reshaped-copies", type=int, default=0, metavar="N",
+                        help="per window, N copies reshaped as other stacks' windows (other sampling, held "
+                             "signals, speeds up to 10 m/s, other walls; training/window_reshape.py; default 0)")
+    parser.add_argument("--threshold-share", type=float, default=0.0, metavar="P",
+                        help="share of the questions about a speed threshold asked at a random one off the "
+                             "0.25 m/s grid (default 0)")
     parser.add_argument("--decision-facts", action="store_true",
                         help="decision prompts with facts lines (cases/facts.py); the adapter is then run with "
                              "--decision-facts")
@@ -138,9 +144,10 @@ def _sft(args: argparse.Namespace, settings) -> Path:
             keep = np.random.default_rng(args.seed).permutation(len(examples))[:args.mpc_examples]
             examples = [examples[i] for i in sorted(keep)]
         if args.decision_windows > 0:
-            records = training_records(args.decision_windows, args.speed_variants, seed=args.seed)
+            records = training_records(args.decision_windows, args.speed_variants, seed=args.seed,
+                                       reshaped_copies=args.reshaped_copies)
             examples += decision_examples(records, others=args.decision_others, seed=args.seed,
-                                          facts=args.decision_facts)
+                                          facts=args.decision_facts, threshold_share=args.threshold_share)
         write_examples(data, examples)
         print(f"{len(examples)} SFT examples written to {data}")
     return train_sft(settings, read_examples(data), SftSettings(batch_size=args.batch_size)).out / "adapter"
@@ -196,6 +203,8 @@ def _decision(args: argparse.Namespace, settings) -> Path:
     from ..training.grpo import train_grpo
     from ..training.tasks import decision_summary, decision_task
 
-    records = training_records(args.decision_windows, args.speed_variants, seed=args.seed + 1)
-    prompts = decision_task(records, seed=args.seed, facts=args.decision_facts, **_reasoning(args))
+    records = training_records(args.decision_windows, args.speed_variants, seed=args.seed + 1,
+                               reshaped_copies=args.reshaped_copies)
+    prompts = decision_task(records, seed=args.seed, facts=args.decision_facts, threshold_share=args.threshold_share,
+                            **_reasoning(args))
     return train_grpo(settings, prompts, _grpo_settings(args), decision_summary, kind="decision").out

@@ -124,17 +124,19 @@ def decision_target(instruction: str, record: Mapping[str, Any], adheres: bool,
 
 
 def decision_examples(records: Iterable[Mapping[str, Any]], others: int = 2, seed: int = 0,
-                      reasoning_chars: int = DECISION_REASONING_CHARS, facts: bool = False) -> list[SftExample]:
+                      reasoning_chars: int = DECISION_REASONING_CHARS, facts: bool = False,
+                      threshold_share: float = 0.0) -> list[SftExample]:
     """Per record, every rule it adheres to and `others` it does not, each asked in one of its
     phrasings (decision_windows.questions_for). Examples of one instruction come in units of
     UNIT_EXAMPLES, so a step runs them together and their shared prompt prefix once. `facts`: the
-    prompts with the facts lines (llm.decision.DecisionxR1's `facts`)."""
+    prompts with the facts lines (llm.decision.DecisionxR1's `facts`). `threshold_share`: of the
+    questions about a rule with thresholds, the share asked at a random one (decision_windows.ask)."""
     rng = np.random.default_rng([seed, 11])
     examples = [SftExample(DECISION, decision_prompt(asked.question.text, asked.state, facts=facts),
                            decision_target(asked.question.rule, asked.record, asked.adheres, reasoning_chars),
                            {"instruction": asked.question.text, "rule": asked.question.rule, "label": asked.adheres,
                             "window": asked.window, "behaviour": asked.record.get("behaviour", "")})
-                for asked in asked_questions(records, rng, others)]
+                for asked in asked_questions(records, rng, others, threshold_share)]
     # Units of one instruction about windows drawn across all drives: neighbouring windows come
     # from one drive and mostly share their label, which would leave a step a few distinct cases.
     by_instruction: dict[str, list[int]] = {}

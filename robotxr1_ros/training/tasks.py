@@ -39,15 +39,17 @@ def control_task(prompts: Sequence[ControlPrompt], defaults: DefaultRunCache, tr
 
 def decision_task(records: Sequence[Mapping[str, Any]], others: int = 2, seed: int = 0,
                   weights: RewardWeights = RewardWeights(),
-                  reasoning_chars: int = DECISION_REASONING_CHARS, facts: bool = False) -> list[GrpoPrompt]:
+                  reasoning_chars: int = DECISION_REASONING_CHARS, facts: bool = False,
+                  threshold_share: float = 0.0) -> list[GrpoPrompt]:
     """Per record, the questions decision_windows.questions_for picks (every rule it adheres to
-    and `others` it does not), each rewarded against its label; `facts`: prompts with the facts lines."""
+    and `others` it does not), each rewarded against its label; `facts`: prompts with the facts lines;
+    `threshold_share`: as in sft_data.decision_examples."""
     grammar = decision_grammar(reasoning_chars=reasoning_chars)
     rng = np.random.default_rng([seed, 11])
     return [GrpoPrompt(decision_prompt(asked.question.text, asked.state, facts=facts), grammar,
                        DecisionReward(asked.adheres, weights),
                        {"instruction": asked.question.text, "behaviour": asked.record.get("behaviour", "")})
-            for asked in asked_questions(records, rng, others)]
+            for asked in asked_questions(records, rng, others, threshold_share)]
 
 
 def control_summary(_: Sequence[GrpoPrompt], scored: Sequence[RewardBreakdown]) -> dict[str, float]:
