@@ -2,14 +2,16 @@
 and the control loop's cycles, decisions and updates recorded on the wall clock (bench/ros.py
 turns them into figures). rclpy is imported by the functions that run it.
 
-Layout `process` (default, as launch runs the nodes): simulator and controller in this process,
-each spun by an executor of its own on its own thread at SCHED_FIFO where permitted (else nice -10),
-all pinned to the controller's CPU ($ROBOTXR1_CONTROL_CPUS, default the last CPU) before DDS starts
-its threads, so the clock and odometry paths are pinned too and at nice -10 (nodes/priority.py:
-never SCHED_FIFO, which let one of them busy-wait on that CPU for good); the LLM node
-in a child process at normal priority on any CPU, its worker and llama.cpp's threads at nice
-`worker_nice`. In one process the control thread would share the
-GIL with the inference worker, which a loaded machine can deschedule while it holds it.
+Layout `process` (default, as launch runs the nodes): each node in a process of its own. The
+controller in this process (beside the probe that measures), spun by an executor on its own thread
+at SCHED_FIFO where permitted (else nice -10), pinned to the controller's CPU
+($ROBOTXR1_CONTROL_CPUS, default the last CPU) before DDS starts its threads, so its clock and
+odometry paths are pinned too and at nice -10 (nodes/priority.py: never SCHED_FIFO, which let one
+of them busy-wait on that CPU for good). The simulator and the LLM node in child processes at
+normal priority on any CPU, the LLM worker and llama.cpp's threads at nice `worker_nice`. In one
+process the control thread would share the GIL with the inference worker, which a loaded machine
+can deschedule while it holds it, and with the simulator's physics thread, which runs 200-400
+ticks a second in Python.
 `single` puts every node on one executor in one process at the default priority (the layout of
 `robotxr1 run`), for comparison.
 
@@ -82,19 +84,20 @@ def bench_ros(settings: RosBenchSettings) -> dict[str, Any]:
     # The LLM process first, at normal priority; then threads started from here on (DDS's, the
     # executors') inherit the raised nice value and the pinning, and the executors' threads, started
     # after a raise_thread_priority, SCHED_FIFO.
-    llm_process = _start_llm_process(specs["robotxr1_llm"]) if settings.layout == "process" else None
+    children = ({executable: _start_node_process(specs[executable]) for executable in ("robotxr1_llm", "sim")}
+                if settings.layout == "process" else {})
     # This process's scheduling and switch interval are restored afterwards: it may go on (a test worker).
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     try:
         one_process = nullcontext("default (one process, one executor)")
-        with control_first_while() if llm_process is not None else one_process as priority:
-            return _measure(settings, specs, llm_process, priority, load_before)
+        with control_first_while() if children else one_process as priority:
+            return _measure(settings, specs, children, priority, load_before)
     finally:
         sys.setswitchinterval(switch_interval)
 
 
-def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, priority: str,
+def _measure(settings: RosBenchSettings, specs: dict[str, Any], children: dict[str, Any], priority: str,
              load_before: list[float]) -> dict[str, Any]:
     import rclpy
     from nav_msgs.msg import Odometry
@@ -106,7 +109,8 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
 
     from ..nodes.priority import raise_thread_priority
 
-    separate = llm_process is not None
+    separate = bool(children)
+    llm_process = children.get("robotxr1_llm")
     context = Context()
     rclpy.init(context=context)
     nodes: list = []
@@ -114,9 +118,9 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
     spinners: list[threading.Thread] = []
     sent_count = 0
     try:
-        for executable in ("sim", "mpc_controller") + (() if separate else ("robotxr1_llm",)):
+        for executable in ("mpc_controller",) + (() if separate else ("sim", "robotxr1_llm")):
             nodes.append(node_class(executable)(context=context, **node_arguments(specs[executable])))
-        controller = nodes[1]
+        controller = nodes[0]
         probe = Node("bench_ros_probe", context=context)
         cycle_starts: list[float] = []
         _time_control_cycles(controller, cycle_starts)
@@ -166,9 +170,10 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], llm_process, pri
         stop.set()
         for spinner in spinners:
             spinner.join()
-        if llm_process is not None:
-            llm_process.terminate()  # SIGTERM: the node's runner stops and releases the model
-            llm_process.join(60)
+        for child in children.values():
+            child.terminate()  # SIGTERM: the node's runner stops (the LLM node releases its model)
+        for child in children.values():
+            child.join(60)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
@@ -216,17 +221,17 @@ def sim_bringup_specs(settings: RosBenchSettings) -> dict[str, Any]:
     return specs
 
 
-def _start_llm_process(spec):
-    """The LLM node in a child process at normal priority (a new interpreter: nothing inherited
-    but the environment)."""
+def _start_node_process(spec):
+    """A node in a child process at normal priority (a new interpreter: nothing inherited but the
+    environment)."""
     import multiprocessing
 
-    process = multiprocessing.get_context("spawn").Process(target=_run_llm_node, args=(spec,), daemon=True)
+    process = multiprocessing.get_context("spawn").Process(target=_run_node, args=(spec,), daemon=True)
     process.start()
     return process
 
 
-def _run_llm_node(spec) -> None:
+def _run_node(spec) -> None:
     """The node's own runner (nodes/spin.py), as its executable runs it."""
     import functools
 
