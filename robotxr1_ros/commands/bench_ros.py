@@ -1,7 +1,7 @@
 """`robotxr1 bench ros`: the simulated car over DDS with the model running; does control come first?
 
-Starts the `sim` bringup's nodes (simulator, MPC controller, LLM node with the real model) in one
-process, as `robotxr1 run sim` does, and measures on the wall clock:
+Starts the `sim` bringup's nodes (simulator, MPC controller, LLM node with the real model) as
+launch does, and measures on the wall clock:
 - the controller's 40 Hz loop (period p50/p99/max, cycles later than period + 5 ms), first with
   the LLM idle (no instruction), then busy: decisions back to back (`--period`, default 0.05 s)
   and a new instruction every `--instruction-every` s;
@@ -11,7 +11,8 @@ process, as `robotxr1 run sim` does, and measures on the wall clock:
 - `--stops` times, a stop from full speed while the model tunes: instruction -> standstill update
   applied (the LLM node's fast path), and the car's time and distance to standstill.
 
-`--layout process` (default) runs the LLM node in a process of its own as launch does, `single` puts
+`--layout process` (default) runs each node in a process of its own as launch does (the controller
+in the benchmark's, beside the probe that measures), `single` puts
 every node on one executor in one process, for comparison (robotxr1_ros/bench/ros_run.py says how).
 The figures are computed by robotxr1_ros/bench/ros.py.
 """
