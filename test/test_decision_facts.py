@@ -1,7 +1,7 @@
 """Instruction-aware facts in the decision prompt (cases/facts.py, behind the `facts` setting) and
 the decision rules of the open intents (slower than, reversing at a speed): their labels, their
-facts line for several units, and the default prompt byte-identical to the one the shipped adapter
-was trained on."""
+facts line for several units, and the prompt without facts byte-identical to the one the earlier
+decision adapters were trained on."""
 import hashlib
 import json
 
@@ -58,9 +58,12 @@ def test_the_default_prompt_is_byte_identical_to_before():
     for instruction, digest in BEFORE.items():
         assert _sha(decision_prompt(instruction, state)) == digest, instruction
         assert _sha(decision_prompt(instruction, state, facts=False)) == digest, instruction
-    # The default of every setting that builds a decider is off.
+    # A decider built by hand asks without facts; the car's settings ask with them, as the shipped
+    # decision adapter was trained (the node, the CLI and the YAML say so alike).
     assert not DecisionxR1(ScriptedBackend([])).facts
-    assert not AnswerSettings().decision_facts and not LlmNodeConfig().decision_facts
+    assert AnswerSettings().decision_facts and LlmNodeConfig().decision_facts
+    assert build_parser().parse_args(["eval", "decision"]).decision_facts
+    assert not build_parser().parse_args(["eval", "decision", "--no-decision-facts"]).decision_facts
 
 
 def _state_lines(instruction, record=FAST):
