@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy.integrate import cumulative_trapezoid
 
-from ..llm.features import FeatureConfig
+from ..llm.features import SERIES_KEYS, FeatureConfig, StateFeatures
 
 SAMPLES = (5, 20)
 SECONDS = (2.0, 6.0)
@@ -35,7 +36,6 @@ SHIFT_SHARE = 0.4  # windows moved to one side
 WIDEN = (-0.5, 1.5)  # m added to both wall distances
 SHIFT = (-0.8, 0.8)  # m moved to the left (+) or right (-)
 WALL_MIN = 0.05  # m: the closest a wall distance gets
-SERIES = ("s_pos", "d_pos", "s_speed", "d_speed", "d_left", "d_right")
 
 
 def reshaped(record: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def reshaped(record: Mapping[str, Any], rng: np.random.Generator) -> dict[str, A
     duration = float(rng.uniform(*SECONDS))
     old_t = np.linspace(0.0, 1.0, len(record["s_speed"]))
     new_t = np.linspace(0.0, 1.0, n)
-    series = {key: np.interp(new_t, old_t, np.asarray(record[key], dtype=float)) for key in SERIES}
+    series = {key: np.interp(new_t, old_t, np.asarray(record[key], dtype=float)) for key in SERIES_KEYS}
     if rng.random() < HOLD_SHARE:
         series = {key: np.full(n, values.mean()) for key, values in series.items()}
     speed = series["s_speed"]
@@ -71,11 +71,14 @@ def reshaped(record: Mapping[str, Any], rng: np.random.Generator) -> dict[str, A
         shift = float(rng.uniform(*SHIFT))
         left, right, lateral = left - shift, right + shift, lateral + shift
     left, right = np.maximum(left, WALL_MIN), np.maximum(right, WALL_MIN)
-    t = np.linspace(0.0, duration, n)
-    travelled = np.concatenate([[0.0], np.cumsum(np.diff(t) * (speed[1:] + speed[:-1]) / 2)])
-    out = {"s_pos": series["s_pos"][0] + travelled, "d_pos": lateral, "s_speed": speed,
-           "d_speed": series["d_speed"], "d_left": left, "d_right": right}
-    return {**record, "time": round(duration, 3), "data_samples": n,
-            **{key: [round(float(v), 4) for v in values] for key, values in out.items()},
-            "reversing": bool(speed.mean() < -FeatureConfig.reversing_speed),
-            "crashed": bool(np.minimum(left, right).min() < FeatureConfig.contact_clearance)}
+    travelled = cumulative_trapezoid(speed, np.linspace(0.0, duration, n), initial=0.0)
+    return StateFeatures(time=duration, data_samples=n, s_pos=_floats(series["s_pos"][0] + travelled),
+                         d_pos=_floats(lateral), s_speed=_floats(speed), d_speed=_floats(series["d_speed"]),
+                         d_left=_floats(left), d_right=_floats(right),
+                         reversing=bool(speed.mean() < -FeatureConfig.reversing_speed),
+                         crashed=bool(np.minimum(left, right).min() < FeatureConfig.contact_clearance),
+                         facing_wall=bool(record["facing_wall"])).as_record()
+
+
+def _floats(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
