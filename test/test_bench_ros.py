@@ -8,7 +8,7 @@ import threading
 
 from ros_fixtures import process_domain_id
 
-from robotxr1_ros.bench.ros import latency_stats, loop_stats, report_text
+from robotxr1_ros.bench.ros import ControlCycle, latency_stats, loop_stats, report_text
 from robotxr1_ros.bench.stopping import STANDING_SPEED, stopping
 from robotxr1_ros.nodes.priority import lower_thread_priority
 
@@ -17,12 +17,16 @@ from robotxr1_ros.nodes.priority import lower_thread_priority
 BENCH_TIMEOUT_S = 200.0
 
 
-def test_loop_stats_count_cycles_later_than_period_plus_slack():
-    starts = [0.0, 0.025, 0.050, 0.081, 0.106, 0.2]  # periods 25, 25, 31, 25, 94 ms
-    stats = loop_stats(starts, period_s=0.025)
-    assert stats["cycles"] == 6 and stats["missed_deadlines"] == 2
-    assert stats["period_ms_p50"] == 25.0 and stats["period_ms_max"] == 94.0
-    assert loop_stats([1.0], 0.025)["missed_deadlines"] == 0
+def test_loop_stats_count_slots_skipped_on_the_controllers_clock_and_overruns_as_missed():
+    starts = [0.0, 0.025, 0.050, 0.081, 0.106, 0.2]  # wall periods 25, 25, 31, 25, 94 ms
+    clock = [0.0, 0.025, 0.050, 0.075, 0.100, 0.150]  # the 94 ms one let a slot pass; the 31 ms one did not
+    compute = [0.003, 0.003, 0.040, 0.003, 0.003, 0.003]  # one cycle computed longer than a period
+    stats = loop_stats([ControlCycle(t, t + c, k) for t, c, k in zip(starts, compute, clock, strict=True)],
+                       period_s=0.025)
+    assert stats["cycles"] == 6 and stats["late_starts"] == 2
+    assert (stats["skipped_slots"], stats["overruns"], stats["missed_deadlines"]) == (1, 1, 2)
+    assert stats["period_ms_p50"] == 25.0 and stats["period_ms_max"] == 94.0 and stats["compute_ms_max"] == 40.0
+    assert loop_stats([ControlCycle(1.0, 1.001, 0.0)], 0.025)["missed_deadlines"] == 0
     assert latency_stats([]) == {"n": 0, "p50_s": None, "p95_s": None, "max_s": None}
     assert latency_stats([1.0, 2.0, 3.0])["p50_s"] == 2.0
 

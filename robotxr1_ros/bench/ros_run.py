@@ -43,7 +43,7 @@ from ..llm.prompts import require_instruction
 from ..llm.supervisor import UpdatePath
 from ..nodes.bringup_runner import node_arguments, node_class, node_specs
 from ..params import MpcParams
-from .ros import DEADLINE_SLACK_S, latency_stats, loop_stats, stop_stats, update_over_tuning, update_parts
+from .ros import DEADLINE_SLACK_S, ControlCycle, latency_stats, loop_stats, stop_stats, update_over_tuning, update_parts
 from .stopping import STANDING_SPEED, stopping
 
 GIL_SWITCH_INTERVAL_S = 0.001  # a control callback waits at most this long for the GIL (default 5 ms)
@@ -122,8 +122,8 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], children: dict[s
             nodes.append(node_class(executable)(context=context, **node_arguments(specs[executable])))
         controller = nodes[0]
         probe = Node("bench_ros_probe", context=context)
-        cycle_starts: list[float] = []
-        _time_control_cycles(controller, cycle_starts)
+        cycles: list[ControlCycle] = []
+        _time_control_cycles(controller, cycles)
         updates: list[tuple[float, dict]] = []
         decisions: list[float] = []
         probe.create_subscription(String, "/robotxr1/update", lambda m: updates.append((time.monotonic(),
@@ -179,8 +179,8 @@ def _measure(settings: RosBenchSettings, specs: dict[str, Any], children: dict[s
         rclpy.try_shutdown(context=context)
 
     period = 1.0 / float(controller_rate_hz(controller))
-    idle = [t for t in cycle_starts if idle_start <= t < busy_start]
-    busy = [t for t in cycle_starts if busy_start <= t < busy_end]
+    idle = [cycle for cycle in cycles if idle_start <= cycle.start < busy_start]
+    busy = [cycle for cycle in cycles if busy_start <= cycle.start < busy_end]
     observed, applied = [], 0
     for received, record in updates:
         sent_at = sent.pop(record.get("instruction", ""), None)  # "": never sent
@@ -317,16 +317,22 @@ def controller_rate_hz(controller) -> float:
     return controller.get_parameter("control_rate_hz").value
 
 
-def _time_control_cycles(controller, starts: list[float]) -> None:
-    """Record the wall-clock start of every control step (wraps the control timer's callback)."""
+def _time_control_cycles(controller, cycles: list[ControlCycle]) -> None:
+    """Record every control step's wall-clock start and end and the controller's clock at its start
+    (wraps the control timer's callback)."""
     timer = next((timer for timer in controller.timers if timer.callback == controller._control_step), None)
     if timer is None:
         raise Robotxr1Error("the controller has no control-step timer to measure")
     step = timer.callback
 
+    clock = controller.get_clock()
+
     def timed() -> None:  # no parameters: the executors then pass no TimerInfo
-        starts.append(time.monotonic())
-        step()
+        start, now = time.monotonic(), clock.now().nanoseconds * 1e-9
+        try:
+            step()
+        finally:
+            cycles.append(ControlCycle(start, time.monotonic(), now))
 
     timer.callback = timed
 

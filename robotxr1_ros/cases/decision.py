@@ -10,12 +10,12 @@ holding everything about it:
 - `restatements` and `variants`: other ways the training asks it, judged by its rule or, for a
   variant, at another threshold;
 - `behaviour`: how to drive a window that shows it (the datasets, bags and training windows);
-- `fact`: the label stated as a fact of the window, for a prompt with facts (cases/facts.py);
 - `scored`: one of the reference's eight instructions, which the decision accuracy asks. The open
-  intents' rules ("Go slower than 3 m/s", "Reverse at 1 m/s") are trained and asked by the
-  stress suite, not by the reference's tester; they add no words, hint or behaviour, so the
-  default prompts (and the hints BM25 ranks) stay those the shipped adapters were trained on, and
-  their windows are the catalog's driven at varied speeds. "Stop" is "Don't move"'s.
+  intents' rules ("Go slower than 3 m/s", "Reverse at 1 m/s", "Drive smoothly") are trained and
+  asked by the stress suite, not by the reference's tester; they add no hint or behaviour, and
+  their words ("smooth") only to the prompt with facts, so the default prompts (and the hints BM25
+  ranks) stay those the earlier adapters were trained on; their windows are the catalog's driven
+  at varied speeds. "Stop" is "Don't move"'s.
 
 The labels are the reference's rules to the letter where they are explicit (mean |speed| for
 "Don't move", max |d| for "Oscillate!"); where they leave a detail open the papers' tester's choice
@@ -59,6 +59,8 @@ REVERSE_AT_SPEED = 1.0  # m/s: backwards at a mean speed within SPEED_TOLERANCE 
 REVERSE_THRESHOLDS = (0.5, 1.5, 2.0)  # m/s the training also asks "reverse at" (the catalog reverses at 0.2-2 m/s)
 SPEED_THRESHOLD_RANGE = (0.3, 9.5)  # m/s: any "faster / slower than" threshold the training may ask
 REVERSE_THRESHOLD_RANGE = (0.3, 3.0)  # m/s: any "reverse at" speed the training may ask
+SMOOTH_ACCELERATION = 1.5  # m/s^2: the largest change of s_speed between two samples, per second, that is smooth
+SMOOTH_LATERAL_SPEED = 0.3  # m/s: mean |d_speed| at most this is smooth (no swerving)
 
 Judge = Callable[[WindowSummary], bool]
 
@@ -90,7 +92,6 @@ class DecisionRule:
     restatements: tuple[str, ...] = ()
     variants: tuple[Variant, ...] = ()
     behaviour: Behaviour | None = None
-    fact: Callable[[WindowSummary], str] | None = None
     scored: bool = True
     at_threshold: Callable[[float], Variant] | None = None  # the instruction at any threshold ...
     threshold_range: tuple[float, float] = (0.0, 0.0)  # ... in this range
@@ -139,26 +140,16 @@ def reverse_at(speed: float) -> Variant:
     return Variant(f"Reverse at {speed:g} m/s", lambda w: reversing_at(w, speed))
 
 
-def centerline_fact(w: WindowSummary) -> str:
-    """The centre-line label as a fact (the walls line of the state text has the gap's value): the
-    largest wall gap against its limit, and whether the car moves forward (if not, it keeps any line).
+def smooth(w: WindowSummary) -> bool:
+    """Moving forward without abrupt speed changes or swerving; a window held at one speed is smooth.
 
-    >>> centerline_fact(WindowSummary({"d_left": [0.5, 1.2], "d_right": [1.5, 0.8], "s_speed": [-1.0, -1.0]}))
-    'centerline: max gap beyond 0.3 m, not moving forward: kept'
+    >>> smooth(WindowSummary({"time": 2.0, "s_speed": [3.0, 3.5, 4.0], "d_speed": [0.1, 0.0, -0.1]}))
+    True
+    >>> smooth(WindowSummary({"time": 1.0, "s_speed": [3.0, 4.0, 4.0], "d_speed": [0.0, 0.0, 0.0]}))
+    False
     """
-    within = "within" if at_most(w.max_wall_gap, CENTERLINE_TOLERANCE) else "beyond"
-    kept = "" if moving_forward(w) else ", not moving forward: kept"
-    return f"centerline: max gap {within} {CENTERLINE_TOLERANCE:g} m{kept}"
-
-
-def left_wall_fact(w: WindowSummary) -> str:
-    """The left-wall label's distance as a fact (it also asks for moving forward: forward_fact)."""
-    return f"left wall: mean d_left {'below' if below(w.mean_left, CLOSE_TO_WALL) else 'not below'} {CLOSE_TO_WALL:g} m"
-
-
-def forward_fact(w: WindowSummary) -> str:
-    """The forward label as a fact (the s_speed line has the mean's value)."""
-    return f"forward: mean s_speed {'above' if moving_forward(w) else 'not above'} {MOVING_SPEED:g} m/s"
+    return (moving_forward(w) and at_most(w.max_abs_acceleration, SMOOTH_ACCELERATION)
+            and at_most(w.mean_abs_lateral_speed, SMOOTH_LATERAL_SPEED))
 
 
 def _times(count: int) -> str:
@@ -201,8 +192,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
         restatements=("Go forward.", "Move ahead.", "Keep driving forwards.", "Drive the car forward along the track.",
                       "Go ahead and drive."),
         behaviour=Behaviour("forward", MpcParams(v_max=2.5), note="default weights, v_max = 2.5 m/s",
-                            vary=forward_at_random_speed),
-        fact=forward_fact),
+                            vary=forward_at_random_speed)),
     DecisionRule(
         "Oscillate!",
         adheres=lambda w: w.sign_changes > OSCILLATION_SIGN_CHANGES
@@ -229,8 +219,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
                       "Drive along the left wall.", "Move close to the wall on your left."),
         behaviour=Behaviour("close_to_left_wall", MpcParams(track_safety_margin=0.05, v_max=2.5), path="left_wall",
                             path_speed=2.0, note=f"scripted path {WALL_CLEARANCE} m from the left wall",
-                            vary=scripted_at_random_speed),
-        fact=left_wall_fact),
+                            vary=scripted_at_random_speed)),
     DecisionRule(
         "Drive on the centerline",
         adheres=lambda w: not moving_forward(w) or at_most(w.max_wall_gap, CENTERLINE_TOLERANCE),
@@ -243,8 +232,7 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
                       "Keep equal distance to both walls.", "Follow the centre line.", "Keep to the midline."),
         behaviour=Behaviour("centerline", MpcParams(qn=60.0, v_max=3.5), path="centre", path_speed=3.0,
                             note="scripted path: the centre line, equidistant to both walls",
-                            vary=scripted_at_random_speed),
-        fact=centerline_fact),
+                            vary=scripted_at_random_speed)),
     DecisionRule(
         "Drive faster than 3 m/s",
         adheres=lambda w: above(w.mean_speed, FAST_SPEED),
@@ -285,12 +273,21 @@ DECISION_RULES: dict[str, DecisionRule] = {rule.instruction: rule for rule in (
                       "Go in reverse at 1 m/s."),
         variants=tuple(reverse_at(speed) for speed in REVERSE_THRESHOLDS),
         scored=False, at_threshold=reverse_at, threshold_range=REVERSE_THRESHOLD_RANGE),
+    DecisionRule(
+        "Drive smoothly",
+        adheres=smooth,
+        evidence=lambda w: f"largest speed change {w.max_abs_acceleration:.2f} m/s^2, mean |d_speed| "
+                           f"{w.mean_abs_lateral_speed:.2f} m/s, mean s_speed {w.mean_speed:.2f} m/s",
+        words=lambda w: ("smooth" if smooth(w) else "not smooth") if moving_forward(w) else None,
+        restatements=("Drive gently.", "Keep the ride smooth.", "No abrupt speed changes, please."),
+        scored=False),
 )}
 
 # The lines of the state text that end in words (llm/prompts.state_text): the words of these rules, in
-# this order, or the line's default when none of them says anything. A rule with words is named here.
+# this order, or the line's default when none of them says anything. A rule with words is named here;
+# an open intent's rule (not scored) says its words only in the prompt with facts.
 WORDED_LINES: dict[str, tuple[tuple[str, ...], str]] = {
-    "s_speed": (("Don't move", "Drive forward", "Reverse the car"), "barely moving"),
+    "s_speed": (("Don't move", "Drive forward", "Drive smoothly", "Reverse the car"), "barely moving"),
     "d_pos": (("Drive on the racing line", "Oscillate!"), ""),
     "walls": (("Drive close to the left wall", "Drive on the centerline"), ""),
 }
@@ -324,8 +321,9 @@ def all_labels(record: Mapping[str, Any]) -> dict[str, bool]:
     return {instruction: DECISION_RULES[instruction].adheres(summary) for instruction in decision_instructions()}
 
 
-def state_words(summary: WindowSummary) -> dict[str, str]:
-    """What each worded line of the state text says.
+def state_words(summary: WindowSummary, open_intents: bool = False) -> dict[str, str]:
+    """What each worded line of the state text says; `open_intents`: the open intents' rules' words
+    too (the prompt with facts), else exactly the words the earlier adapters were trained on.
 
     >>> said = state_words(WindowSummary({"s_speed": [-0.7, -0.9], "d_speed": [0.1, 0.1], "d_pos": [0.4, 0.5],
     ...                                   "d_left": [0.3, 0.3], "d_right": [1.6, 1.6]}))
@@ -336,6 +334,7 @@ def state_words(summary: WindowSummary) -> dict[str, str]:
     """
     said = {}
     for line, (instructions, default) in WORDED_LINES.items():
-        says = [DECISION_RULES[instruction].words for instruction in instructions]
+        rules = [DECISION_RULES[instruction] for instruction in instructions]
+        says = [rule.words for rule in rules if rule.scored or open_intents]
         said[line] = ", ".join(word for say in says if say and (word := say(summary))) or default
     return said

@@ -1,21 +1,19 @@
-"""Facts for the decision prompt that place the window's numbers against the limits that judge it,
-so the model compares words ("above", "within") instead of numbers it was never trained at.
+"""Facts for the decision prompt that place the window's mean speed against the speeds the
+instruction names, so the model compares words ("above", "within") instead of numbers it was never
+trained at: for every speed the instruction names (quantities.find_speeds: any number, any unit; a
+change such as "2 km/h faster" names no target and gets none), the window's mean s_speed against
+it, "above", "below" or "equal to" as the speed rules compare ("Drive faster than X", "Drive
+slower than X"), and when the car goes backwards its speed backwards against it within
+SPEED_TOLERANCE ("Reverse at X"). Which way the instruction wants it is still the model's to read.
 
-- Instruction-aware: for every speed the instruction names (quantities.find_speeds: any number, any
-  unit; a change such as "2 km/h faster" names no target and gets none), the window's mean s_speed
-  against it, "above", "below" or "equal to" as the speed rules compare ("Drive faster than X",
-  "Drive slower than X"), and when the car goes backwards its speed backwards against it within
-  SPEED_TOLERANCE ("Reverse at X"). Which way the instruction wants it is still the model's to read.
-- Of the window alone: each rule's `fact` (cases/decision.py), its label stated from the window
-  ("centerline: max |d_left - d_right| 0.12 m, within the 0.3 m allowed").
-
-The lines come after the state text's own when the decision prompt is built with facts (off by
-default: the shipped adapters were trained without them).
+What the window alone says is in the state text's words already (cases/decision.py), so facts of
+the window alone would only repeat them at the price of prompt tokens. The lines come after the
+state text's own when the decision prompt is built with facts (the car's setting).
 """
 from __future__ import annotations
 
 from .control import SPEED_TOLERANCE
-from .decision import DECISION_RULES, MOVING_SPEED
+from .decision import MOVING_SPEED
 from .quantities import MPS, find_speeds, format_number
 from .summary import WindowSummary, above, at_most, below
 
@@ -47,7 +45,3 @@ def _speed_fact(asked: float, magnitude: float, summary: WindowSummary) -> str:
         line += f", backwards {near} {SPEED_TOLERANCE:g} of it"
     return line
 
-
-def state_facts(instruction: str, summary: WindowSummary) -> list[str]:
-    """The facts lines of the decision prompt: the instruction's speeds, then the rules' facts."""
-    return speed_facts(instruction, summary) + [rule.fact(summary) for rule in DECISION_RULES.values() if rule.fact]

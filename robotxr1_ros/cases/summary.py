@@ -2,7 +2,8 @@
 the decision rules' labels, the words of the state text, the SFT reasoning that quotes them.
 
 A window is a feature record (the JSON dataset format, or the fields of llm.features.StateFeatures
-by name): lists `s_speed`, `d_speed`, `d_pos`, `d_left`, `d_right` and the flag `reversing`.
+by name): lists `s_speed`, `d_speed`, `d_pos`, `d_left`, `d_right`, the flag `reversing` and the
+duration `time` (s).
 
 Recorded values are decimals, so a label compares with a rounding tolerance of TOLERANCE (1.3 - 1.0
 is exactly on a 0.3 limit): `below`, `above`, `at_most`, `at_least`. The state text's words compare
@@ -74,6 +75,15 @@ class WindowSummary:
     def max_wall_gap(self) -> float:
         """m, the largest |d_left - d_right|."""
         return float(np.max(np.abs(self._series("d_left") - self._series("d_right"))))
+
+    @cached_property
+    def max_abs_acceleration(self) -> float:
+        """m/s^2, the largest change of s_speed between two samples over their spacing (the window's
+        `time` over its sample count - 1); 0 for a single sample."""
+        speed = self._series("s_speed")
+        if len(speed) < 2:
+            return 0.0
+        return float(np.max(np.abs(np.diff(speed)))) * (len(speed) - 1) / float(self.record["time"])
 
     @property
     def reversing(self) -> bool:

@@ -2,9 +2,11 @@
 
 Starts the `sim` bringup's nodes (simulator, MPC controller, LLM node with the real model) as
 launch does, and measures on the wall clock:
-- the controller's 40 Hz loop (period p50/p99/max, cycles later than period + 5 ms), first with
-  the LLM idle (no instruction), then busy: decisions back to back (`--period`, default 0.05 s)
-  and a new instruction every `--instruction-every` s;
+- the controller's 40 Hz loop, first with the LLM idle (no instruction), then busy: decisions back
+  to back (`--period`, default 0.05 s) and a new instruction every `--instruction-every` s. Missed
+  deadlines: cycles that left a slot out on the controller's own clock (started more than a period
+  + 5 ms after the previous one on the simulator's /clock) or computed longer than a period; the
+  wall-clock period p50/p99/max and the late starts (cycles whose /clock tick came late) beside;
 - instruction published -> update applied on the controller (the LLM node's /robotxr1/update
   after set_parameters_atomically succeeded), p50/p95;
 - the decision period achieved;

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import Robotxr1Error
 from ..params import PARAM_SETS
 
 DEFAULT_OUT = Path("out") / "train"
@@ -55,12 +56,21 @@ def _instructions(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--open", action="store_true",
                         help="train every intent of the catalogue (restated and compounded: training/augment.py), "
                              "not only the paper's four cases")
+    parser.add_argument("--intents", type=lambda text: text.split(","), metavar="NAME[,NAME]",
+                        help="only these intents' training prompts (e.g. a GRPO run on the weak ones; default: all)")
 
 
 def _training_prompts(args: argparse.Namespace):
     from ..training.train_prompts import open_train_prompts, train_prompts
 
-    return open_train_prompts(seed=args.seed) if args.open else train_prompts()
+    prompts = open_train_prompts(seed=args.seed) if args.open else train_prompts()
+    if not args.intents:
+        return prompts
+    unknown = set(args.intents) - {prompt.case for prompt in prompts}
+    if unknown:
+        raise Robotxr1Error(f"--intents: no training prompts for {sorted(unknown)}; "
+                            f"known: {sorted({prompt.case for prompt in prompts})}")
+    return [prompt for prompt in prompts if prompt.case in args.intents]
 
 
 def _common(parser: argparse.ArgumentParser, steps: int, learning_rate: float) -> None:
@@ -156,7 +166,6 @@ def _sft(args: argparse.Namespace, settings) -> Path:
 def _teacher(path: Path | None, param_set: str, prompts):
     """The teacher of `param_set` with a rule for every case of `prompts` (chosen by driving the
     training tracks for the cases the file has none for, and written back)."""
-    from ..errors import Robotxr1Error
     from ..track.library import get_track
     from ..training.teacher import Teacher, packaged_teacher_file
     from ..training.train_prompts import TEACHER_TRACKS

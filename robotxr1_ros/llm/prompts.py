@@ -19,7 +19,7 @@ from string import Template
 import numpy as np
 
 from ..cases.decision import state_words
-from ..cases.facts import state_facts
+from ..cases.facts import speed_facts
 from ..cases.quantities import normalise_speeds
 from ..cases.summary import WindowSummary
 from ..errors import Robotxr1Error
@@ -129,11 +129,12 @@ def state_text(state: StateFeatures, facts_for: str | None = None) -> str:
     is the part of the prompt evaluated anew on every decision (it comes last, after the
     instruction), so it is kept short: ~170 tokens, the series thinned to SERIES_POINTS samples
     (the tokenizer spends four tokens on a number like 3.0). With `facts_for`, an instruction, the
-    lines of cases/facts.py follow (the instruction's speeds and the rules' facts against the window)."""
+    words say the open intents' rules too, and the lines of cases/facts.py follow (the mean speed
+    against every speed the instruction names)."""
     facts = WindowSummary(vars(state))  # the fields by name, unrounded
-    words = state_words(facts)
+    words = state_words(facts, open_intents=facts_for is not None)
     crossings = f"{facts.sign_changes} sign change{'' if facts.sign_changes == 1 else 's'}"
-    extra = state_facts(facts_for, facts) if facts_for is not None else []
+    extra = speed_facts(facts_for, facts) if facts_for is not None else []
     return "\n".join([
         f"s_speed: {_series(np.asarray(state.s_speed))} m/s, mean {_f(facts.mean_speed)}: {words['s_speed']}",
         f"d_pos: mean {_f(facts.mean_offset)} m, max |d_pos| {_f(facts.max_abs_offset)} m, "

@@ -9,7 +9,9 @@ of a window keeps its motion and changes, each at random:
 - the sampling: another count (5-20) over another duration (2-6 s), by interpolation;
 - the signals held: every series at its mean, as a stack that sends a commanded speed does;
 - the speed: scaled (or shifted, from standstill) to a mean anywhere in SPEED_RANGE, with noise;
-- the walls: the track wider or narrower, the car further to one side.
+- the walls: the track wider or narrower, the car further to one side or on the centre line;
+- the reference line: d_pos measured from another stack's line (its centre line, or a line to one
+  side) while the walls stay, so being on the racing line says nothing of the walls.
 
 The copy's flags follow its series (reversing: mean s_speed; crashed: a wall within the car's
 half width), and its labels are the rules' over the new numbers (training.decision_windows).
@@ -33,6 +35,9 @@ SPEED_SHARE = 0.6  # windows given another speed
 NOISE_SHARE = 0.3  # windows given speed noise
 WIDTH_SHARE = 0.4  # windows on a wider or narrower track
 SHIFT_SHARE = 0.4  # windows moved to one side
+CENTRE_SHARE = 0.2  # windows moved onto the centre line (the walls equal within CENTRE_NOISE)
+RELINE_SHARE = 0.3  # windows whose d_pos is measured from another reference line (half: the centre line)
+CENTRE_NOISE = 0.08  # m: the spread of each wall distance about the half width on the centre line
 WIDEN = (-0.5, 1.5)  # m added to both wall distances
 SHIFT = (-0.8, 0.8)  # m moved to the left (+) or right (-)
 WALL_MIN = 0.05  # m: the closest a wall distance gets
@@ -70,6 +75,12 @@ def reshaped(record: Mapping[str, Any], rng: np.random.Generator) -> dict[str, A
     if rng.random() < SHIFT_SHARE:
         shift = float(rng.uniform(*SHIFT))
         left, right, lateral = left - shift, right + shift, lateral + shift
+    if rng.random() < CENTRE_SHARE:
+        half = (left + right) / 2.0
+        lateral = lateral - (right - left) / 2.0  # moved right by its offset from the centre (left +)
+        left, right = half + rng.normal(0.0, CENTRE_NOISE, n), half + rng.normal(0.0, CENTRE_NOISE, n)
+    if rng.random() < RELINE_SHARE:
+        lateral = (right - left) / 2.0 if rng.random() < 0.5 else lateral + float(rng.uniform(*SHIFT))
     left, right = np.maximum(left, WALL_MIN), np.maximum(right, WALL_MIN)
     travelled = cumulative_trapezoid(speed, np.linspace(0.0, duration, n), initial=0.0)
     return StateFeatures(time=duration, data_samples=n, s_pos=_floats(series["s_pos"][0] + travelled),
