@@ -66,6 +66,19 @@ def test_open_training_prompts_cover_every_intent_and_never_an_open_or_eval_phra
     assert open_train_prompts() == prompts  # reproducible
 
 
+def test_train_intents_keeps_only_the_named_intents_and_names_an_unknown_one():
+    from robotxr1_ros.cli import build_parser
+    from robotxr1_ros.commands.train import _training_prompts
+    from robotxr1_ros.errors import Robotxr1Error
+
+    parse = build_parser().parse_args
+    chosen = _training_prompts(parse(["train", "mpc", "--open", "--intents", "smooth,out_of_scope"]))
+    assert {p.case for p in chosen} == {"smooth", "out_of_scope"}
+    assert chosen == [p for p in open_train_prompts() if p.case in ("smooth", "out_of_scope")]
+    with pytest.raises(Robotxr1Error, match=r"--intents: no training prompts for \['smoth'\]"):
+        _training_prompts(parse(["train", "mpc", "--open", "--intents", "smoth"]))
+
+
 @pytest.mark.parametrize("text", ["Drive at 2.4 m/s.", "Hold 3.1 m/s and avoid jerky moves.", "Back up gently."])
 def test_restatements_keep_the_speed_and_differ_from_the_phrasing(text):
     rng = np.random.default_rng(0)
