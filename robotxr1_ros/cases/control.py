@@ -344,7 +344,7 @@ CONTROL_CASES: dict[str, ControlCase] = {case.name: case for case in (
         rule="Reverse the car", not_open=CAREFUL_REVERSING),
     ControlCase(
         "smooth", "IMU acceleration magnitude [m/s^2]", acceleration, beats_the_defaults,
-        goal="drive smoothly", must_drive=True,
+        goal="drive smoothly", must_drive=True, rule="Drive smoothly",
         teacher={"slow": lambda _: {"v_max": 1.5},
                  "slow, smooth acceleration": lambda _: {"qac": 1.0, "v_max": 1.5},
                  "soft corners": lambda _: {"alat_max": 2.0, "qac": 1.0},
