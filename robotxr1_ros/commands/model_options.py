@@ -46,9 +46,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a reasoning model's (<think>) thinking before its answers: 'none' (an empty thinking "
                              f"block) or 'budget N' (at most N tokens) (default {DEFAULTS.thinking!r})")
     parser.add_argument("--decision-facts", action=argparse.BooleanOptionalAction, default=DEFAULTS.decision_facts,
-                        help="decision prompts with facts lines: the window's numbers against the instruction's "
-                             "speeds and the rules' limits (default on: the shipped decision adapter is trained on "
-                             "them; --no-decision-facts for an adapter trained without)")
+                        help="decision prompts with facts: the window's mean speed against the instruction's "
+                             "speeds, and smooth or not in the state words (default on: the shipped decision adapter "
+                             "is trained on them; --no-decision-facts for an adapter trained without)")
     adapter = parser.add_mutually_exclusive_group()
     adapter.add_argument("--lora", type=Path, metavar="PATH",
                          help="GGUF LoRA adapter for the model (from `robotxr1 export`); default: the adapter "

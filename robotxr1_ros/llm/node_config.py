@@ -58,9 +58,9 @@ class LlmNodeConfig:
                                              "(characters; 0: the verdict alone, from next-token probabilities)")
     tuning_reasoning_chars: int = _setting(TUNING_REASONING_CHARS, "reasoning before the parameters, at most "
                                            "(characters; 0: the parameter dict alone)")
-    decision_facts: bool = _setting(True, "the decision prompt places the window's numbers against the "
-                                          "instruction's speeds and the rules' limits (the shipped decision "
-                                          "adapter is trained on them)")
+    decision_facts: bool = _setting(True, "the decision prompt places the window's mean speed against the "
+                                          "instruction's speeds and says smooth or not (the shipped decision "
+                                          "adapter is trained on it)")
     period_s: float = _setting(SupervisorConfig.decision_period_s, "at most one decision per period [s]")
     max_backoff_s: float = _setting(SupervisorConfig.max_backoff_s, "longest wait before a decision while the car "
                                     "keeps not adhering after updates [s]")
