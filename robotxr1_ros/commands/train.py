@@ -66,10 +66,9 @@ def _training_prompts(args: argparse.Namespace):
     prompts = open_train_prompts(seed=args.seed) if args.open else train_prompts()
     if not args.intents:
         return prompts
-    unknown = set(args.intents) - {prompt.case for prompt in prompts}
-    if unknown:
-        raise Robotxr1Error(f"--intents: no training prompts for {sorted(unknown)}; "
-                            f"known: {sorted({prompt.case for prompt in prompts})}")
+    known = {prompt.case for prompt in prompts}
+    if unknown := set(args.intents) - known:
+        raise Robotxr1Error(f"--intents: no training prompts for {sorted(unknown)}; known: {sorted(known)}")
     return [prompt for prompt in prompts if prompt.case in args.intents]
 
 
