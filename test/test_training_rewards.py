@@ -22,13 +22,21 @@ from robotxr1_ros.llm.parsing import parse_decision, parse_mpc_answer, tagged_bl
 from robotxr1_ros.llm.tuning import TUNING_REASONING_CHARS
 from robotxr1_ros.params import MpcParams
 from robotxr1_ros.track.library import get_track
+from robotxr1_ros.training.augment import SYNONYMS, synonym
 from robotxr1_ros.training.augment import restatements as restatements_of
 from robotxr1_ros.training.decision_windows import question_pool, restatements
 from robotxr1_ros.training.rewards import ClosedLoopReward, DecisionReward, format_reward
 from robotxr1_ros.training.rollouts import DefaultRunCache, RolloutPool
 from robotxr1_ros.training.sft_data import TARGET_REASONING_CHARS, answer_values, decision_examples, mpc_examples
 from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
-from robotxr1_ros.training.train_prompts import PER_INTENT, TRAIN_TRACK, eval_speeds, open_train_prompts, train_prompts
+from robotxr1_ros.training.train_prompts import (
+    PER_INTENT,
+    TRAIN_TRACK,
+    eval_speeds,
+    near_copy,
+    open_train_prompts,
+    train_prompts,
+)
 
 REVERSE = ControlPrompt.of("reverse", "Back up.")
 
@@ -57,12 +65,16 @@ def test_open_training_prompts_cover_every_intent_and_never_an_open_or_eval_phra
     assert max(Counter(p.case for p in prompts).values()) <= PER_INTENT
     held_out = {_normalised(text) for _, text in (*eval_phrasings(), *open_phrasings())}
     assert not {_normalised(p.text) for p in prompts} & held_out
+    # nor near copies of an open one, which typos and synonyms could otherwise write back
+    assert not [p.text for p in prompts if near_copy(p.text, [text for _, text in open_phrasings()])]
     speeds = {round(p.reference_speed, 2) for p in prompts if control_case(p.case).reference is parse_reference_speed}
     assert len(speeds) >= 20 and not speeds & eval_speeds()
     # Restated, compounded: typos, other units and manners are among them.
     texts = [p.text for p in prompts]
     assert any("km/h" in t or "kph" in t for t in texts) and any("mph" in t for t in texts)
     assert any(p.case == "speed_smooth" and ", " in p.text for p in prompts)
+    assert any("cautiously" in t for t in texts) and any("bends" in t and p.case == "smooth"
+                                                          for p, t in zip(prompts, texts, strict=True))
     assert open_train_prompts() == prompts  # reproducible
 
 
@@ -88,6 +100,24 @@ def test_restatements_keep_the_speed_and_differ_from_the_phrasing(text):
         after = [s.metres_per_second for s in find_speeds(restated)]
         # the same speed, within a whole km/h's rounding (the target is re-read from the new text)
         assert len(after) == len(before) and all(abs(a - b) <= 0.5 / 3.6 for a, b in zip(after, before, strict=True))
+
+
+def test_synonym_swaps_one_word_for_another_of_its_group_keeping_the_capital():
+    rng = np.random.default_rng(0)
+    assert {synonym("Keep away from the walls.", rng) for _ in range(30)} \
+        == {"Keep away from the barriers.", "Keep away from the boundaries."}
+    assert {synonym("Go in reverse.", rng) for _ in range(30)} \
+        == {"Drive in reverse.", "Go backwards.", "Go backward."}
+    assert synonym("Hold 3 m/s.", rng) == "Hold 3 m/s."
+    words = [word for group in SYNONYMS for word in group]
+    assert len(words) == len(set(words))  # a word in two groups would swap to another meaning
+
+
+def test_near_copy_catches_typos_and_other_punctuation_only():
+    assert near_copy("drive thru the wall!", ["Drive through the wall."])
+    assert near_copy("Back to Defaults", ["Back to defaults."])
+    assert not near_copy("Punch through the barrier.", ["Drive through the wall."])
+    assert not near_copy("Be careful out there.", ["Be careful."])
 
 
 @pytest.fixture(scope="module")

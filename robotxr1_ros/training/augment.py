@@ -6,6 +6,8 @@ the new text by the case's reference reader, so a target always copies what the 
 - typos: one letter swapped, dropped or doubled in one word;
 - terse: lower case, no closing punctuation, no "please" (how short commands are typed);
 - polite: a courtesy around the command;
+- synonyms: one word (or fixed phrase) swapped for another of its group (SYNONYMS), so a meaning
+  is learnt from more than the catalogue's words ("bends" as well as "corners");
 - number formats and units: the speed in m/s with a decimal comma, without a space, as "mps",
   in km/h, mph or words (the car normalises each to m/s before the model reads it,
   cases/quantities.py; the model learns to copy the m/s figure it is then shown).
@@ -25,6 +27,17 @@ POLITE = ("Please {}", "Could you {}", "{} Thanks.", "Hey, {}", "{} Please.")
 GENTLE = ("gently", "smoothly", "keeping the ride smooth", "without any jerky moves", "nice and easy",
           "with soft cornering", "and take the bends softly", "comfortably")
 CAREFUL = ("carefully", "but slowly and gently", "with care", "nice and slow")
+# Groups of interchangeable words: each word keeps the intent of any phrasing it stands in and
+# the same part of speech, so a swap in either direction is still a command a person would give.
+SYNONYMS = (("corners", "bends", "curves", "turns"), ("corner", "bend", "curve"),
+            ("walls", "barriers", "boundaries"), ("wall", "barrier", "boundary"), ("edges", "sides"),
+            ("careful", "cautious"), ("carefully", "cautiously"), ("care", "caution"),
+            ("gentle", "soft"), ("gently", "softly", "calmly", "smoothly"),
+            ("abrupt", "sudden", "jerky", "harsh"), ("fast", "quick"), ("faster", "quicker"),
+            ("centre", "center", "middle"), ("car", "vehicle"), ("drive", "go"), ("track", "circuit"),
+            ("backwards", "backward", "in reverse"), ("stop", "halt"), ("please", "pls"))
+_SYNONYM = re.compile(r"\b(" + "|".join(sorted((re.escape(word) for group in SYNONYMS for word in group),
+                                                key=len, reverse=True)) + r")\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z]{4,}")
 _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _PARTS = {0.25: "and a quarter", 0.5: "and a half", 0.75: "and three quarters"}
@@ -63,6 +76,28 @@ def terse(text: str) -> str:
     """
     text = re.sub(r"\bplease\b[,.!]?\s*", "", text, flags=re.IGNORECASE)
     return re.sub(r"[\s,.!?]+$", "", text.strip()).lower()
+
+
+def synonym(text: str, rng: np.random.Generator) -> str:
+    """`text` with one word of a SYNONYMS group swapped for another of the group, in the same case
+    (unchanged when it has none).
+
+    >>> synonym("Take care in the corners.", np.random.default_rng(0)) != "Take care in the corners."
+    True
+    >>> synonym("Hold 3 m/s.", np.random.default_rng(0))
+    'Hold 3 m/s.'
+    """
+    found = list(_SYNONYM.finditer(text))
+    if not found:
+        return text
+    match = found[int(rng.integers(len(found)))]
+    word = match.group()
+    group = next(group for group in SYNONYMS if word.lower() in group)
+    others = [other for other in group if other != word.lower()]
+    other = others[int(rng.integers(len(others)))]
+    if word[:1].isupper():
+        other = other[:1].upper() + other[1:]
+    return text[:match.start()] + other + text[match.end():]
 
 
 def polite(text: str, rng: np.random.Generator) -> str:
@@ -112,7 +147,8 @@ def respeed(text: str, rng: np.random.Generator) -> str:
 
 def restatements(text: str, count: int, rng: np.random.Generator) -> list[str]:
     """Up to `count` distinct restatements of `text` (none equal to it), each one or two edits."""
-    edits = (lambda t: typo(t, rng), terse, lambda t: polite(t, rng), lambda t: respeed(t, rng))
+    edits = (lambda t: typo(t, rng), terse, lambda t: polite(t, rng), lambda t: respeed(t, rng),
+             lambda t: synonym(t, rng))
     found: list[str] = []
     for _ in range(8 * count):
         if len(found) == count:

@@ -7,16 +7,27 @@ phrasing and no evaluation speed is ever among them (tested).
 
 For the open instructions (`open_train_prompts`): every intent with train phrasings, each
 phrasing also restated by training/augment.py (typos, terse and polite forms, other number
-formats and units), and compounds of a speed or reverse phrasing with a manner.
+formats and units, synonyms), and compounds of a speed or reverse phrasing with a manner. A
+restatement that comes near a held-out phrasing (an evaluation or open-suite one; NEAR_COPY) is
+dropped: the augmentation must not write the benchmark's sentences back into the training.
 """
 from __future__ import annotations
 
+import difflib
 import re
+import string
 from collections.abc import Iterable
 
 import numpy as np
 
-from ..cases.control import CONTROL_CASES, control_case, eval_phrasings, parse_reference_speed, scored_cases
+from ..cases.control import (
+    CONTROL_CASES,
+    control_case,
+    eval_phrasings,
+    open_phrasings,
+    parse_reference_speed,
+    scored_cases,
+)
 from ..evaluation.control_cases import ControlPrompt
 from .augment import CAREFUL, GENTLE, restatements, with_manner
 
@@ -28,12 +39,37 @@ SPEEDS_PER_PHRASING = 4
 RESTATEMENTS = 2  # per phrasing, in the open instructions' training prompts
 PER_INTENT = 90  # at most this many prompts per intent (drawn), so no intent outweighs the others
 # Compounds: a phrasing of the first case joined with a manner is an instruction of the second.
+NEAR_COPY = 0.8  # difflib ratio of two normalised phrasings at or above which one is a near copy of the other
 COMPOUNDS = (("refvel", GENTLE, "speed_smooth"), ("reverse", CAREFUL, "reverse_careful"))
 
 
 def eval_speeds() -> set[float]:
     return {ControlPrompt.of(case, text).reference_speed for case, text in eval_phrasings()
             if control_case(case).reference}
+
+
+def normalised(text: str) -> str:
+    """A phrasing as compared for near copies: lower case, no punctuation, single spaces.
+
+    >>> normalised("Stop,  the car!")
+    'stop the car'
+    """
+    return " ".join(text.lower().translate(str.maketrans("", "", string.punctuation)).split())
+
+
+def near_copy(text: str, others: Iterable[str]) -> bool:
+    """Whether `text` is one of the `others` (normalised) or nearly so (NEAR_COPY).
+
+    >>> near_copy("drive thru the wall", ["Drive through the wall."]), near_copy("Go faster.", ["Stop."])
+    (True, False)
+    """
+    matcher = difflib.SequenceMatcher(None, b=normalised(text))  # b is the side difflib caches
+    for other in others:
+        matcher.set_seq1(normalised(other))
+        if matcher.real_quick_ratio() >= NEAR_COPY and matcher.quick_ratio() >= NEAR_COPY \
+                and matcher.ratio() >= NEAR_COPY:
+            return True
+    return False
 
 
 def restate_speed(text: str, speed: float) -> str:
@@ -73,13 +109,15 @@ def open_train_prompts(restated: int = RESTATEMENTS, per_intent: int = PER_INTEN
         base += [ControlPrompt.of(compound, with_manner(prompt.text, manners, rng))
                  for prompt in base if prompt.case == first]
     held_out = eval_speeds()
+    held_out_texts = [text for _, text in (*eval_phrasings(), *open_phrasings())]
     prompts: dict[str, list[ControlPrompt]] = {}
     for prompt in base:
         mine = prompts.setdefault(prompt.case, [])
         for text in (prompt.text, *restatements(prompt.text, restated, rng)):
             restated_prompt = ControlPrompt.of(prompt.case, text)
             if not (control_case(prompt.case).reference is parse_reference_speed
-                    and round(restated_prompt.reference_speed, 2) in held_out):
+                    and round(restated_prompt.reference_speed, 2) in held_out) \
+                    and (text == prompt.text or not near_copy(text, held_out_texts)):
                 mine.append(restated_prompt)
     drawn = []
     for mine in prompts.values():
