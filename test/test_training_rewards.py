@@ -31,6 +31,7 @@ from robotxr1_ros.training.sft_data import TARGET_REASONING_CHARS, answer_values
 from robotxr1_ros.training.teacher import Teacher, packaged_teacher_file
 from robotxr1_ros.training.train_prompts import (
     PER_INTENT,
+    PLAIN_DRIVING,
     TRAIN_TRACK,
     eval_speeds,
     near_copy,
@@ -75,6 +76,10 @@ def test_open_training_prompts_cover_every_intent_and_never_an_open_or_eval_phra
     assert any(p.case == "speed_smooth" and ", " in p.text for p in prompts)
     assert any("cautiously" in t for t in texts) and any("bends" in t and p.case == "smooth"
                                                           for p, t in zip(prompts, texts, strict=True))
+    # care without a direction is smoothness: plain driving with a word of care trains the smooth intent
+    careful_plain = [p for p in prompts if p.text.lower().startswith(tuple(t.lower() for t in PLAIN_DRIVING))
+                     and ("care" in p.text.lower() or "caution" in p.text.lower())]
+    assert len(careful_plain) >= 5 and {p.case for p in careful_plain} == {"smooth"}
     assert open_train_prompts() == prompts  # reproducible
 
 

@@ -65,7 +65,13 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    return [stem(word) for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in _STOPWORDS]
+    """Stemmed words without stopwords. A contraction's ending goes first: the "s" of "there's"
+    would otherwise meet the "s" of "m/s" and pull the speed memory into every "what's"."""
+    text = _CONTRACTION.sub("", text.lower())
+    return [stem(word) for word in re.findall(r"[a-z0-9]+", text) if word not in _STOPWORDS]
+
+
+_CONTRACTION = re.compile(r"(?<=[a-z])['’](?:s|re|t|ll|d|ve|m)\b")
 
 
 _STOPWORDS = frozenset(

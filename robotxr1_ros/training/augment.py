@@ -27,6 +27,7 @@ POLITE = ("Please {}", "Could you {}", "{} Thanks.", "Hey, {}", "{} Please.")
 GENTLE = ("gently", "smoothly", "keeping the ride smooth", "without any jerky moves", "nice and easy",
           "with soft cornering", "and take the bends softly", "comfortably")
 CAREFUL = ("carefully", "but slowly and gently", "with care", "nice and slow")
+CAUTIOUS = ("carefully", "with care", "cautiously", "and be careful", "taking care", "with caution")
 # Groups of interchangeable words: each word keeps the intent of any phrasing it stands in and
 # the same part of speech, so a swap in either direction is still a command a person would give.
 SYNONYMS = (("corners", "bends", "curves", "turns"), ("corner", "bend", "curve"),

@@ -29,7 +29,7 @@ from ..cases.control import (
     scored_cases,
 )
 from ..evaluation.control_cases import ControlPrompt
-from .augment import CAREFUL, GENTLE, restatements, with_manner
+from .augment import CAREFUL, CAUTIOUS, GENTLE, restatements, with_manner
 
 TRAIN_TRACK = "circle"
 TEACHER_TRACKS = (TRAIN_TRACK, "oval")  # where the teacher drives its candidates (none is evaluated on)
@@ -38,9 +38,15 @@ TRAIN_SPEEDS = tuple(round(float(v), 1) for v in np.arange(0.6, 4.61, 0.2))
 SPEEDS_PER_PHRASING = 4
 RESTATEMENTS = 2  # per phrasing, in the open instructions' training prompts
 PER_INTENT = 90  # at most this many prompts per intent (drawn), so no intent outweighs the others
-# Compounds: a phrasing of the first case joined with a manner is an instruction of the second.
 NEAR_COPY = 0.8  # difflib ratio of two normalised phrasings at or above which one is a near copy of the other
+# Compounds: a phrasing of the first case joined with a manner is an instruction of the second.
 COMPOUNDS = (("refvel", GENTLE, "speed_smooth"), ("reverse", CAREFUL, "reverse_careful"))
+# Driving that names no direction, speed or line: joined with a word of care it is the smooth intent
+# (care without a direction is smoothness), the counterpart of the careful reverses, so that care
+# words are not learnt as a sign of reversing. Two manners drawn for each.
+CARE_PER_PLAIN = 2
+PLAIN_DRIVING = ("Drive the lap", "Go round the track", "Take the corners", "Keep driving", "Drive on",
+                 "Do the next lap", "Go through the turns")
 
 
 def eval_speeds() -> set[float]:
@@ -102,12 +108,18 @@ def open_train_prompts(restated: int = RESTATEMENTS, per_intent: int = PER_INTEN
                        seed: int = 0) -> list[ControlPrompt]:
     """Every intent's training prompts (train_prompts over every case with train phrasings), the
     compounds, and `restated` restatements of each (training/augment.py); at most `per_intent`
-    of an intent, and none at a speed the evaluation asks for."""
+    of an intent, none at a speed the evaluation asks for, and none generated near a held-out
+    phrasing."""
     rng = np.random.default_rng(seed)
-    base = train_prompts([name for name, case in CONTROL_CASES.items() if case.train], seed=seed, open_train=True)
+    catalogue = train_prompts([name for name, case in CONTROL_CASES.items() if case.train], seed=seed,
+                              open_train=True)
+    base = list(catalogue)
     for first, manners, compound in COMPOUNDS:
         base += [ControlPrompt.of(compound, with_manner(prompt.text, manners, rng))
-                 for prompt in base if prompt.case == first]
+                 for prompt in catalogue if prompt.case == first]
+    base += [ControlPrompt.of("smooth", with_manner(text, CAUTIOUS, rng))
+             for text in PLAIN_DRIVING for _ in range(CARE_PER_PLAIN)]
+    catalogue_texts = {prompt.text for prompt in catalogue}
     held_out = eval_speeds()
     held_out_texts = [text for _, text in (*eval_phrasings(), *open_phrasings())]
     prompts: dict[str, list[ControlPrompt]] = {}
@@ -117,7 +129,7 @@ def open_train_prompts(restated: int = RESTATEMENTS, per_intent: int = PER_INTEN
             restated_prompt = ControlPrompt.of(prompt.case, text)
             if not (control_case(prompt.case).reference is parse_reference_speed
                     and round(restated_prompt.reference_speed, 2) in held_out) \
-                    and (text == prompt.text or not near_copy(text, held_out_texts)):
+                    and (text in catalogue_texts or not near_copy(text, held_out_texts)):
                 mine.append(restated_prompt)
     drawn = []
     for mine in prompts.values():
