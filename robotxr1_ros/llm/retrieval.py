@@ -71,7 +71,7 @@ def tokenize(text: str) -> list[str]:
     return [stem(word) for word in re.findall(r"[a-z0-9]+", text) if word not in _STOPWORDS]
 
 
-_CONTRACTION = re.compile(r"(?<=[a-z])['’](?:s|re|t|ll|d|ve|m)\b")
+_CONTRACTION = re.compile(r"(?<=[a-z])['\u2019](?:s|re|t|ll|d|ve|m)\b")
 
 
 _STOPWORDS = frozenset(
