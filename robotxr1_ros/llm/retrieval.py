@@ -65,13 +65,7 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Stemmed words without stopwords. A contraction's ending goes first: the "s" of "there's"
-    would otherwise meet the "s" of "m/s" and pull the speed memory into every "what's"."""
-    text = _CONTRACTION.sub("", text.lower())
-    return [stem(word) for word in re.findall(r"[a-z0-9]+", text) if word not in _STOPWORDS]
-
-
-_CONTRACTION = re.compile(r"(?<=[a-z])['\u2019](?:s|re|t|ll|d|ve|m)\b")
+    return [stem(word) for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in _STOPWORDS]
 
 
 _STOPWORDS = frozenset(
